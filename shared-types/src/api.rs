@@ -1,0 +1,184 @@
+//! Public REST (`/api/v1`) request and response bodies.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A user profile as TMS serves it (cached at core as `user:{tms_user_id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserProfile {
+    pub id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationType {
+    Direct,
+    Group,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateConversation {
+    #[serde(rename = "type")]
+    pub kind: ConversationType,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub member_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateConversation {
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddMembers {
+    pub member_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateMemberRole {
+    pub role: MemberRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: String,
+    pub role: MemberRole,
+    pub joined_at: DateTime<Utc>,
+    pub last_read_seq: i64,
+    /// Filled from the TMS profile cache; absent when TMS is unreachable and nothing is cached.
+    #[serde(default)]
+    pub profile: Option<UserProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: ConversationType,
+    pub title: Option<String>,
+    pub created_by: String,
+    pub last_seq: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub members: Vec<Member>,
+}
+
+/// One row of "my conversations".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: ConversationType,
+    pub title: Option<String>,
+    pub last_seq: i64,
+    pub unread_count: i64,
+    pub updated_at: DateTime<Utc>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub last_message: Option<Message>,
+    pub member_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    Image,
+    File,
+    Voice,
+    System,
+}
+
+/// Metadata of an uploaded object, for image/file/voice messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub object_key: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    #[serde(default)]
+    pub file_name: Option<String>,
+    #[serde(default)]
+    pub width: Option<i32>,
+    #[serde(default)]
+    pub height: Option<i32>,
+    #[serde(default)]
+    pub duration_ms: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub conversation_id: Uuid,
+    #[serde(rename = "type", default = "default_kind")]
+    pub kind: MessageKind,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub client_msg_id: Option<String>,
+    #[serde(default)]
+    pub reply_to_id: Option<Uuid>,
+    #[serde(default)]
+    pub attachment: Option<Attachment>,
+}
+
+fn default_kind() -> MessageKind {
+    MessageKind::Text
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditMessage {
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub seq: i64,
+    /// The sender's TMS user id.
+    pub sender_id: String,
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    /// `null` once deleted.
+    pub content: Option<String>,
+    pub client_msg_id: Option<String>,
+    pub reply_to_id: Option<Uuid>,
+    #[serde(default)]
+    pub attachment: Option<Attachment>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /auth/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub tms_user_id: String,
+    pub profile: Option<UserProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchUsers {
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    #[serde(default)]
+    pub checks: Option<serde_json::Value>,
+}

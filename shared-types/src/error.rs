@@ -1,0 +1,139 @@
+use serde::{Deserialize, Serialize};
+
+/// The one error-code enum shared by edge, core and clients. Serialized as
+/// `SCREAMING_SNAKE_CASE` strings in `error.code` of the envelope and in
+/// Socket.IO ack errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    // 400
+    BadRequest,
+    InvalidJson,
+    ValidationError,
+    // 401: one code per JWT rejection so clients and logs can tell them apart
+    TokenMissing,
+    TokenMalformed,
+    TokenAlgorithmNotAllowed,
+    TokenSignatureInvalid,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenIssuerInvalid,
+    TokenAudienceInvalid,
+    TokenSubjectMissing,
+    TokenUnknownKey,
+    InternalAuthFailed,
+    // 403 / 404 / 405
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    // 409 / 413 / 415 / 422
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UnknownUser,
+    Unprocessable,
+    // 429
+    RateLimited,
+    // 5xx
+    InternalError,
+    TmsUnavailable,
+    ServiceUnavailable,
+    EdgeUnavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status that carries this code.
+    pub const fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            BadRequest | InvalidJson | ValidationError => 400,
+            TokenMissing
+            | TokenMalformed
+            | TokenAlgorithmNotAllowed
+            | TokenSignatureInvalid
+            | TokenExpired
+            | TokenNotYetValid
+            | TokenIssuerInvalid
+            | TokenAudienceInvalid
+            | TokenSubjectMissing
+            | TokenUnknownKey
+            | InternalAuthFailed => 401,
+            Forbidden => 403,
+            NotFound => 404,
+            MethodNotAllowed => 405,
+            Conflict => 409,
+            PayloadTooLarge => 413,
+            UnsupportedMediaType => 415,
+            UnknownUser | Unprocessable => 422,
+            RateLimited => 429,
+            InternalError => 500,
+            EdgeUnavailable => 502,
+            TmsUnavailable | ServiceUnavailable => 503,
+        }
+    }
+
+    /// The wire string, e.g. `"TOKEN_EXPIRED"`; matches the serde spelling (tested).
+    pub const fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadRequest => "BAD_REQUEST",
+            InvalidJson => "INVALID_JSON",
+            ValidationError => "VALIDATION_ERROR",
+            TokenMissing => "TOKEN_MISSING",
+            TokenMalformed => "TOKEN_MALFORMED",
+            TokenAlgorithmNotAllowed => "TOKEN_ALGORITHM_NOT_ALLOWED",
+            TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID",
+            TokenExpired => "TOKEN_EXPIRED",
+            TokenNotYetValid => "TOKEN_NOT_YET_VALID",
+            TokenIssuerInvalid => "TOKEN_ISSUER_INVALID",
+            TokenAudienceInvalid => "TOKEN_AUDIENCE_INVALID",
+            TokenSubjectMissing => "TOKEN_SUBJECT_MISSING",
+            TokenUnknownKey => "TOKEN_UNKNOWN_KEY",
+            InternalAuthFailed => "INTERNAL_AUTH_FAILED",
+            Forbidden => "FORBIDDEN",
+            NotFound => "NOT_FOUND",
+            MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Conflict => "CONFLICT",
+            PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            UnknownUser => "UNKNOWN_USER",
+            Unprocessable => "UNPROCESSABLE",
+            RateLimited => "RATE_LIMITED",
+            InternalError => "INTERNAL_ERROR",
+            TmsUnavailable => "TMS_UNAVAILABLE",
+            ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            EdgeUnavailable => "EDGE_UNAVAILABLE",
+        }
+    }
+
+    /// Every code, for exhaustive tests and docs.
+    pub const ALL: &'static [ErrorCode] = &[ErrorCode::BadRequest, ErrorCode::InvalidJson, ErrorCode::ValidationError, ErrorCode::TokenMissing, ErrorCode::TokenMalformed, ErrorCode::TokenAlgorithmNotAllowed, ErrorCode::TokenSignatureInvalid, ErrorCode::TokenExpired, ErrorCode::TokenNotYetValid, ErrorCode::TokenIssuerInvalid, ErrorCode::TokenAudienceInvalid, ErrorCode::TokenSubjectMissing, ErrorCode::TokenUnknownKey, ErrorCode::InternalAuthFailed, ErrorCode::Forbidden, ErrorCode::NotFound, ErrorCode::MethodNotAllowed, ErrorCode::Conflict, ErrorCode::PayloadTooLarge, ErrorCode::UnsupportedMediaType, ErrorCode::UnknownUser, ErrorCode::Unprocessable, ErrorCode::RateLimited, ErrorCode::InternalError, ErrorCode::TmsUnavailable, ErrorCode::ServiceUnavailable, ErrorCode::EdgeUnavailable];
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_screaming_snake() {
+        assert_eq!(ErrorCode::TmsUnavailable.as_str(), "TMS_UNAVAILABLE");
+        assert_eq!(ErrorCode::TokenNotYetValid.as_str(), "TOKEN_NOT_YET_VALID");
+        let parsed: ErrorCode = serde_json::from_str("\"RATE_LIMITED\"").unwrap();
+        assert_eq!(parsed, ErrorCode::RateLimited);
+        assert_eq!(parsed.http_status(), 429);
+    }
+
+    #[test]
+    fn as_str_matches_serde_for_every_code() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json.as_str(), Some(code.as_str()));
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The signed internal API between edge and core (`/internal/v1`, both ways).
+//! Signing itself lives in `shared-auth::internal_sig`; these are the bodies.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::{Message, SendMessage};
+
+/// Unix seconds at signing time.
+pub const HEADER_TIMESTAMP: &str = "x-internal-timestamp";
+/// The acting `tms_user_id` (empty for system calls such as fan-out).
+pub const HEADER_USER: &str = "x-internal-user";
+/// Lower-case hex HMAC-SHA256 of the canonical string.
+pub const HEADER_SIGNATURE: &str = "x-internal-signature";
+
+/// `POST /internal/v1/messages`: persist a message sent over a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistMessage {
+    #[serde(flatten)]
+    pub message: SendMessage,
+}
+
+/// Response of `POST /internal/v1/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistedMessage {
+    pub message: Message,
+    /// False when `client_msg_id` matched an earlier send and nothing new was stored.
+    pub created: bool,
+}
+
+/// `GET /internal/v1/conversations/{id}/membership` (acting user in the header).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub conversation_id: Uuid,
+    pub user_id: String,
+    pub is_member: bool,
+    /// How long the edge may cache this answer.
+    pub ttl_secs: u32,
+}
+
+/// `POST /internal/v1/fanout` on the edge: an event that originated in core.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FanoutRequest {
+    pub target: FanoutTarget,
+    /// Socket.IO namespace, e.g. `/messaging`.
+    pub namespace: String,
+    /// Event name, e.g. `new_message`.
+    pub event: String,
+    pub data: serde_json::Value,
+    /// Per-conversation order key; the Room delivers in `seq` order and drops repeats.
+    #[serde(default)]
+    pub seq: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FanoutTarget {
+    /// Every session joined to `conversation:{id}`; `user_ids` are the members,
+    /// so the event also reaches members who have not joined the room.
+    Conversation {
+        conversation_id: Uuid,
+        #[serde(default)]
+        user_ids: Vec<String>,
+    },
+    /// Every live session of these users.
+    Users { user_ids: Vec<String> },
+}
+
+/// Response of `POST /internal/v1/fanout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanoutResult {
+    pub delivered: u32,
+}
+
+/// `POST /internal/v1/messages/{id}/delivered` and `/read`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkReceipt {
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+}
+
+impl PersistMessage {
+    pub fn new(message: SendMessage) -> Self {
+        Self { message }
+    }
+}
+
+impl From<Message> for PersistedMessage {
+    fn from(message: Message) -> Self {
+        Self { message, created: true }
+    }
+}

@@ -1,0 +1,12 @@
+//! Wire types shared by the edge, core and clients. Serde only: no I/O, no
+//! runtime, so the same definitions compile natively and for wasm32.
+
+pub mod api;
+pub mod envelope;
+pub mod error;
+pub mod internal;
+pub mod limits;
+pub mod socket;
+
+pub use envelope::{ApiErrorBody, Envelope, Pagination};
+pub use error::ErrorCode;

@@ -1,0 +1,118 @@
+//! Socket.IO event payloads (namespaces `/messaging`, `/calls`, `/notifications`).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ApiErrorBody, ErrorCode};
+
+pub const NS_MESSAGING: &str = "/messaging";
+pub const NS_CALLS: &str = "/calls";
+pub const NS_NOTIFICATIONS: &str = "/notifications";
+pub const NAMESPACES: &[&str] = &[NS_MESSAGING, NS_CALLS, NS_NOTIFICATIONS];
+
+/// Client → server event names.
+pub mod client_events {
+    pub const JOIN_CONVERSATION: &str = "join_conversation";
+    pub const LEAVE_CONVERSATION: &str = "leave_conversation";
+    pub const SEND_MESSAGE: &str = "send_message";
+    pub const TYPING_START: &str = "typing_start";
+    pub const TYPING_STOP: &str = "typing_stop";
+    pub const MESSAGE_READ: &str = "message_read";
+    pub const MESSAGE_DELIVERED: &str = "message_delivered";
+}
+
+/// Server → client event names.
+pub mod server_events {
+    pub const NEW_MESSAGE: &str = "new_message";
+    pub const MESSAGE_UPDATED: &str = "message_updated";
+    pub const MESSAGE_DELETED: &str = "message_deleted";
+    pub const MESSAGE_STATUS: &str = "message_status";
+    pub const USER_TYPING: &str = "user_typing";
+    pub const USER_ONLINE: &str = "user_online";
+    pub const USER_OFFLINE: &str = "user_offline";
+    pub const CONVERSATION_UPDATED: &str = "conversation_updated";
+    pub const MEMBER_ADDED: &str = "member_added";
+    pub const MEMBER_REMOVED: &str = "member_removed";
+}
+
+/// The Socket.IO CONNECT auth payload: `io({auth:{token}})`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectAuth {
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// CONNECT_ERROR payload: `{message, data:{code}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectError {
+    pub message: String,
+    pub data: ConnectErrorData,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectErrorData {
+    pub code: ErrorCode,
+}
+
+impl ConnectError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { message: message.into(), data: ConnectErrorData { code } }
+    }
+}
+
+/// `join_conversation`, `leave_conversation`, `typing_start`, `typing_stop`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationRef {
+    pub conversation_id: Uuid,
+}
+
+/// `message_read`, `message_delivered`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+}
+
+/// `user_typing` (server → client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTyping {
+    pub conversation_id: Uuid,
+    pub user_id: String,
+    pub typing: bool,
+}
+
+/// The ack every client event gets: `{ok:true,data}` or `{ok:false,error}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<AckError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Ack {
+    pub fn ok(data: serde_json::Value) -> Self {
+        Self { ok: true, data: Some(data), error: None }
+    }
+
+    pub fn ok_empty() -> Self {
+        Self { ok: true, data: None, error: None }
+    }
+
+    pub fn err(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { ok: false, data: None, error: Some(AckError { code, message: message.into() }) }
+    }
+}
+
+impl From<ApiErrorBody> for AckError {
+    fn from(e: ApiErrorBody) -> Self {
+        Self { code: e.code, message: e.message }
+    }
+}
