@@ -1,1 +1,14 @@
-//! placeholder
+//! The one implementation of the auth rules shared by edge (wasm32) and core (native):
+//!
+//! - [`jwt`]: verification of TMS-issued JWTs (HS256, RS256/ES256 via JWKS).
+//! - [`internal_sig`]: HMAC-SHA256 signing of the internal edge ⇄ core API.
+//!
+//! Pure functions only: no I/O, no async runtime and no system clock. Callers pass
+//! the current time (`now_unix`, seconds) and the key material, which keeps both
+//! sides deterministic in tests and lets the same code run on Cloudflare Workers.
+
+pub mod internal_sig;
+pub mod jwt;
+
+pub use internal_sig::SigError;
+pub use jwt::{JwkKeys, JwtConfig, JwtError, TokenAlgorithm, VerifiedToken};

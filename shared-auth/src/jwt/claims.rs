@@ -1,0 +1,126 @@
+//! Claim rules, checked after the signature holds, against the caller's clock.
+
+use serde_json::{Map, Value};
+
+use super::{JwtConfig, JwtError, VerifiedToken, MAX_USER_ID_BYTES};
+
+pub(super) fn check(
+    claims: Value,
+    config: &JwtConfig,
+    now_unix: u64,
+) -> Result<VerifiedToken, JwtError> {
+    let Value::Object(object) = &claims else {
+        return Err(JwtError::TokenMalformed(
+            "token payload is not a JSON object",
+        ));
+    };
+    let expires_at = check_time(object, config.leeway_secs, now_unix)?;
+    check_issuer(object, config.issuer.as_deref())?;
+    check_audience(object, config.audience.as_deref())?;
+    let tms_user_id = user_id(object, &config.user_claim)?;
+    Ok(VerifiedToken {
+        tms_user_id,
+        claims,
+        expires_at,
+    })
+}
+
+/// Returns `exp`. A token without `exp` never expires, so it is refused as malformed.
+fn check_time(claims: &Map<String, Value>, leeway: u64, now: u64) -> Result<u64, JwtError> {
+    let exp = match claims.get("exp") {
+        None | Some(Value::Null) => return Err(JwtError::TokenMalformed("exp claim missing")),
+        Some(exp) => numeric_date(exp).ok_or(JwtError::TokenMalformed("exp claim invalid"))?,
+    };
+    if now > exp.saturating_add(leeway) {
+        return Err(JwtError::TokenExpired);
+    }
+    match claims.get("nbf") {
+        None | Some(Value::Null) => {}
+        Some(nbf) => {
+            let nbf = numeric_date(nbf).ok_or(JwtError::TokenMalformed("nbf claim invalid"))?;
+            if nbf > now.saturating_add(leeway) {
+                return Err(JwtError::TokenNotYetValid);
+            }
+        }
+    }
+    Ok(exp)
+}
+
+/// RFC 7519 NumericDate: seconds, possibly fractional; negative or non-numbers are invalid.
+fn numeric_date(value: &Value) -> Option<u64> {
+    if let Some(seconds) = value.as_u64() {
+        return Some(seconds);
+    }
+    let seconds = value.as_f64()?;
+    // `as` saturates at u64::MAX, which is fine for a far-future exp.
+    (seconds.is_finite() && seconds >= 0.0).then_some(seconds as u64)
+}
+
+fn check_issuer(claims: &Map<String, Value>, expected: Option<&str>) -> Result<(), JwtError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    match claims.get("iss") {
+        Some(Value::String(iss)) if iss == expected => Ok(()),
+        _ => Err(JwtError::TokenIssuerInvalid),
+    }
+}
+
+/// `aud` may be one string or an array of strings (RFC 7519 §4.1.3).
+fn check_audience(claims: &Map<String, Value>, expected: Option<&str>) -> Result<(), JwtError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let matches = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == expected,
+        Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(expected)),
+        _ => false,
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(JwtError::TokenAudienceInvalid)
+    }
+}
+
+/// The `tms_user_id`. It travels edge → core in an HTTP header and inside the
+/// newline-separated canonical string of the internal signature, and keys caches:
+/// hence at most 128 bytes of printable ASCII without surrounding spaces
+/// (header parsers trim them). Every violation is `TokenSubjectMissing`.
+fn user_id(claims: &Map<String, Value>, user_claim: &str) -> Result<String, JwtError> {
+    let id = match claims.get(user_claim) {
+        None | Some(Value::Null) => {
+            return Err(JwtError::TokenSubjectMissing("user claim missing"))
+        }
+        Some(Value::String(id)) => id.clone(),
+        // Integer ids only: a float has no single canonical spelling.
+        Some(Value::Number(number)) if number.is_i64() || number.is_u64() => number.to_string(),
+        Some(_) => {
+            return Err(JwtError::TokenSubjectMissing(
+                "user claim must be a string or an integer",
+            ))
+        }
+    };
+    if id.trim().is_empty() {
+        return Err(JwtError::TokenSubjectMissing("user claim empty"));
+    }
+    if id.len() > MAX_USER_ID_BYTES {
+        return Err(JwtError::TokenSubjectMissing(
+            "user claim longer than 128 bytes",
+        ));
+    }
+    if !id
+        .bytes()
+        .all(|byte| byte.is_ascii_graphic() || byte == b' ')
+    {
+        return Err(JwtError::TokenSubjectMissing(
+            "user claim must be printable ASCII",
+        ));
+    }
+    if id.trim() != id {
+        return Err(JwtError::TokenSubjectMissing(
+            "user claim has surrounding spaces",
+        ));
+    }
+    Ok(id)
+}
