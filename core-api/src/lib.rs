@@ -1,1 +1,19 @@
-//! placeholder
+//! core-api: persistence, fan-out and TMS integration for the team-messaging backend.
+
+pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod internal;
+pub mod models;
+pub mod repositories;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tms;
+
+pub use startup::{build, build_with_pool, Application};

@@ -16,17 +16,32 @@ pub struct Envelope<T> {
 
 impl<T> Envelope<T> {
     pub fn ok(data: T) -> Self {
-        Self { success: true, data: Some(data), error: None, pagination: None }
+        Self {
+            success: true,
+            data: Some(data),
+            error: None,
+            pagination: None,
+        }
     }
 
     pub fn page(data: T, pagination: Pagination) -> Self {
-        Self { success: true, data: Some(data), error: None, pagination: Some(pagination) }
+        Self {
+            success: true,
+            data: Some(data),
+            error: None,
+            pagination: Some(pagination),
+        }
     }
 }
 
 impl Envelope<()> {
     pub fn err(error: ApiErrorBody) -> Self {
-        Self { success: false, data: None, error: Some(error), pagination: None }
+        Self {
+            success: false,
+            data: None,
+            error: Some(error),
+            pagination: None,
+        }
     }
 }
 
@@ -40,7 +55,11 @@ pub struct ApiErrorBody {
 
 impl ApiErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: None }
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 }
 

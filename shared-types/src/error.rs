@@ -46,7 +46,7 @@ impl ErrorCode {
     pub const fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            BadRequest | InvalidJson | ValidationError => 400,
+            BadRequest | InvalidJson => 400,
             TokenMissing
             | TokenMalformed
             | TokenAlgorithmNotAllowed
@@ -64,7 +64,8 @@ impl ErrorCode {
             Conflict => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
-            UnknownUser | Unprocessable => 422,
+            // like FastAPI (the seed): input that parses but breaks a rule is 422
+            ValidationError | UnknownUser | Unprocessable => 422,
             RateLimited => 429,
             InternalError => 500,
             EdgeUnavailable => 502,
@@ -107,7 +108,35 @@ impl ErrorCode {
     }
 
     /// Every code, for exhaustive tests and docs.
-    pub const ALL: &'static [ErrorCode] = &[ErrorCode::BadRequest, ErrorCode::InvalidJson, ErrorCode::ValidationError, ErrorCode::TokenMissing, ErrorCode::TokenMalformed, ErrorCode::TokenAlgorithmNotAllowed, ErrorCode::TokenSignatureInvalid, ErrorCode::TokenExpired, ErrorCode::TokenNotYetValid, ErrorCode::TokenIssuerInvalid, ErrorCode::TokenAudienceInvalid, ErrorCode::TokenSubjectMissing, ErrorCode::TokenUnknownKey, ErrorCode::InternalAuthFailed, ErrorCode::Forbidden, ErrorCode::NotFound, ErrorCode::MethodNotAllowed, ErrorCode::Conflict, ErrorCode::PayloadTooLarge, ErrorCode::UnsupportedMediaType, ErrorCode::UnknownUser, ErrorCode::Unprocessable, ErrorCode::RateLimited, ErrorCode::InternalError, ErrorCode::TmsUnavailable, ErrorCode::ServiceUnavailable, ErrorCode::EdgeUnavailable];
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::BadRequest,
+        ErrorCode::InvalidJson,
+        ErrorCode::ValidationError,
+        ErrorCode::TokenMissing,
+        ErrorCode::TokenMalformed,
+        ErrorCode::TokenAlgorithmNotAllowed,
+        ErrorCode::TokenSignatureInvalid,
+        ErrorCode::TokenExpired,
+        ErrorCode::TokenNotYetValid,
+        ErrorCode::TokenIssuerInvalid,
+        ErrorCode::TokenAudienceInvalid,
+        ErrorCode::TokenSubjectMissing,
+        ErrorCode::TokenUnknownKey,
+        ErrorCode::InternalAuthFailed,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::UnknownUser,
+        ErrorCode::Unprocessable,
+        ErrorCode::RateLimited,
+        ErrorCode::InternalError,
+        ErrorCode::TmsUnavailable,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::EdgeUnavailable,
+    ];
 }
 
 impl std::fmt::Display for ErrorCode {

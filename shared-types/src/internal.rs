@@ -87,6 +87,9 @@ impl PersistMessage {
 
 impl From<Message> for PersistedMessage {
     fn from(message: Message) -> Self {
-        Self { message, created: true }
+        Self {
+            message,
+            created: true,
+        }
     }
 }

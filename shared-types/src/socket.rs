@@ -56,7 +56,10 @@ pub struct ConnectErrorData {
 
 impl ConnectError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { message: message.into(), data: ConnectErrorData { code } }
+        Self {
+            message: message.into(),
+            data: ConnectErrorData { code },
+        }
     }
 }
 
@@ -99,20 +102,38 @@ pub struct AckError {
 
 impl Ack {
     pub fn ok(data: serde_json::Value) -> Self {
-        Self { ok: true, data: Some(data), error: None }
+        Self {
+            ok: true,
+            data: Some(data),
+            error: None,
+        }
     }
 
     pub fn ok_empty() -> Self {
-        Self { ok: true, data: None, error: None }
+        Self {
+            ok: true,
+            data: None,
+            error: None,
+        }
     }
 
     pub fn err(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { ok: false, data: None, error: Some(AckError { code, message: message.into() }) }
+        Self {
+            ok: false,
+            data: None,
+            error: Some(AckError {
+                code,
+                message: message.into(),
+            }),
+        }
     }
 }
 
 impl From<ApiErrorBody> for AckError {
     fn from(e: ApiErrorBody) -> Self {
-        Self { code: e.code, message: e.message }
+        Self {
+            code: e.code,
+            message: e.message,
+        }
     }
 }

@@ -1,0 +1,62 @@
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use shared_types::api::{EditMessage, SendMessage};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::AppResult;
+use crate::extract::{Json, Path};
+use crate::services::messages;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/messages", post(send))
+        .route("/messages/{id}", get(get_one).patch(edit).delete(remove))
+}
+
+/// POST /api/v1/messages: 201 with the stored message; 200 with the original for a retried `client_msg_id`.
+async fn send(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Json(input): Json<SendMessage>,
+) -> AppResult<Response> {
+    let sent = messages::send(&state, &me, input).await?;
+    Ok(if sent.created {
+        super::created(sent.message)
+    } else {
+        super::ok(sent.message)
+    })
+}
+
+/// GET /api/v1/messages/{id}
+async fn get_one(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    Ok(super::ok(messages::get(&state, &me, id).await?))
+}
+
+/// PATCH /api/v1/messages/{id} `{content}`: the sender edits a text message.
+async fn edit(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(input): Json<EditMessage>,
+) -> AppResult<Response> {
+    Ok(super::ok(
+        messages::edit(&state, &me, id, &input.content).await?,
+    ))
+}
+
+/// DELETE /api/v1/messages/{id}: soft delete; the tombstone stays for catch-up.
+async fn remove(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    Ok(super::ok(messages::delete(&state, &me, id).await?))
+}

@@ -1,0 +1,55 @@
+//! Public routes. Each resource module exposes `router()`; this merges them
+//! under `/api/v1` behind authentication.
+
+mod auth;
+mod conversations;
+pub mod health;
+mod messages;
+mod users;
+
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::Serialize;
+use shared_types::{Envelope, ErrorCode, Pagination};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(conversations::router())
+        .merge(messages::router())
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            crate::auth::authenticate,
+        ))
+}
+
+/// 200 with the envelope.
+pub fn ok<T: Serialize>(data: T) -> Response {
+    Json(Envelope::ok(data)).into_response()
+}
+
+/// 201 with the envelope.
+pub fn created<T: Serialize>(data: T) -> Response {
+    (StatusCode::CREATED, Json(Envelope::ok(data))).into_response()
+}
+
+pub fn page<T: Serialize>(data: T, pagination: Pagination) -> Response {
+    Json(Envelope::page(data, pagination)).into_response()
+}
+
+pub async fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "no such route")
+}
+
+pub async fn method_not_allowed() -> AppError {
+    AppError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route",
+    )
+}

@@ -1,0 +1,365 @@
+//! Typed configuration from the environment, validated once at start.
+//! Every missing or bad variable is reported together, so an operator fixes
+//! them in one pass.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    pub environment: Environment,
+    pub debug: bool,
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    pub redis_url: SecretString,
+    /// Prepended to every Redis key; lets several deployments (or tests) share one Redis.
+    pub redis_key_prefix: String,
+    pub tms: TmsConfig,
+    pub jwt: JwtSettings,
+    pub internal_api_secret: SecretString,
+    /// Core → edge fan-out endpoint; without it core runs standalone and nothing is pushed.
+    pub edge_fanout_url: Option<String>,
+    pub tms_webhook_secret: Option<SecretString>,
+    pub allowed_origins: Vec<String>,
+    pub oss: Option<OssConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TmsConfig {
+    pub base_url: String,
+    pub api_key: SecretString,
+    pub api_key_header: String,
+    /// `{id}` is replaced by the percent-encoded user id.
+    pub user_path: String,
+    pub users_batch_path: String,
+    pub health_path: String,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub hs256_secret: Option<SecretString>,
+    pub jwks_url: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub user_claim: String,
+    pub leeway_secs: u64,
+    pub jwks_min_refresh: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct OssConfig {
+    pub access_key_id: String,
+    pub access_key_secret: SecretString,
+    pub bucket: String,
+    pub endpoint: String,
+}
+
+/// All problems found in the environment, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut r = Reader {
+            vars,
+            problems: Vec::new(),
+        };
+
+        let host = r.optional("HOST").unwrap_or_else(|| "0.0.0.0".into());
+        let port: u16 = r.parsed("PORT", 8000);
+        let listen_addr = match format!("{host}:{port}").parse() {
+            Ok(a) => a,
+            Err(_) => {
+                r.problem(format!("HOST: `{host}` is not an IP address"));
+                SocketAddr::from(([0, 0, 0, 0], port))
+            }
+        };
+        let environment = match r.optional("ENVIRONMENT").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("staging") => Environment::Staging,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                r.problem(format!(
+                    "ENVIRONMENT: `{other}` is not one of development, staging, production"
+                ));
+                Environment::Development
+            }
+        };
+        let debug = r.parsed("DEBUG", false);
+
+        let database_url = r.required_url("DATABASE_URL", &["postgres", "postgresql"]);
+        let database_max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 20u32);
+        let redis_url = r.required_url("REDIS_URL", &["redis", "rediss"]);
+        let redis_key_prefix = r.optional("REDIS_KEY_PREFIX").unwrap_or_default();
+
+        let tms = TmsConfig {
+            base_url: r
+                .required_url("TMS_API_URL", &["http", "https"])
+                .expose_secret()
+                .trim_end_matches('/')
+                .to_string(),
+            api_key: r.required_secret("TMS_API_KEY", 1),
+            api_key_header: r
+                .optional("TMS_API_KEY_HEADER")
+                .unwrap_or_else(|| "X-API-Key".into()),
+            user_path: r.path("TMS_USER_PATH", "/users/{id}"),
+            users_batch_path: r.path("TMS_USERS_BATCH_PATH", "/users/batch"),
+            health_path: r.path("TMS_HEALTH_PATH", "/health"),
+            timeout: Duration::from_millis(r.parsed("TMS_TIMEOUT_MS", 3000u64)),
+        };
+        if !tms.user_path.contains("{id}") {
+            r.problem("TMS_USER_PATH: must contain `{id}`".into());
+        }
+
+        let hs256_secret = r.optional_secret("JWT_SECRET", MIN_SECRET_BYTES);
+        let jwks_url = r.optional_url("TMS_JWKS_URL", &["http", "https"]);
+        if hs256_secret.is_none() && jwks_url.is_none() && !r.has("JWT_SECRET") {
+            r.problem("JWT_SECRET or TMS_JWKS_URL: at least one must be set".into());
+        }
+        let jwt = JwtSettings {
+            hs256_secret,
+            jwks_url,
+            issuer: r.optional("JWT_ISSUER"),
+            audience: r.optional("JWT_AUDIENCE"),
+            user_claim: r.optional("JWT_USER_CLAIM").unwrap_or_else(|| "sub".into()),
+            leeway_secs: r.parsed("JWT_LEEWAY_SECS", 30u64),
+            jwks_min_refresh: Duration::from_secs(r.parsed("JWKS_MIN_REFRESH_SECS", 30u64)),
+        };
+
+        let internal_api_secret = r.required_secret("INTERNAL_API_SECRET", MIN_SECRET_BYTES);
+        let edge_fanout_url = r.optional_url("EDGE_FANOUT_URL", &["http", "https"]);
+        let tms_webhook_secret = r.optional_secret("TMS_WEBHOOK_SECRET", MIN_SECRET_BYTES);
+        let allowed_origins = r
+            .optional("ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let oss_vars = [
+            "OSS_ACCESS_KEY_ID",
+            "OSS_ACCESS_KEY_SECRET",
+            "OSS_BUCKET_NAME",
+            "OSS_ENDPOINT",
+        ];
+        let oss_set = oss_vars.iter().filter(|v| r.has(v)).count();
+        let oss = if oss_set == 0 {
+            None
+        } else if oss_set < oss_vars.len() {
+            let missing: Vec<_> = oss_vars.iter().filter(|v| !r.has(v)).copied().collect();
+            r.problem(format!(
+                "OSS_*: set all four or none; missing {}",
+                missing.join(", ")
+            ));
+            None
+        } else {
+            Some(OssConfig {
+                access_key_id: r.optional("OSS_ACCESS_KEY_ID").unwrap_or_default(),
+                access_key_secret: r.required_secret("OSS_ACCESS_KEY_SECRET", 1),
+                bucket: r.optional("OSS_BUCKET_NAME").unwrap_or_default(),
+                endpoint: r.optional("OSS_ENDPOINT").unwrap_or_default(),
+            })
+        };
+
+        if r.problems.is_empty() {
+            Ok(Config {
+                listen_addr,
+                environment,
+                debug,
+                database_url,
+                database_max_connections,
+                redis_url,
+                redis_key_prefix,
+                tms,
+                jwt,
+                internal_api_secret,
+                edge_fanout_url,
+                tms_webhook_secret,
+                allowed_origins,
+                oss,
+            })
+        } else {
+            Err(ConfigError(r.problems))
+        }
+    }
+}
+
+/// Collects problems instead of stopping at the first.
+struct Reader<'a> {
+    vars: &'a HashMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, p: String) {
+        self.problems.push(p);
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.vars.get(name).is_some_and(|v| !v.trim().is_empty())
+    }
+
+    fn optional(&self, name: &str) -> Option<String> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parsed<T: std::str::FromStr>(&mut self, name: &str, default: T) -> T {
+        match self.optional(name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                self.problem(format!("{name}: `{v}` is not a valid value"));
+                default
+            }),
+        }
+    }
+
+    fn path(&mut self, name: &str, default: &str) -> String {
+        let v = self.optional(name).unwrap_or_else(|| default.into());
+        if !v.starts_with('/') {
+            self.problem(format!("{name}: must start with `/`"));
+        }
+        v
+    }
+
+    fn url_ok(value: &str, schemes: &[&str]) -> bool {
+        value
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| schemes.contains(&scheme) && !rest.is_empty())
+    }
+
+    /// URLs may embed passwords, so they are held as secrets and never echoed.
+    fn required_url(&mut self, name: &str, schemes: &[&str]) -> SecretString {
+        match self.optional(name) {
+            None => {
+                self.problem(format!("{name}: missing"));
+                SecretString::from(String::new())
+            }
+            Some(v) if !Self::url_ok(&v, schemes) => {
+                self.problem(format!("{name}: must be a {} URL", schemes.join("/")));
+                SecretString::from(String::new())
+            }
+            Some(v) => SecretString::from(v),
+        }
+    }
+
+    fn optional_url(&mut self, name: &str, schemes: &[&str]) -> Option<String> {
+        let v = self.optional(name)?;
+        if Self::url_ok(&v, schemes) {
+            Some(v)
+        } else {
+            self.problem(format!("{name}: must be a {} URL", schemes.join("/")));
+            None
+        }
+    }
+
+    fn required_secret(&mut self, name: &str, min_bytes: usize) -> SecretString {
+        match self.optional_secret(name, min_bytes) {
+            Some(s) => s,
+            None => {
+                if !self.has(name) {
+                    self.problem(format!("{name}: missing"));
+                }
+                SecretString::from(String::new())
+            }
+        }
+    }
+
+    fn optional_secret(&mut self, name: &str, min_bytes: usize) -> Option<SecretString> {
+        let v = self.optional(name)?;
+        if v.len() < min_bytes {
+            self.problem(format!("{name}: must be at least {min_bytes} bytes"));
+            return None;
+        }
+        Some(SecretString::from(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> HashMap<String, String> {
+        [
+            ("DATABASE_URL", "postgres://u@localhost/db"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("TMS_API_URL", "http://127.0.0.1:8100/"),
+            ("TMS_API_KEY", "k"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("INTERNAL_API_SECRET", "fedcba9876543210fedcba9876543210"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_map(&base()).unwrap();
+        assert_eq!(c.listen_addr.port(), 8000);
+        assert_eq!(c.tms.base_url, "http://127.0.0.1:8100");
+        assert_eq!(c.jwt.user_claim, "sub");
+        assert_eq!(c.environment, Environment::Development);
+        assert!(c.oss.is_none());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut vars = base();
+        vars.remove("DATABASE_URL");
+        vars.insert("JWT_SECRET".into(), "short".into());
+        vars.insert("PORT".into(), "eighty".into());
+        vars.insert("OSS_BUCKET_NAME".into(), "b".into());
+        let err = Config::from_map(&vars).unwrap_err();
+        let text = err.to_string();
+        for needle in [
+            "DATABASE_URL: missing",
+            "JWT_SECRET: must be at least 32",
+            "PORT:",
+            "OSS_*",
+        ] {
+            assert!(text.contains(needle), "{needle} not in {text}");
+        }
+        assert!(
+            !text.contains("short"),
+            "secret values must not be echoed: {text}"
+        );
+    }
+
+    #[test]
+    fn needs_a_jwt_key_source() {
+        let mut vars = base();
+        vars.remove("JWT_SECRET");
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(err.contains("JWT_SECRET or TMS_JWKS_URL"), "{err}");
+        vars.insert(
+            "TMS_JWKS_URL".into(),
+            "http://127.0.0.1:8100/.well-known/jwks.json".into(),
+        );
+        assert!(Config::from_map(&vars).is_ok());
+    }
+}

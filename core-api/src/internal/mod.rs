@@ -1,0 +1,88 @@
+//! `/internal/v1`: the edge's calls into core. Every route sits behind the
+//! HMAC check; the acting user comes from the signed header.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use shared_types::internal::{Membership, PersistMessage, PersistedMessage};
+use shared_types::ErrorCode;
+use uuid::Uuid;
+
+use crate::api;
+use crate::auth::internal::{require_signature, InternalCaller};
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::extract::{Json, Path};
+use crate::services::{membership, messages, users};
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/messages", post(persist_message))
+        .route("/conversations/{id}/membership", get(check_membership))
+        .route_layer(middleware::from_fn_with_state(state, require_signature))
+}
+
+/// The user the edge acts for; system calls without one are refused here.
+struct ActingUser(AuthUser);
+
+impl FromRequestParts<AppState> for ActingUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let tms_user_id = parts
+            .extensions
+            .get::<InternalCaller>()
+            .and_then(|c| c.acting_user.clone())
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::InternalAuthFailed,
+                    "internal authentication failed",
+                )
+            })?;
+        let user_id = users::local_id(state, &tms_user_id).await?;
+        Ok(ActingUser(AuthUser {
+            tms_user_id,
+            user_id,
+        }))
+    }
+}
+
+/// POST /internal/v1/messages: persist a socket send; answers after commit.
+async fn persist_message(
+    State(state): State<AppState>,
+    ActingUser(me): ActingUser,
+    Json(input): Json<PersistMessage>,
+) -> AppResult<Response> {
+    let sent = messages::send(&state, &me, input.message).await?;
+    let body = PersistedMessage {
+        message: sent.message,
+        created: sent.created,
+    };
+    Ok(if sent.created {
+        api::created(body)
+    } else {
+        api::ok(body)
+    })
+}
+
+/// GET /internal/v1/conversations/{id}/membership: may the acting user join this room?
+async fn check_membership(
+    State(state): State<AppState>,
+    ActingUser(me): ActingUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let is_member = membership::is_member(&state, id, &me.tms_user_id).await?;
+    Ok(api::ok(Membership {
+        conversation_id: id,
+        user_id: me.tms_user_id,
+        is_member,
+        ttl_secs: membership::EDGE_MEMBERSHIP_TTL_SECS,
+    }))
+}

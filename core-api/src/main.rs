@@ -1,0 +1,43 @@
+use core_api::config::Config;
+
+#[tokio::main]
+async fn main() {
+    core_api::telemetry::init();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let addr = config.listen_addr;
+    let app = match core_api::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "core-api failed to start");
+            std::process::exit(1);
+        }
+    };
+    tracing::info!(%addr, port = app.port(), "core-api listening");
+    if let Err(e) = app.run_until(shutdown_signal()).await {
+        tracing::error!(error = %e, "server error");
+        std::process::exit(1);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,4 @@
+//! Database rows and their conversion to wire types.
+
+pub mod conversation;
+pub mod message;

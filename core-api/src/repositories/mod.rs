@@ -1,0 +1,5 @@
+//! SQL only: no rules, no authorization, no caching.
+
+pub mod conversations;
+pub mod messages;
+pub mod users;

@@ -1,0 +1,268 @@
+//! Messages: send (idempotent by `client_msg_id`, gap-free `seq`), list,
+//! catch-up, get, edit, delete, read marks.
+
+use serde::Deserialize;
+use shared_types::api::{Message, MessageKind, SendMessage};
+use shared_types::limits::{MAX_CLIENT_MSG_ID_LEN, MAX_MESSAGE_CHARS};
+use shared_types::socket::{server_events, NS_MESSAGING};
+use shared_types::Pagination;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::models::message::kind_to_db;
+use crate::repositories::{conversations as conversations_repo, messages as repo};
+use crate::services::pagination::{self, PageQuery};
+use crate::services::{fanout, membership};
+use crate::state::AppState;
+
+pub struct Sent {
+    pub message: Message,
+    /// False when a retried `client_msg_id` returned the original.
+    pub created: bool,
+}
+
+/// Not `#[serde(flatten)]` over `PageQuery`: flattened query strings lose their number types.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+    /// Catch-up: messages with `seq` above this, oldest first.
+    pub after_seq: Option<i64>,
+}
+
+pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppResult<Sent> {
+    validate(&input)?;
+    membership::require_member(state, input.conversation_id, me).await?;
+    if let Some(cmid) = input.client_msg_id.as_deref() {
+        if let Some(original) = repo::find_by_client_msg_id(&state.db, me.user_id, cmid).await? {
+            return retried(original.into(), &input);
+        }
+    }
+    if let Some(reply_to) = input.reply_to_id {
+        let parent = repo::conversation_of(&state.db, reply_to).await?;
+        if parent != Some(input.conversation_id) {
+            return Err(AppError::new(
+                shared_types::ErrorCode::Unprocessable,
+                "reply_to_id must be a message of the same conversation",
+            ));
+        }
+    }
+    let new = repo::NewMessage {
+        conversation_id: input.conversation_id,
+        sender_id: me.user_id,
+        kind: kind_to_db(input.kind),
+        content: input.content.as_deref(),
+        attachment: input.attachment.as_ref(),
+        reply_to_id: input.reply_to_id,
+        client_msg_id: input.client_msg_id.as_deref(),
+    };
+    let mut tx = state.db.begin().await?;
+    let seq = repo::next_seq(&mut tx, input.conversation_id).await?;
+    let Some(row) = repo::insert(&mut tx, seq, &new).await? else {
+        // a concurrent retry won the race: undo our seq and return its message
+        tx.rollback().await?;
+        let cmid = input.client_msg_id.as_deref().unwrap_or_default();
+        let original = repo::find_by_client_msg_id(&state.db, me.user_id, cmid)
+            .await?
+            .ok_or_else(|| AppError::internal("idempotent send lost its original"))?;
+        return retried(original.into(), &input);
+    };
+    // sending implies having read everything up to it
+    repo::advance_read(&mut *tx, input.conversation_id, me.user_id, seq).await?;
+    tx.commit().await?;
+
+    let message: Message = row.into();
+    publish(state, &message, server_events::NEW_MESSAGE).await;
+    Ok(Sent {
+        message,
+        created: true,
+    })
+}
+
+fn retried(original: Message, input: &SendMessage) -> AppResult<Sent> {
+    if original.conversation_id != input.conversation_id {
+        return Err(AppError::conflict(
+            "client_msg_id was already used in another conversation",
+        ));
+    }
+    Ok(Sent {
+        message: original,
+        created: false,
+    })
+}
+
+pub async fn list(
+    state: &AppState,
+    me: &AuthUser,
+    conversation_id: Uuid,
+    query: &ListQuery,
+) -> AppResult<(Vec<Message>, Pagination)> {
+    membership::require_member(state, conversation_id, me).await?;
+    let limit = PageQuery {
+        cursor: None,
+        limit: query.limit,
+    }
+    .limit()?;
+    let cursor_seq = query.cursor.as_deref().map(decode_seq_cursor).transpose()?;
+    let mut rows = match query.after_seq {
+        Some(after) if after < 0 => return Err(AppError::validation("after_seq must be >= 0")),
+        // with a cursor, the catch-up continues from it
+        Some(after) => {
+            let from = cursor_seq.unwrap_or(after).max(after);
+            repo::list_after(&state.db, conversation_id, from, limit + 1).await?
+        }
+        None => repo::list_before(&state.db, conversation_id, cursor_seq, limit + 1).await?,
+    };
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = has_more
+        .then(|| rows.last().map(|r| pagination::encode(&r.seq.to_string())))
+        .flatten();
+    Ok((
+        rows.into_iter().map(Message::from).collect(),
+        Pagination {
+            next_cursor,
+            has_more,
+        },
+    ))
+}
+
+pub async fn get(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Message> {
+    let row = repo::get(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    membership::require_member(state, row.conversation_id, me).await?;
+    Ok(row.into())
+}
+
+pub async fn edit(state: &AppState, me: &AuthUser, id: Uuid, content: &str) -> AppResult<Message> {
+    let row = repo::get(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    membership::require_member(state, row.conversation_id, me).await?;
+    if row.sender_id != me.tms_user_id {
+        return Err(AppError::forbidden("only the sender can edit a message"));
+    }
+    if row.deleted_at.is_some() {
+        return Err(AppError::conflict("the message was deleted"));
+    }
+    if row.kind != "text" {
+        return Err(AppError::validation("only text messages can be edited"));
+    }
+    validate_text(Some(content))?;
+    repo::edit(&state.db, id, content).await?;
+    let message: Message = repo::get(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?
+        .into();
+    publish(state, &message, server_events::MESSAGE_UPDATED).await;
+    Ok(message)
+}
+
+/// The sender, or a group owner/admin, may delete.
+pub async fn delete(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Message> {
+    let row = repo::get(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    let caller = membership::require_member(state, row.conversation_id, me).await?;
+    if row.sender_id != me.tms_user_id && !caller.can_administer() {
+        return Err(AppError::forbidden(
+            "only the sender or a group admin can delete a message",
+        ));
+    }
+    repo::soft_delete(&state.db, id).await?;
+    let message: Message = repo::get(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?
+        .into();
+    publish(state, &message, server_events::MESSAGE_DELETED).await;
+    Ok(message)
+}
+
+/// Pushes a message event to the edge; members are looked up once per event.
+async fn publish(state: &AppState, message: &Message, event: &str) {
+    if !state.fanout.is_enabled() {
+        return;
+    }
+    let members = conversations_repo::member_tms_ids(&state.db, message.conversation_id)
+        .await
+        .unwrap_or_default();
+    // only new messages carry the room's order key; edits and deletes reuse the original seq
+    let seq = (event == server_events::NEW_MESSAGE).then_some(message.seq);
+    let data = serde_json::to_value(message).unwrap_or_default();
+    state.fanout.publish(fanout::to_conversation(
+        message.conversation_id,
+        members,
+        NS_MESSAGING,
+        event,
+        data,
+        seq,
+    ));
+}
+
+fn validate(input: &SendMessage) -> AppResult<()> {
+    if let Some(cmid) = input.client_msg_id.as_deref() {
+        if cmid.is_empty() || cmid.len() > MAX_CLIENT_MSG_ID_LEN {
+            return Err(AppError::validation(format!(
+                "client_msg_id must be 1 to {MAX_CLIENT_MSG_ID_LEN} bytes"
+            )));
+        }
+    }
+    match input.kind {
+        MessageKind::Text => {
+            if input.attachment.is_some() {
+                return Err(AppError::validation("a text message has no attachment"));
+            }
+            validate_text(input.content.as_deref())
+        }
+        MessageKind::Image | MessageKind::File | MessageKind::Voice => {
+            let Some(a) = &input.attachment else {
+                return Err(AppError::validation(
+                    "image, file and voice messages need an attachment",
+                ));
+            };
+            if a.object_key.is_empty()
+                || a.object_key.len() > 512
+                || a.size_bytes <= 0
+                || a.content_type.is_empty()
+            {
+                return Err(AppError::validation(
+                    "attachment needs object_key, content_type and a positive size_bytes",
+                ));
+            }
+            if let Some(caption) = input.content.as_deref() {
+                if caption.chars().count() > MAX_MESSAGE_CHARS {
+                    return Err(AppError::validation(format!(
+                        "content must be at most {MAX_MESSAGE_CHARS} characters"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        MessageKind::System => Err(AppError::validation(
+            "system messages are written by the server only",
+        )),
+    }
+}
+
+fn validate_text(content: Option<&str>) -> AppResult<()> {
+    let content = content.unwrap_or("");
+    if content.trim().is_empty() {
+        return Err(AppError::validation("content must not be empty"));
+    }
+    if content.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(AppError::validation(format!(
+            "content must be at most {MAX_MESSAGE_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn decode_seq_cursor(cursor: &str) -> AppResult<i64> {
+    pagination::decode(cursor)?
+        .parse::<i64>()
+        .ok()
+        .filter(|s| *s >= 0)
+        .ok_or_else(|| AppError::validation("cursor is not valid"))
+}

@@ -1,0 +1,9 @@
+//! Business rules, authorization and caching. Routes call these; these call
+//! repositories.
+
+pub mod conversations;
+pub mod fanout;
+pub mod membership;
+pub mod messages;
+pub mod pagination;
+pub mod users;

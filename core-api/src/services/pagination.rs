@@ -1,0 +1,40 @@
+//! Cursor encoding and page-size rules shared by list endpoints.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Deserialize;
+use shared_types::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> AppResult<i64> {
+        match self.limit {
+            None => Ok(i64::from(DEFAULT_PAGE_LIMIT)),
+            Some(0) => Err(AppError::validation("limit must be at least 1")),
+            Some(n) if n > MAX_PAGE_LIMIT => Err(AppError::validation(format!(
+                "limit must be at most {MAX_PAGE_LIMIT}"
+            ))),
+            Some(n) => Ok(i64::from(n)),
+        }
+    }
+}
+
+/// Cursors are opaque to clients: base64url of an internal position.
+pub fn encode(position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(position)
+}
+
+pub fn decode(cursor: &str) -> AppResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| AppError::validation("cursor is not valid"))
+}

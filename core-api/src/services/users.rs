@@ -1,0 +1,180 @@
+//! TMS user data behind the cache: `user:{tms_user_id}` for 600 s, a
+//! long-lived stale copy served when TMS fails, batch lookups for participants.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use shared_types::api::UserProfile;
+use shared_types::ErrorCode;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+use crate::repositories;
+use crate::state::AppState;
+
+pub const PROFILE_TTL_SECS: u64 = 600;
+/// How long a profile may be served stale while TMS is down.
+pub const STALE_PROFILE_TTL_SECS: u64 = 7 * 24 * 3600;
+
+fn fresh_key(id: &str) -> String {
+    format!("user:{id}")
+}
+
+fn stale_key(id: &str) -> String {
+    format!("user:{id}:stale")
+}
+
+/// Process-local map of TMS id → local id. The mapping never changes once made,
+/// so it needs no invalidation; the bound only caps memory.
+#[derive(Default)]
+pub struct LocalUserIds(RwLock<HashMap<String, Uuid>>);
+
+const LOCAL_IDS_MAX: usize = 100_000;
+
+impl LocalUserIds {
+    fn get(&self, tms_user_id: &str) -> Option<Uuid> {
+        self.0.read().ok()?.get(tms_user_id).copied()
+    }
+
+    fn put(&self, tms_user_id: &str, id: Uuid) {
+        if let Ok(mut map) = self.0.write() {
+            if map.len() >= LOCAL_IDS_MAX {
+                map.clear();
+            }
+            map.insert(tms_user_id.to_string(), id);
+        }
+    }
+}
+
+/// The local `users.id` of a TMS user, upserting the reference row on first sight.
+pub async fn local_id(state: &AppState, tms_user_id: &str) -> AppResult<Uuid> {
+    if let Some(id) = state.local_users.get(tms_user_id) {
+        return Ok(id);
+    }
+    let id = repositories::users::ensure(&state.db, tms_user_id).await?;
+    state.local_users.put(tms_user_id, id);
+    Ok(id)
+}
+
+/// One profile. `Ok(None)`: TMS says no such user.
+pub async fn profile(state: &AppState, tms_user_id: &str) -> AppResult<Option<UserProfile>> {
+    if let Some(p) = cached(state, &fresh_key(tms_user_id)).await {
+        return Ok(Some(p));
+    }
+    match state.tms.get_user(tms_user_id).await {
+        Ok(Some(p)) => {
+            store(state, std::slice::from_ref(&p)).await;
+            Ok(Some(p))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "TMS user lookup failed; trying stale cache");
+            match cached(state, &stale_key(tms_user_id)).await {
+                Some(p) => Ok(Some(p)),
+                None => Err(tms_unavailable()),
+            }
+        }
+    }
+}
+
+/// Profiles for many users in at most one cache round trip and one TMS call.
+/// Unknown users are absent from the map.
+pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, UserProfile>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    let mut missing = lookup_many(state, ids, fresh_key, &mut found).await;
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    match state.tms.get_users(&missing).await {
+        Ok(fetched) => {
+            store(state, &fetched).await;
+            found.extend(fetched.into_iter().map(|p| (p.id.clone(), p)));
+            Ok(found)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "TMS batch lookup failed; trying stale cache");
+            missing = lookup_many(state, &missing, stale_key, &mut found).await;
+            if missing.is_empty() {
+                Ok(found)
+            } else {
+                Err(tms_unavailable())
+            }
+        }
+    }
+}
+
+/// Fails with 422 `UNKNOWN_USER` naming every id TMS does not know.
+pub async fn require_known(state: &AppState, ids: &[String]) -> AppResult<()> {
+    let found = profiles(state, ids).await?;
+    let unknown: Vec<&String> = ids.iter().filter(|id| !found.contains_key(*id)).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::with_details(
+        ErrorCode::UnknownUser,
+        "unknown user id(s)",
+        serde_json::json!({ "unknown_ids": unknown }),
+    ))
+}
+
+/// Drops cached profiles (TMS webhook).
+pub async fn invalidate(state: &AppState, ids: &[String]) -> AppResult<()> {
+    let keys: Vec<String> = ids
+        .iter()
+        .flat_map(|id| [fresh_key(id), stale_key(id)])
+        .collect();
+    state.cache.delete(&keys).await
+}
+
+fn tms_unavailable() -> AppError {
+    AppError::new(
+        ErrorCode::TmsUnavailable,
+        "user directory (TMS) is unavailable",
+    )
+}
+
+async fn cached(state: &AppState, key: &str) -> Option<UserProfile> {
+    // a cache outage degrades to TMS lookups, it does not fail the request
+    let raw = state.cache.get(key).await.ok()??;
+    serde_json::from_str(&raw).ok()
+}
+
+/// Fills `found` from the cache; returns the ids still missing.
+async fn lookup_many(
+    state: &AppState,
+    ids: &[String],
+    key: fn(&str) -> String,
+    found: &mut HashMap<String, UserProfile>,
+) -> Vec<String> {
+    let keys: Vec<String> = ids.iter().map(|id| key(id)).collect();
+    let values = state
+        .cache
+        .mget(&keys)
+        .await
+        .unwrap_or_else(|_| vec![None; ids.len()]);
+    let mut missing = Vec::new();
+    for (id, value) in ids.iter().zip(values) {
+        match value.and_then(|raw| serde_json::from_str::<UserProfile>(&raw).ok()) {
+            Some(p) => {
+                found.insert(id.clone(), p);
+            }
+            None => missing.push(id.clone()),
+        }
+    }
+    missing
+}
+
+async fn store(state: &AppState, profiles: &[UserProfile]) {
+    let mut fresh = Vec::with_capacity(profiles.len());
+    let mut stale = Vec::with_capacity(profiles.len());
+    for p in profiles {
+        if let Ok(raw) = serde_json::to_string(p) {
+            fresh.push((fresh_key(&p.id), raw.clone()));
+            stale.push((stale_key(&p.id), raw));
+        }
+    }
+    if let Err(e) = state.cache.set_many(&fresh, PROFILE_TTL_SECS).await {
+        tracing::warn!(error = %e, "caching profiles failed");
+    }
+    let _ = state.cache.set_many(&stale, STALE_PROFILE_TTL_SECS).await;
+}

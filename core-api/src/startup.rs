@@ -1,0 +1,152 @@
+//! `build(config)` makes the whole application, apart from `main`, so tests
+//! start the very same app on port 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request};
+use axum::Router;
+use secrecy::ExposeSecret;
+use shared_types::limits::MAX_BODY_BYTES;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::jwt::JwtAuthenticator;
+use crate::cache::Cache;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::services::fanout::Fanout;
+use crate::state::AppState;
+use crate::tms::TmsClient;
+use crate::{api, internal};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pub state: AppState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot connect to Postgres: {0}")]
+    Database(sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot connect to Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cannot build HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("cannot bind {0}: {1}")]
+    Bind(std::net::SocketAddr, std::io::Error),
+}
+
+/// Connects to Postgres, applies migrations, connects to Redis and binds.
+pub async fn build(config: Config) -> Result<Application, StartError> {
+    let db = PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(config.database_url.expose_secret())
+        .await
+        .map_err(StartError::Database)?;
+    MIGRATOR.run(&db).await?;
+    build_with_pool(config, db, Arc::new(SystemClock)).await
+}
+
+/// As `build`, on a given pool and clock (tests bring their own database).
+pub async fn build_with_pool(
+    config: Config,
+    db: PgPool,
+    clock: Arc<dyn Clock>,
+) -> Result<Application, StartError> {
+    let cache = Cache::connect(
+        config.redis_url.expose_secret(),
+        config.redis_key_prefix.clone(),
+    )
+    .await?;
+    let tms = TmsClient::new(config.tms.clone())?;
+    let jwt = Arc::new(JwtAuthenticator::new(&config.jwt));
+    if config.jwt.jwks_url.is_some() {
+        // a TMS outage at start must not stop core: unknown kids refetch later
+        jwt.refresh_keys().await;
+    }
+    let fanout = Fanout::new(
+        config.edge_fanout_url.clone(),
+        config.internal_api_secret.clone(),
+        clock.clone(),
+    );
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|e| StartError::Bind(config.listen_addr, e))?;
+    let state = AppState {
+        config: Arc::new(config),
+        db,
+        cache,
+        tms,
+        jwt,
+        clock,
+        fanout,
+        local_users: Default::default(),
+    };
+    let router = router(state.clone());
+    Ok(Application {
+        listener,
+        router,
+        state,
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let request_id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+    });
+    Router::new()
+        .merge(api::health::router())
+        .nest("/api/v1", api::router(state.clone()))
+        .nest("/internal/v1", internal::router(state.clone()))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors(&state.config.allowed_origins))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers(Any);
+    if origins.iter().any(|o| o == "*") {
+        base.allow_origin(Any)
+    } else {
+        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+        base.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+impl Application {
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves; in-flight requests finish first.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

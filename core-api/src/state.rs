@@ -1,0 +1,24 @@
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::auth::jwt::JwtAuthenticator;
+use crate::cache::Cache;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::services::fanout::Fanout;
+use crate::services::users::LocalUserIds;
+use crate::tms::TmsClient;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub cache: Cache,
+    pub tms: TmsClient,
+    pub jwt: Arc<JwtAuthenticator>,
+    pub clock: Arc<dyn Clock>,
+    pub fanout: Fanout,
+    pub local_users: Arc<LocalUserIds>,
+}

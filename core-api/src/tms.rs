@@ -1,0 +1,135 @@
+//! HTTP client for the external Team Management System. Knows paths and the
+//! API-key header; caching and fallbacks live in `services::users`.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use shared_types::api::UserProfile;
+
+use crate::config::TmsConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TmsError {
+    #[error("TMS request failed: {0}")]
+    Transport(String),
+    #[error("TMS answered {0}")]
+    Status(u16),
+    #[error("TMS answered an unexpected body: {0}")]
+    Body(String),
+}
+
+#[derive(Clone)]
+pub struct TmsClient {
+    http: reqwest::Client,
+    config: TmsConfig,
+}
+
+#[derive(Deserialize)]
+struct BatchResponse {
+    users: Vec<UserProfile>,
+}
+
+/// Largest id list sent to the batch endpoint in one request.
+const BATCH_CHUNK: usize = 200;
+
+impl TmsClient {
+    pub fn new(config: TmsConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(2))
+            .build()?;
+        Ok(Self { http, config })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.base_url)
+    }
+
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req.header(
+            self.config.api_key_header.as_str(),
+            self.config.api_key.expose_secret(),
+        )
+    }
+
+    /// `Ok(None)` when TMS says the user does not exist.
+    pub async fn get_user(&self, tms_user_id: &str) -> Result<Option<UserProfile>, TmsError> {
+        let path = self
+            .config
+            .user_path
+            .replace("{id}", &percent_encode(tms_user_id));
+        let resp = self
+            .authed(self.http.get(self.url(&path)))
+            .send()
+            .await
+            .map_err(|e| TmsError::Transport(e.without_url().to_string()))?;
+        match resp.status().as_u16() {
+            200 => resp
+                .json()
+                .await
+                .map(Some)
+                .map_err(|e| TmsError::Body(e.to_string())),
+            404 => Ok(None),
+            other => Err(TmsError::Status(other)),
+        }
+    }
+
+    /// Profiles of the users TMS knows among `ids`; unknown ids are simply absent.
+    pub async fn get_users(&self, ids: &[String]) -> Result<Vec<UserProfile>, TmsError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH_CHUNK) {
+            let resp = self
+                .authed(self.http.post(self.url(&self.config.users_batch_path)))
+                .json(&serde_json::json!({ "ids": chunk }))
+                .send()
+                .await
+                .map_err(|e| TmsError::Transport(e.without_url().to_string()))?;
+            if resp.status().as_u16() != 200 {
+                return Err(TmsError::Status(resp.status().as_u16()));
+            }
+            let body: BatchResponse = resp
+                .json()
+                .await
+                .map_err(|e| TmsError::Body(e.to_string()))?;
+            found.extend(body.users);
+        }
+        Ok(found)
+    }
+
+    pub async fn health(&self) -> Result<(), TmsError> {
+        let resp = self
+            .http
+            .get(self.url(&self.config.health_path))
+            .send()
+            .await
+            .map_err(|e| TmsError::Transport(e.without_url().to_string()))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(TmsError::Status(resp.status().as_u16()))
+        }
+    }
+}
+
+/// Ids are opaque TMS strings; keep them inside one path segment.
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_stay_in_one_segment() {
+        assert_eq!(super::percent_encode("a/b c"), "a%2Fb%20c");
+        assert_eq!(super::percent_encode("load-001"), "load-001");
+    }
+}

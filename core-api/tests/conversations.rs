@@ -1,0 +1,350 @@
+mod common;
+
+use common::TestApp;
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn direct_conversation_exists_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let first = app
+        .post(
+            "/api/v1/conversations",
+            "alice",
+            json!({"type": "direct", "member_ids": ["bob"]}),
+        )
+        .await;
+    first.expect(201);
+    let id = first.data()["id"].as_str().unwrap().to_string();
+    assert_eq!(first.data()["type"], "direct");
+    let members: Vec<&str> = first.data()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(members.len(), 2);
+    assert!(members.contains(&"alice") && members.contains(&"bob"));
+    assert_eq!(
+        first.data()["members"][0]["profile"]["display_name"]
+            .as_str()
+            .map(|s| !s.is_empty()),
+        Some(true)
+    );
+
+    let again = app
+        .post(
+            "/api/v1/conversations",
+            "alice",
+            json!({"type": "direct", "member_ids": ["bob"]}),
+        )
+        .await;
+    again.expect(200);
+    assert_eq!(again.data()["id"], id.as_str());
+    let reverse = app
+        .post(
+            "/api/v1/conversations",
+            "bob",
+            json!({"type": "direct", "member_ids": ["alice"]}),
+        )
+        .await;
+    reverse.expect(200);
+    assert_eq!(reverse.data()["id"], id.as_str());
+
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations WHERE kind = 'direct'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    // both users got their local reference rows on first sight
+    let users: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE tms_user_id IN ('alice','bob')")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(users, 2);
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn creation_is_validated(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let unknown = app
+        .post(
+            "/api/v1/conversations",
+            "alice",
+            json!({"type": "group", "title": "T", "member_ids": ["bob", "mallory"]}),
+        )
+        .await;
+    unknown.expect_error(422, "UNKNOWN_USER");
+    assert_eq!(
+        unknown.body["error"]["details"]["unknown_ids"],
+        json!(["mallory"])
+    );
+    app.post(
+        "/api/v1/conversations",
+        "alice",
+        json!({"type": "direct", "member_ids": ["alice"]}),
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+    app.post(
+        "/api/v1/conversations",
+        "alice",
+        json!({"type": "direct", "member_ids": ["bob", "carol"]}),
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+    app.post(
+        "/api/v1/conversations",
+        "alice",
+        json!({"type": "group", "member_ids": ["bob"]}),
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+    app.post(
+        "/api/v1/conversations",
+        "alice",
+        json!({"type": "group", "title": "  ", "member_ids": ["bob"]}),
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+    app.post(
+        "/api/v1/conversations",
+        "alice",
+        json!({"type": "channel", "member_ids": ["bob"]}),
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "rejected requests store nothing");
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn list_is_paginated_by_activity_with_unread_and_last_message(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let dm_bob = app.conversation("alice", "direct", &["bob"]).await;
+    let dm_carol = app.conversation("alice", "direct", &["carol"]).await;
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    app.send("bob", &dm_bob, "hi alice").await;
+    app.send("bob", &dm_bob, "are you there?").await;
+    app.send("carol", &group, "hello team").await;
+
+    let page1 = app.get("/api/v1/conversations?limit=2", "alice").await;
+    page1.expect(200);
+    let items = page1.data().as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], group.as_str(), "most recent activity first");
+    assert_eq!(items[0]["unread_count"], 1);
+    assert_eq!(items[0]["last_message"]["content"], "hello team");
+    assert_eq!(items[1]["id"], dm_bob.as_str());
+    assert_eq!(items[1]["unread_count"], 2);
+    assert_eq!(items[1]["last_message"]["sender_id"], "bob");
+    assert_eq!(page1.body["pagination"]["has_more"], true);
+    let cursor = page1.body["pagination"]["next_cursor"].as_str().unwrap();
+
+    let page2 = app
+        .get(
+            &format!("/api/v1/conversations?limit=2&cursor={cursor}"),
+            "alice",
+        )
+        .await;
+    page2.expect(200);
+    let items = page2.data().as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], dm_carol.as_str());
+    assert!(items[0]["last_message"].is_null());
+    assert_eq!(page2.body["pagination"]["has_more"], false);
+    assert!(page2.body["pagination"]["next_cursor"].is_null());
+
+    // the sender has nothing unread in its own conversation
+    let bob = app.get("/api/v1/conversations", "bob").await;
+    let bob_dm = bob
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == dm_bob.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(bob_dm["unread_count"], 0);
+    // dave sees none of them
+    let dave = app.get("/api/v1/conversations", "dave").await;
+    assert_eq!(dave.data().as_array().unwrap().len(), 0);
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn group_roles_rename_add_remove_leave(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let g = app.conversation("alice", "group", &["bob"]).await;
+    let path = format!("/api/v1/conversations/{g}");
+
+    app.call(Method::PATCH, &path, "bob", Some(json!({"title": "Bob's"})))
+        .await
+        .expect_error(403, "FORBIDDEN");
+    let renamed = app
+        .call(
+            Method::PATCH,
+            &path,
+            "alice",
+            Some(json!({"title": "Renamed"})),
+        )
+        .await;
+    renamed.expect(200);
+    assert_eq!(renamed.data()["title"], "Renamed");
+
+    app.post(
+        &format!("{path}/members"),
+        "bob",
+        json!({"member_ids": ["carol"]}),
+    )
+    .await
+    .expect_error(403, "FORBIDDEN");
+    app.post(
+        &format!("{path}/members"),
+        "alice",
+        json!({"member_ids": ["zed"]}),
+    )
+    .await
+    .expect_error(422, "UNKNOWN_USER");
+    let added = app
+        .post(
+            &format!("{path}/members"),
+            "alice",
+            json!({"member_ids": ["carol", "dave"]}),
+        )
+        .await;
+    added.expect(200);
+    assert_eq!(added.data()["members"].as_array().unwrap().len(), 4);
+
+    // owner makes bob an admin; an admin cannot remove another admin or the owner
+    app.call(
+        Method::PATCH,
+        &format!("{path}/members/bob"),
+        "alice",
+        Some(json!({"role": "admin"})),
+    )
+    .await
+    .expect(200);
+    app.call(
+        Method::PATCH,
+        &format!("{path}/members/carol"),
+        "bob",
+        Some(json!({"role": "admin"})),
+    )
+    .await
+    .expect_error(403, "FORBIDDEN");
+    app.call(
+        Method::DELETE,
+        &format!("{path}/members/alice"),
+        "bob",
+        None,
+    )
+    .await
+    .expect_error(403, "FORBIDDEN");
+    let removed = app
+        .call(Method::DELETE, &format!("{path}/members/dave"), "bob", None)
+        .await;
+    removed.expect(200);
+    assert!(!removed.data()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["user_id"] == "dave"));
+    app.get(&path, "dave").await.expect_error(403, "FORBIDDEN");
+
+    // the owner leaves: the admin becomes owner
+    app.post(&format!("{path}/leave"), "alice", json!({}))
+        .await
+        .expect(200);
+    let after = app.get(&path, "bob").await;
+    after.expect(200);
+    let bob = after.data()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == "bob")
+        .unwrap()
+        .clone();
+    assert_eq!(bob["role"], "owner");
+    app.get(&path, "alice").await.expect_error(403, "FORBIDDEN");
+
+    // DMs have fixed membership and no title
+    let dm = app.conversation("carol", "direct", &["dave"]).await;
+    app.call(
+        Method::PATCH,
+        &format!("/api/v1/conversations/{dm}"),
+        "carol",
+        Some(json!({"title": "x"})),
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+    app.post(
+        &format!("/api/v1/conversations/{dm}/leave"),
+        "carol",
+        json!({}),
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+}
+
+/// Every conversation-scoped route refuses a non-member.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn non_members_are_refused_on_every_conversation_route(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let g = app.conversation("alice", "group", &["bob"]).await;
+    let m = app.send("alice", &g, "secret").await;
+    let mid = m["id"].as_str().unwrap();
+    let c = format!("/api/v1/conversations/{g}");
+    let cases: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, c.clone(), None),
+        (Method::PATCH, c.clone(), Some(json!({"title": "x"}))),
+        (
+            Method::POST,
+            format!("{c}/members"),
+            Some(json!({"member_ids": ["dave"]})),
+        ),
+        (Method::DELETE, format!("{c}/members/bob"), None),
+        (
+            Method::PATCH,
+            format!("{c}/members/bob"),
+            Some(json!({"role": "admin"})),
+        ),
+        (Method::POST, format!("{c}/leave"), Some(json!({}))),
+        (Method::GET, format!("{c}/messages"), None),
+        (Method::GET, format!("{c}/messages?after_seq=0"), None),
+        (
+            Method::POST,
+            "/api/v1/messages".into(),
+            Some(json!({"conversation_id": g, "type": "text", "content": "hi"})),
+        ),
+        (Method::GET, format!("/api/v1/messages/{mid}"), None),
+        (
+            Method::PATCH,
+            format!("/api/v1/messages/{mid}"),
+            Some(json!({"content": "x"})),
+        ),
+        (Method::DELETE, format!("/api/v1/messages/{mid}"), None),
+    ];
+    for (method, path, body) in cases {
+        let r = app.call(method.clone(), &path, "carol", body).await;
+        assert_eq!(r.status.as_u16(), 403, "{method} {path}: {}", r.body);
+        r.expect_error(403, "FORBIDDEN");
+    }
+    // and a conversation that does not exist is 404, not 403
+    let missing = uuid::Uuid::new_v4();
+    app.get(&format!("/api/v1/conversations/{missing}"), "carol")
+        .await
+        .expect_error(404, "NOT_FOUND");
+    // nothing changed: one message, two members, original title
+    let (msgs, members): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM conversation_members)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((msgs, members), (1, 2));
+}

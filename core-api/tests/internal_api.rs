@@ -1,0 +1,204 @@
+//! The signed internal API: accepted when signed, refused when tampered,
+//! stale or replayed, and never reachable with a TMS JWT alone.
+
+mod common;
+
+use common::{TestApp, INTERNAL_SECRET};
+use reqwest::Method;
+use serde_json::json;
+use shared_auth::internal_sig;
+use sqlx::PgPool;
+
+async fn signed(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    user: &str,
+    body: Option<serde_json::Value>,
+    ts: i64,
+) -> common::Reply {
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let headers = internal_sig::signed_headers(
+        INTERNAL_SECRET.as_bytes(),
+        method.as_str(),
+        path,
+        ts as u64,
+        user,
+        &bytes,
+    );
+    let mut req = app
+        .http
+        .request(method, format!("{}{path}", app.base))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    TestApp::read(req.body(bytes).send().await.unwrap()).await
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn persist_and_membership_when_signed(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let body = json!({"conversation_id": dm, "type": "text", "content": "via edge", "client_msg_id": "e-1"});
+    let r = signed(
+        &app,
+        Method::POST,
+        "/internal/v1/messages",
+        "bob",
+        Some(body.clone()),
+        now(),
+    )
+    .await;
+    r.expect(201);
+    assert_eq!(r.data()["created"], true);
+    assert_eq!(r.data()["message"]["sender_id"], "bob");
+    assert_eq!(r.data()["message"]["seq"], 1);
+    // a retry through the edge (signed at another second, same client id) returns the original
+    let again = signed(
+        &app,
+        Method::POST,
+        "/internal/v1/messages",
+        "bob",
+        Some(body),
+        now() - 1,
+    )
+    .await;
+    again.expect(200);
+    assert_eq!(again.data()["created"], false);
+    assert_eq!(again.data()["message"]["id"], r.data()["message"]["id"]);
+
+    let path = format!("/internal/v1/conversations/{dm}/membership");
+    let yes = signed(&app, Method::GET, &path, "alice", None, now()).await;
+    yes.expect(200);
+    assert_eq!(yes.data()["is_member"], true);
+    let no = signed(&app, Method::GET, &path, "carol", None, now()).await;
+    no.expect(200);
+    assert_eq!(no.data()["is_member"], false);
+    // carol cannot persist into it either
+    let body = json!({"conversation_id": dm, "content": "intrude"});
+    signed(
+        &app,
+        Method::POST,
+        "/internal/v1/messages",
+        "carol",
+        Some(body),
+        now(),
+    )
+    .await
+    .expect_error(403, "FORBIDDEN");
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn bad_stale_replayed_and_jwt_only_are_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let path = format!("/internal/v1/conversations/{dm}/membership");
+
+    // a TMS JWT alone is not enough
+    app.get(&path, "alice")
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+    app.raw(Method::GET, &path, None, None)
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+
+    // stale in both directions
+    signed(&app, Method::GET, &path, "alice", None, now() - 120)
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+    signed(&app, Method::GET, &path, "alice", None, now() + 120)
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+
+    // tampered: signed for bob, sent as alice
+    let ts = now() as u64;
+    let mut headers =
+        internal_sig::signed_headers(INTERNAL_SECRET.as_bytes(), "GET", &path, ts, "bob", b"");
+    let send = |headers: &[(&'static str, String)]| {
+        let mut req = app.http.get(format!("{}{path}", app.base));
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        req.send()
+    };
+    let user_slot = headers
+        .iter()
+        .position(|(k, _)| *k == shared_types::internal::HEADER_USER)
+        .unwrap();
+    headers[user_slot].1 = "alice".into();
+    TestApp::read(send(&headers).await.unwrap())
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+
+    // replay: the first use passes, the second is refused
+    let headers =
+        internal_sig::signed_headers(INTERNAL_SECRET.as_bytes(), "GET", &path, ts, "alice", b"");
+    TestApp::read(send(&headers).await.unwrap())
+        .await
+        .expect(200);
+    let replay = TestApp::read(send(&headers).await.unwrap()).await;
+    replay.expect_error(401, "INTERNAL_AUTH_FAILED");
+    assert_eq!(
+        replay.body["error"]["message"], "internal authentication failed",
+        "no detail leaks"
+    );
+
+    // a body changed after signing is refused and nothing is stored
+    let body = json!({"conversation_id": dm, "content": "original"}).to_string();
+    let headers = internal_sig::signed_headers(
+        INTERNAL_SECRET.as_bytes(),
+        "POST",
+        "/internal/v1/messages",
+        now() as u64,
+        "alice",
+        body.as_bytes(),
+    );
+    let mut req = app
+        .http
+        .post(format!("{}/internal/v1/messages", app.base))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let tampered = json!({"conversation_id": dm, "content": "tampered"}).to_string();
+    TestApp::read(req.body(tampered).send().await.unwrap())
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+/// The edge forwards `/api/v1` with the signed identity instead of the JWT.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn public_routes_accept_the_signed_identity(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let body = json!({"conversation_id": dm, "type": "text", "content": "proxied"});
+    let r = signed(
+        &app,
+        Method::POST,
+        "/api/v1/messages",
+        "bob",
+        Some(body),
+        now(),
+    )
+    .await;
+    r.expect(201);
+    assert_eq!(r.data()["sender_id"], "bob");
+    let path = format!("/api/v1/conversations/{dm}/messages?after_seq=0");
+    let list = signed(&app, Method::GET, &path, "alice", None, now()).await;
+    list.expect(200);
+    assert_eq!(list.data()[0]["content"], "proxied");
+    // a system signature (no acting user) is no identity on public routes
+    signed(&app, Method::GET, &path, "", None, now())
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+}
