@@ -1,0 +1,341 @@
+//! The Session object's protocol logic: text frame in → one `Action` out.
+//! The glue performs the action (I/O with core, Room and User objects), then
+//! calls back (`on_authenticated`, `on_join_confirmed`, …) for the frames to
+//! send. Everything here is synchronous and pure over `SessionState`.
+//!
+//! Glue contract, per WebSocket event:
+//! 1. read the attachment into `SessionState`;
+//! 2. `on_text_frame` / `on_binary_frame` / `on_alarm`;
+//! 3. write the attachment back *before* awaiting anything;
+//! 4. perform the action; after an await, re-read the attachment, apply the
+//!    callback, write it back (other frames may have been handled meanwhile).
+
+mod action;
+mod callbacks;
+
+use serde_json::{json, Value};
+use shared_types::socket::{Ack, ConnectAuth, ConnectError, NAMESPACES, NS_CALLS, NS_MESSAGING};
+use shared_types::ErrorCode;
+use uuid::Uuid;
+
+pub use action::{
+    ack_frames, not_a_member, AckHandle, Action, AlarmAction, Authenticated, Cleanup,
+    MembershipCheck, Opened,
+};
+use callbacks::joined_ack;
+
+use crate::engineio::{self, EioPacket};
+use crate::events::{parse_messaging_event, MessagingEvent};
+use crate::protocol_error::{close_code, ProtocolError};
+use crate::rate_guard::{RateDecision, WS_SOCKET_LIMIT};
+use crate::session_state::{SessionState, MAX_JOINED_CONVERSATIONS};
+use crate::socketio::{self, SioPacket};
+
+fn reply(frames: Vec<String>) -> Action {
+    if frames.is_empty() {
+        Action::None
+    } else {
+        Action::Reply(frames)
+    }
+}
+
+fn close_for(error: ProtocolError) -> Action {
+    Action::Close {
+        code: error.close_code(),
+        reason: error.close_reason(),
+        error: Some(error),
+    }
+}
+
+fn connect_error_frame(nsp: &str, code: ErrorCode, message: &str) -> String {
+    socketio::connect_error(nsp, &ConnectError::new(code, message))
+}
+
+impl SessionState {
+    pub fn on_binary_frame(&mut self, len: usize) -> Action {
+        close_for(engineio::decode_binary_frame(len))
+    }
+
+    pub fn on_text_frame(&mut self, frame: &str, now_ms: u64) -> Action {
+        let packet = match engineio::decode_text_frame(frame) {
+            Ok(packet) => packet,
+            Err(e) => return close_for(e),
+        };
+        match packet {
+            EioPacket::Message(text) => self.on_socketio_text(text, now_ms),
+            EioPacket::Pong(_) => {
+                self.heartbeat.on_pong(now_ms);
+                Action::RescheduleAlarm {
+                    at_ms: self.next_alarm_at(),
+                }
+            }
+            // clients don't ping in v4; answer anyway, but a ping flood costs rate
+            EioPacket::Ping(data) => match self.rate.check(WS_SOCKET_LIMIT, now_ms) {
+                RateDecision::Allowed => {
+                    Action::Reply(vec![engineio::encode(&EioPacket::Pong(data))])
+                }
+                RateDecision::Limited { .. } => Action::None,
+            },
+            EioPacket::Close => Action::Close {
+                code: close_code::NORMAL,
+                reason: "client closed",
+                error: None,
+            },
+            EioPacket::Noop => Action::None,
+            EioPacket::Open(_) => close_for(ProtocolError::InvalidOpen(
+                "open packets come from the server".into(),
+            )),
+        }
+    }
+
+    fn on_socketio_text(&mut self, text: &str, now_ms: u64) -> Action {
+        let packet = match socketio::decode(text) {
+            Ok(packet) => packet,
+            Err(e) => return close_for(e),
+        };
+        if let RateDecision::Limited { retry_after_ms } = self.rate.check(WS_SOCKET_LIMIT, now_ms) {
+            return rate_limited(&packet, retry_after_ms);
+        }
+        match packet {
+            SioPacket::Connect { nsp, data } => self.on_connect(nsp, data),
+            SioPacket::Disconnect { nsp } => self.on_disconnect(&nsp),
+            SioPacket::Event {
+                nsp,
+                ack_id,
+                name,
+                args,
+            } => self.on_event(nsp, ack_id, &name, args, now_ms),
+            // the server never asks a client for an ack, and CONNECT_ERROR is server → client
+            SioPacket::Ack { .. } | SioPacket::ConnectError { .. } => Action::None,
+        }
+    }
+
+    fn on_connect(&mut self, nsp: String, data: Option<serde_json::Map<String, Value>>) -> Action {
+        if !NAMESPACES.contains(&nsp.as_str()) {
+            // the reference server's wording, which clients may match on
+            return reply(vec![connect_error_frame(
+                &nsp,
+                ErrorCode::NotFound,
+                "Invalid namespace",
+            )]);
+        }
+        let auth = match data
+            .map(|d| serde_json::from_value::<ConnectAuth>(Value::Object(d)))
+            .transpose()
+        {
+            Ok(auth) => auth.unwrap_or_default(),
+            Err(_) => {
+                return reply(vec![connect_error_frame(
+                    &nsp,
+                    ErrorCode::TokenMalformed,
+                    "auth.token must be a string",
+                )])
+            }
+        };
+        let token = auth
+            .token
+            .filter(|t| !t.is_empty())
+            .or_else(|| self.query_token.clone());
+        match token {
+            Some(token) => Action::Authenticate { nsp, token },
+            // one identity per socket: further namespaces need no new token
+            None if self.is_authenticated() => {
+                self.mark_connected(&nsp);
+                reply(vec![socketio::connect_ok(&nsp, &self.socket_id(&nsp))])
+            }
+            None => reply(vec![connect_error_frame(
+                &nsp,
+                ErrorCode::TokenMissing,
+                "authentication required: connect with auth {token}",
+            )]),
+        }
+    }
+
+    fn mark_connected(&mut self, nsp: &str) {
+        self.namespaces.insert(nsp);
+        self.connect_deadline_ms = None;
+    }
+
+    fn on_disconnect(&mut self, nsp: &str) -> Action {
+        if !self.namespaces.remove(nsp) {
+            return Action::None;
+        }
+        if nsp == NS_MESSAGING && !self.joined.is_empty() {
+            let conversation_ids = std::mem::take(&mut self.joined).into_iter().collect();
+            return Action::LeaveConversations { conversation_ids };
+        }
+        Action::None
+    }
+
+    fn on_event(
+        &mut self,
+        nsp: String,
+        ack_id: Option<u64>,
+        name: &str,
+        args: Vec<Value>,
+        now_ms: u64,
+    ) -> Action {
+        let ack = ack_id.map(|id| AckHandle {
+            nsp: nsp.clone(),
+            id,
+        });
+        let user_id = match (&self.tms_user_id, self.namespaces.contains(&nsp)) {
+            (Some(user), true) => user.clone(),
+            (None, _) => {
+                let response = Ack::err(
+                    ErrorCode::TokenMissing,
+                    "not authenticated: connect with auth {token} first",
+                );
+                return reply(ack_frames(ack.as_ref(), &response));
+            }
+            (Some(_), false) => {
+                let response = Ack::err(ErrorCode::Forbidden, "not connected to this namespace");
+                return reply(ack_frames(ack.as_ref(), &response));
+            }
+        };
+        match nsp.as_str() {
+            NS_MESSAGING => self.on_messaging_event(ack, user_id, name, &args, now_ms),
+            NS_CALLS => match args.into_iter().next() {
+                Some(data @ Value::Object(_)) => Action::CallSignal {
+                    ack,
+                    user_id,
+                    event: name.to_owned(),
+                    data,
+                },
+                _ => reply(ack_frames(
+                    ack.as_ref(),
+                    &Ack::err(
+                        ErrorCode::ValidationError,
+                        "expected an object as the first argument",
+                    ),
+                )),
+            },
+            _ => reply(ack_frames(
+                ack.as_ref(),
+                &Ack::err(ErrorCode::BadRequest, "this namespace is receive-only"),
+            )),
+        }
+    }
+
+    fn on_messaging_event(
+        &mut self,
+        ack: Option<AckHandle>,
+        user_id: String,
+        name: &str,
+        args: &[Value],
+        now_ms: u64,
+    ) -> Action {
+        let event = match parse_messaging_event(name, args) {
+            Ok(event) => event,
+            Err(response) => return reply(ack_frames(ack.as_ref(), &response)),
+        };
+        let membership = |state: &Self, id: &Uuid| {
+            if state.knows_member_of(id, now_ms) {
+                MembershipCheck::Known
+            } else {
+                MembershipCheck::AskCore
+            }
+        };
+        match event {
+            MessagingEvent::JoinConversation(conversation_id) => {
+                if self.joined.contains(&conversation_id) {
+                    return reply(ack_frames(ack.as_ref(), &joined_ack(conversation_id)));
+                }
+                if self.joined.len() >= MAX_JOINED_CONVERSATIONS {
+                    let message = format!(
+                        "at most {MAX_JOINED_CONVERSATIONS} joined conversations: leave one first"
+                    );
+                    return reply(ack_frames(
+                        ack.as_ref(),
+                        &Ack::err(ErrorCode::BadRequest, message),
+                    ));
+                }
+                let membership = membership(self, &conversation_id);
+                Action::JoinConversation {
+                    ack,
+                    user_id,
+                    conversation_id,
+                    membership,
+                }
+            }
+            MessagingEvent::LeaveConversation(conversation_id) => {
+                let frames = ack_frames(
+                    ack.as_ref(),
+                    &Ack::ok(json!({ "conversation_id": conversation_id })),
+                );
+                if self.joined.remove(&conversation_id) {
+                    Action::LeaveConversation {
+                        conversation_id,
+                        reply: frames,
+                    }
+                } else {
+                    reply(frames)
+                }
+            }
+            MessagingEvent::SendMessage(payload) => {
+                let membership = membership(self, &payload.conversation_id);
+                Action::SendMessage {
+                    ack,
+                    user_id,
+                    payload,
+                    membership,
+                }
+            }
+            MessagingEvent::Typing {
+                conversation_id,
+                typing,
+            } => {
+                if !self.joined.contains(&conversation_id) {
+                    let response = Ack::err(
+                        ErrorCode::Forbidden,
+                        "join the conversation before typing in it",
+                    );
+                    return reply(ack_frames(ack.as_ref(), &response));
+                }
+                let reply = ack_frames(ack.as_ref(), &Ack::ok_empty());
+                Action::Typing {
+                    user_id,
+                    conversation_id,
+                    typing,
+                    reply,
+                }
+            }
+            MessagingEvent::MarkRead(r) => Action::MarkRead {
+                ack,
+                user_id,
+                conversation_id: r.conversation_id,
+                message_id: r.message_id,
+            },
+            MessagingEvent::MarkDelivered(r) => Action::MarkDelivered {
+                ack,
+                user_id,
+                conversation_id: r.conversation_id,
+                message_id: r.message_id,
+            },
+        }
+    }
+}
+
+fn rate_limited(packet: &SioPacket, retry_after_ms: u64) -> Action {
+    let message = format!("too many messages: retry after {retry_after_ms} ms");
+    match packet {
+        SioPacket::Event {
+            nsp,
+            ack_id: Some(id),
+            ..
+        } => reply(vec![socketio::ack(
+            nsp,
+            *id,
+            &Ack::err(ErrorCode::RateLimited, message),
+        )]),
+        SioPacket::Connect { nsp, .. } => reply(vec![connect_error_frame(
+            nsp,
+            ErrorCode::RateLimited,
+            &message,
+        )]),
+        _ => Action::None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

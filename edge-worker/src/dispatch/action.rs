@@ -1,0 +1,168 @@
+//! What the Session glue is told to do, and the small result types of the
+//! callbacks it makes afterwards.
+
+use serde_json::Value;
+use shared_types::api::SendMessage;
+use shared_types::socket::Ack;
+use shared_types::ErrorCode;
+use uuid::Uuid;
+
+use crate::protocol_error::ProtocolError;
+use crate::socketio;
+
+/// Where to send the answer to a client's ack callback.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AckHandle {
+    pub nsp: String,
+    pub id: u64,
+}
+
+impl AckHandle {
+    /// The ACK frame carrying `response`.
+    pub fn frame(&self, response: &Ack) -> String {
+        socketio::ack(&self.nsp, self.id, response)
+    }
+}
+
+/// The frames answering an optional ack: none when the client asked for no callback.
+pub fn ack_frames(ack: Option<&AckHandle>, response: &Ack) -> Vec<String> {
+    ack.map(|a| a.frame(response)).into_iter().collect()
+}
+
+/// Whether the glue must ask core about membership before going on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipCheck {
+    /// Joined or cached: proceed without asking core.
+    Known,
+    /// The conversation id is only the client's claim: `GET
+    /// /internal/v1/conversations/{id}/membership`, `record_membership`, then
+    /// go on only if `is_member`.
+    AskCore,
+}
+
+/// What the glue must do after a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    None,
+    /// Send these text frames, in order.
+    Reply(Vec<String>),
+    /// A pong arrived: move the DO alarm to `at_ms` (the next ping).
+    RescheduleAlarm {
+        at_ms: u64,
+    },
+    /// Close the socket with this code and reason, then run `on_close` cleanup.
+    /// `error` is for logs only.
+    Close {
+        code: u16,
+        reason: &'static str,
+        error: Option<ProtocolError>,
+    },
+    /// Verify `token` (shared-auth), then call `on_authenticated(nsp, user)` or
+    /// `on_auth_failed(nsp, err)` and send the frames they return.
+    Authenticate {
+        nsp: String,
+        token: String,
+    },
+    /// If `AskCore`, check membership (and `record_membership`); if a member,
+    /// add this session to the Room object, then `on_join_confirmed`, else
+    /// `on_join_denied`; send the frames returned.
+    JoinConversation {
+        ack: Option<AckHandle>,
+        user_id: String,
+        conversation_id: Uuid,
+        membership: MembershipCheck,
+    },
+    /// Already removed from `joined`: remove the session from the Room object, send `reply`.
+    LeaveConversation {
+        conversation_id: Uuid,
+        reply: Vec<String>,
+    },
+    /// `/messaging` was disconnected: remove the session from these Rooms. No frames.
+    LeaveConversations {
+        conversation_ids: Vec<Uuid>,
+    },
+    /// If `AskCore` and core says not a member: ack `not_a_member()`. Else
+    /// persist at core (authoritative for membership and the per-user rate),
+    /// ack `{ok:true,data:message}` or the core error, and fan out.
+    SendMessage {
+        ack: Option<AckHandle>,
+        user_id: String,
+        payload: SendMessage,
+        membership: MembershipCheck,
+    },
+    /// The session has joined the room: relay `user_typing` through the Room
+    /// object (to everyone but `user_id`), send `reply`.
+    Typing {
+        user_id: String,
+        conversation_id: Uuid,
+        typing: bool,
+        reply: Vec<String>,
+    },
+    /// Mark at core (it checks membership), ack the result.
+    MarkRead {
+        ack: Option<AckHandle>,
+        user_id: String,
+        conversation_id: Uuid,
+        message_id: Uuid,
+    },
+    MarkDelivered {
+        ack: Option<AckHandle>,
+        user_id: String,
+        conversation_id: Uuid,
+        message_id: Uuid,
+    },
+    /// A `/calls` event, passed through with its first argument (an object);
+    /// the call-signaling layer validates and acks it.
+    CallSignal {
+        ack: Option<AckHandle>,
+        user_id: String,
+        event: String,
+        data: Value,
+    },
+}
+
+/// What to do at connection start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// The Engine.IO open packet, the socket's first frame.
+    pub frame: String,
+    pub alarm_at_ms: u64,
+}
+
+/// What to do when the Durable Object alarm fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmAction {
+    SendPing {
+        frame: &'static str,
+        next_alarm_at: u64,
+    },
+    Wait {
+        next_alarm_at: u64,
+    },
+    Close {
+        code: u16,
+        reason: &'static str,
+    },
+}
+
+/// Result of `on_authenticated`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub frames: Vec<String>,
+    /// First identity of this socket: register the session with the User object.
+    pub newly_authenticated: bool,
+}
+
+/// What to undo when the socket is gone (`websocket_close`, `Close` actions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cleanup {
+    /// Unregister the session from this user's User object.
+    pub tms_user_id: Option<String>,
+    /// Remove the session from these Room objects.
+    pub conversation_ids: Vec<Uuid>,
+}
+
+/// The ack for a send (or join) to a conversation the user is not a member of.
+pub fn not_a_member() -> Ack {
+    Ack::err(ErrorCode::Forbidden, "not a member of this conversation")
+}

@@ -1,0 +1,151 @@
+//! The callbacks the glue makes once it has done the I/O an `Action` asked
+//! for, plus connection start, alarms and close.
+
+use serde_json::json;
+use shared_types::internal::Membership;
+use shared_types::socket::{Ack, ConnectError, NAMESPACES};
+use shared_types::ErrorCode;
+use uuid::Uuid;
+
+use super::{
+    ack_frames, connect_error_frame, not_a_member, AckHandle, AlarmAction, Authenticated, Cleanup,
+    Opened,
+};
+use crate::engineio::{self, OpenHandshake, PING_FRAME};
+use crate::heartbeat::{HeartbeatAction, HeartbeatConfig};
+use crate::protocol_error::close_code;
+use crate::session_state::{SessionState, MAX_USER_ID_BYTES};
+use crate::socketio;
+
+impl SessionState {
+    /// A new socket: the state to attach and the open frame to send first.
+    pub fn open(
+        session_id: impl Into<String>,
+        query_token: Option<String>,
+        heartbeat: HeartbeatConfig,
+        now_ms: u64,
+    ) -> (Self, Opened) {
+        let state = Self::new(session_id, query_token, heartbeat, now_ms);
+        let frame = engineio::open_frame(&OpenHandshake::new(state.session_id.clone(), heartbeat));
+        let alarm_at_ms = state.next_alarm_at();
+        (state, Opened { frame, alarm_at_ms })
+    }
+
+    /// The token verified as `tms_user_id`. Returns the CONNECT reply.
+    pub fn on_authenticated(&mut self, nsp: &str, tms_user_id: &str) -> Authenticated {
+        let refuse = |code, message: &str| Authenticated {
+            frames: vec![connect_error_frame(nsp, code, message)],
+            newly_authenticated: false,
+        };
+        if !NAMESPACES.contains(&nsp) {
+            return refuse(ErrorCode::NotFound, "Invalid namespace");
+        }
+        if tms_user_id.is_empty() {
+            return refuse(ErrorCode::TokenSubjectMissing, "token has no subject");
+        }
+        if tms_user_id.len() > MAX_USER_ID_BYTES {
+            return refuse(ErrorCode::TokenMalformed, "token subject is too long");
+        }
+        let newly_authenticated = match &self.tms_user_id {
+            None => {
+                self.tms_user_id = Some(tms_user_id.to_owned());
+                self.query_token = None;
+                true
+            }
+            Some(user) if user == tms_user_id => false,
+            Some(_) => {
+                return refuse(
+                    ErrorCode::Forbidden,
+                    "token belongs to another user than this connection",
+                )
+            }
+        };
+        self.mark_connected(nsp);
+        Authenticated {
+            frames: vec![socketio::connect_ok(nsp, &self.socket_id(nsp))],
+            newly_authenticated,
+        }
+    }
+
+    /// The token was rejected: the CONNECT_ERROR frame to send. The socket stays
+    /// open (the client may retry); the connect timeout closes it if it never succeeds.
+    pub fn on_auth_failed(&mut self, nsp: &str, error: &ConnectError) -> String {
+        socketio::connect_error(nsp, error)
+    }
+
+    /// Remembers core's membership answer (positive ones, for `ttl_secs`).
+    pub fn record_membership(&mut self, membership: &Membership, now_ms: u64) {
+        if self.tms_user_id.as_deref() != Some(membership.user_id.as_str()) {
+            return;
+        }
+        if membership.is_member {
+            let expires_at = now_ms.saturating_add(u64::from(membership.ttl_secs) * 1_000);
+            self.membership
+                .insert(membership.conversation_id, expires_at, now_ms);
+        } else {
+            self.membership.remove(&membership.conversation_id);
+        }
+    }
+
+    /// Core confirmed membership and the Room object registered the session.
+    pub fn on_join_confirmed(
+        &mut self,
+        ack: Option<&AckHandle>,
+        conversation_id: Uuid,
+    ) -> Vec<String> {
+        self.joined.insert(conversation_id);
+        // joined already implies membership; free the cache slot
+        self.membership.remove(&conversation_id);
+        ack_frames(ack, &joined_ack(conversation_id))
+    }
+
+    /// Core said the user is not a member.
+    pub fn on_join_denied(
+        &mut self,
+        ack: Option<&AckHandle>,
+        conversation_id: Uuid,
+    ) -> Vec<String> {
+        self.membership.remove(&conversation_id);
+        ack_frames(ack, &not_a_member())
+    }
+
+    pub fn on_alarm(&mut self, now_ms: u64) -> AlarmAction {
+        if self
+            .connect_deadline_ms
+            .is_some_and(|deadline| now_ms >= deadline)
+            && self.namespaces.is_empty()
+        {
+            return AlarmAction::Close {
+                code: close_code::NORMAL,
+                reason: "connect timeout",
+            };
+        }
+        match self.heartbeat.on_alarm(now_ms) {
+            HeartbeatAction::Close => AlarmAction::Close {
+                code: close_code::NORMAL,
+                reason: "ping timeout",
+            },
+            HeartbeatAction::SendPing { .. } => AlarmAction::SendPing {
+                frame: PING_FRAME,
+                next_alarm_at: self.next_alarm_at(),
+            },
+            HeartbeatAction::Wait { .. } => AlarmAction::Wait {
+                next_alarm_at: self.next_alarm_at(),
+            },
+        }
+    }
+
+    /// The socket is gone: what to unregister. Leaves the state empty.
+    pub fn on_close(&mut self) -> Cleanup {
+        self.namespaces = Default::default();
+        self.connect_deadline_ms = None;
+        Cleanup {
+            tms_user_id: self.tms_user_id.take(),
+            conversation_ids: std::mem::take(&mut self.joined).into_iter().collect(),
+        }
+    }
+}
+
+pub(super) fn joined_ack(conversation_id: Uuid) -> Ack {
+    Ack::ok(json!({ "conversation_id": conversation_id }))
+}

@@ -1,0 +1,359 @@
+//! `/messaging`, `/calls` and `/notifications` events.
+
+use serde_json::json;
+use shared_types::internal::Membership;
+use uuid::Uuid;
+
+use super::*;
+use crate::session_state::MAX_JOINED_CONVERSATIONS;
+
+#[test]
+fn join_asks_core_then_confirms() {
+    let mut s = authed();
+    let action = emit(
+        &mut s,
+        7,
+        "join_conversation",
+        json!({ "conversation_id": CONV }),
+    );
+    let Action::JoinConversation {
+        ack,
+        user_id,
+        conversation_id,
+        membership,
+    } = action
+    else {
+        panic!("{action:?}")
+    };
+    assert_eq!(
+        (user_id.as_str(), conversation_id, membership),
+        ("alice", conv(), MembershipCheck::AskCore)
+    );
+    assert!(s.joined.is_empty(), "a claim is not a join");
+    let ack = ack.unwrap();
+    assert_eq!(
+        ack,
+        AckHandle {
+            nsp: "/messaging".into(),
+            id: 7
+        }
+    );
+    assert_eq!(
+        s.on_join_confirmed(Some(&ack), conv()),
+        [format!(
+            r#"43/messaging,7[{{"ok":true,"data":{{"conversation_id":"{CONV}"}}}}]"#
+        )]
+    );
+    assert!(s.joined.contains(&conv()));
+    // joining again is idempotent and immediate
+    assert_eq!(
+        frames(emit(
+            &mut s,
+            8,
+            "join_conversation",
+            json!({ "conversation_id": CONV })
+        ))
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn join_denied_is_forbidden() {
+    let mut s = authed();
+    let ack = AckHandle {
+        nsp: "/messaging".into(),
+        id: 2,
+    };
+    assert_eq!(
+        s.on_join_denied(Some(&ack), conv()),
+        [
+            r#"43/messaging,2[{"ok":false,"error":{"code":"FORBIDDEN","message":"not a member of this conversation"}}]"#
+        ]
+    );
+    assert!(s.joined.is_empty());
+    assert!(s.on_join_denied(None, conv()).is_empty());
+}
+
+#[test]
+fn cached_membership_skips_core_until_it_expires() {
+    let mut s = authed();
+    let membership = Membership {
+        conversation_id: conv(),
+        user_id: "alice".into(),
+        is_member: true,
+        ttl_secs: 60,
+    };
+    s.record_membership(&membership, NOW);
+    let join = emit(
+        &mut s,
+        1,
+        "join_conversation",
+        json!({ "conversation_id": CONV }),
+    );
+    assert!(matches!(
+        join,
+        Action::JoinConversation {
+            membership: MembershipCheck::Known,
+            ..
+        }
+    ));
+    let send = json!({ "conversation_id": CONV, "content": "hi", "client_msg_id": "c1" });
+    assert!(matches!(
+        emit(&mut s, 2, "send_message", send.clone()),
+        Action::SendMessage {
+            membership: MembershipCheck::Known,
+            ..
+        }
+    ));
+    let later = format!("42/messaging,3{}", json!(["send_message", send]));
+    assert!(matches!(
+        s.on_text_frame(&later, NOW + 60_000),
+        Action::SendMessage {
+            membership: MembershipCheck::AskCore,
+            ..
+        }
+    ));
+    // another user's answer or a negative one never grants anything
+    let mut s = authed();
+    s.record_membership(
+        &Membership {
+            user_id: "bob".into(),
+            ..membership.clone()
+        },
+        NOW,
+    );
+    assert!(s.membership.is_empty());
+    s.record_membership(&membership, NOW);
+    s.record_membership(
+        &Membership {
+            is_member: false,
+            ..membership
+        },
+        NOW,
+    );
+    assert!(s.membership.is_empty());
+}
+
+#[test]
+fn send_message_to_a_joined_conversation_is_known() {
+    let mut s = joined();
+    let action = emit(
+        &mut s,
+        4,
+        "send_message",
+        json!({ "conversation_id": CONV, "content": "hi", "client_msg_id": "c1" }),
+    );
+    let Action::SendMessage {
+        ack,
+        user_id,
+        payload,
+        membership,
+    } = action
+    else {
+        panic!("{action:?}")
+    };
+    assert_eq!(
+        (ack.map(|a| a.id), user_id.as_str(), membership),
+        (Some(4), "alice", MembershipCheck::Known)
+    );
+    assert_eq!(
+        (payload.conversation_id, payload.content.as_deref()),
+        (conv(), Some("hi"))
+    );
+    let frame = AckHandle {
+        nsp: "/messaging".into(),
+        id: 4,
+    }
+    .frame(&not_a_member());
+    assert_eq!(ack_error_code(&frame), "FORBIDDEN");
+}
+
+#[test]
+fn joined_set_is_capped() {
+    let mut s = authed();
+    for n in 0..MAX_JOINED_CONVERSATIONS as u128 {
+        s.on_join_confirmed(None, Uuid::from_u128(n + 1));
+    }
+    let out = frames(emit(
+        &mut s,
+        1,
+        "join_conversation",
+        json!({ "conversation_id": CONV }),
+    ));
+    assert_eq!(ack_error_code(&out[0]), "BAD_REQUEST");
+}
+
+#[test]
+fn leave_updates_state_first() {
+    let mut s = joined();
+    let action = emit(
+        &mut s,
+        5,
+        "leave_conversation",
+        json!({ "conversation_id": CONV }),
+    );
+    let Action::LeaveConversation {
+        conversation_id,
+        reply,
+    } = action
+    else {
+        panic!("{action:?}")
+    };
+    assert_eq!(conversation_id, conv());
+    assert_eq!(
+        reply,
+        [format!(
+            r#"43/messaging,5[{{"ok":true,"data":{{"conversation_id":"{CONV}"}}}}]"#
+        )]
+    );
+    assert!(s.joined.is_empty());
+    // leaving what was never joined just acks
+    assert_eq!(
+        frames(emit(
+            &mut s,
+            6,
+            "leave_conversation",
+            json!({ "conversation_id": CONV })
+        ))
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn typing_requires_a_joined_room() {
+    let mut s = authed();
+    let out = frames(emit(
+        &mut s,
+        1,
+        "typing_start",
+        json!({ "conversation_id": CONV }),
+    ));
+    assert_eq!(ack_error_code(&out[0]), "FORBIDDEN");
+    let mut s = joined();
+    assert_eq!(
+        emit(
+            &mut s,
+            2,
+            "typing_start",
+            json!({ "conversation_id": CONV })
+        ),
+        Action::Typing {
+            user_id: "alice".into(),
+            conversation_id: conv(),
+            typing: true,
+            reply: vec![r#"43/messaging,2[{"ok":true}]"#.into()]
+        }
+    );
+    let no_ack = format!(
+        "42/messaging,{}",
+        json!(["typing_stop", { "conversation_id": CONV }])
+    );
+    assert_eq!(
+        s.on_text_frame(&no_ack, NOW),
+        Action::Typing {
+            user_id: "alice".into(),
+            conversation_id: conv(),
+            typing: false,
+            reply: vec![]
+        }
+    );
+}
+
+#[test]
+fn read_and_delivered_marks_go_to_core() {
+    let mut s = authed();
+    let payload = json!({ "conversation_id": CONV, "message_id": MSG });
+    let message_id = Uuid::parse_str(MSG).unwrap();
+    let ack = Some(AckHandle {
+        nsp: "/messaging".into(),
+        id: 1,
+    });
+    assert_eq!(
+        emit(&mut s, 1, "message_read", payload.clone()),
+        Action::MarkRead {
+            ack: ack.clone(),
+            user_id: "alice".into(),
+            conversation_id: conv(),
+            message_id
+        }
+    );
+    assert_eq!(
+        emit(&mut s, 1, "message_delivered", payload),
+        Action::MarkDelivered {
+            ack,
+            user_id: "alice".into(),
+            conversation_id: conv(),
+            message_id
+        }
+    );
+}
+
+#[test]
+fn invalid_and_unknown_events_get_immediate_ack_errors() {
+    let mut s = authed();
+    let out = frames(emit(
+        &mut s,
+        1,
+        "send_message",
+        json!({ "conversation_id": CONV, "content": "hi" }),
+    ));
+    assert_eq!(ack_error_code(&out[0]), "VALIDATION_ERROR");
+    let out = frames(emit(
+        &mut s,
+        2,
+        "join_conversation",
+        json!({ "conversation_id": "nope" }),
+    ));
+    assert_eq!(ack_error_code(&out[0]), "VALIDATION_ERROR");
+    let out = frames(emit(&mut s, 3, "self_destruct", json!({})));
+    assert_eq!(ack_error_code(&out[0]), "BAD_REQUEST");
+    assert_eq!(
+        s.on_text_frame(r#"42/messaging,["self_destruct"]"#, NOW),
+        Action::None
+    );
+}
+
+#[test]
+fn calls_pass_through_and_notifications_are_receive_only() {
+    let mut s = authed();
+    s.on_text_frame("40/calls,", NOW);
+    s.on_text_frame("40/notifications,", NOW);
+    assert_eq!(
+        s.on_text_frame(r#"42/calls,9["call_invite",{"conversation_id":"x"}]"#, NOW),
+        Action::CallSignal {
+            ack: Some(AckHandle {
+                nsp: "/calls".into(),
+                id: 9
+            }),
+            user_id: "alice".into(),
+            event: "call_invite".into(),
+            data: json!({ "conversation_id": "x" })
+        }
+    );
+    let out = frames(s.on_text_frame(r#"42/calls,1["call_ice","x"]"#, NOW));
+    assert_eq!(ack_error_code(&out[0]), "VALIDATION_ERROR");
+    let out = frames(s.on_text_frame(r#"42/notifications,1["subscribe",{}]"#, NOW));
+    assert_eq!(ack_error_code(&out[0]), "BAD_REQUEST");
+}
+
+#[test]
+fn disconnecting_messaging_leaves_its_rooms() {
+    let mut s = joined();
+    assert_eq!(
+        s.on_text_frame("41/messaging,", NOW),
+        Action::LeaveConversations {
+            conversation_ids: vec![conv()]
+        }
+    );
+    assert!(s.joined.is_empty() && !s.namespaces.contains("/messaging"));
+    assert_eq!(s.on_text_frame("41/messaging", NOW), Action::None);
+    let out = frames(emit(
+        &mut s,
+        1,
+        "typing_start",
+        json!({ "conversation_id": CONV }),
+    ));
+    assert_eq!(ack_error_code(&out[0]), "FORBIDDEN");
+}

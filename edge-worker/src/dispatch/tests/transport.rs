@@ -1,0 +1,251 @@
+//! Engine.IO control packets, heartbeat, rate guard, violations, close, hibernation.
+
+use serde_json::json;
+
+use super::*;
+use crate::session_state::DEFAULT_CONNECT_TIMEOUT_MS;
+
+#[test]
+fn flood_is_rate_limited_locally() {
+    let mut s = joined();
+    let typing = |id: u64| {
+        format!(
+            "42/messaging,{id}{}",
+            json!(["typing_start", { "conversation_id": CONV }])
+        )
+    };
+    let t = NOW + 10_000; // the burst is full again
+    for id in 0..10 {
+        assert!(
+            matches!(s.on_text_frame(&typing(id), t), Action::Typing { .. }),
+            "message {id}"
+        );
+    }
+    let out = frames(s.on_text_frame(&typing(10), t));
+    assert_eq!(
+        out,
+        [
+            r#"43/messaging,10[{"ok":false,"error":{"code":"RATE_LIMITED","message":"too many messages: retry after 100 ms"}}]"#
+        ]
+    );
+    let no_ack = format!(
+        "42/messaging,{}",
+        json!(["typing_start", { "conversation_id": CONV }])
+    );
+    assert_eq!(s.on_text_frame(&no_ack, t), Action::None);
+    assert!(frames(s.on_text_frame("40/calls,", t))[0].contains("RATE_LIMITED"));
+    assert!(matches!(
+        s.on_text_frame(&typing(11), t + 100),
+        Action::Typing { .. }
+    ));
+}
+
+#[test]
+fn engine_io_control_packets() {
+    let mut s = opened();
+    assert_eq!(s.on_text_frame("2", NOW), Action::Reply(vec!["3".into()]));
+    assert_eq!(
+        s.on_text_frame("2probe", NOW),
+        Action::Reply(vec!["3probe".into()])
+    );
+    assert_eq!(s.on_text_frame("6", NOW), Action::None);
+    assert_eq!(
+        s.on_text_frame("1", NOW),
+        Action::Close {
+            code: 1000,
+            reason: "client closed",
+            error: None
+        }
+    );
+    assert!(matches!(
+        s.on_text_frame(
+            r#"0{"sid":"x","upgrades":[],"pingInterval":1,"pingTimeout":1,"maxPayload":1}"#,
+            NOW
+        ),
+        Action::Close { code: 1002, .. }
+    ));
+    assert!(matches!(
+        s.on_text_frame("5", NOW),
+        Action::Close { code: 1002, .. }
+    ));
+}
+
+#[test]
+fn heartbeat_through_the_session() {
+    let mut s = authed();
+    assert_eq!(
+        s.on_alarm(NOW + 1),
+        AlarmAction::Wait {
+            next_alarm_at: NOW + 25_000
+        }
+    );
+    assert_eq!(
+        s.on_alarm(NOW + 25_000),
+        AlarmAction::SendPing {
+            frame: "2",
+            next_alarm_at: NOW + 45_000
+        }
+    );
+    assert_eq!(
+        s.on_text_frame("3", NOW + 25_100),
+        Action::RescheduleAlarm {
+            at_ms: NOW + 50_000
+        }
+    );
+    assert_eq!(
+        s.on_alarm(NOW + 50_000),
+        AlarmAction::SendPing {
+            frame: "2",
+            next_alarm_at: NOW + 70_000
+        }
+    );
+    assert_eq!(
+        s.on_alarm(NOW + 70_000),
+        AlarmAction::Close {
+            code: 1000,
+            reason: "ping timeout"
+        }
+    );
+}
+
+#[test]
+fn a_socket_that_never_connects_a_namespace_is_closed() {
+    let mut s = opened();
+    assert!(
+        matches!(s.on_alarm(NOW + 25_000), AlarmAction::SendPing { next_alarm_at, .. } if next_alarm_at == NOW + DEFAULT_CONNECT_TIMEOUT_MS)
+    );
+    s.on_text_frame("3", NOW + 25_001);
+    assert_eq!(
+        s.on_alarm(NOW + DEFAULT_CONNECT_TIMEOUT_MS),
+        AlarmAction::Close {
+            code: 1000,
+            reason: "connect timeout"
+        }
+    );
+    // an authenticated socket has no connect deadline
+    let mut a = authed();
+    assert!(!matches!(
+        a.on_alarm(NOW + DEFAULT_CONNECT_TIMEOUT_MS),
+        AlarmAction::Close { .. }
+    ));
+}
+
+#[test]
+fn protocol_violations_close_with_a_reason() {
+    let mut s = authed();
+    let cases: [(&str, u16); 8] = [
+        ("", 1002),
+        ("9", 1002),
+        ("4", 1002),
+        ("49", 1002),
+        (r#"42/messaging,["a""#, 1002),
+        (r#"42/messaging,[7]"#, 1002),
+        (
+            r#"451-/messaging,["a",{"_placeholder":true,"num":0}]"#,
+            1003,
+        ),
+        (r#"42/messaging,99999999999999999999["a"]"#, 1002),
+    ];
+    for (frame, code) in cases {
+        let action = s.on_text_frame(frame, NOW);
+        assert!(
+            matches!(action, Action::Close { code: c, error: Some(_), .. } if c == code),
+            "{frame:?} → {action:?}"
+        );
+    }
+    assert!(matches!(
+        s.on_binary_frame(4),
+        Action::Close {
+            code: 1003,
+            reason: "binary frames are not supported",
+            ..
+        }
+    ));
+    let big = format!(
+        "42/messaging,[\"{}\"]",
+        "a".repeat(shared_types::limits::MAX_WS_FRAME_BYTES)
+    );
+    assert!(matches!(
+        s.on_text_frame(&big, NOW),
+        Action::Close { code: 1009, .. }
+    ));
+}
+
+#[test]
+fn close_returns_what_to_unregister() {
+    let mut s = joined();
+    assert_eq!(
+        s.on_close(),
+        Cleanup {
+            tms_user_id: Some("alice".into()),
+            conversation_ids: vec![conv()]
+        }
+    );
+    assert_eq!(s.on_close(), Cleanup::default());
+    assert!(s.namespaces.is_empty());
+}
+
+#[test]
+fn state_survives_hibernation_mid_flow() {
+    let mut s = joined();
+    s.on_alarm(NOW + 25_000);
+    let attachment = serde_json::to_string(&s).unwrap();
+    let mut woken: SessionState = serde_json::from_str(&attachment).unwrap();
+    assert_eq!(woken, s);
+    assert!(matches!(
+        emit(
+            &mut woken,
+            1,
+            "typing_start",
+            json!({ "conversation_id": CONV })
+        ),
+        Action::Typing { .. }
+    ));
+    assert_eq!(
+        woken.on_text_frame("3", NOW + 25_010),
+        Action::RescheduleAlarm {
+            at_ms: NOW + 50_000
+        }
+    );
+}
+
+#[test]
+fn garbage_frames_never_panic() {
+    let pieces = [
+        "",
+        "4",
+        "2",
+        "0",
+        "/messaging",
+        ",",
+        "/",
+        "12",
+        "99999999999999999999",
+        "[",
+        "]",
+        "{",
+        "}",
+        "\"",
+        "€",
+        "🙂",
+        "null",
+        "[\"send_message\"",
+        ",{}",
+        "\u{0}",
+        "-",
+        "1-",
+    ];
+    let mut s = authed();
+    for a in pieces {
+        for b in pieces {
+            for c in pieces {
+                let frame = format!("{a}{b}{c}");
+                // keep the rate guard out of the way so dispatch sees every frame
+                s.rate = Default::default();
+                let _ = s.on_text_frame(&frame, NOW);
+                let _ = s.on_text_frame(&format!("4{frame}"), NOW);
+                let _ = s.on_text_frame(&format!("42/messaging,{frame}"), NOW);
+            }
+        }
+    }
+}

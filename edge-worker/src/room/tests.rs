@@ -1,0 +1,186 @@
+use super::*;
+
+fn seqs<T>(ready: Vec<(i64, T)>) -> Vec<i64> {
+    ready.into_iter().map(|(s, _)| s).collect()
+}
+
+fn buf() -> SeqBuffer<()> {
+    SeqBuffer::new(300)
+}
+
+#[test]
+fn first_seen_seq_initialises_the_cursor() {
+    let mut b = buf();
+    assert_eq!(seqs(b.accept(41, (), 0)), [41]);
+    assert_eq!(b.last_delivered(), Some(41));
+    assert_eq!(seqs(b.accept(42, (), 0)), [42]);
+}
+
+#[test]
+fn repeats_and_old_seqs_are_dropped() {
+    let mut b = buf();
+    b.accept(5, (), 0);
+    assert!(b.accept(5, (), 0).is_empty());
+    assert!(b.accept(3, (), 0).is_empty());
+    assert_eq!(seqs(b.accept(6, (), 0)), [6]);
+    b.accept(8, (), 0);
+    assert!(
+        b.accept(8, (), 0).is_empty(),
+        "a held seq is not held twice"
+    );
+    assert_eq!(b.held_len(), 1);
+}
+
+#[test]
+fn gap_is_filled_in_order() {
+    let mut b = buf();
+    b.accept(1, (), 0);
+    assert!(b.accept(3, (), 10).is_empty());
+    assert!(b.accept(4, (), 20).is_empty());
+    assert_eq!(b.next_flush_at(), Some(310));
+    assert_eq!(seqs(b.accept(2, (), 30)), [2, 3, 4]);
+    assert_eq!(b.held_len(), 0);
+    assert_eq!(b.next_flush_at(), None);
+}
+
+#[test]
+fn a_lost_event_blocks_for_at_most_the_hold_time() {
+    let mut b = buf();
+    b.accept(1, (), 0);
+    b.accept(3, (), 100);
+    b.accept(4, (), 150);
+    assert!(b.flush_due(399).is_empty());
+    assert_eq!(seqs(b.flush_due(400)), [3, 4]);
+    // the lost 2 arriving late is now a repeat
+    assert!(b.accept(2, (), 500).is_empty());
+    assert_eq!(seqs(b.accept(5, (), 500)), [5]);
+}
+
+#[test]
+fn flush_releases_only_what_is_due_across_several_gaps() {
+    let mut b = buf();
+    b.accept(1, (), 0);
+    b.accept(3, (), 0); // gap at 2, held since 0
+    b.accept(6, (), 200); // gap at 4..5, held since 200
+    assert_eq!(seqs(b.flush_due(300)), [3]);
+    assert_eq!(b.next_flush_at(), Some(500));
+    assert_eq!(seqs(b.accept(4, (), 310)), [4]);
+    assert_eq!(seqs(b.accept(5, (), 320)), [5, 6]);
+}
+
+#[test]
+fn an_overdue_item_behind_a_fresh_gap_releases_everything_before_it() {
+    let mut b = buf();
+    b.accept(1, (), 0);
+    b.accept(5, (), 0); // overdue at 300
+    b.accept(3, (), 250); // not yet overdue, but lower
+    assert_eq!(seqs(b.flush_due(300)), [3, 5]);
+}
+
+#[test]
+fn held_events_are_bounded() {
+    let mut b = buf();
+    b.accept(0, (), 0);
+    let mut released = Vec::new();
+    for seq in 2..(MAX_HELD_EVENTS as i64 + 3) {
+        released.extend(seqs(b.accept(seq, (), 0)));
+    }
+    assert!(b.held_len() <= MAX_HELD_EVENTS);
+    assert_eq!(released.first(), Some(&2), "the gap at 1 was given up on");
+    assert!(released.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn extreme_seqs_do_not_overflow() {
+    let mut b = buf();
+    assert_eq!(seqs(b.accept(i64::MAX, (), 0)), [i64::MAX]);
+    assert!(b.accept(i64::MAX, (), 0).is_empty());
+    let mut c = buf();
+    c.accept(i64::MIN, (), 0);
+    assert_eq!(seqs(c.accept(i64::MIN + 1, (), 0)), [i64::MIN + 1]);
+    let mut d = buf();
+    d.accept(1, (), u64::MAX);
+    d.accept(3, (), u64::MAX);
+    assert_eq!(d.next_flush_at(), Some(u64::MAX));
+    assert_eq!(seqs(d.flush_due(u64::MAX)), Vec::<i64>::new());
+}
+
+#[test]
+fn seq_buffer_survives_serde() {
+    let mut b: SeqBuffer<String> = SeqBuffer::new(300);
+    b.accept(1, "a".into(), 0);
+    b.accept(3, "c".into(), 7);
+    let json = serde_json::to_string(&b).unwrap();
+    let mut back: SeqBuffer<String> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, b);
+    assert_eq!(
+        back.accept(2, "b".into(), 8),
+        vec![(2, "b".to_owned()), (3, "c".to_owned())]
+    );
+}
+
+#[test]
+fn membership_of_the_room() {
+    let mut room = Room::default();
+    assert!(room.join("s1", "alice"));
+    assert!(!room.join("s1", "alice"));
+    assert!(room.join("s2", "alice"));
+    assert!(room.join("s3", "bob"));
+    assert_eq!(room.len(), 3);
+    assert!(
+        !room.leave("s3", "alice"),
+        "only the pair that joined leaves"
+    );
+    assert!(room.leave("s3", "bob"));
+    assert!(!room.contains_session("s3"));
+    assert!(room.leave_all_for_session("s2"));
+    assert!(!room.leave_all_for_session("s2"));
+    assert_eq!(room.recipients(None), ["s1"]);
+}
+
+#[test]
+fn recipients_exclude_the_typing_users_devices_only() {
+    let mut room = Room::default();
+    room.join("a-phone", "alice");
+    room.join("a-web", "alice");
+    room.join("b-web", "bob");
+    assert_eq!(room.recipients(Some("alice")), ["b-web"]);
+    assert_eq!(room.recipients(None), ["a-phone", "a-web", "b-web"]);
+    assert_eq!(room.recipients(Some("carol")).len(), 3);
+}
+
+#[test]
+fn removed_member_loses_every_session() {
+    let mut room = Room::default();
+    room.join("a1", "alice");
+    room.join("a2", "alice");
+    room.join("b1", "bob");
+    assert_eq!(room.leave_all_for_user("alice"), ["a1", "a2"]);
+    assert_eq!(room.recipients(None), ["b1"]);
+    assert!(room.leave_all_for_user("alice").is_empty());
+}
+
+#[test]
+fn publish_orders_seq_events_and_passes_others_through() {
+    let mut room = Room::with_max_hold_ms(300);
+    assert_eq!(room.publish(Some(10), "m10".into(), 0), ["m10"]);
+    assert!(room.publish(Some(12), "m12".into(), 0).is_empty());
+    assert_eq!(room.publish(None, "typing".into(), 1), ["typing"]);
+    assert_eq!(room.next_flush_at(), Some(300));
+    assert_eq!(room.publish(Some(11), "m11".into(), 2), ["m11", "m12"]);
+    assert!(room.publish(Some(11), "dup".into(), 3).is_empty());
+    room.publish(Some(14), "m14".into(), 5);
+    assert_eq!(room.flush_due(305), ["m14"]);
+    assert_eq!(room.last_delivered_seq(), Some(14));
+}
+
+#[test]
+fn room_survives_serde() {
+    let mut room = Room::default();
+    room.join("s1", "alice");
+    room.publish(Some(1), "a".into(), 0);
+    room.publish(Some(3), "c".into(), 0);
+    let json = serde_json::to_string(&room).unwrap();
+    let back: Room = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, room);
+}

@@ -1,0 +1,324 @@
+//! The per-socket state of a Session Durable Object. It lives in the
+//! WebSocket attachment (`serialize_attachment`) so it survives hibernation;
+//! attachments are small (budget: `ATTACHMENT_BUDGET_BYTES`), hence one-letter
+//! field names, a bitmask for namespaces and hard caps on every collection.
+//! Behaviour (frames in, actions out) is in `dispatch`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use shared_types::socket::NAMESPACES;
+use uuid::Uuid;
+
+use crate::heartbeat::{Heartbeat, HeartbeatConfig};
+use crate::rate_guard::RateGuard;
+
+/// Conservative size budget for the serialized attachment (Cloudflare's
+/// documented attachment limit has been 2 KiB).
+pub const ATTACHMENT_BUDGET_BYTES: usize = 2_048;
+/// Most conversations one socket may have joined as rooms at once. Members
+/// still get events of other conversations through their User object.
+pub const MAX_JOINED_CONVERSATIONS: usize = 24;
+/// Most cached membership answers (for sends to conversations not joined).
+pub const MAX_MEMBERSHIP_CACHE: usize = 4;
+/// Longest `tms_user_id` kept; longer subjects are refused at CONNECT.
+pub const MAX_USER_ID_BYTES: usize = 128;
+/// A `?token=` longer than this is not kept (it would not fit the attachment);
+/// the client must then send its token in the CONNECT auth, as it should anyway.
+pub const MAX_QUERY_TOKEN_BYTES: usize = 1_536;
+/// Like the reference server's `connectTimeout`: a socket that never connects
+/// a namespace is closed.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 45_000;
+
+/// The namespaces a socket has connected, as a bitmask over `NAMESPACES`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NamespaceSet(u8);
+
+impl NamespaceSet {
+    fn bit(nsp: &str) -> Option<u8> {
+        NAMESPACES.iter().position(|n| *n == nsp).map(|i| 1u8 << i)
+    }
+
+    /// Only the served namespaces can be members; returns false for others.
+    pub fn insert(&mut self, nsp: &str) -> bool {
+        match Self::bit(nsp) {
+            Some(bit) => {
+                self.0 |= bit;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Returns whether it was present.
+    pub fn remove(&mut self, nsp: &str) -> bool {
+        let present = self.contains(nsp);
+        if let Some(bit) = Self::bit(nsp) {
+            self.0 &= !bit;
+        }
+        present
+    }
+
+    pub fn contains(&self, nsp: &str) -> bool {
+        Self::bit(nsp).is_some_and(|bit| self.0 & bit != 0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        NAMESPACES.iter().copied().filter(|n| self.contains(n))
+    }
+}
+
+/// Short-lived "is a member" answers from core (`Membership.ttl_secs`). Only
+/// positive answers are cached: a negative one could lock out someone just added.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MembershipCache(BTreeMap<Uuid, u64>);
+
+impl MembershipCache {
+    pub fn is_member(&self, conversation_id: &Uuid, now_ms: u64) -> bool {
+        self.0
+            .get(conversation_id)
+            .is_some_and(|expires_at| now_ms < *expires_at)
+    }
+
+    /// Caches a positive answer until `expires_at_ms`, evicting expired entries
+    /// first and then the one that expires soonest.
+    pub fn insert(&mut self, conversation_id: Uuid, expires_at_ms: u64, now_ms: u64) {
+        self.0.retain(|_, exp| now_ms < *exp);
+        if expires_at_ms <= now_ms {
+            return;
+        }
+        if !self.0.contains_key(&conversation_id) && self.0.len() >= MAX_MEMBERSHIP_CACHE {
+            if let Some(soonest) = self
+                .0
+                .iter()
+                .min_by_key(|(_, exp)| **exp)
+                .map(|(id, _)| *id)
+            {
+                self.0.remove(&soonest);
+            }
+        }
+        self.0.insert(conversation_id, expires_at_ms);
+    }
+
+    pub fn remove(&mut self, conversation_id: &Uuid) {
+        self.0.remove(conversation_id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Everything one socket needs to remember between events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionState {
+    /// Chosen by the Worker at upgrade; also the Engine.IO `sid`.
+    #[serde(rename = "s")]
+    pub session_id: String,
+    /// Set by the first successful CONNECT; fixed for the socket's life.
+    #[serde(rename = "u", default)]
+    pub tms_user_id: Option<String>,
+    #[serde(rename = "n", default)]
+    pub namespaces: NamespaceSet,
+    /// Rooms (`conversation:{id}`) this socket has joined, after core confirmed membership.
+    #[serde(rename = "j", default)]
+    pub joined: BTreeSet<Uuid>,
+    #[serde(rename = "m", default)]
+    pub membership: MembershipCache,
+    #[serde(rename = "h")]
+    pub heartbeat: Heartbeat,
+    #[serde(rename = "r", default)]
+    pub rate: RateGuard,
+    /// `?token=` from the upgrade URL, kept only until the first authentication.
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    pub query_token: Option<String>,
+    /// Close the socket if no namespace is connected by then; cleared on the first CONNECT.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub connect_deadline_ms: Option<u64>,
+}
+
+impl SessionState {
+    pub fn new(
+        session_id: impl Into<String>,
+        query_token: Option<String>,
+        heartbeat: HeartbeatConfig,
+        now_ms: u64,
+    ) -> Self {
+        let query_token = query_token.filter(|t| !t.is_empty() && t.len() <= MAX_QUERY_TOKEN_BYTES);
+        Self {
+            session_id: session_id.into(),
+            tms_user_id: None,
+            namespaces: NamespaceSet::default(),
+            joined: BTreeSet::new(),
+            membership: MembershipCache::default(),
+            heartbeat: Heartbeat::new(heartbeat, now_ms),
+            rate: RateGuard::default(),
+            query_token,
+            connect_deadline_ms: Some(now_ms.saturating_add(DEFAULT_CONNECT_TIMEOUT_MS)),
+        }
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.tms_user_id.is_some()
+    }
+
+    /// Whether `conversation_id` is known to have this user as a member:
+    /// joined (membership was checked at join) or cached from core.
+    pub fn knows_member_of(&self, conversation_id: &Uuid, now_ms: u64) -> bool {
+        self.joined.contains(conversation_id) || self.membership.is_member(conversation_id, now_ms)
+    }
+
+    /// The Socket.IO socket id for one namespace of this connection.
+    pub fn socket_id(&self, nsp: &str) -> String {
+        format!("{}#{}", self.session_id, nsp.trim_start_matches('/'))
+    }
+
+    /// When the Durable Object alarm must fire next.
+    pub fn next_alarm_at(&self) -> u64 {
+        let heartbeat = self.heartbeat.next_alarm_at();
+        match self.connect_deadline_ms {
+            Some(deadline) => heartbeat.min(deadline),
+            None => heartbeat,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uuid(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn namespace_set_only_holds_served_namespaces() {
+        let mut set = NamespaceSet::default();
+        assert!(set.is_empty());
+        assert!(set.insert("/messaging"));
+        assert!(set.insert("/notifications"));
+        assert!(!set.insert("/"));
+        assert!(!set.insert("/admin"));
+        assert!(set.contains("/messaging") && !set.contains("/calls"));
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            ["/messaging", "/notifications"]
+        );
+        assert!(set.remove("/messaging"));
+        assert!(!set.remove("/messaging"));
+        assert!(!set.remove("/nope"));
+        assert_eq!(serde_json::to_string(&set).unwrap(), "4");
+    }
+
+    #[test]
+    fn membership_cache_expires_and_stays_bounded() {
+        let mut cache = MembershipCache::default();
+        cache.insert(uuid(1), 1_000, 0);
+        assert!(cache.is_member(&uuid(1), 999));
+        assert!(!cache.is_member(&uuid(1), 1_000));
+        for n in 2..10 {
+            cache.insert(uuid(n), 10_000 + n as u64, 0);
+        }
+        assert_eq!(cache.len(), MAX_MEMBERSHIP_CACHE);
+        // the soonest-expiring entries were evicted, the latest kept
+        assert!(cache.is_member(&uuid(9), 0) && !cache.is_member(&uuid(2), 0));
+        // already-expired answers are not stored
+        cache.insert(uuid(42), 5, 10);
+        assert!(!cache.is_member(&uuid(42), 0));
+        cache.remove(&uuid(9));
+        assert!(!cache.is_member(&uuid(9), 0));
+    }
+
+    #[test]
+    fn long_query_tokens_are_not_kept() {
+        let s = SessionState::new(
+            "s",
+            Some("x".repeat(MAX_QUERY_TOKEN_BYTES + 1)),
+            HeartbeatConfig::default(),
+            0,
+        );
+        assert_eq!(s.query_token, None);
+        let s = SessionState::new("s", Some(String::new()), HeartbeatConfig::default(), 0);
+        assert_eq!(s.query_token, None);
+        let s = SessionState::new("s", Some("jwt".into()), HeartbeatConfig::default(), 0);
+        assert_eq!(s.query_token.as_deref(), Some("jwt"));
+    }
+
+    #[test]
+    fn alarm_is_the_earlier_of_connect_deadline_and_heartbeat() {
+        let mut s = SessionState::new(
+            "s",
+            None,
+            HeartbeatConfig::new(60_000, 20_000).unwrap(),
+            1_000,
+        );
+        assert_eq!(s.next_alarm_at(), 46_000);
+        s.connect_deadline_ms = None;
+        assert_eq!(s.next_alarm_at(), 61_000);
+    }
+
+    #[test]
+    fn worst_case_state_fits_the_attachment_budget() {
+        let mut s = SessionState::new(
+            "0".repeat(36),
+            None,
+            HeartbeatConfig::default(),
+            u64::from(u32::MAX) * 1_000,
+        );
+        s.tms_user_id = Some("u".repeat(MAX_USER_ID_BYTES));
+        for ns in NAMESPACES {
+            s.namespaces.insert(ns);
+        }
+        // a few over the cap: concurrent joins can overshoot by the number in flight
+        for n in 0..(MAX_JOINED_CONVERSATIONS as u128 + 4) {
+            s.joined.insert(Uuid::from_u128(u128::MAX - n));
+        }
+        for n in 0..MAX_MEMBERSHIP_CACHE as u128 {
+            s.membership.insert(uuid(n), u64::MAX - 1, 0);
+        }
+        s.heartbeat.last_ping_sent_at = u64::MAX;
+        s.rate
+            .check(crate::rate_guard::WS_SOCKET_LIMIT, u64::MAX / 1_000);
+        s.connect_deadline_ms = Some(u64::MAX);
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.len() <= ATTACHMENT_BUDGET_BYTES,
+            "{} bytes: {json}",
+            json.len()
+        );
+        assert_eq!(serde_json::from_str::<SessionState>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn a_fresh_unauthenticated_state_with_a_query_token_fits() {
+        let s = SessionState::new(
+            "0".repeat(36),
+            Some("t".repeat(MAX_QUERY_TOKEN_BYTES)),
+            HeartbeatConfig::default(),
+            0,
+        );
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.len() <= ATTACHMENT_BUDGET_BYTES,
+            "{} bytes",
+            json.len()
+        );
+    }
+
+    #[test]
+    fn socket_ids_are_distinct_per_namespace() {
+        let s = SessionState::new("abc", None, HeartbeatConfig::default(), 0);
+        assert_eq!(s.socket_id("/messaging"), "abc#messaging");
+        assert_ne!(s.socket_id("/calls"), s.socket_id("/messaging"));
+    }
+}

@@ -1,0 +1,400 @@
+use serde_json::json;
+use shared_types::socket::{Ack, ConnectError};
+use shared_types::ErrorCode;
+
+use super::*;
+
+fn ev(nsp: &str, ack_id: Option<u64>, name: &str, args: Vec<Value>) -> SioPacket {
+    SioPacket::Event {
+        nsp: nsp.into(),
+        ack_id,
+        name: name.into(),
+        args,
+    }
+}
+
+#[test]
+fn decodes_the_spec_examples() {
+    assert_eq!(
+        decode("0"),
+        Ok(SioPacket::Connect {
+            nsp: "/".into(),
+            data: None
+        })
+    );
+    let with_sid = decode(r#"0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#).unwrap();
+    let SioPacket::Connect {
+        nsp,
+        data: Some(data),
+    } = with_sid
+    else {
+        panic!("{with_sid:?}")
+    };
+    assert_eq!(
+        (nsp.as_str(), &data["sid"]),
+        ("/admin", &json!("oSO0OpakMV_3jnilAAAA"))
+    );
+    assert_eq!(
+        decode(r#"4{"message":"Not authorized"}"#),
+        Ok(SioPacket::ConnectError {
+            nsp: "/".into(),
+            data: json!({"message": "Not authorized"})
+        })
+    );
+    assert_eq!(decode(r#"2["foo"]"#), Ok(ev("/", None, "foo", vec![])));
+    assert_eq!(
+        decode(r#"2/admin,["bar"]"#),
+        Ok(ev("/admin", None, "bar", vec![]))
+    );
+    assert_eq!(
+        decode(r#"212["foo"]"#),
+        Ok(ev("/", Some(12), "foo", vec![]))
+    );
+    assert_eq!(
+        decode(r#"3/admin,13["bar"]"#),
+        Ok(SioPacket::Ack {
+            nsp: "/admin".into(),
+            ack_id: 13,
+            args: vec![json!("bar")]
+        })
+    );
+    assert_eq!(decode("1"), Ok(SioPacket::Disconnect { nsp: "/".into() }));
+    assert_eq!(
+        decode("1/admin,"),
+        Ok(SioPacket::Disconnect {
+            nsp: "/admin".into()
+        })
+    );
+    // from the sample session
+    assert_eq!(
+        decode("0/admin,"),
+        Ok(SioPacket::Connect {
+            nsp: "/admin".into(),
+            data: None
+        })
+    );
+    assert_eq!(
+        decode(r#"2/admin,1["tellme"]"#),
+        Ok(ev("/admin", Some(1), "tellme", vec![]))
+    );
+}
+
+#[test]
+fn encodes_the_spec_examples_exactly() {
+    let cases = [
+        (
+            SioPacket::Connect {
+                nsp: "/".into(),
+                data: None,
+            },
+            "0",
+        ),
+        (SioPacket::Disconnect { nsp: "/".into() }, "1"),
+        (
+            SioPacket::Disconnect {
+                nsp: "/admin".into(),
+            },
+            "1/admin,",
+        ),
+        (ev("/", None, "foo", vec![]), r#"2["foo"]"#),
+        (ev("/admin", None, "bar", vec![]), r#"2/admin,["bar"]"#),
+        (ev("/", Some(12), "foo", vec![]), r#"212["foo"]"#),
+        (
+            SioPacket::Ack {
+                nsp: "/admin".into(),
+                ack_id: 13,
+                args: vec![json!("bar")],
+            },
+            r#"3/admin,13["bar"]"#,
+        ),
+        (
+            SioPacket::Ack {
+                nsp: "/".into(),
+                ack_id: 12,
+                args: vec![],
+            },
+            "312[]",
+        ),
+        (
+            SioPacket::ConnectError {
+                nsp: "/".into(),
+                data: json!({"message": "Not authorized"}),
+            },
+            r#"4{"message":"Not authorized"}"#,
+        ),
+    ];
+    for (packet, text) in cases {
+        assert_eq!(encode(&packet), text);
+        assert_eq!(decode(text).as_ref(), Ok(&packet), "{text}");
+    }
+    assert_eq!(frame(&ev("/", None, "foo", vec![])), r#"42["foo"]"#);
+}
+
+#[test]
+fn round_trips_events_with_arguments() {
+    let packets = [
+        ev(
+            "/messaging",
+            Some(0),
+            "send_message",
+            vec![json!({"content": "héllo 🙂", "n": 1})],
+        ),
+        ev(
+            "/calls",
+            None,
+            "call_ice",
+            vec![json!(null), json!([1, 2]), json!("x")],
+        ),
+        SioPacket::Connect {
+            nsp: "/messaging".into(),
+            data: Some(Map::from_iter([("token".into(), json!("abc"))])),
+        },
+        SioPacket::Ack {
+            nsp: "/notifications".into(),
+            ack_id: MAX_ACK_ID,
+            args: vec![json!({"ok": true})],
+        },
+    ];
+    for p in packets {
+        assert_eq!(decode(&encode(&p)), Ok(p));
+    }
+}
+
+#[test]
+fn namespace_without_trailing_comma_when_nothing_follows() {
+    assert_eq!(
+        decode("1/messaging"),
+        Ok(SioPacket::Disconnect {
+            nsp: "/messaging".into()
+        })
+    );
+    assert_eq!(
+        decode("0/messaging"),
+        Ok(SioPacket::Connect {
+            nsp: "/messaging".into(),
+            data: None
+        })
+    );
+}
+
+#[test]
+fn ack_id_with_namespace_and_arguments() {
+    assert_eq!(
+        decode(r#"2/messaging,42["join_conversation",{"conversation_id":"x"}]"#),
+        Ok(ev(
+            "/messaging",
+            Some(42),
+            "join_conversation",
+            vec![json!({"conversation_id": "x"})]
+        ))
+    );
+    // leading zeros parse like the reference decoder (Number("007") === 7)
+    assert_eq!(decode(r#"2007["a"]"#), Ok(ev("/", Some(7), "a", vec![])));
+}
+
+#[test]
+fn huge_ack_ids_are_rejected_not_wrapped() {
+    assert_eq!(
+        decode(r#"299999999999999999999999["a"]"#),
+        Err(ProtocolError::AckIdOutOfRange)
+    );
+    assert_eq!(
+        decode(&format!(r#"2{}["a"]"#, MAX_ACK_ID + 1)),
+        Err(ProtocolError::AckIdOutOfRange)
+    );
+    assert_eq!(
+        decode(&format!(r#"2{}["a"]"#, MAX_ACK_ID)),
+        Ok(ev("/", Some(MAX_ACK_ID), "a", vec![]))
+    );
+    assert_eq!(
+        decode(&format!("3/x,{}[]", "9".repeat(500))),
+        Err(ProtocolError::AckIdOutOfRange)
+    );
+}
+
+#[test]
+fn binary_packets_are_refused() {
+    for text in [
+        r#"51-["baz",{"_placeholder":true,"num":0}]"#,
+        r#"52-/admin,["baz"]"#,
+        r#"61-15["bar"]"#,
+        "5",
+        "6",
+    ] {
+        assert_eq!(
+            decode(text),
+            Err(ProtocolError::BinaryAttachments),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn payload_shapes_are_enforced() {
+    let bad = [
+        ("", ProtocolError::EmptySocketPacket),
+        ("7", ProtocolError::UnknownSocketPacket('7')),
+        ("x", ProtocolError::UnknownSocketPacket('x')),
+        ("€", ProtocolError::UnknownSocketPacket('€')),
+        ("0[]", invalid(Kind::Connect, "must be an object")),
+        (r#"0"token""#, invalid(Kind::Connect, "must be an object")),
+        ("1{}", invalid(Kind::Disconnect, "must be empty")),
+        ("2", invalid(Kind::Event, "must be an array")),
+        ("2/messaging,", invalid(Kind::Event, "must be an array")),
+        ("2{}", invalid(Kind::Event, "must be an array")),
+        (
+            r#"2/messaging["a"]"#,
+            invalid(Kind::Event, "must be an array"),
+        ),
+        ("2[]", invalid(Kind::Event, "must not be empty")),
+        ("2[1]", invalid(Kind::Event, "event name must be a string")),
+        (
+            "2[null]",
+            invalid(Kind::Event, "event name must be a string"),
+        ),
+        (
+            r#"2[{"a":1}]"#,
+            invalid(Kind::Event, "event name must be a string"),
+        ),
+        (
+            r#"2["disconnect"]"#,
+            invalid(Kind::Event, "reserved event name"),
+        ),
+        ("3[]", invalid(Kind::Ack, "missing ack id")),
+        ("35", invalid(Kind::Ack, "must be an array")),
+        ("35{}", invalid(Kind::Ack, "must be an array")),
+        (
+            "4",
+            invalid(Kind::ConnectError, "must be an object or a string"),
+        ),
+        (
+            "4[]",
+            invalid(Kind::ConnectError, "must be an object or a string"),
+        ),
+        ("05{}", invalid(Kind::Connect, "unexpected ack id")),
+        ("1/admin,5", invalid(Kind::Disconnect, "unexpected ack id")),
+    ];
+    for (text, expected) in bad {
+        assert_eq!(decode(text), Err(expected), "{text:?}");
+    }
+}
+
+#[test]
+fn invalid_json_is_an_error() {
+    for text in [
+        "2[",
+        r#"2["a""#,
+        "2['a']",
+        r#"2/messaging,["a"]x"#,
+        "2[\"a\",]",
+        "0/x,{",
+    ] {
+        assert!(
+            matches!(decode(text), Err(ProtocolError::InvalidJson(_))),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn fuzzish_garbage_never_panics() {
+    let seeds = [
+        "",
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "9",
+        "/",
+        ",",
+        "2/",
+        "2/,",
+        "2,",
+        "2/€,[\"a\"]",
+        "2/€",
+        "2€",
+        "21€",
+        "2/a,1",
+        "2/a,1€",
+        "3/a,",
+        "0/a,{\"token\":",
+        "2[\"a\",\u{0}]",
+        "2\u{1e}[\"a\"]",
+        "🙂🙂",
+        "2/🙂,9🙂",
+    ];
+    for seed in seeds {
+        let _ = decode(seed);
+        // every prefix, cut at every char boundary
+        for (i, _) in seed.char_indices() {
+            let _ = decode(&seed[..i]);
+            let _ = decode(&seed[i..]);
+        }
+    }
+    let deep = format!("2[\"a\",{}{}]", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(
+        decode(&deep).is_err(),
+        "serde_json's recursion limit must reject, not overflow"
+    );
+}
+
+#[test]
+fn connect_ok_never_advertises_pid() {
+    assert_eq!(
+        connect_ok("/messaging", "abc"),
+        r#"40/messaging,{"sid":"abc"}"#
+    );
+    assert_eq!(connect_ok("/", "abc"), r#"40{"sid":"abc"}"#);
+}
+
+#[test]
+fn connect_error_carries_message_and_code() {
+    let err = ConnectError::new(ErrorCode::TokenExpired, "token expired");
+    assert_eq!(
+        connect_error("/messaging", &err),
+        r#"44/messaging,{"message":"token expired","data":{"code":"TOKEN_EXPIRED"}}"#
+    );
+}
+
+#[test]
+fn event_and_ack_helpers_are_exact() {
+    assert_eq!(
+        event("/messaging", "user_typing", &json!({"typing": true})),
+        r#"42/messaging,["user_typing",{"typing":true}]"#
+    );
+    assert_eq!(
+        ack("/messaging", 12, &Ack::ok(json!({"id": 1}))),
+        r#"43/messaging,12[{"ok":true,"data":{"id":1}}]"#
+    );
+    assert_eq!(
+        ack("/messaging", 12, &Ack::ok_empty()),
+        r#"43/messaging,12[{"ok":true}]"#
+    );
+    assert_eq!(
+        ack("/", 0, &Ack::err(ErrorCode::ValidationError, "bad")),
+        r#"430[{"ok":false,"error":{"code":"VALIDATION_ERROR","message":"bad"}}]"#
+    );
+    assert_eq!(disconnect("/messaging"), "41/messaging,");
+    assert_eq!(disconnect("/"), "41");
+}
+
+#[test]
+fn helper_frames_decode_back() {
+    let frames = [
+        connect_ok("/messaging", "s"),
+        connect_error("/calls", &ConnectError::new(ErrorCode::Forbidden, "no")),
+        event("/notifications", "member_added", &json!({"user_id": "u"})),
+        ack("/messaging", 3, &Ack::ok_empty()),
+        disconnect("/messaging"),
+    ];
+    for f in frames {
+        let Ok(crate::engineio::EioPacket::Message(text)) = crate::engineio::decode_text_frame(&f)
+        else {
+            panic!("{f} is not a message frame");
+        };
+        assert!(decode(text).is_ok(), "{f}");
+    }
+}
