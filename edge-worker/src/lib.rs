@@ -22,6 +22,9 @@ pub mod session_state;
 pub mod socketio;
 pub mod user_registry;
 
+#[cfg(target_arch = "wasm32")]
+mod glue;
+
 pub use dispatch::{
     ack_frames, not_a_member, AckHandle, Action, AlarmAction, Authenticated, Cleanup,
     MembershipCheck, Opened,

@@ -1,0 +1,82 @@
+//! The Worker's configuration from its bindings (`[vars]` and secrets),
+//! validated on use so a missing secret is a clear log line, not a crash.
+
+use shared_auth::jwt::JwtConfig;
+use worker::Env;
+
+pub struct EdgeConfig {
+    pub core_api_url: String,
+    pub internal_api_secret: Vec<u8>,
+    pub jwt: JwtConfig,
+    pub jwks_url: Option<String>,
+    pub ping_interval_ms: u64,
+    pub ping_timeout_ms: u64,
+}
+
+/// A binding as a string, whether declared as a var or a secret.
+fn binding(env: &Env, name: &str) -> Option<String> {
+    let value = env
+        .secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()?;
+    let value = value.trim().to_string();
+    (!value.is_empty()).then_some(value)
+}
+
+fn number(env: &Env, name: &str, default: u64, problems: &mut Vec<String>) -> u64 {
+    match binding(env, name) {
+        None => default,
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            problems.push(format!("{name}: not a number"));
+            default
+        }),
+    }
+}
+
+impl EdgeConfig {
+    pub fn from_env(env: &Env) -> Result<Self, String> {
+        let mut problems = Vec::new();
+        let core_api_url = binding(env, "CORE_API_URL").unwrap_or_else(|| {
+            problems.push("CORE_API_URL: missing".into());
+            String::new()
+        });
+        let internal_api_secret = binding(env, "INTERNAL_API_SECRET")
+            .unwrap_or_default()
+            .into_bytes();
+        if let Err(why) = shared_auth::internal_sig::validate_secret(&internal_api_secret) {
+            problems.push(format!("INTERNAL_API_SECRET: {why}"));
+        }
+        let jwks_url = binding(env, "TMS_JWKS_URL");
+        let hs256_secret = binding(env, "JWT_SECRET").map(String::into_bytes);
+        if hs256_secret.is_none() && jwks_url.is_none() {
+            problems.push("JWT_SECRET or TMS_JWKS_URL: at least one must be set".into());
+        }
+        let jwt = JwtConfig {
+            hs256_secret,
+            issuer: binding(env, "JWT_ISSUER"),
+            audience: binding(env, "JWT_AUDIENCE"),
+            user_claim: binding(env, "JWT_USER_CLAIM").unwrap_or_else(|| "sub".into()),
+            leeway_secs: number(env, "JWT_LEEWAY_SECS", 30, &mut problems),
+        };
+        if let Err(why) = jwt.validate() {
+            problems.push(format!("JWT: {why}"));
+        }
+        let config = Self {
+            core_api_url: core_api_url.trim_end_matches('/').to_string(),
+            internal_api_secret,
+            jwt,
+            jwks_url,
+            ping_interval_ms: number(env, "PING_INTERVAL_MS", 25_000, &mut problems),
+            ping_timeout_ms: number(env, "PING_TIMEOUT_MS", 20_000, &mut problems),
+        };
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(format!(
+                "invalid edge configuration: {}",
+                problems.join("; ")
+            ))
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Edge → core over the signed internal API.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shared_types::{Envelope, ErrorCode};
+use wasm_bindgen::JsValue;
+use worker::{Fetch, Headers, Method, Request, RequestInit, Response};
+
+use super::auth::now_unix;
+use super::config::EdgeConfig;
+
+/// A failed call, ready to become an ack error.
+#[derive(Debug)]
+pub struct CoreError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl CoreError {
+    fn unavailable(why: impl std::fmt::Display) -> Self {
+        worker::console_error!("core call failed: {why}");
+        Self {
+            code: ErrorCode::ServiceUnavailable,
+            message: "core is unavailable".into(),
+        }
+    }
+}
+
+/// Sends a signed request as `acting_user` and returns core's raw response.
+pub async fn send(
+    config: &EdgeConfig,
+    method: Method,
+    path_and_query: &str,
+    acting_user: &str,
+    body: &[u8],
+    extra_headers: &[(&str, String)],
+) -> worker::Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in shared_auth::internal_sig::signed_headers(
+        &config.internal_api_secret,
+        method.as_ref(),
+        path_and_query,
+        now_unix(),
+        acting_user,
+        body,
+    ) {
+        headers.set(name, &value)?;
+    }
+    for (name, value) in extra_headers {
+        headers.set(name, value)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(headers);
+    if !body.is_empty() {
+        init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(body))));
+    }
+    let req = Request::new_with_init(&format!("{}{path_and_query}", config.core_api_url), &init)?;
+    Fetch::Request(req).send().await
+}
+
+/// A JSON call whose answer is the standard envelope; unwraps `data`.
+pub async fn call<B: Serialize, T: DeserializeOwned>(
+    config: &EdgeConfig,
+    method: Method,
+    path: &str,
+    acting_user: &str,
+    body: Option<&B>,
+) -> Result<T, CoreError> {
+    let bytes = match body {
+        Some(b) => serde_json::to_vec(b).map_err(CoreError::unavailable)?,
+        None => Vec::new(),
+    };
+    let content_type = [("content-type", "application/json".to_string())];
+    let mut resp = send(config, method, path, acting_user, &bytes, &content_type)
+        .await
+        .map_err(CoreError::unavailable)?;
+    let text = resp.text().await.map_err(CoreError::unavailable)?;
+    let envelope: Envelope<T> = serde_json::from_str(&text).map_err(CoreError::unavailable)?;
+    match (envelope.data, envelope.error) {
+        (Some(data), None) => Ok(data),
+        (_, Some(e)) => Err(CoreError {
+            code: e.code,
+            message: e.message,
+        }),
+        (None, None) => Err(CoreError::unavailable("empty envelope")),
+    }
+}

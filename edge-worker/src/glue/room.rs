@@ -1,0 +1,216 @@
+//! Room: one Durable Object per conversation. Knows which sessions joined
+//! `conversation:{id}` and fans events out to them in `seq` order. Its work
+//! is proportional to the joined sessions, never to the member count.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+
+use serde::Deserialize;
+use shared_types::internal::FanoutResult;
+use worker::{durable_object, Date, DurableObject, Env, Request, Response, State};
+
+use super::objects::{self, Deliver, RoomBroadcast, RoomSession, SignedFanout};
+use crate::room::Room as RoomBook;
+use crate::socketio;
+
+const STORAGE_KEY: &str = "room";
+/// How long a gap in `seq` may hold later messages back.
+const MAX_HOLD_MS: u64 = 300;
+const REPLAY_WINDOW_MS: u64 = shared_auth::internal_sig::REPLAY_WINDOW_SECS * 1000;
+
+#[durable_object]
+pub struct Room {
+    state: State,
+    env: Env,
+    book: RefCell<Option<RoomBook>>,
+    /// Deliveries run one at a time, in order; later ones queue here.
+    queue: RefCell<VecDeque<Outgoing>>,
+    delivering: Cell<bool>,
+    /// Fan-out signatures seen recently (in memory: a replay also repeats its seq, which the book drops).
+    seen: RefCell<HashMap<String, u64>>,
+}
+
+struct Outgoing {
+    namespace: String,
+    frames: Vec<String>,
+    exclude_user: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SessionOnly {
+    session_id: String,
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+impl DurableObject for Room {
+    fn new(state: State, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            book: RefCell::new(None),
+            queue: RefCell::new(VecDeque::new()),
+            delivering: Cell::new(false),
+            seen: RefCell::new(HashMap::new()),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        self.load().await?;
+        match req.path().as_str() {
+            "/join" => {
+                let entry: RoomSession = req.json().await?;
+                self.change(|b| b.join(&entry.session_id, &entry.user_id))
+                    .await?;
+                Response::ok("joined")
+            }
+            "/leave" => {
+                let entry: SessionOnly = req.json().await?;
+                self.change(|b| b.leave_all_for_session(&entry.session_id))
+                    .await?;
+                Response::ok("left")
+            }
+            "/broadcast" => {
+                let b: RoomBroadcast = req.json().await?;
+                self.enqueue(Outgoing {
+                    namespace: b.namespace,
+                    frames: vec![b.frame],
+                    exclude_user: b.exclude_user,
+                })
+                .await;
+                Response::ok("sent")
+            }
+            "/fanout" => {
+                let signed: SignedFanout = req.json().await?;
+                self.fanout(signed).await
+            }
+            _ => Response::error("not found", 404),
+        }
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.load().await?;
+        let frames = self
+            .book
+            .borrow_mut()
+            .as_mut()
+            .map(|b| b.flush_due(now_ms()))
+            .unwrap_or_default();
+        self.save().await?;
+        if !frames.is_empty() {
+            let namespace = shared_types::socket::NS_MESSAGING.to_string();
+            self.enqueue(Outgoing {
+                namespace,
+                frames,
+                exclude_user: None,
+            })
+            .await;
+        }
+        Response::ok("flushed")
+    }
+}
+
+impl Room {
+    async fn load(&self) -> worker::Result<()> {
+        if self.book.borrow().is_some() {
+            return Ok(());
+        }
+        let stored: Option<RoomBook> = self.state.storage().get(STORAGE_KEY).await?;
+        let mut slot = self.book.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(stored.unwrap_or_else(|| RoomBook::with_max_hold_ms(MAX_HOLD_MS)));
+        }
+        Ok(())
+    }
+
+    async fn save(&self) -> worker::Result<()> {
+        let snapshot = self.book.borrow().clone();
+        if let Some(book) = snapshot {
+            self.state.storage().put(STORAGE_KEY, &book).await?;
+        }
+        Ok(())
+    }
+
+    async fn change<T>(&self, f: impl FnOnce(&mut RoomBook) -> T) -> worker::Result<()> {
+        if let Some(book) = self.book.borrow_mut().as_mut() {
+            f(book);
+        }
+        self.save().await
+    }
+
+    async fn fanout(&self, signed: SignedFanout) -> worker::Result<Response> {
+        let now = now_ms();
+        {
+            let mut seen = self.seen.borrow_mut();
+            seen.retain(|_, at| now.saturating_sub(*at) < REPLAY_WINDOW_MS);
+            if seen.insert(signed.signature.clone(), now).is_some() {
+                return Response::error("replayed", 401);
+            }
+        }
+        let request = signed.request;
+        let frame = socketio::event(&request.namespace, &request.event, &request.data);
+        let (frames, recipients, flush_at) = {
+            let mut slot = self.book.borrow_mut();
+            let Some(book) = slot.as_mut() else {
+                return Response::error("room not loaded", 500);
+            };
+            let frames = book.publish(request.seq, frame, now);
+            (frames, book.len(), book.next_flush_at())
+        };
+        self.save().await?;
+        if let Some(at) = flush_at {
+            self.state
+                .storage()
+                .set_alarm(objects::offset_ms(at, now))
+                .await?;
+        }
+        if !frames.is_empty() {
+            self.enqueue(Outgoing {
+                namespace: request.namespace,
+                frames,
+                exclude_user: None,
+            })
+            .await;
+        }
+        Response::from_json(&FanoutResult {
+            delivered: recipients as u32,
+        })
+    }
+
+    /// Queues a delivery; the first caller drains the queue, so frames reach
+    /// every session in the order they were accepted.
+    async fn enqueue(&self, outgoing: Outgoing) {
+        self.queue.borrow_mut().push_back(outgoing);
+        if self.delivering.replace(true) {
+            return;
+        }
+        loop {
+            let Some(next) = self.queue.borrow_mut().pop_front() else {
+                break;
+            };
+            let recipients = self
+                .book
+                .borrow()
+                .as_ref()
+                .map(|b| b.recipients(next.exclude_user.as_deref()))
+                .unwrap_or_default();
+            let message = Deliver {
+                namespace: next.namespace,
+                frames: next.frames,
+            };
+            let gone = objects::deliver_all(&self.env, &recipients, &message).await;
+            if !gone.is_empty() {
+                let _ = self
+                    .change(|b| {
+                        for sid in &gone {
+                            b.leave_all_for_session(sid);
+                        }
+                    })
+                    .await;
+            }
+        }
+        self.delivering.set(false);
+    }
+}
