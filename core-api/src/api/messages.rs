@@ -9,12 +9,16 @@ use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::{Json, Path};
 use crate::services::messages;
+use crate::services::receipts::{self, Receipt};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/messages", post(send))
         .route("/messages/{id}", get(get_one).patch(edit).delete(remove))
+        .route("/messages/{id}/read", post(read))
+        .route("/messages/{id}/delivered", post(delivered))
+        .route("/messages/{id}/status", get(status))
 }
 
 /// POST /api/v1/messages: 201 with the stored message; 200 with the original for a retried `client_msg_id`.
@@ -59,4 +63,35 @@ async fn remove(
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
     Ok(super::ok(messages::delete(&state, &me, id).await?))
+}
+
+/// POST /api/v1/messages/{id}/read: marks it read (and delivered), moving the read mark.
+async fn read(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    Ok(super::ok(
+        receipts::mark(&state, &me, None, id, Receipt::Read).await?,
+    ))
+}
+
+/// POST /api/v1/messages/{id}/delivered
+async fn delivered(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    Ok(super::ok(
+        receipts::mark(&state, &me, None, id, Receipt::Delivered).await?,
+    ))
+}
+
+/// GET /api/v1/messages/{id}/status: per-recipient delivery and read times, for the sender.
+async fn status(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    Ok(super::ok(receipts::status(&state, &me, id).await?))
 }

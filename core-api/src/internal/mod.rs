@@ -7,7 +7,7 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use shared_types::internal::{Membership, PersistMessage, PersistedMessage};
+use shared_types::internal::{MarkReceipt, Membership, PersistMessage, PersistedMessage};
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
@@ -16,6 +16,7 @@ use crate::auth::internal::{require_signature, InternalCaller};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
+use crate::services::receipts::{self, Receipt};
 use crate::services::{membership, messages, users};
 use crate::state::AppState;
 
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/messages", post(persist_message))
         .route("/conversations/{id}/membership", get(check_membership))
+        .route("/receipts/{kind}", post(mark_receipt))
         .route_layer(middleware::from_fn_with_state(state, require_signature))
 }
 
@@ -85,4 +87,27 @@ async fn check_membership(
         is_member,
         ttl_secs: membership::EDGE_MEMBERSHIP_TTL_SECS,
     }))
+}
+
+/// POST /internal/v1/receipts/{read|delivered}: a socket's `message_read` / `message_delivered`.
+async fn mark_receipt(
+    State(state): State<AppState>,
+    ActingUser(me): ActingUser,
+    Path(kind): Path<String>,
+    Json(input): Json<MarkReceipt>,
+) -> AppResult<Response> {
+    let receipt = match kind.as_str() {
+        "read" => Receipt::Read,
+        "delivered" => Receipt::Delivered,
+        _ => return Err(AppError::not_found("receipt kind")),
+    };
+    let view = receipts::mark(
+        &state,
+        &me,
+        Some(input.conversation_id),
+        input.message_id,
+        receipt,
+    )
+    .await?;
+    Ok(api::ok(view))
 }

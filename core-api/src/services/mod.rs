@@ -6,4 +6,5 @@ pub mod fanout;
 pub mod membership;
 pub mod messages;
 pub mod pagination;
+pub mod receipts;
 pub mod users;

@@ -1,0 +1,100 @@
+//! Delivery and read receipts. Reading a message also moves the reader's
+//! `last_read_seq`, which is what unread counts are computed from.
+
+use serde::Serialize;
+use serde_json::json;
+use shared_types::socket::{server_events, NS_MESSAGING};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::repositories::{
+    conversations as conversations_repo, messages as messages_repo, receipts as repo,
+};
+use crate::services::{fanout, membership};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    Delivered,
+    Read,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReceiptView {
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+    pub user_id: String,
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn mark(
+    state: &AppState,
+    me: &AuthUser,
+    conversation_id: Option<Uuid>,
+    message_id: Uuid,
+    receipt: Receipt,
+) -> AppResult<ReceiptView> {
+    let message = messages_repo::get(&state.db, message_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    membership::require_member(state, message.conversation_id, me).await?;
+    if conversation_id.is_some_and(|c| c != message.conversation_id) {
+        return Err(AppError::not_found("message"));
+    }
+    if message.sender_id == me.tms_user_id {
+        return Err(AppError::validation("you cannot mark your own message"));
+    }
+    let read = receipt == Receipt::Read;
+    let mut tx = state.db.begin().await?;
+    let (delivered_at, read_at) = repo::mark(&mut *tx, message_id, me.user_id, read).await?;
+    if read {
+        messages_repo::advance_read(&mut *tx, message.conversation_id, me.user_id, message.seq)
+            .await?;
+    }
+    tx.commit().await?;
+    let view = ReceiptView {
+        conversation_id: message.conversation_id,
+        message_id,
+        user_id: me.tms_user_id.clone(),
+        delivered_at,
+        read_at,
+    };
+    if state.fanout.is_enabled() {
+        let members = conversations_repo::member_tms_ids(&state.db, message.conversation_id)
+            .await
+            .unwrap_or_default();
+        let data = json!({
+            "conversation_id": view.conversation_id, "message_id": message_id, "user_id": view.user_id,
+            "status": if read { "read" } else { "delivered" }, "delivered_at": delivered_at, "read_at": read_at,
+        });
+        state.fanout.publish(fanout::to_conversation(
+            message.conversation_id,
+            members,
+            NS_MESSAGING,
+            server_events::MESSAGE_STATUS,
+            data,
+            None,
+        ));
+    }
+    Ok(view)
+}
+
+/// Per-recipient status; only the sender may ask.
+pub async fn status(
+    state: &AppState,
+    me: &AuthUser,
+    message_id: Uuid,
+) -> AppResult<Vec<repo::StatusRow>> {
+    let message = messages_repo::get(&state.db, message_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    membership::require_member(state, message.conversation_id, me).await?;
+    if message.sender_id != me.tms_user_id {
+        return Err(AppError::forbidden(
+            "only the sender can see a message's receipts",
+        ));
+    }
+    Ok(repo::for_message(&state.db, message_id, message.conversation_id, me.user_id).await?)
+}
