@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# `make dev`: run the whole backend locally, in the foreground, until Ctrl-C.
+#
+#   1. loads .env if present, else the documented dev defaults (no .env needed);
+#   2. ensures tools (cargo, a C linker, curl) and services (Postgres, Redis);
+#   3. creates the dev database if missing;
+#   4. builds and starts the TMS stand-in (:8100) and core-api (:8000), which
+#      applies the migrations at start; and the edge (`wrangler dev` on :8787)
+#      once edge-worker has its Worker glue;
+#   5. waits for /health/ready, prints URLs and a curl walk-through, and stops
+#      every child on Ctrl-C. Logs: .dev/logs/*.log
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_TAG=dev
+cd "$ROOT"
+
+# ---------- configuration ----------
+edge_url_from_env="${EDGE_FANOUT_URL:-}"
+if [ -f .env ]; then
+  log "loading .env"
+  set -a
+  # shellcheck disable=SC1091
+  source ./.env
+  set +a
+  edge_url_from_env="${EDGE_FANOUT_URL:-}"
+fi
+: "${HOST:=127.0.0.1}"
+: "${PORT:=8000}"
+: "${DATABASE_URL:=postgres://postgres:postgres@127.0.0.1:5432/teamchat_dev}"
+: "${REDIS_URL:=redis://127.0.0.1:6379}"
+: "${TMS_API_URL:=http://127.0.0.1:8100}"
+: "${TMS_API_KEY:=dev-tms-api-key}"
+: "${TMS_JWKS_URL:=${TMS_API_URL%/}/.well-known/jwks.json}"
+: "${JWT_SECRET:=dev-jwt-secret-0123456789abcdef0123456789}"
+: "${INTERNAL_API_SECRET:=dev-internal-secret-0123456789abcdef012345}"
+: "${ALLOWED_ORIGINS:=*}"
+: "${ENVIRONMENT:=development}"
+: "${RUST_LOG:=info}"
+EDGE_PORT="${EDGE_PORT:-8787}"
+# stand-in tokens must carry what core checks
+[ -n "${JWT_ISSUER:-}" ] && : "${TMS_ISSUER:=$JWT_ISSUER}" && export TMS_ISSUER
+[ -n "${JWT_AUDIENCE:-}" ] && : "${TMS_AUDIENCE:=$JWT_AUDIENCE}" && export TMS_AUDIENCE
+export HOST PORT DATABASE_URL REDIS_URL TMS_API_URL TMS_API_KEY TMS_JWKS_URL JWT_SECRET \
+  INTERNAL_API_SECRET ALLOWED_ORIGINS ENVIRONMENT RUST_LOG
+
+CORE_URL="http://127.0.0.1:$PORT"
+LOGS="$ROOT/.dev/logs"
+mkdir -p "$LOGS"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+# The stand-in runs when TMS_API_URL points at this machine.
+tms_hostport="${TMS_API_URL#*://}"
+tms_hostport="${tms_hostport%%/*}"
+case "$tms_hostport" in
+  127.0.0.1:* | localhost:*) run_standin=1 ;;
+  *) run_standin=0 ;;
+esac
+: "${TMS_STANDIN_ADDR:=${tms_hostport/localhost/127.0.0.1}}"
+export TMS_STANDIN_ADDR
+
+run_edge=0
+if edge_has_glue && [ "${DEV_NO_EDGE:-0}" != 1 ]; then
+  run_edge=1
+  # core fans events out to the edge only when the edge runs
+  export EDGE_FANOUT_URL="${edge_url_from_env:-http://127.0.0.1:$EDGE_PORT/internal/v1/fanout}"
+elif [ -n "$edge_url_from_env" ]; then
+  export EDGE_FANOUT_URL="$edge_url_from_env"
+else
+  unset EDGE_FANOUT_URL
+fi
+
+# ---------- tools and services ----------
+tool_flags=(--base)
+[ "$run_edge" = 1 ] && tool_flags+=(--worker --node)
+"$ROOT/scripts/ensure-tools.sh" "${tool_flags[@]}"
+"$ROOT/scripts/ensure-services.sh"
+use_local_node
+
+# ---------- database ----------
+ensure_database() {
+  local base="${DATABASE_URL%%\?*}" db
+  db="${base##*/}"
+  case "$base" in
+    *@127.0.0.1[:/]* | *@localhost[:/]* | *://127.0.0.1[:/]* | *://localhost[:/]*) ;;
+    *)
+      log "DATABASE_URL is not local; not creating database $db"
+      return
+      ;;
+  esac
+  [[ "$db" =~ ^[A-Za-z0-9_]+$ ]] || die "DATABASE_URL: database name '$db' must be letters, digits and _"
+  local admin="${base%/*}/postgres"
+  if [ "$(psql "$admin" -tAqc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
+    log "creating database $db"
+    psql "$admin" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$db\"" >/dev/null \
+      || die "could not create database $db"
+  fi
+}
+ensure_database
+
+# ---------- ports must be free ----------
+check_free() { # name port
+  if port_open 127.0.0.1 "$2"; then
+    die "port $2 ($1) is already in use: is another 'make dev' running? Stop it or set ${3:-PORT} in .env"
+  fi
+}
+check_free core-api "$PORT" PORT
+[ "$run_standin" = 1 ] && check_free tms-standin "${TMS_STANDIN_ADDR##*:}" TMS_API_URL
+[ "$run_edge" = 1 ] && check_free edge "$EDGE_PORT" EDGE_PORT
+
+# ---------- build ----------
+log "cargo build -p core-api -p tms-standin"
+cargo build -p core-api -p tms-standin || die "build failed"
+if [ "$run_edge" = 1 ]; then
+  "$ROOT/scripts/build-edge.sh" || die "the edge Worker did not build (DEV_NO_EDGE=1 make dev runs without it)"
+fi
+
+# ---------- start ----------
+pids=()
+names=()
+EDGE_PID=""
+
+stop_all() {
+  trap - INT TERM EXIT
+  log "stopping"
+  if [ -n "$EDGE_PID" ]; then
+    kill -TERM -- "-$EDGE_PID" 2>/dev/null || true
+  fi
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap 'stop_all; exit 130' INT TERM
+trap stop_all EXIT
+
+# start NAME CMD...: run in the background with output in .dev/logs/NAME.log
+start() {
+  local name="$1"
+  shift
+  : >"$LOGS/$name.log"
+  "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  pids+=("$!")
+  names+=("$name")
+  log "started $name (pid $!), log: .dev/logs/$name.log"
+}
+
+# fail_with_log NAME MESSAGE: show the end of a child's log, then exit.
+fail_with_log() {
+  warn "$2; last lines of .dev/logs/$1.log:"
+  tail -n 30 "$LOGS/$1.log" >&2 || true
+  exit 1
+}
+
+# http_ok URL: a 2xx answer. http_up URL: any HTTP answer at all.
+http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
+http_up() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null)" != 000 ]; }
+
+# await NAME URL SECONDS [CHECK]: wait until CHECK URL (default http_ok)
+# passes, failing fast if the child died.
+await() {
+  local name="$1" url="$2" deadline=$((SECONDS + $3)) check="${4:-http_ok}" i
+  until "$check" "$url"; do
+    for i in "${!names[@]}"; do
+      if [ "${names[$i]}" = "$name" ] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
+        fail_with_log "$name" "$name exited during start-up"
+      fi
+    done
+    [ "$SECONDS" -ge "$deadline" ] && fail_with_log "$name" "$name not ready at $url after $3s"
+    sleep 0.5
+  done
+  log "$name is ready ($url)"
+}
+
+if [ "$run_standin" = 1 ]; then
+  start tms-standin "$TARGET_DIR/debug/tms-standin"
+  await tms-standin "http://$TMS_STANDIN_ADDR/health" 60
+else
+  log "TMS_API_URL=$TMS_API_URL is not local: using that TMS, no stand-in"
+fi
+
+start core-api "$TARGET_DIR/debug/core-api"
+await core-api "$CORE_URL/health/ready" 120
+
+# ---------- edge (wrangler dev on 127.0.0.1:$EDGE_PORT) ----------
+# Runs once edge-worker/src/glue exists. The Worker is built above by
+# scripts/build-edge.sh; wrangler then serves it in workerd, and
+# EDGE_SKIP_BUILD=1 turns wrangler.toml's [build] (the same script) into a
+# no-op so it does not rebuild twice. EDGE_WRANGLER_CONFIG picks another
+# config; the --var flags are the Worker's local settings (secrets included).
+if [ "$run_edge" = 1 ]; then
+  mkdir -p "$ROOT/.wrangler-home"
+  : >"$LOGS/edge.log"
+  edge_config="${EDGE_WRANGLER_CONFIG:-wrangler.toml}"
+  # shellcheck disable=SC2086  # EDGE_WRANGLER_ARGS is a list of extra flags
+  EDGE_SKIP_BUILD=1 WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false XDG_CONFIG_HOME="$ROOT/.wrangler-home" \
+    setsid "$ROOT/node_modules/.bin/wrangler" dev --local --ip 127.0.0.1 --port "$EDGE_PORT" \
+    --show-interactive-dev-session=false -c "$edge_config" \
+    --var "CORE_API_URL:$CORE_URL" \
+    --var "JWT_SECRET:$JWT_SECRET" \
+    --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" \
+    --var "TMS_JWKS_URL:$TMS_JWKS_URL" \
+    ${EDGE_WRANGLER_ARGS:-} >>"$LOGS/edge.log" 2>&1 </dev/null &
+  EDGE_PID=$!
+  pids+=("$EDGE_PID")
+  names+=(edge)
+  log "started edge: wrangler dev (pgid $EDGE_PID), log: .dev/logs/edge.log"
+  await edge "http://127.0.0.1:$EDGE_PORT/" 120 http_up
+fi
+
+# ---------- tell the developer ----------
+TMS="http://${TMS_STANDIN_ADDR}"
+[ "$run_standin" = 1 ] || TMS="$TMS_API_URL"
+cat <<EOF
+
+  teamchat is running (logs in .dev/logs/, Ctrl-C stops everything)
+
+    core-api     $CORE_URL        docs: $CORE_URL/docs   ready: $CORE_URL/health/ready
+    TMS stand-in $TMS
+EOF
+[ "$run_edge" = 1 ] && echo "    edge         http://127.0.0.1:$EDGE_PORT   socket.io: ws://127.0.0.1:$EDGE_PORT/socket.io/?EIO=4&transport=websocket"
+cat <<EOF
+
+  Get a dev token (HS256, 1 h; users alice bob carol dave erin frank, load-001..load-500):
+    curl -s $TMS/dev/token/alice
+
+  Create a DM and send a message:
+    ALICE=\$(curl -s '$TMS/dev/token/alice?format=text')
+    BOB=\$(curl -s '$TMS/dev/token/bob?format=text')
+    CONV=\$(curl -s -X POST $CORE_URL/api/v1/conversations -H "Authorization: Bearer \$ALICE" \\
+      -H 'content-type: application/json' -d '{"type":"direct","member_ids":["bob"]}' \\
+      | grep -o '"id":"[^"]*"' | head -n1 | cut -d'"' -f4)
+    curl -s -X POST $CORE_URL/api/v1/messages -H "Authorization: Bearer \$ALICE" \\
+      -H 'content-type: application/json' \\
+      -d "{\"conversation_id\":\"\$CONV\",\"type\":\"text\",\"content\":\"hi bob\",\"client_msg_id\":\"m-1\"}"
+    curl -s "$CORE_URL/api/v1/conversations/\$CONV/messages" -H "Authorization: Bearer \$BOB"
+
+EOF
+
+# ---------- foreground until Ctrl-C or a child exits ----------
+set +e
+wait -n "${pids[@]}"
+status=$?
+set -e
+for i in "${!pids[@]}"; do
+  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    fail_with_log "${names[$i]}" "${names[$i]} exited (status $status)"
+  fi
+done

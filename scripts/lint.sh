@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make lint`: formatting and clippy, as `make test` runs them.
+#   cargo fmt --all -- --check
+#   cargo clippy --workspace --all-targets -- -D warnings
+#   cargo clippy -p edge-worker --target wasm32-unknown-unknown -- -D warnings
+#     (once edge-worker has its Worker glue; needs the wasm32 target)
+# Stops at the first failure with a non-zero exit.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_TAG=lint
+cd "$ROOT"
+
+step() { # description cmd...
+  local what="$1"
+  shift
+  log "$what: $*"
+  "$@" || die "$what failed (command: $*)"
+}
+
+step "formatting" cargo fmt --all -- --check
+step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
+if edge_has_glue; then
+  wasm_target_installed || die "edge-worker has Worker glue but the wasm32-unknown-unknown target is missing: run scripts/ensure-tools.sh --wasm-target"
+  step "clippy (edge, wasm32)" cargo clippy -p edge-worker --target wasm32-unknown-unknown -- -D warnings
+else
+  log "edge-worker has no Worker glue yet: skipping the wasm32 clippy"
+fi

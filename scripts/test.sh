@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make test`: every check and test, failing fast with a clear message.
+#   1. ensure tools (rustfmt, clippy; the wasm target and the worker/node tools
+#      once the edge and its end-to-end tests exist) and services (Postgres, Redis);
+#   2. scripts/lint.sh: cargo fmt --check, clippy native (and wasm32 for the edge);
+#   3. cargo test --workspace against real Postgres and Redis (core's
+#      #[sqlx::test] creates a database per test from DATABASE_URL);
+#   4. tests/e2e/run.sh, when it exists.
+# .env is NOT read: tests use their own fixed local settings.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_TAG="test"
+cd "$ROOT"
+started=$SECONDS
+
+tool_flags=(--base --rust)
+edge_has_glue && tool_flags+=(--wasm-target)
+[ -f tests/e2e/run.sh ] && tool_flags+=(--worker --node)
+scripts/ensure-tools.sh "${tool_flags[@]}"
+scripts/ensure-services.sh
+use_local_node
+
+scripts/lint.sh
+
+export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+log "cargo test --workspace (DATABASE_URL=${DATABASE_URL%%://*}://…@${DATABASE_URL##*@}, REDIS_URL=$REDIS_URL)"
+cargo test --workspace || die "cargo test --workspace failed"
+
+if [ -f tests/e2e/run.sh ]; then
+  log "end-to-end: tests/e2e/run.sh"
+  bash tests/e2e/run.sh || die "end-to-end tests failed (tests/e2e/run.sh)"
+else
+  log "no tests/e2e/run.sh yet: skipping end-to-end tests"
+fi
+log "all checks and tests passed in $((SECONDS - started))s"
