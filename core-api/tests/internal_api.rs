@@ -1,5 +1,6 @@
 //! The signed internal API: accepted when signed, refused when tampered,
-//! stale or replayed, and never reachable with a TMS JWT alone.
+//! stale or replayed, and never reachable with a TMS JWT alone. Identical
+//! requests with different nonces are not replays.
 
 mod common;
 
@@ -7,8 +8,15 @@ use common::{TestApp, INTERNAL_SECRET};
 use reqwest::Method;
 use serde_json::json;
 use shared_auth::internal_sig;
+use shared_types::internal::HEADER_NONCE;
 use sqlx::PgPool;
 
+/// A fresh nonce, as the edge and core generate one per request.
+fn nonce() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Signs and sends a request with a fresh nonce.
 async fn signed(
     app: &TestApp,
     method: Method,
@@ -17,12 +25,25 @@ async fn signed(
     body: Option<serde_json::Value>,
     ts: i64,
 ) -> common::Reply {
+    signed_with_nonce(app, method, path, user, body, ts, &nonce()).await
+}
+
+async fn signed_with_nonce(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    user: &str,
+    body: Option<serde_json::Value>,
+    ts: i64,
+    nonce: &str,
+) -> common::Reply {
     let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
     let headers = internal_sig::signed_headers(
         INTERNAL_SECRET.as_bytes(),
         method.as_str(),
         path,
         ts as u64,
+        nonce,
         user,
         &bytes,
     );
@@ -58,14 +79,14 @@ async fn persist_and_membership_when_signed(pool: PgPool) {
     assert_eq!(r.data()["created"], true);
     assert_eq!(r.data()["message"]["sender_id"], "bob");
     assert_eq!(r.data()["message"]["seq"], 1);
-    // a retry through the edge (signed at another second, same client id) returns the original
+    // a retry through the edge (same second, same client id, fresh nonce) returns the original
     let again = signed(
         &app,
         Method::POST,
         "/internal/v1/messages",
         "bob",
         Some(body),
-        now() - 1,
+        now(),
     )
     .await;
     again.expect(200);
@@ -117,8 +138,15 @@ async fn bad_stale_replayed_and_jwt_only_are_refused(pool: PgPool) {
 
     // tampered: signed for bob, sent as alice
     let ts = now() as u64;
-    let mut headers =
-        internal_sig::signed_headers(INTERNAL_SECRET.as_bytes(), "GET", &path, ts, "bob", b"");
+    let mut headers = internal_sig::signed_headers(
+        INTERNAL_SECRET.as_bytes(),
+        "GET",
+        &path,
+        ts,
+        &nonce(),
+        "bob",
+        b"",
+    );
     let send = |headers: &[(&'static str, String)]| {
         let mut req = app.http.get(format!("{}{path}", app.base));
         for (k, v) in headers {
@@ -135,9 +163,56 @@ async fn bad_stale_replayed_and_jwt_only_are_refused(pool: PgPool) {
         .await
         .expect_error(401, "INTERNAL_AUTH_FAILED");
 
-    // replay: the first use passes, the second is refused
-    let headers =
-        internal_sig::signed_headers(INTERNAL_SECRET.as_bytes(), "GET", &path, ts, "alice", b"");
+    // a nonce changed after signing is refused
+    let mut headers = internal_sig::signed_headers(
+        INTERNAL_SECRET.as_bytes(),
+        "GET",
+        &path,
+        ts,
+        &nonce(),
+        "alice",
+        b"",
+    );
+    let nonce_slot = headers
+        .iter()
+        .position(|(k, _)| *k == HEADER_NONCE)
+        .unwrap();
+    headers[nonce_slot].1 = nonce();
+    TestApp::read(send(&headers).await.unwrap())
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+    // and so is a request without one, or with a malformed one
+    let without_nonce: Vec<_> = headers
+        .iter()
+        .filter(|(k, _)| *k != HEADER_NONCE)
+        .cloned()
+        .collect();
+    TestApp::read(send(&without_nonce).await.unwrap())
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+    let short = internal_sig::signed_headers(
+        INTERNAL_SECRET.as_bytes(),
+        "GET",
+        &path,
+        ts,
+        "short",
+        "alice",
+        b"",
+    );
+    TestApp::read(send(&short).await.unwrap())
+        .await
+        .expect_error(401, "INTERNAL_AUTH_FAILED");
+
+    // replay: the SAME headers sent twice; the first use passes, the second is refused
+    let headers = internal_sig::signed_headers(
+        INTERNAL_SECRET.as_bytes(),
+        "GET",
+        &path,
+        ts,
+        &nonce(),
+        "alice",
+        b"",
+    );
     TestApp::read(send(&headers).await.unwrap())
         .await
         .expect(200);
@@ -155,6 +230,7 @@ async fn bad_stale_replayed_and_jwt_only_are_refused(pool: PgPool) {
         "POST",
         "/internal/v1/messages",
         now() as u64,
+        &nonce(),
         "alice",
         body.as_bytes(),
     );
@@ -201,4 +277,48 @@ async fn public_routes_accept_the_signed_identity(pool: PgPool) {
     signed(&app, Method::GET, &path, "", None, now())
         .await
         .expect_error(401, "INTERNAL_AUTH_FAILED");
+}
+
+/// The bug the nonce fixes: two legitimate requests identical except for the
+/// nonce, signed in the same second (two clicks proxied through the edge, or a
+/// retry), are both accepted: neither is taken for a replay of the other.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn identical_requests_in_the_same_second_are_not_replays(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ts = now();
+    let body = json!({"type": "direct", "member_ids": ["bob"]});
+    let first = signed_with_nonce(
+        &app,
+        Method::POST,
+        "/api/v1/conversations",
+        "alice",
+        Some(body.clone()),
+        ts,
+        &nonce(),
+    )
+    .await;
+    first.expect(201);
+    let second = signed_with_nonce(
+        &app,
+        Method::POST,
+        "/api/v1/conversations",
+        "alice",
+        Some(body),
+        ts,
+        &nonce(),
+    )
+    .await;
+    second.expect(200);
+    assert_eq!(second.data()["id"], first.data()["id"]);
+
+    // the same on the internal routes
+    let path = format!(
+        "/internal/v1/conversations/{}/membership",
+        first.data()["id"].as_str().unwrap()
+    );
+    for _ in 0..2 {
+        signed_with_nonce(&app, Method::GET, &path, "alice", None, ts, &nonce())
+            .await
+            .expect(200);
+    }
 }

@@ -8,6 +8,11 @@ use crate::api::{Message, SendMessage};
 
 /// Unix seconds at signing time.
 pub const HEADER_TIMESTAMP: &str = "x-internal-timestamp";
+/// Random per request, 16..=64 chars of `[0-9A-Za-z_-]` (callers send a uuid v4
+/// in simple form, 32 hex chars). It is signed, so every signature is unique and
+/// the receiver's replay store can refuse repeats without refusing two identical
+/// legitimate requests made in the same second.
+pub const HEADER_NONCE: &str = "x-internal-nonce";
 /// The acting `tms_user_id` (empty for system calls such as fan-out).
 pub const HEADER_USER: &str = "x-internal-user";
 /// Lower-case hex HMAC-SHA256 of the canonical string.

@@ -1,5 +1,6 @@
-//! The signed internal API: HMAC over method, path, timestamp, acting user and
-//! body hash (see `shared_auth::internal_sig`), plus replay refusal in Redis.
+//! The signed internal API: HMAC over method, path, timestamp, nonce, acting user
+//! and body hash (see `shared_auth::internal_sig`), plus replay refusal in Redis
+//! keyed on the signature (unique per request thanks to the nonce).
 
 use axum::body::Body;
 use axum::extract::{OriginalUri, Request, State};
@@ -8,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use secrecy::ExposeSecret;
 use shared_auth::internal_sig;
-use shared_types::internal::{HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER};
+use shared_types::internal::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER};
 use shared_types::ErrorCode;
 
 use crate::error::AppError;
@@ -36,8 +37,11 @@ pub async fn verify_request(
     body: &[u8],
 ) -> Result<Option<String>, AppError> {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(timestamp), Some(signature)) = (header(HEADER_TIMESTAMP), header(HEADER_SIGNATURE))
-    else {
+    let (Some(timestamp), Some(nonce), Some(signature)) = (
+        header(HEADER_TIMESTAMP),
+        header(HEADER_NONCE),
+        header(HEADER_SIGNATURE),
+    ) else {
         return Err(rejected());
     };
     let acting_user = header(HEADER_USER).unwrap_or("");
@@ -52,6 +56,7 @@ pub async fn verify_request(
         parts.method.as_str(),
         path_and_query,
         timestamp,
+        nonce,
         acting_user,
         body,
         signature,

@@ -74,12 +74,14 @@ impl Inner {
             return false;
         };
         for attempt in 1..=ATTEMPTS {
-            // each attempt is signed anew: the edge refuses a repeated signature
+            // each attempt is signed anew with a fresh nonce: the edge refuses a repeated signature
+            let nonce = uuid::Uuid::new_v4().simple().to_string();
             let headers = internal_sig::signed_headers(
                 self.secret.expose_secret().as_bytes(),
                 "POST",
                 &self.path_and_query,
                 self.clock.unix_secs(),
+                &nonce,
                 "",
                 &body,
             );
@@ -99,8 +101,9 @@ impl Inner {
                 Ok(r) => tracing::warn!(status = %r.status(), attempt, "fan-out failed"),
                 Err(e) => tracing::warn!(error = %e.without_url(), attempt, "fan-out failed"),
             }
-            // signatures are per second: a retry inside the same second would repeat one the edge already saw
-            tokio::time::sleep(Duration::from_millis(1000 * u64::from(attempt))).await;
+            // the fresh nonce makes each retry's signature unique, so no need to wait
+            // for the next second; a short backoff just spares a struggling edge
+            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
         }
         false
     }

@@ -41,6 +41,7 @@ pub async fn send(
         method.as_ref(),
         path_and_query,
         now_unix(),
+        &uuid::Uuid::new_v4().simple().to_string(),
         acting_user,
         body,
     ) {

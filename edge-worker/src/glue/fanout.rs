@@ -2,7 +2,8 @@
 //! (conversation events) or User objects (user-addressed events).
 
 use shared_types::internal::{
-    FanoutRequest, FanoutResult, FanoutTarget, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER,
+    FanoutRequest, FanoutResult, FanoutTarget, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    HEADER_USER,
 };
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
@@ -18,8 +19,9 @@ pub async fn receive(mut req: Request, env: &Env, config: &EdgeConfig) -> worker
         return http::error(ErrorCode::MethodNotAllowed, "POST only");
     }
     let header = |name: &str| req.headers().get(name).ok().flatten().unwrap_or_default();
-    let (timestamp, user, signature) = (
+    let (timestamp, nonce, user, signature) = (
         header(HEADER_TIMESTAMP),
+        header(HEADER_NONCE),
         header(HEADER_USER),
         header(HEADER_SIGNATURE),
     );
@@ -37,6 +39,7 @@ pub async fn receive(mut req: Request, env: &Env, config: &EdgeConfig) -> worker
         "POST",
         &path_and_query,
         &timestamp,
+        &nonce,
         &user,
         &body,
         &signature,
