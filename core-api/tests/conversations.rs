@@ -328,8 +328,16 @@ async fn non_members_are_refused_on_every_conversation_route(pool: PgPool) {
             Some(json!({"content": "x"})),
         ),
         (Method::DELETE, format!("/api/v1/messages/{mid}"), None),
-        (Method::POST, format!("/api/v1/messages/{mid}/read"), Some(json!({}))),
-        (Method::POST, format!("/api/v1/messages/{mid}/delivered"), Some(json!({}))),
+        (
+            Method::POST,
+            format!("/api/v1/messages/{mid}/read"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/messages/{mid}/delivered"),
+            Some(json!({})),
+        ),
         (Method::GET, format!("/api/v1/messages/{mid}/status"), None),
     ];
     for (method, path, body) in cases {

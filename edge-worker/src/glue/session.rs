@@ -195,12 +195,10 @@ impl Session {
         match action {
             Action::None => {}
             Action::Reply(frames) => Self::send(ws, &frames),
-            Action::RescheduleAlarm { at_ms } => {
-                self.state
-                    .storage()
-                    .set_alarm(objects::offset_ms(at_ms, now_ms()))
-                    .await?;
-            }
+            // The alarm set after each ping fires at the pong deadline, and the next
+            // ping goes out from there, still inside the client's interval + timeout.
+            // Not re-arming per pong saves a storage write per socket per interval.
+            Action::RescheduleAlarm { .. } => {}
             Action::Close {
                 code,
                 reason,
@@ -439,7 +437,8 @@ impl Session {
                 let _ = http::post_json(&stub, "/unregister", &entry).await;
             }
         }
-        let _ = self.state.storage().delete_alarm().await;
+        // the alarm is left to fire once more and find no socket: deleting it from
+        // inside the alarm handler confuses the runtime
         Ok(())
     }
 

@@ -1,0 +1,84 @@
+// Shared helpers for the end-to-end tests: tokens from the TMS stand-in, REST
+// through the edge, sockets with the official socket.io-client, rows via psql.
+import { execFileSync } from "node:child_process";
+import { io } from "socket.io-client";
+
+export const EDGE = process.env.EDGE_URL;
+export const TMS = process.env.TMS_URL;
+export const CORE = process.env.CORE_URL;
+
+export async function token(user, extra = {}) {
+  const r = await fetch(`${TMS}/dev/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sub: user, ...extra }),
+  });
+  if (r.status !== 200) throw new Error(`token for ${user}: ${r.status} ${await r.text()}`);
+  return (await r.json()).token;
+}
+
+/** REST through the edge; returns [status, body]. */
+export async function api(tok, method, path, body) {
+  const headers = { "content-type": "application/json" };
+  if (tok) headers.authorization = `Bearer ${tok}`;
+  const r = await fetch(EDGE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return [r.status, await r.json()];
+}
+
+export async function conversation(tok, type, memberIds) {
+  const body = { type, member_ids: memberIds };
+  if (type === "group") body.title = "e2e group";
+  const [status, res] = await api(tok, "POST", "/api/v1/conversations", body);
+  if (status !== 201 && status !== 200) throw new Error(`create conversation: ${status} ${JSON.stringify(res)}`);
+  return res.data.id;
+}
+
+const open = [];
+
+/** Connects a socket to a namespace; resolves when connected, rejects on connect_error. */
+export function connect(tok, nsp = "/messaging", opts = {}) {
+  return new Promise((resolve, reject) => {
+    const socket = io(EDGE + nsp, {
+      transports: ["websocket"],
+      auth: tok === undefined ? undefined : { token: tok },
+      reconnection: false,
+      forceNew: true,
+      ...opts,
+    });
+    open.push(socket);
+    const events = [];
+    socket.onAny((name, ...args) => events.push({ name, args }));
+    socket.events = events;
+    socket.on("connect", () => resolve(socket));
+    socket.on("connect_error", (err) => reject(err));
+  });
+}
+
+export function closeAll() {
+  while (open.length) open.pop().close();
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `predicate()` is truthy, polling. */
+export async function until(predicate, what, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = predicate();
+    if (value) return value;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function received(socket, name) {
+  return socket.events.filter((e) => e.name === name).map((e) => e.args[0]);
+}
+
+/** One SQL value from the e2e database (psql, so no driver is needed). */
+export function sql(query) {
+  return execFileSync("psql", [process.env.E2E_DATABASE_URL, "-Atc", query], { encoding: "utf8" }).trim();
+}
+
+let counter = 0;
+export const clientId = () => `e2e-${process.pid}-${Date.now()}-${counter++}`;

@@ -1,0 +1,163 @@
+// Socket.IO through the edge (workerd) against core: auth, rooms, fan-out,
+// typing, authorization, multi-device and catch-up.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { api, clientId, closeAll, connect, conversation, received, sleep, sql, token, until } from "./helpers.mjs";
+
+after(closeAll);
+
+test("a bad, expired or missing token gets connect_error with its code", async () => {
+  const cases = [
+    ["garbage", "not-a-jwt", "TOKEN_MALFORMED"],
+    ["expired", await token("alice", { ttl_secs: -3600 }), "TOKEN_EXPIRED"],
+    ["missing", undefined, "TOKEN_MISSING"],
+  ];
+  for (const [name, tok, code] of cases) {
+    await assert.rejects(connect(tok), (err) => {
+      assert.equal(err.data?.code, code, `${name}: ${JSON.stringify(err.data)} ${err.message}`);
+      return true;
+    });
+  }
+  // the ?token= query works as a fallback, but is never required
+  const viaQuery = await connect(undefined, "/messaging", { query: { token: await token("alice") } });
+  assert.ok(viaQuery.connected);
+  viaQuery.close();
+  // RS256 through the TMS JWKS works as well
+  const rs = await connect(await token("alice", { alg: "RS256" }));
+  assert.ok(rs.connected);
+  rs.close();
+});
+
+test("DM over WebSocket: ack after commit, the other member receives it, the row is in Postgres", async () => {
+  const [ta, tb] = [await token("alice"), await token("bob")];
+  const dm = await conversation(ta, "direct", ["bob"]);
+  const a = await connect(ta);
+  const b = await connect(tb);
+  assert.deepEqual(await a.emitWithAck("join_conversation", { conversation_id: dm }), { ok: true, data: { conversation_id: dm } });
+  assert.equal((await b.emitWithAck("join_conversation", { conversation_id: dm })).ok, true);
+
+  const cmid = clientId();
+  const ack = await a.emitWithAck("send_message", { conversation_id: dm, type: "text", content: "hello bob", client_msg_id: cmid });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  assert.equal(ack.data.sender_id, "alice");
+  assert.equal(ack.data.client_msg_id, cmid);
+  const got = await until(() => received(b, "new_message").find((m) => m.id === ack.data.id), "bob's new_message");
+  assert.equal(got.seq, ack.data.seq);
+  assert.equal(got.content, "hello bob");
+  assert.equal(sql(`SELECT content || '|' || seq FROM messages WHERE id = '${ack.data.id}'`), `hello bob|${ack.data.seq}`);
+
+  // a retried client_msg_id returns the original and stores nothing new
+  const again = await a.emitWithAck("send_message", { conversation_id: dm, type: "text", content: "hello bob", client_msg_id: cmid });
+  assert.equal(again.data.id, ack.data.id);
+  assert.equal(sql(`SELECT count(*) FROM messages WHERE client_msg_id = '${cmid}'`), "1");
+  // bad input is an ack error, never a crash
+  const bad = await a.emitWithAck("send_message", { conversation_id: dm, type: "text", content: "", client_msg_id: clientId() });
+  assert.equal(bad.ok, false);
+  assert.equal(bad.error.code, "VALIDATION_ERROR");
+  const notUuid = await a.emitWithAck("join_conversation", { conversation_id: "nope" });
+  assert.equal(notUuid.error.code, "VALIDATION_ERROR");
+  closeAll();
+});
+
+test("a message sent over REST through the edge arrives live on the socket", async () => {
+  const [ta, tb] = [await token("alice"), await token("bob")];
+  const dm = await conversation(ta, "direct", ["bob"]);
+  const a = await connect(ta);
+  await a.emitWithAck("join_conversation", { conversation_id: dm });
+  const [status, res] = await api(tb, "POST", "/api/v1/messages", { conversation_id: dm, type: "text", content: "over rest", client_msg_id: clientId() });
+  assert.equal(status, 201, JSON.stringify(res));
+  const live = await until(() => received(a, "new_message").find((m) => m.id === res.data.id), "alice's live message");
+  assert.equal(live.sender_id, "bob");
+  assert.equal(live.seq, res.data.seq);
+  // the edge verifies the JWT itself
+  const [unauth, body] = await api("garbage", "GET", "/api/v1/conversations");
+  assert.equal(unauth, 401);
+  assert.equal(body.error.code, "TOKEN_MALFORMED");
+  closeAll();
+});
+
+test("typing reaches only the other member, and is not persisted", async () => {
+  const [ta, tb, tc] = [await token("alice"), await token("bob"), await token("carol")];
+  const dm = await conversation(ta, "direct", ["bob"]);
+  const a = await connect(ta);
+  const b = await connect(tb);
+  const c = await connect(tc);
+  await a.emitWithAck("join_conversation", { conversation_id: dm });
+  await b.emitWithAck("join_conversation", { conversation_id: dm });
+  const before = sql("SELECT count(*) FROM messages");
+  a.emit("typing_start", { conversation_id: dm });
+  const typing = await until(() => received(b, "user_typing")[0], "bob's user_typing");
+  assert.deepEqual(typing, { conversation_id: dm, user_id: "alice", typing: true });
+  a.emit("typing_stop", { conversation_id: dm });
+  await until(() => received(b, "user_typing").length === 2, "typing stop");
+  assert.equal(received(b, "user_typing")[1].typing, false);
+  await sleep(300);
+  assert.equal(received(a, "user_typing").length, 0, "the typist does not get its own typing");
+  assert.equal(received(c, "user_typing").length, 0, "a non-member gets nothing");
+  assert.equal(sql("SELECT count(*) FROM messages"), before);
+  closeAll();
+});
+
+test("a non-member's join is refused and that user receives nothing", async () => {
+  const [ta, tb, tc] = [await token("alice"), await token("bob"), await token("carol")];
+  const dm = await conversation(ta, "direct", ["bob"]);
+  const c = await connect(tc);
+  const join = await c.emitWithAck("join_conversation", { conversation_id: dm });
+  assert.equal(join.ok, false);
+  assert.equal(join.error.code, "FORBIDDEN");
+  const send = await c.emitWithAck("send_message", { conversation_id: dm, type: "text", content: "intrude", client_msg_id: clientId() });
+  assert.equal(send.ok, false);
+  assert.equal(send.error.code, "FORBIDDEN");
+  const typing = await c.emitWithAck("typing_start", { conversation_id: dm });
+  assert.equal(typing.ok, false);
+  const a = await connect(ta);
+  await a.emitWithAck("join_conversation", { conversation_id: dm });
+  await a.emitWithAck("send_message", { conversation_id: dm, type: "text", content: "private", client_msg_id: clientId() });
+  await api(tb, "POST", "/api/v1/messages", { conversation_id: dm, type: "text", content: "also private" });
+  await sleep(500);
+  assert.deepEqual(c.events.filter((e) => e.name !== "connect"), [], "carol received nothing");
+  assert.equal(sql(`SELECT count(*) FROM messages WHERE content = 'intrude'`), "0");
+  closeAll();
+});
+
+test("two devices of one user both receive", async () => {
+  const [ta, tb] = [await token("alice"), await token("bob")];
+  const dm = await conversation(ta, "direct", ["bob"]);
+  const phone = await connect(tb);
+  const laptop = await connect(tb);
+  const a = await connect(ta);
+  for (const s of [phone, laptop, a]) assert.equal((await s.emitWithAck("join_conversation", { conversation_id: dm })).ok, true);
+  const ack = await a.emitWithAck("send_message", { conversation_id: dm, type: "text", content: "to both", client_msg_id: clientId() });
+  for (const device of [phone, laptop]) {
+    await until(() => received(device, "new_message").find((m) => m.id === ack.data.id), "each device");
+  }
+  // and the sender's other device sees its own message too
+  const phoneAck = await phone.emitWithAck("send_message", { conversation_id: dm, type: "text", content: "from phone", client_msg_id: clientId() });
+  await until(() => received(laptop, "new_message").find((m) => m.id === phoneAck.data.id), "the sender's other device");
+  closeAll();
+});
+
+test("after a disconnect, catch-up with after_seq returns exactly the missed messages", async () => {
+  const [ta, tb] = [await token("alice"), await token("bob")];
+  const g = await conversation(ta, "group", ["bob"]);
+  let b = await connect(tb);
+  await b.emitWithAck("join_conversation", { conversation_id: g });
+  const a = await connect(ta);
+  await a.emitWithAck("join_conversation", { conversation_id: g });
+  for (let i = 0; i < 3; i++) await a.emitWithAck("send_message", { conversation_id: g, type: "text", content: `seen ${i}`, client_msg_id: clientId() });
+  await until(() => received(b, "new_message").length === 3, "the first three");
+  const lastSeen = Math.max(...received(b, "new_message").map((m) => m.seq));
+  b.close();
+  const missed = [];
+  for (let i = 0; i < 4; i++) {
+    const ack = await a.emitWithAck("send_message", { conversation_id: g, type: "text", content: `missed ${i}`, client_msg_id: clientId() });
+    missed.push(ack.data.seq);
+  }
+  b = await connect(tb);
+  const [status, page] = await api(tb, "GET", `/api/v1/conversations/${g}/messages?after_seq=${lastSeen}`);
+  assert.equal(status, 200);
+  assert.deepEqual(page.data.map((m) => m.seq), missed);
+  assert.deepEqual(page.data.map((m) => m.content), ["missed 0", "missed 1", "missed 2", "missed 3"]);
+  assert.equal(page.pagination.has_more, false);
+  closeAll();
+});
