@@ -205,10 +205,7 @@ impl Room {
         if self.delivering.replace(true) {
             return;
         }
-        loop {
-            let Some(next) = self.next_batch() else {
-                break;
-            };
+        while let Some(next) = self.next_batch() {
             let recipients = self
                 .book
                 .borrow()
