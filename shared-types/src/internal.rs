@@ -60,13 +60,9 @@ pub struct FanoutRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FanoutTarget {
-    /// Every session joined to `conversation:{id}`; `user_ids` are the members,
-    /// so the event also reaches members who have not joined the room.
-    Conversation {
-        conversation_id: Uuid,
-        #[serde(default)]
-        user_ids: Vec<String>,
-    },
+    /// Every session joined to `conversation:{id}` (the Room object). Its cost
+    /// follows the joined sessions, so no member list travels with it.
+    Conversation { conversation_id: Uuid },
     /// Every live session of these users.
     Users { user_ids: Vec<String> },
 }

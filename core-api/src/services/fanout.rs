@@ -109,20 +109,16 @@ impl Inner {
     }
 }
 
-/// Convenience: an event to a conversation's room and members.
+/// An event for everyone joined to the conversation's room.
 pub fn to_conversation(
     conversation_id: uuid::Uuid,
-    member_ids: Vec<String>,
     namespace: &str,
     event: &str,
     data: serde_json::Value,
     seq: Option<i64>,
 ) -> FanoutRequest {
     FanoutRequest {
-        target: FanoutTarget::Conversation {
-            conversation_id,
-            user_ids: member_ids,
-        },
+        target: FanoutTarget::Conversation { conversation_id },
         namespace: namespace.to_string(),
         event: event.to_string(),
         data,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::models::message::kind_to_db;
-use crate::repositories::{conversations as conversations_repo, messages as repo};
+use crate::repositories::messages as repo;
 use crate::services::pagination::{self, PageQuery};
 use crate::services::{fanout, membership};
 use crate::state::AppState;
@@ -73,7 +73,7 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
     tx.commit().await?;
 
     let message: Message = row.into();
-    publish(state, &message, server_events::NEW_MESSAGE).await;
+    publish(state, &message, server_events::NEW_MESSAGE);
     Ok(Sent {
         message,
         created: true,
@@ -156,7 +156,7 @@ pub async fn edit(state: &AppState, me: &AuthUser, id: Uuid, content: &str) -> A
         .await?
         .ok_or_else(|| AppError::not_found("message"))?
         .into();
-    publish(state, &message, server_events::MESSAGE_UPDATED).await;
+    publish(state, &message, server_events::MESSAGE_UPDATED);
     Ok(message)
 }
 
@@ -176,24 +176,20 @@ pub async fn delete(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Mess
         .await?
         .ok_or_else(|| AppError::not_found("message"))?
         .into();
-    publish(state, &message, server_events::MESSAGE_DELETED).await;
+    publish(state, &message, server_events::MESSAGE_DELETED);
     Ok(message)
 }
 
-/// Pushes a message event to the edge; members are looked up once per event.
-async fn publish(state: &AppState, message: &Message, event: &str) {
+/// Pushes a message event to the conversation's room at the edge.
+fn publish(state: &AppState, message: &Message, event: &str) {
     if !state.fanout.is_enabled() {
         return;
     }
-    let members = conversations_repo::member_tms_ids(&state.db, message.conversation_id)
-        .await
-        .unwrap_or_default();
     // only new messages carry the room's order key; edits and deletes reuse the original seq
     let seq = (event == server_events::NEW_MESSAGE).then_some(message.seq);
     let data = serde_json::to_value(message).unwrap_or_default();
     state.fanout.publish(fanout::to_conversation(
         message.conversation_id,
-        members,
         NS_MESSAGING,
         event,
         data,

@@ -8,9 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::repositories::{
-    conversations as conversations_repo, messages as messages_repo, receipts as repo,
-};
+use crate::repositories::{messages as messages_repo, receipts as repo};
 use crate::services::{fanout, membership};
 use crate::state::AppState;
 
@@ -62,16 +60,12 @@ pub async fn mark(
         read_at,
     };
     if state.fanout.is_enabled() {
-        let members = conversations_repo::member_tms_ids(&state.db, message.conversation_id)
-            .await
-            .unwrap_or_default();
         let data = json!({
             "conversation_id": view.conversation_id, "message_id": message_id, "user_id": view.user_id,
             "status": if read { "read" } else { "delivered" }, "delivered_at": delivered_at, "read_at": read_at,
         });
         state.fanout.publish(fanout::to_conversation(
             message.conversation_id,
-            members,
             NS_MESSAGING,
             server_events::MESSAGE_STATUS,
             data,
