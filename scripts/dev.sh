@@ -218,7 +218,7 @@ cat <<EOF
 
   teamchat is running (logs in .dev/logs/, Ctrl-C stops everything)
 
-    core-api     $CORE_URL        docs: $CORE_URL/docs   ready: $CORE_URL/health/ready
+    core-api     $CORE_URL        ready: $CORE_URL/health/ready
     TMS stand-in $TMS
 EOF
 [ "$run_edge" = 1 ] && echo "    edge         http://127.0.0.1:$EDGE_PORT   socket.io: ws://127.0.0.1:$EDGE_PORT/socket.io/?EIO=4&transport=websocket"
@@ -237,6 +237,13 @@ cat <<EOF
       -H 'content-type: application/json' \\
       -d "{\"conversation_id\":\"\$CONV\",\"type\":\"text\",\"content\":\"hi bob\",\"client_msg_id\":\"m-1\"}"
     curl -s "$CORE_URL/api/v1/conversations/\$CONV/messages" -H "Authorization: Bearer \$BOB"
+
+EOF
+
+[ "$run_edge" = 1 ] && cat <<EOF
+  Chat over Socket.IO through the edge, in two terminals:
+    node scripts/chat.mjs alice bob
+    node scripts/chat.mjs bob alice
 
 EOF
 
