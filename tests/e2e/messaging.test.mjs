@@ -161,3 +161,25 @@ test("after a disconnect, catch-up with after_seq returns exactly the missed mes
   assert.equal(page.pagination.has_more, false);
   closeAll();
 });
+
+test("a member removed from a group stops receiving its events at once", async () => {
+  const [ta, tc] = [await token("alice"), await token("carol")];
+  const g = await conversation(ta, "group", ["bob", "carol"]);
+  const a = await connect(ta);
+  const c = await connect(tc);
+  await a.emitWithAck("join_conversation", { conversation_id: g });
+  assert.equal((await c.emitWithAck("join_conversation", { conversation_id: g })).ok, true);
+  const first = await a.emitWithAck("send_message", { conversation_id: g, type: "text", content: "before", client_msg_id: clientId() });
+  await until(() => received(c, "new_message").find((m) => m.id === first.data.id), "carol's message before removal");
+
+  const [status] = await api(ta, "DELETE", `/api/v1/conversations/${g}/members/carol`);
+  assert.equal(status, 200);
+  await until(() => received(a, "member_removed").find((e) => e.user_id === "carol"), "the room hears of the removal");
+  const after = await a.emitWithAck("send_message", { conversation_id: g, type: "text", content: "after", client_msg_id: clientId() });
+  await until(() => received(a, "new_message").find((m) => m.id === after.data.id), "alice's own copy");
+  await sleep(300);
+  assert.equal(received(c, "new_message").find((m) => m.id === after.data.id), undefined, "carol got nothing after removal");
+  const send = await c.emitWithAck("send_message", { conversation_id: g, type: "text", content: "still here?", client_msg_id: clientId() });
+  assert.equal(send.error.code, "FORBIDDEN");
+  closeAll();
+});

@@ -8,7 +8,7 @@ use shared_types::api::{
     AddMembers, Conversation, ConversationSummary, ConversationType, CreateConversation, MemberRole,
 };
 use shared_types::limits::{MAX_GROUP_MEMBERS_PER_REQUEST, MAX_TITLE_CHARS};
-use shared_types::socket::{server_events, NS_NOTIFICATIONS};
+use shared_types::socket::{server_events, NS_MESSAGING, NS_NOTIFICATIONS};
 use shared_types::Pagination;
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::conversation::{kind_from_db, role_to_db};
 use crate::repositories::{conversations as repo, users as users_repo};
 use crate::services::pagination::{self, PageQuery};
-use crate::services::{membership, users};
+use crate::services::{fanout, membership, users};
 use crate::state::AppState;
 
 pub struct Created {
@@ -253,6 +253,7 @@ pub async fn remove_member(
         server_events::MEMBER_REMOVED,
         json!({ "conversation_id": id, "user_id": target }),
     );
+    evict_from_room(state, id, target);
     load(state, id).await
 }
 
@@ -284,6 +285,7 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
         server_events::MEMBER_REMOVED,
         json!({ "conversation_id": id, "user_id": me.tms_user_id }),
     );
+    evict_from_room(state, id, &me.tms_user_id);
     Ok(before)
 }
 
@@ -362,6 +364,18 @@ pub async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> {
 fn notify(state: &AppState, conversation: &Conversation, event: &str) {
     let data = serde_json::to_value(conversation).unwrap_or_default();
     publish(state, conversation, event, data);
+}
+
+/// Tells the conversation's Room to drop the sessions of a user who is no
+/// longer a member, so they stop receiving its events at once.
+fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
+    state.fanout.publish(fanout::to_conversation(
+        id,
+        NS_MESSAGING,
+        server_events::MEMBER_REMOVED,
+        json!({ "conversation_id": id, "user_id": user_id }),
+        None,
+    ));
 }
 
 fn publish(state: &AppState, conversation: &Conversation, event: &str, data: serde_json::Value) {

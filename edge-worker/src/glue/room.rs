@@ -7,6 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Deserialize;
 use shared_types::internal::FanoutResult;
+use shared_types::socket::server_events;
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, State};
 
 use super::objects::{self, Deliver, RoomBroadcast, RoomSession, SignedFanout};
@@ -166,6 +167,9 @@ impl Room {
                 .set_alarm(objects::offset_ms(at, now))
                 .await?;
         }
+        let evicted = (request.event == server_events::MEMBER_REMOVED)
+            .then(|| request.data["user_id"].as_str().map(str::to_string))
+            .flatten();
         if !frames.is_empty() {
             self.enqueue(Outgoing {
                 namespace: request.namespace,
@@ -173,6 +177,9 @@ impl Room {
                 exclude_user: None,
             })
             .await;
+        }
+        if let Some(user) = evicted {
+            self.change(|b| b.leave_all_for_user(&user)).await?;
         }
         Response::from_json(&FanoutResult {
             delivered: recipients as u32,
