@@ -181,5 +181,7 @@ test("a member removed from a group stops receiving its events at once", async (
   assert.equal(received(c, "new_message").find((m) => m.id === after.data.id), undefined, "carol got nothing after removal");
   const send = await c.emitWithAck("send_message", { conversation_id: g, type: "text", content: "still here?", client_msg_id: clientId() });
   assert.equal(send.error.code, "FORBIDDEN");
+  const rejoin = await c.emitWithAck("join_conversation", { conversation_id: g });
+  assert.equal(rejoin.error?.code, "FORBIDDEN", "a removed member cannot re-join the room");
   closeAll();
 });

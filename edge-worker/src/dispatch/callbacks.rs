@@ -135,6 +135,14 @@ impl SessionState {
         }
     }
 
+    /// The Room dropped this socket because its user left or was removed from
+    /// the conversation: forget the join and any cached membership, so a new
+    /// `join_conversation` goes to core again. Returns whether it was joined.
+    pub fn on_evicted(&mut self, conversation_id: Uuid) -> bool {
+        self.membership.remove(&conversation_id);
+        self.joined.remove(&conversation_id)
+    }
+
     /// The socket is gone: what to unregister. Leaves the state empty.
     pub fn on_close(&mut self) -> Cleanup {
         self.namespaces = Default::default();

@@ -34,6 +34,12 @@ pub struct SignedFanout {
     pub request: shared_types::internal::FanoutRequest,
 }
 
+/// The Room dropped a session from `conversation_id` (its user left or was removed).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Evicted {
+    pub conversation_id: uuid::Uuid,
+}
+
 /// A session (un)registering with its user.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct UserSession {

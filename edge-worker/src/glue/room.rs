@@ -10,7 +10,7 @@ use shared_types::internal::FanoutResult;
 use shared_types::socket::server_events;
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, State};
 
-use super::objects::{self, Deliver, RoomBroadcast, RoomSession, SignedFanout};
+use super::objects::{self, Deliver, Evicted, RoomBroadcast, RoomSession, SignedFanout};
 use crate::room::Room as RoomBook;
 use crate::socketio;
 
@@ -179,7 +179,17 @@ impl Room {
             .await;
         }
         if let Some(user) = evicted {
-            self.change(|b| b.leave_all_for_user(&user)).await?;
+            let mut sessions = Vec::new();
+            self.change(|b| sessions = b.leave_all_for_user(&user))
+                .await?;
+            let notice = Evicted {
+                conversation_id: self.conversation_id(&request.data),
+            };
+            for sid in sessions {
+                if let Ok(stub) = objects::session(&self.env, &sid) {
+                    let _ = super::http::post_json(&stub, "/evicted", &notice).await;
+                }
+            }
         }
         Response::from_json(&FanoutResult {
             delivered: recipients as u32,
@@ -203,6 +213,13 @@ impl Room {
             }
         }
         Some(batch)
+    }
+
+    fn conversation_id(&self, data: &serde_json::Value) -> uuid::Uuid {
+        data["conversation_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_default()
     }
 
     /// Queues a delivery; the first caller drains the queue, so frames reach

@@ -12,7 +12,7 @@ use worker::{
 };
 
 use super::config::EdgeConfig;
-use super::objects::{self, Deliver, RoomBroadcast, RoomSession, UserSession};
+use super::objects::{self, Deliver, Evicted, RoomBroadcast, RoomSession, UserSession};
 use super::{auth, core_client, http};
 use crate::dispatch::{
     ack_frames, not_a_member, AckHandle, Action, AlarmAction, Cleanup, MembershipCheck,
@@ -39,6 +39,13 @@ impl DurableObject for Session {
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         match req.path().as_str() {
             "/connect" => self.accept_upgrade(&req).await,
+            "/evicted" => {
+                let notice: Evicted = req.json().await?;
+                for ws in self.state.get_websockets() {
+                    Self::update(&ws, |s| s.on_evicted(notice.conversation_id))?;
+                }
+                Response::ok("evicted")
+            }
             "/deliver" => {
                 let message: Deliver = req.json().await?;
                 self.deliver(&message)
@@ -348,9 +355,11 @@ impl Session {
         ack: Option<AckHandle>,
         user_id: &str,
         conversation_id: Uuid,
-        membership: MembershipCheck,
+        _membership: MembershipCheck,
     ) -> worker::Result<()> {
-        if membership == MembershipCheck::AskCore {
+        // Joins always ask core, even when this socket joined before or has a
+        // cached answer: a member removed meanwhile must not get back into the room.
+        {
             let config = self.config()?;
             let path = format!("/internal/v1/conversations/{conversation_id}/membership");
             let answer: Result<Membership, _> =

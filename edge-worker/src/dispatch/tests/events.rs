@@ -357,3 +357,22 @@ fn disconnecting_messaging_leaves_its_rooms() {
     ));
     assert_eq!(ack_error_code(&out[0]), "FORBIDDEN");
 }
+
+#[test]
+fn eviction_forgets_the_join_so_the_next_join_asks_core() {
+    let mut s = joined();
+    let answer = |s: &mut SessionState| match emit(
+        s,
+        9,
+        "join_conversation",
+        json!({ "conversation_id": CONV }),
+    ) {
+        Action::JoinConversation { membership, .. } => Some(membership),
+        _ => None,
+    };
+    assert_eq!(answer(&mut s), None, "a joined socket is answered at once");
+    assert!(s.on_evicted(conv()));
+    assert!(!s.joined.contains(&conv()));
+    assert_eq!(answer(&mut s), Some(MembershipCheck::AskCore));
+    assert!(!s.on_evicted(conv()), "evicting twice is harmless");
+}
