@@ -160,20 +160,7 @@ pub async fn rename(
     id: Uuid,
     title: Option<&str>,
 ) -> AppResult<Conversation> {
-    let caller = membership::require_member(state, id, me).await?;
-    let conversation = repo::get(&state.db, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("conversation"))?;
-    if conversation.kind() == ConversationType::Direct {
-        return Err(AppError::validation(
-            "a direct conversation cannot be renamed",
-        ));
-    }
-    if !caller.can_administer() {
-        return Err(AppError::forbidden(
-            "only a group owner or admin can rename it",
-        ));
-    }
+    require_group_admin(state, me, id).await?;
     let title = validate_title(title)?;
     repo::update_title(&state.db, id, &title).await?;
     let conversation = load(state, id).await?;
@@ -329,12 +316,12 @@ async fn require_group_admin(
         .ok_or_else(|| AppError::not_found("conversation"))?;
     if conversation.kind() == ConversationType::Direct {
         return Err(AppError::validation(
-            "members of a direct conversation cannot change",
+            "a direct conversation has fixed members and no title",
         ));
     }
     if !caller.can_administer() {
         return Err(AppError::forbidden(
-            "only a group owner or admin can manage members",
+            "only a group owner or admin can change the group",
         ));
     }
     Ok(caller)
