@@ -18,8 +18,8 @@ if [ "${EDGE_SKIP_BUILD:-0}" = 1 ] && [ -f "$ROOT/edge-worker/build/index.js" ];
   exit 0
 fi
 
-mode=--release
-[ "${1:-}" = "--dev" ] && mode=--dev
+mode=(--profile edge-release)
+[ "${1:-}" = "--dev" ] && mode=(--dev)
 
 esbuild="$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild"
 [ "$(uname -m)" = aarch64 ] && esbuild="$ROOT/node_modules/@esbuild/linux-arm64/bin/esbuild"
@@ -28,13 +28,13 @@ esbuild="$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild"
 have worker-build || die "worker-build not found: run scripts/ensure-tools.sh --worker"
 have wasm-bindgen || die "wasm-bindgen not found: run scripts/ensure-tools.sh --worker"
 
-log "worker-build $mode (edge-worker)"
+log "worker-build ${mode[*]} (edge-worker)"
 start=$SECONDS
 (
   cd "$ROOT/edge-worker"
   WASM_BINDGEN_BIN=wasm-bindgen \
     WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt" \
     ESBUILD_BIN="$esbuild" \
-    worker-build "$mode"
+    worker-build "${mode[@]}"
 ) >&2 || die "worker-build failed"
 log "built edge-worker/build in $((SECONDS - start))s"
