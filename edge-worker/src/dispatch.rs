@@ -16,11 +16,9 @@ mod callbacks;
 use serde_json::{json, Value};
 use shared_types::socket::{Ack, ConnectAuth, ConnectError, NAMESPACES, NS_CALLS, NS_MESSAGING};
 use shared_types::ErrorCode;
-use uuid::Uuid;
 
 pub use action::{
-    ack_frames, not_a_member, AckHandle, Action, AlarmAction, Authenticated, Cleanup,
-    MembershipCheck, Opened,
+    ack_frames, not_a_member, AckHandle, Action, AlarmAction, Authenticated, Cleanup, Opened,
 };
 use callbacks::joined_ack;
 
@@ -104,7 +102,7 @@ impl SessionState {
                 ack_id,
                 name,
                 args,
-            } => self.on_event(nsp, ack_id, &name, args, now_ms),
+            } => self.on_event(nsp, ack_id, &name, args),
             // the server never asks a client for an ack, and CONNECT_ERROR is server → client
             SioPacket::Ack { .. } | SioPacket::ConnectError { .. } => Action::None,
         }
@@ -173,7 +171,6 @@ impl SessionState {
         ack_id: Option<u64>,
         name: &str,
         args: Vec<Value>,
-        now_ms: u64,
     ) -> Action {
         let ack = ack_id.map(|id| AckHandle {
             nsp: nsp.clone(),
@@ -194,7 +191,7 @@ impl SessionState {
             }
         };
         match nsp.as_str() {
-            NS_MESSAGING => self.on_messaging_event(ack, user_id, name, &args, now_ms),
+            NS_MESSAGING => self.on_messaging_event(ack, user_id, name, &args),
             NS_CALLS => match args.into_iter().next() {
                 Some(data @ Value::Object(_)) => Action::CallSignal {
                     ack,
@@ -223,18 +220,10 @@ impl SessionState {
         user_id: String,
         name: &str,
         args: &[Value],
-        now_ms: u64,
     ) -> Action {
         let event = match parse_messaging_event(name, args) {
             Ok(event) => event,
             Err(response) => return reply(ack_frames(ack.as_ref(), &response)),
-        };
-        let membership = |state: &Self, id: &Uuid| {
-            if state.knows_member_of(id, now_ms) {
-                MembershipCheck::Known
-            } else {
-                MembershipCheck::AskCore
-            }
         };
         match event {
             MessagingEvent::JoinConversation(conversation_id) => {
@@ -250,12 +239,10 @@ impl SessionState {
                         &Ack::err(ErrorCode::BadRequest, message),
                     ));
                 }
-                let membership = membership(self, &conversation_id);
                 Action::JoinConversation {
                     ack,
                     user_id,
                     conversation_id,
-                    membership,
                 }
             }
             MessagingEvent::LeaveConversation(conversation_id) => {
@@ -272,15 +259,11 @@ impl SessionState {
                     reply(frames)
                 }
             }
-            MessagingEvent::SendMessage(payload) => {
-                let membership = membership(self, &payload.conversation_id);
-                Action::SendMessage {
-                    ack,
-                    user_id,
-                    payload,
-                    membership,
-                }
-            }
+            MessagingEvent::SendMessage(payload) => Action::SendMessage {
+                ack,
+                user_id,
+                payload,
+            },
             MessagingEvent::Typing {
                 conversation_id,
                 typing,

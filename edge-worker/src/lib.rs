@@ -26,8 +26,7 @@ pub mod user_registry;
 mod glue;
 
 pub use dispatch::{
-    ack_frames, not_a_member, AckHandle, Action, AlarmAction, Authenticated, Cleanup,
-    MembershipCheck, Opened,
+    ack_frames, not_a_member, AckHandle, Action, AlarmAction, Authenticated, Cleanup, Opened,
 };
 pub use protocol_error::ProtocolError;
 pub use session_state::SessionState;

@@ -4,7 +4,7 @@
 //! field names, a bitmask for namespaces and hard caps on every collection.
 //! Behaviour (frames in, actions out) is in `dispatch`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use shared_types::socket::NAMESPACES;
@@ -19,8 +19,6 @@ pub const ATTACHMENT_BUDGET_BYTES: usize = 2_048;
 /// Most conversations one socket may have joined as rooms at once. Members
 /// still get events of other conversations through their User object.
 pub const MAX_JOINED_CONVERSATIONS: usize = 24;
-/// Most cached membership answers (for sends to conversations not joined).
-pub const MAX_MEMBERSHIP_CACHE: usize = 4;
 /// Longest `tms_user_id` kept; longer subjects are refused at CONNECT.
 pub const MAX_USER_ID_BYTES: usize = 128;
 /// A `?token=` longer than this is not kept (it would not fit the attachment);
@@ -73,52 +71,6 @@ impl NamespaceSet {
     }
 }
 
-/// Short-lived "is a member" answers from core (`Membership.ttl_secs`). Only
-/// positive answers are cached: a negative one could lock out someone just added.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MembershipCache(BTreeMap<Uuid, u64>);
-
-impl MembershipCache {
-    pub fn is_member(&self, conversation_id: &Uuid, now_ms: u64) -> bool {
-        self.0
-            .get(conversation_id)
-            .is_some_and(|expires_at| now_ms < *expires_at)
-    }
-
-    /// Caches a positive answer until `expires_at_ms`, evicting expired entries
-    /// first and then the one that expires soonest.
-    pub fn insert(&mut self, conversation_id: Uuid, expires_at_ms: u64, now_ms: u64) {
-        self.0.retain(|_, exp| now_ms < *exp);
-        if expires_at_ms <= now_ms {
-            return;
-        }
-        if !self.0.contains_key(&conversation_id) && self.0.len() >= MAX_MEMBERSHIP_CACHE {
-            if let Some(soonest) = self
-                .0
-                .iter()
-                .min_by_key(|(_, exp)| **exp)
-                .map(|(id, _)| *id)
-            {
-                self.0.remove(&soonest);
-            }
-        }
-        self.0.insert(conversation_id, expires_at_ms);
-    }
-
-    pub fn remove(&mut self, conversation_id: &Uuid) {
-        self.0.remove(conversation_id);
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
 /// Everything one socket needs to remember between events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionState {
@@ -133,8 +85,6 @@ pub struct SessionState {
     /// Rooms (`conversation:{id}`) this socket has joined, after core confirmed membership.
     #[serde(rename = "j", default)]
     pub joined: BTreeSet<Uuid>,
-    #[serde(rename = "m", default)]
-    pub membership: MembershipCache,
     #[serde(rename = "h")]
     pub heartbeat: Heartbeat,
     #[serde(rename = "r", default)]
@@ -160,7 +110,6 @@ impl SessionState {
             tms_user_id: None,
             namespaces: NamespaceSet::default(),
             joined: BTreeSet::new(),
-            membership: MembershipCache::default(),
             heartbeat: Heartbeat::new(heartbeat, now_ms),
             rate: RateGuard::default(),
             query_token,
@@ -170,12 +119,6 @@ impl SessionState {
 
     pub fn is_authenticated(&self) -> bool {
         self.tms_user_id.is_some()
-    }
-
-    /// Whether `conversation_id` is known to have this user as a member:
-    /// joined (membership was checked at join) or cached from core.
-    pub fn knows_member_of(&self, conversation_id: &Uuid, now_ms: u64) -> bool {
-        self.joined.contains(conversation_id) || self.membership.is_member(conversation_id, now_ms)
     }
 
     /// The Socket.IO socket id for one namespace of this connection.
@@ -197,10 +140,6 @@ impl SessionState {
 mod tests {
     use super::*;
 
-    fn uuid(n: u128) -> Uuid {
-        Uuid::from_u128(n)
-    }
-
     #[test]
     fn namespace_set_only_holds_served_namespaces() {
         let mut set = NamespaceSet::default();
@@ -218,25 +157,6 @@ mod tests {
         assert!(!set.remove("/messaging"));
         assert!(!set.remove("/nope"));
         assert_eq!(serde_json::to_string(&set).unwrap(), "4");
-    }
-
-    #[test]
-    fn membership_cache_expires_and_stays_bounded() {
-        let mut cache = MembershipCache::default();
-        cache.insert(uuid(1), 1_000, 0);
-        assert!(cache.is_member(&uuid(1), 999));
-        assert!(!cache.is_member(&uuid(1), 1_000));
-        for n in 2..10 {
-            cache.insert(uuid(n), 10_000 + n as u64, 0);
-        }
-        assert_eq!(cache.len(), MAX_MEMBERSHIP_CACHE);
-        // the soonest-expiring entries were evicted, the latest kept
-        assert!(cache.is_member(&uuid(9), 0) && !cache.is_member(&uuid(2), 0));
-        // already-expired answers are not stored
-        cache.insert(uuid(42), 5, 10);
-        assert!(!cache.is_member(&uuid(42), 0));
-        cache.remove(&uuid(9));
-        assert!(!cache.is_member(&uuid(9), 0));
     }
 
     #[test]
@@ -282,9 +202,6 @@ mod tests {
         // a few over the cap: concurrent joins can overshoot by the number in flight
         for n in 0..(MAX_JOINED_CONVERSATIONS as u128 + 4) {
             s.joined.insert(Uuid::from_u128(u128::MAX - n));
-        }
-        for n in 0..MAX_MEMBERSHIP_CACHE as u128 {
-            s.membership.insert(uuid(n), u64::MAX - 1, 0);
         }
         s.heartbeat.last_ping_sent_at = u64::MAX;
         s.rate

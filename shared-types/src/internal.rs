@@ -39,8 +39,6 @@ pub struct Membership {
     pub conversation_id: Uuid,
     pub user_id: String,
     pub is_member: bool,
-    /// How long the edge may cache this answer.
-    pub ttl_secs: u32,
 }
 
 /// `POST /internal/v1/fanout` on the edge: an event that originated in core.

@@ -85,7 +85,6 @@ async fn check_membership(
         conversation_id: id,
         user_id: me.tms_user_id,
         is_member,
-        ttl_secs: membership::EDGE_MEMBERSHIP_TTL_SECS,
     }))
 }
 

@@ -12,8 +12,6 @@ use crate::state::AppState;
 
 /// The seed's membership cache TTL.
 pub const MEMBERS_CACHE_TTL_SECS: u64 = 900;
-/// How long the edge may trust a membership answer before asking again.
-pub const EDGE_MEMBERSHIP_TTL_SECS: u32 = 30;
 /// Keeps the cached set non-empty, so "cached with no members" differs from "not cached".
 const SENTINEL: &str = "";
 

@@ -29,17 +29,6 @@ pub fn ack_frames(ack: Option<&AckHandle>, response: &Ack) -> Vec<String> {
     ack.map(|a| a.frame(response)).into_iter().collect()
 }
 
-/// Whether the glue must ask core about membership before going on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MembershipCheck {
-    /// Joined or cached: proceed without asking core.
-    Known,
-    /// The conversation id is only the client's claim: `GET
-    /// /internal/v1/conversations/{id}/membership`, `record_membership`, then
-    /// go on only if `is_member`.
-    AskCore,
-}
-
 /// What the glue must do after a frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -63,14 +52,14 @@ pub enum Action {
         nsp: String,
         token: String,
     },
-    /// If `AskCore`, check membership (and `record_membership`); if a member,
-    /// add this session to the Room object, then `on_join_confirmed`, else
-    /// `on_join_denied`; send the frames returned.
+    /// Ask core whether `user_id` is a member (core caches the answer; the
+    /// edge does not, so a removed member cannot rejoin on a stale answer).
+    /// If so, add this session to the Room object, then `on_join_confirmed`
+    /// and send its frames; else ack `not_a_member()`.
     JoinConversation {
         ack: Option<AckHandle>,
         user_id: String,
         conversation_id: Uuid,
-        membership: MembershipCheck,
     },
     /// Already removed from `joined`: remove the session from the Room object, send `reply`.
     LeaveConversation {
@@ -81,14 +70,13 @@ pub enum Action {
     LeaveConversations {
         conversation_ids: Vec<Uuid>,
     },
-    /// If `AskCore` and core says not a member: ack `not_a_member()`. Else
-    /// persist at core (authoritative for membership and the per-user rate),
-    /// ack `{ok:true,data:message}` or the core error, and fan out.
+    /// Persist at core (authoritative for membership and the per-user rate),
+    /// ack `{ok:true,data:message}` or the core error (`FORBIDDEN` for a
+    /// non-member). Core fans the message out after commit.
     SendMessage {
         ack: Option<AckHandle>,
         user_id: String,
         payload: SendMessage,
-        membership: MembershipCheck,
     },
     /// The session has joined the room: relay `user_typing` through the Room
     /// object (to everyone but `user_id`), send `reply`.

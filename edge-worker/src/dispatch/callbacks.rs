@@ -2,14 +2,12 @@
 //! for, plus connection start, alarms and close.
 
 use serde_json::json;
-use shared_types::internal::Membership;
 use shared_types::socket::{Ack, ConnectError, NAMESPACES};
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
 use super::{
-    ack_frames, connect_error_frame, not_a_member, AckHandle, AlarmAction, Authenticated, Cleanup,
-    Opened,
+    ack_frames, connect_error_frame, AckHandle, AlarmAction, Authenticated, Cleanup, Opened,
 };
 use crate::engineio::{self, OpenHandshake, PING_FRAME};
 use crate::heartbeat::{HeartbeatAction, HeartbeatConfig};
@@ -73,20 +71,6 @@ impl SessionState {
         socketio::connect_error(nsp, error)
     }
 
-    /// Remembers core's membership answer (positive ones, for `ttl_secs`).
-    pub fn record_membership(&mut self, membership: &Membership, now_ms: u64) {
-        if self.tms_user_id.as_deref() != Some(membership.user_id.as_str()) {
-            return;
-        }
-        if membership.is_member {
-            let expires_at = now_ms.saturating_add(u64::from(membership.ttl_secs) * 1_000);
-            self.membership
-                .insert(membership.conversation_id, expires_at, now_ms);
-        } else {
-            self.membership.remove(&membership.conversation_id);
-        }
-    }
-
     /// Core confirmed membership and the Room object registered the session.
     pub fn on_join_confirmed(
         &mut self,
@@ -94,19 +78,7 @@ impl SessionState {
         conversation_id: Uuid,
     ) -> Vec<String> {
         self.joined.insert(conversation_id);
-        // joined already implies membership; free the cache slot
-        self.membership.remove(&conversation_id);
         ack_frames(ack, &joined_ack(conversation_id))
-    }
-
-    /// Core said the user is not a member.
-    pub fn on_join_denied(
-        &mut self,
-        ack: Option<&AckHandle>,
-        conversation_id: Uuid,
-    ) -> Vec<String> {
-        self.membership.remove(&conversation_id);
-        ack_frames(ack, &not_a_member())
     }
 
     pub fn on_alarm(&mut self, now_ms: u64) -> AlarmAction {
@@ -136,10 +108,9 @@ impl SessionState {
     }
 
     /// The Room dropped this socket because its user left or was removed from
-    /// the conversation: forget the join and any cached membership, so a new
-    /// `join_conversation` goes to core again. Returns whether it was joined.
+    /// the conversation: forget the join, so a new `join_conversation` goes
+    /// to core again. Returns whether it was joined.
     pub fn on_evicted(&mut self, conversation_id: Uuid) -> bool {
-        self.membership.remove(&conversation_id);
         self.joined.remove(&conversation_id)
     }
 

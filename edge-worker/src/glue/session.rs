@@ -14,9 +14,7 @@ use worker::{
 use super::config::EdgeConfig;
 use super::objects::{self, Deliver, Evicted, RoomBroadcast, RoomSession, UserSession};
 use super::{auth, core_client, http};
-use crate::dispatch::{
-    ack_frames, not_a_member, AckHandle, Action, AlarmAction, Cleanup, MembershipCheck,
-};
+use crate::dispatch::{ack_frames, not_a_member, AckHandle, Action, AlarmAction, Cleanup};
 use crate::heartbeat::HeartbeatConfig;
 use crate::socketio;
 use crate::SessionState;
@@ -221,11 +219,7 @@ impl Session {
                 ack,
                 user_id,
                 conversation_id,
-                membership,
-            } => {
-                self.join(ws, ack, &user_id, conversation_id, membership)
-                    .await?
-            }
+            } => self.join(ws, ack, &user_id, conversation_id).await?,
             Action::LeaveConversation {
                 conversation_id,
                 reply,
@@ -240,9 +234,7 @@ impl Session {
                 ack,
                 user_id,
                 payload,
-                membership: _,
             } => {
-                // core checks membership (and the per-user rate) when it persists
                 let config = self.config()?;
                 let body = PersistMessage::new(payload);
                 let result: Result<PersistedMessage, _> = core_client::call(
@@ -355,33 +347,20 @@ impl Session {
         ack: Option<AckHandle>,
         user_id: &str,
         conversation_id: Uuid,
-        _membership: MembershipCheck,
     ) -> worker::Result<()> {
-        // Joins always ask core, even when this socket joined before or has a
-        // cached answer: a member removed meanwhile must not get back into the room.
-        {
-            let config = self.config()?;
-            let path = format!("/internal/v1/conversations/{conversation_id}/membership");
-            let answer: Result<Membership, _> =
-                core_client::call::<(), _>(&config, Method::Get, &path, user_id, None).await;
-            match answer {
-                Ok(m) => {
-                    let is_member = m.is_member;
-                    Self::update(ws, |s| s.record_membership(&m, now_ms()))?;
-                    if !is_member {
-                        let frames =
-                            Self::update(ws, |s| s.on_join_denied(ack.as_ref(), conversation_id))?;
-                        Self::send(
-                            ws,
-                            &frames.unwrap_or_else(|| ack_frames(ack.as_ref(), &not_a_member())),
-                        );
-                        return Ok(());
-                    }
-                }
-                Err(e) => {
-                    Self::send(ws, &ack_frames(ack.as_ref(), &Ack::err(e.code, e.message)));
-                    return Ok(());
-                }
+        let config = self.config()?;
+        let path = format!("/internal/v1/conversations/{conversation_id}/membership");
+        let answer: Result<Membership, _> =
+            core_client::call::<(), _>(&config, Method::Get, &path, user_id, None).await;
+        match answer {
+            Ok(m) if m.is_member => {}
+            Ok(_) => {
+                Self::send(ws, &ack_frames(ack.as_ref(), &not_a_member()));
+                return Ok(());
+            }
+            Err(e) => {
+                Self::send(ws, &ack_frames(ack.as_ref(), &Ack::err(e.code, e.message)));
+                return Ok(());
             }
         }
         let entry = RoomSession {

@@ -1,7 +1,6 @@
 //! `/messaging`, `/calls` and `/notifications` events.
 
 use serde_json::json;
-use shared_types::internal::Membership;
 use uuid::Uuid;
 
 use super::*;
@@ -20,15 +19,11 @@ fn join_asks_core_then_confirms() {
         ack,
         user_id,
         conversation_id,
-        membership,
     } = action
     else {
         panic!("{action:?}")
     };
-    assert_eq!(
-        (user_id.as_str(), conversation_id, membership),
-        ("alice", conv(), MembershipCheck::AskCore)
-    );
+    assert_eq!((user_id.as_str(), conversation_id), ("alice", conv()));
     assert!(s.joined.is_empty(), "a claim is not a join");
     let ack = ack.unwrap();
     assert_eq!(
@@ -60,83 +55,33 @@ fn join_asks_core_then_confirms() {
 
 #[test]
 fn join_denied_is_forbidden() {
-    let mut s = authed();
     let ack = AckHandle {
         nsp: "/messaging".into(),
         id: 2,
     };
     assert_eq!(
-        s.on_join_denied(Some(&ack), conv()),
+        ack_frames(Some(&ack), &not_a_member()),
         [
             r#"43/messaging,2[{"ok":false,"error":{"code":"FORBIDDEN","message":"not a member of this conversation"}}]"#
         ]
     );
-    assert!(s.joined.is_empty());
-    assert!(s.on_join_denied(None, conv()).is_empty());
+    assert!(ack_frames(None, &not_a_member()).is_empty());
 }
 
 #[test]
-fn cached_membership_skips_core_until_it_expires() {
+fn send_message_always_goes_to_core() {
+    // core is the authority on membership: a socket that never joined the
+    // conversation still asks core, which answers FORBIDDEN to a non-member
     let mut s = authed();
-    let membership = Membership {
-        conversation_id: conv(),
-        user_id: "alice".into(),
-        is_member: true,
-        ttl_secs: 60,
-    };
-    s.record_membership(&membership, NOW);
-    let join = emit(
-        &mut s,
-        1,
-        "join_conversation",
-        json!({ "conversation_id": CONV }),
-    );
-    assert!(matches!(
-        join,
-        Action::JoinConversation {
-            membership: MembershipCheck::Known,
-            ..
-        }
-    ));
     let send = json!({ "conversation_id": CONV, "content": "hi", "client_msg_id": "c1" });
     assert!(matches!(
-        emit(&mut s, 2, "send_message", send.clone()),
-        Action::SendMessage {
-            membership: MembershipCheck::Known,
-            ..
-        }
+        emit(&mut s, 2, "send_message", send),
+        Action::SendMessage { .. }
     ));
-    let later = format!("42/messaging,3{}", json!(["send_message", send]));
-    assert!(matches!(
-        s.on_text_frame(&later, NOW + 60_000),
-        Action::SendMessage {
-            membership: MembershipCheck::AskCore,
-            ..
-        }
-    ));
-    // another user's answer or a negative one never grants anything
-    let mut s = authed();
-    s.record_membership(
-        &Membership {
-            user_id: "bob".into(),
-            ..membership.clone()
-        },
-        NOW,
-    );
-    assert!(s.membership.is_empty());
-    s.record_membership(&membership, NOW);
-    s.record_membership(
-        &Membership {
-            is_member: false,
-            ..membership
-        },
-        NOW,
-    );
-    assert!(s.membership.is_empty());
 }
 
 #[test]
-fn send_message_to_a_joined_conversation_is_known() {
+fn send_message_carries_the_payload_and_ack() {
     let mut s = joined();
     let action = emit(
         &mut s,
@@ -148,15 +93,11 @@ fn send_message_to_a_joined_conversation_is_known() {
         ack,
         user_id,
         payload,
-        membership,
     } = action
     else {
         panic!("{action:?}")
     };
-    assert_eq!(
-        (ack.map(|a| a.id), user_id.as_str(), membership),
-        (Some(4), "alice", MembershipCheck::Known)
-    );
+    assert_eq!((ack.map(|a| a.id), user_id.as_str()), (Some(4), "alice"));
     assert_eq!(
         (payload.conversation_id, payload.content.as_deref()),
         (conv(), Some("hi"))
@@ -361,18 +302,18 @@ fn disconnecting_messaging_leaves_its_rooms() {
 #[test]
 fn eviction_forgets_the_join_so_the_next_join_asks_core() {
     let mut s = joined();
-    let answer = |s: &mut SessionState| match emit(
-        s,
-        9,
-        "join_conversation",
-        json!({ "conversation_id": CONV }),
-    ) {
-        Action::JoinConversation { membership, .. } => Some(membership),
-        _ => None,
+    let answer = |s: &mut SessionState| {
+        let join = emit(
+            s,
+            9,
+            "join_conversation",
+            json!({ "conversation_id": CONV }),
+        );
+        matches!(join, Action::JoinConversation { .. })
     };
-    assert_eq!(answer(&mut s), None, "a joined socket is answered at once");
+    assert!(!answer(&mut s), "a joined socket is answered at once");
     assert!(s.on_evicted(conv()));
     assert!(!s.joined.contains(&conv()));
-    assert_eq!(answer(&mut s), Some(MembershipCheck::AskCore));
+    assert!(answer(&mut s), "after eviction a join asks core again");
     assert!(!s.on_evicted(conv()), "evicting twice is harmless");
 }
