@@ -17,6 +17,7 @@ pub mod events;
 pub mod heartbeat;
 pub mod protocol_error;
 pub mod rate_guard;
+pub mod replay_guard;
 pub mod room;
 pub mod session_state;
 pub mod socketio;

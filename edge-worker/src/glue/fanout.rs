@@ -10,7 +10,7 @@ use shared_types::ErrorCode;
 use worker::{Env, Method, Request, Response};
 
 use super::config::EdgeConfig;
-use super::objects::{self, Deliver, SignedFanout};
+use super::objects::{self, Deliver, SignedDeliver, SignedFanout};
 use super::{auth, http};
 use crate::socketio;
 
@@ -79,27 +79,56 @@ pub async fn receive(mut req: Request, env: &Env, config: &EdgeConfig) -> worker
         }
         FanoutTarget::Users { user_ids } => {
             let frame = socketio::event(&request.namespace, &request.event, &request.data);
-            let message = Deliver {
-                namespace: request.namespace.clone(),
-                frames: vec![frame],
+            let signed = SignedDeliver {
+                signature,
+                deliver: Deliver {
+                    namespace: request.namespace.clone(),
+                    frames: vec![frame],
+                },
             };
             let sends = user_ids.iter().map(|id| {
-                let message = &message;
+                let signed = &signed;
                 async move {
                     match objects::user(env, id) {
-                        Ok(stub) => http::post_json(&stub, "/deliver", message).await.is_ok(),
-                        Err(_) => false,
+                        Ok(stub) => match http::post_json(&stub, "/fanout", signed).await {
+                            Ok(resp) => UserOutcome::from_status(resp.status_code()),
+                            Err(_) => UserOutcome::Failed,
+                        },
+                        Err(_) => UserOutcome::Failed,
                     }
                 }
             });
-            let delivered = futures_util::future::join_all(sends)
-                .await
-                .into_iter()
-                .filter(|ok| *ok)
+            let outcomes = futures_util::future::join_all(sends).await;
+            if outcomes.contains(&UserOutcome::Replayed) {
+                return http::error(
+                    ErrorCode::InternalAuthFailed,
+                    "internal authentication failed",
+                );
+            }
+            let delivered = outcomes
+                .iter()
+                .filter(|o| **o == UserOutcome::Delivered)
                 .count();
             http::ok(&FanoutResult {
                 delivered: delivered as u32,
             })
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UserOutcome {
+    Delivered,
+    Replayed,
+    Failed,
+}
+
+impl UserOutcome {
+    fn from_status(status: u16) -> Self {
+        match status {
+            200..=299 => Self::Delivered,
+            401 => Self::Replayed,
+            _ => Self::Failed,
         }
     }
 }

@@ -34,6 +34,13 @@ pub struct SignedFanout {
     pub request: shared_types::internal::FanoutRequest,
 }
 
+/// A user-addressed fan-out from core, with its signature for the replay check.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignedDeliver {
+    pub signature: String,
+    pub deliver: Deliver,
+}
+
 /// The Room dropped a session from `conversation_id` (its user left or was removed).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Evicted {

@@ -3,7 +3,7 @@
 //! is proportional to the joined sessions, never to the member count.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::Deserialize;
 use shared_types::internal::FanoutResult;
@@ -11,13 +11,13 @@ use shared_types::socket::server_events;
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, State};
 
 use super::objects::{self, Deliver, Evicted, RoomBroadcast, RoomSession, SignedFanout};
+use crate::replay_guard::ReplayGuard;
 use crate::room::Room as RoomBook;
 use crate::socketio;
 
 const STORAGE_KEY: &str = "room";
 /// How long a gap in `seq` may hold later messages back.
 const MAX_HOLD_MS: u64 = 300;
-const REPLAY_WINDOW_MS: u64 = shared_auth::internal_sig::REPLAY_WINDOW_SECS * 1000;
 
 #[durable_object]
 pub struct Room {
@@ -27,8 +27,8 @@ pub struct Room {
     /// Deliveries run one at a time, in order; later ones queue here.
     queue: RefCell<VecDeque<Outgoing>>,
     delivering: Cell<bool>,
-    /// Fan-out signatures seen recently (in memory: a replay also repeats its seq, which the book drops).
-    seen: RefCell<HashMap<String, u64>>,
+    /// Fan-out signatures seen recently (a replay also repeats its seq, which the book drops).
+    replays: RefCell<ReplayGuard>,
 }
 
 struct Outgoing {
@@ -54,7 +54,7 @@ impl DurableObject for Room {
             book: RefCell::new(None),
             queue: RefCell::new(VecDeque::new()),
             delivering: Cell::new(false),
-            seen: RefCell::new(HashMap::new()),
+            replays: RefCell::new(ReplayGuard::default()),
         }
     }
 
@@ -143,12 +143,12 @@ impl Room {
 
     async fn fanout(&self, signed: SignedFanout) -> worker::Result<Response> {
         let now = now_ms();
+        if !self
+            .replays
+            .borrow_mut()
+            .first_sight(&signed.signature, now)
         {
-            let mut seen = self.seen.borrow_mut();
-            seen.retain(|_, at| now.saturating_sub(*at) < REPLAY_WINDOW_MS);
-            if seen.insert(signed.signature.clone(), now).is_some() {
-                return Response::error("replayed", 401);
-            }
+            return Response::error("replayed", 401);
         }
         let request = signed.request;
         let frame = socketio::event(&request.namespace, &request.event, &request.data);

@@ -5,7 +5,8 @@ use std::cell::RefCell;
 
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, State};
 
-use super::objects::{self, Deliver, UserSession};
+use super::objects::{self, Deliver, SignedDeliver, UserSession};
+use crate::replay_guard::ReplayGuard;
 use crate::user_registry::{PresenceChange, UserRegistry};
 
 const STORAGE_KEY: &str = "registry";
@@ -15,6 +16,7 @@ pub struct User {
     state: State,
     env: Env,
     registry: RefCell<Option<UserRegistry>>,
+    replays: RefCell<ReplayGuard>,
 }
 
 fn now_ms() -> u64 {
@@ -27,6 +29,7 @@ impl DurableObject for User {
             state,
             env,
             registry: RefCell::new(None),
+            replays: RefCell::new(ReplayGuard::default()),
         }
     }
 
@@ -47,19 +50,16 @@ impl DurableObject for User {
                 self.on_presence(change).await?;
                 Response::ok("unregistered")
             }
-            "/deliver" => {
-                let message: Deliver = req.json().await?;
-                let sessions: Vec<String> = self
-                    .registry
-                    .borrow()
-                    .as_ref()
-                    .map(|r| r.sessions().map(str::to_string).collect())
-                    .unwrap_or_default();
-                let gone = objects::deliver_all(&self.env, &sessions, &message).await;
-                for sid in gone {
-                    let change = self.change(|r| r.unregister(&sid, now_ms())).await?;
-                    self.on_presence(change).await?;
+            "/fanout" => {
+                let signed: SignedDeliver = req.json().await?;
+                if !self
+                    .replays
+                    .borrow_mut()
+                    .first_sight(&signed.signature, now_ms())
+                {
+                    return Response::error("replayed", 401);
                 }
+                self.deliver(&signed.deliver).await?;
                 Response::ok("delivered")
             }
             _ => Response::error("not found", 404),
@@ -75,6 +75,22 @@ impl DurableObject for User {
 }
 
 impl User {
+    /// To every live session of the user; sessions that are gone are unregistered.
+    async fn deliver(&self, message: &Deliver) -> worker::Result<()> {
+        let sessions: Vec<String> = self
+            .registry
+            .borrow()
+            .as_ref()
+            .map(|r| r.sessions().map(str::to_string).collect())
+            .unwrap_or_default();
+        let gone = objects::deliver_all(&self.env, &sessions, message).await;
+        for sid in gone {
+            let change = self.change(|r| r.unregister(&sid, now_ms())).await?;
+            self.on_presence(change).await?;
+        }
+        Ok(())
+    }
+
     async fn load(&self) -> worker::Result<()> {
         if self.registry.borrow().is_some() {
             return Ok(());

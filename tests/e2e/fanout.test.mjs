@@ -1,0 +1,101 @@
+// Core → edge `/internal/v1/fanout`: only core's HMAC opens it, a signed
+// request is accepted once, and what it carries reaches the right sockets.
+// The signer here is written from the contract (shared-auth's canonical
+// string), independently of the Rust one, so the two are checked against
+// each other.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, createHmac, randomUUID } from "node:crypto";
+import { EDGE, closeAll, connect, conversation, received, sleep, token, until } from "./helpers.mjs";
+
+after(closeAll);
+
+const SECRET = process.env.INTERNAL_API_SECRET;
+const PATH = "/internal/v1/fanout";
+
+/** The four internal headers for `body`, signed at `timestamp` (unix seconds). */
+function signed(body, { timestamp = Math.floor(Date.now() / 1000), secret = SECRET, nonce = randomUUID().replaceAll("-", "") } = {}) {
+  const bodyHash = createHash("sha256").update(body).digest("hex");
+  const canonical = ["POST", PATH, String(timestamp), nonce, "", bodyHash].join("\n");
+  return {
+    "content-type": "application/json",
+    "x-internal-timestamp": String(timestamp),
+    "x-internal-nonce": nonce,
+    "x-internal-user": "",
+    "x-internal-signature": createHmac("sha256", secret).update(canonical).digest("hex"),
+  };
+}
+
+async function post(headers, body) {
+  const r = await fetch(EDGE + PATH, { method: "POST", headers, body });
+  return [r.status, await r.json()];
+}
+
+test("fan-out without core's signature is refused in the envelope", async () => {
+  const body = JSON.stringify({ target: { kind: "users", user_ids: ["bob"] }, namespace: "/notifications", event: "x", data: {} });
+  const cases = [
+    ["unsigned", { "content-type": "application/json" }],
+    ["wrong secret", signed(body, { secret: "not-the-internal-secret-0123456789abcdef" })],
+    ["stale timestamp", signed(body, { timestamp: Math.floor(Date.now() / 1000) - 600 })],
+    ["signed for another body", signed(body.replace("bob", "carol"))],
+  ];
+  for (const [name, headers] of cases) {
+    const [status, res] = await post(headers, body);
+    assert.equal(status, 401, name);
+    assert.equal(res.success, false, name);
+    assert.equal(res.error.code, "INTERNAL_AUTH_FAILED", name);
+  }
+  // a TMS JWT is no way in either
+  const [status] = await post({ "content-type": "application/json", authorization: `Bearer ${await token("alice")}` }, body);
+  assert.equal(status, 401);
+});
+
+test("a user-addressed fan-out reaches every session of that user once; its replay is refused", async () => {
+  const bob = await connect(await token("bob"), "/notifications");
+  const carol = await connect(await token("carol"), "/notifications");
+  const marker = randomUUID();
+  const body = JSON.stringify({
+    target: { kind: "users", user_ids: ["bob"] },
+    namespace: "/notifications",
+    event: "conversation_updated",
+    data: { marker },
+  });
+  const headers = signed(body);
+  const [status, res] = await post(headers, body);
+  assert.equal(status, 200, JSON.stringify(res));
+  assert.deepEqual(res.data, { delivered: 1 });
+  await until(() => received(bob, "conversation_updated").some((d) => d.marker === marker), "bob's notification");
+
+  const [replayStatus, replay] = await post(headers, body);
+  assert.equal(replayStatus, 401);
+  assert.equal(replay.error.code, "INTERNAL_AUTH_FAILED");
+  await sleep(300);
+  assert.equal(received(bob, "conversation_updated").filter((d) => d.marker === marker).length, 1, "delivered once");
+  assert.equal(received(carol, "conversation_updated").length, 0, "carol was not addressed");
+  closeAll();
+});
+
+test("a conversation fan-out reaches the joined sessions; its replay is refused", async () => {
+  const [ta, tb] = [await token("alice"), await token("bob")];
+  const dm = await conversation(ta, "direct", ["bob"]);
+  const b = await connect(tb);
+  assert.equal((await b.emitWithAck("join_conversation", { conversation_id: dm })).ok, true);
+  const marker = randomUUID();
+  // no seq: not a message, so the Room's order book does not dedupe it; only the replay guard can
+  const body = JSON.stringify({
+    target: { kind: "conversation", conversation_id: dm },
+    namespace: "/messaging",
+    event: "message_updated",
+    data: { conversation_id: dm, marker },
+  });
+  const headers = signed(body);
+  const [status, res] = await post(headers, body);
+  assert.equal(status, 200, JSON.stringify(res));
+  await until(() => received(b, "message_updated").some((d) => d.marker === marker), "bob's event");
+
+  const [replayStatus] = await post(headers, body);
+  assert.equal(replayStatus, 401);
+  await sleep(300);
+  assert.equal(received(b, "message_updated").filter((d) => d.marker === marker).length, 1, "delivered once");
+  closeAll();
+});
