@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use serde::Deserialize;
-use shared_types::internal::FanoutResult;
+use shared_types::internal::{FanoutResult, FanoutTarget};
 use shared_types::socket::server_events;
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, State};
 
@@ -151,6 +151,9 @@ impl Room {
             return Response::error("replayed", 401);
         }
         let request = signed.request;
+        let FanoutTarget::Conversation { conversation_id } = request.target else {
+            return Response::error("not a conversation event", 400);
+        };
         let frame = socketio::event(&request.namespace, &request.event, &request.data);
         let (frames, recipients, flush_at) = {
             let mut slot = self.book.borrow_mut();
@@ -182,9 +185,7 @@ impl Room {
             let mut sessions = Vec::new();
             self.change(|b| sessions = b.leave_all_for_user(&user))
                 .await?;
-            let notice = Evicted {
-                conversation_id: self.conversation_id(&request.data),
-            };
+            let notice = Evicted { conversation_id };
             for sid in sessions {
                 if let Ok(stub) = objects::session(&self.env, &sid) {
                     let _ = super::http::post_json(&stub, "/evicted", &notice).await;
@@ -213,13 +214,6 @@ impl Room {
             }
         }
         Some(batch)
-    }
-
-    fn conversation_id(&self, data: &serde_json::Value) -> uuid::Uuid {
-        data["conversation_id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .unwrap_or_default()
     }
 
     /// Queues a delivery; the first caller drains the queue, so frames reach
