@@ -187,7 +187,7 @@ pub async fn add_members(
     let added = repo::add_members(&mut tx, id, &local, "member").await?;
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
-    membership::invalidate(state, id).await?;
+    membership::invalidate(state, id).await;
     let conversation = load(state, id).await?;
     if !added.is_empty() {
         let added_tms: Vec<String> = conversation
@@ -233,7 +233,7 @@ pub async fn remove_member(
     let before = load(state, id).await?;
     repo::remove_member(&state.db, id, target_local).await?;
     repo::touch(&state.db, id).await?;
-    membership::invalidate(state, id).await?;
+    membership::invalidate(state, id).await;
     publish(
         state,
         &before,
@@ -265,7 +265,7 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
     }
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
-    membership::invalidate(state, id).await?;
+    membership::invalidate(state, id).await;
     publish(
         state,
         &before,

@@ -1,7 +1,8 @@
 //! Who may see and touch a conversation. Every conversation-scoped route and
 //! internal call goes through here.
 
-use redis::AsyncCommands;
+use std::sync::LazyLock;
+
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -15,8 +16,33 @@ pub const MEMBERS_CACHE_TTL_SECS: u64 = 900;
 /// Keeps the cached set non-empty, so "cached with no members" differs from "not cached".
 const SENTINEL: &str = "";
 
+/// Outlives any fill in flight by far; a version that expired reads as "",
+/// which only a fill that started after the expiry can have seen.
+const VERSION_TTL_SECS: i64 = 86_400;
+
+/// KEYS: the set, its version. ARGV: the version seen, the TTL, the members.
+/// Stores the set only if the version is still the one seen; SADDs in chunks
+/// because Lua's `unpack` is limited to a few thousand values.
+static STORE_IF_UNCHANGED: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+        redis.call('DEL', KEYS[1])
+        for i = 3, #ARGV, 1000 do
+            redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+        end
+        redis.call('EXPIRE', KEYS[1], ARGV[2])
+        return 1
+        ",
+    )
+});
+
 fn members_key(conversation_id: Uuid) -> String {
     format!("conversation:{conversation_id}:members")
+}
+
+fn version_key(conversation_id: Uuid) -> String {
+    format!("conversation:{conversation_id}:members:version")
 }
 
 /// The caller's membership, or 404 for a conversation that does not exist and
@@ -45,32 +71,63 @@ pub async fn is_member(
     tms_user_id: &str,
 ) -> AppResult<bool> {
     let key = state.cache.key(&members_key(conversation_id));
+    let version_key = state.cache.key(&version_key(conversation_id));
     let mut conn = state.cache.connection();
-    let (cached, exists): (bool, bool) = redis::pipe()
+    let (cached, exists, version): (bool, bool, Option<String>) = redis::pipe()
         .sismember(&key, tms_user_id)
         .exists(&key)
+        .get(&version_key)
         .query_async(&mut conn)
         .await?;
     if exists {
         return Ok(cached);
     }
     let members = repo::member_tms_ids(&state.db, conversation_id).await?;
-    let is_member = members.iter().any(|m| m == tms_user_id);
-    let mut pipe = redis::pipe();
-    pipe.sadd(&key, SENTINEL).ignore();
-    if !members.is_empty() {
-        pipe.sadd(&key, &members).ignore();
-    }
-    pipe.expire(&key, MEMBERS_CACHE_TTL_SECS as i64).ignore();
-    pipe.query_async::<()>(&mut conn).await?;
-    Ok(is_member)
+    store_if_unchanged(state, conversation_id, version.as_deref(), &members).await?;
+    Ok(members.iter().any(|m| m == tms_user_id))
 }
 
-/// Called after any membership change.
-pub async fn invalidate(state: &AppState, conversation_id: Uuid) -> AppResult<()> {
-    let mut conn = state.cache.connection();
-    let _: i64 = conn
-        .del(state.cache.key(&members_key(conversation_id)))
+/// Caches `members`, read from the database after the version was `seen`,
+/// unless a membership change has bumped the version since: that change may
+/// have committed after the read, and its invalidation must not be undone by
+/// this older list. Returns whether the set was stored.
+pub async fn store_if_unchanged(
+    state: &AppState,
+    conversation_id: Uuid,
+    seen: Option<&str>,
+    members: &[String],
+) -> AppResult<bool> {
+    let mut invocation = STORE_IF_UNCHANGED.key(state.cache.key(&members_key(conversation_id)));
+    invocation
+        .key(state.cache.key(&version_key(conversation_id)))
+        .arg(seen.unwrap_or(""))
+        .arg(MEMBERS_CACHE_TTL_SECS)
+        .arg(SENTINEL)
+        .arg(members);
+    let stored: i64 = invocation
+        .invoke_async(&mut state.cache.connection())
         .await?;
-    Ok(())
+    Ok(stored == 1)
+}
+
+/// Called after every committed membership change: bumps the version (so a
+/// fill that read the database before the change is not stored) and drops the
+/// set. Best effort: the change is already committed, so a Redis failure is
+/// logged rather than failing the request; the set expires on its own.
+pub async fn invalidate(state: &AppState, conversation_id: Uuid) {
+    let mut conn = state.cache.connection();
+    let version_key = state.cache.key(&version_key(conversation_id));
+    let result = redis::pipe()
+        .atomic()
+        .incr(&version_key, 1)
+        .ignore()
+        .expire(&version_key, VERSION_TTL_SECS)
+        .ignore()
+        .del(state.cache.key(&members_key(conversation_id)))
+        .ignore()
+        .query_async::<()>(&mut conn)
+        .await;
+    if let Err(e) = result {
+        tracing::error!(%conversation_id, error = %e, "membership cache invalidation failed");
+    }
 }
