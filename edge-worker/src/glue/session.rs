@@ -341,6 +341,10 @@ impl Session {
         Ok(())
     }
 
+    /// Asks core, registers with the Room, then asks core again: a removal
+    /// that commits between the first answer and the registration sends its
+    /// `member_removed` to a Room that does not hold this session yet, so only
+    /// the second answer (core invalidates before it fans out) catches it.
     async fn join(
         &self,
         ws: &WebSocket,
@@ -348,23 +352,13 @@ impl Session {
         user_id: &str,
         conversation_id: Uuid,
     ) -> worker::Result<()> {
-        let config = self.config()?;
-        let path = format!("/internal/v1/conversations/{conversation_id}/membership");
-        let answer: Result<Membership, _> =
-            core_client::call::<(), _>(&config, Method::Get, &path, user_id, None).await;
-        match answer {
-            Ok(m) if m.is_member => {}
-            Ok(_) => {
-                Self::send(ws, &ack_frames(ack.as_ref(), &not_a_member()));
-                return Ok(());
-            }
-            Err(e) => {
-                Self::send(ws, &ack_frames(ack.as_ref(), &Ack::err(e.code, e.message)));
-                return Ok(());
-            }
+        if let Some(refusal) = self.membership_refusal(user_id, conversation_id).await? {
+            Self::send(ws, &ack_frames(ack.as_ref(), &refusal));
+            return Ok(());
         }
+        let session_id = Self::session_id(ws)?;
         let entry = RoomSession {
-            session_id: Self::session_id(ws)?,
+            session_id: session_id.clone(),
             user_id: user_id.to_string(),
         };
         http::post_json(
@@ -373,12 +367,36 @@ impl Session {
             &entry,
         )
         .await?;
+        if let Some(refusal) = self.membership_refusal(user_id, conversation_id).await? {
+            self.leave_rooms_by_id(&session_id, &[conversation_id])
+                .await;
+            Self::send(ws, &ack_frames(ack.as_ref(), &refusal));
+            return Ok(());
+        }
         if let Some(frames) =
             Self::update(ws, |s| s.on_join_confirmed(ack.as_ref(), conversation_id))?
         {
             Self::send(ws, &frames);
         }
         Ok(())
+    }
+
+    /// `None` if core says the user is a member; else the ack to answer with
+    /// (`FORBIDDEN`, or core's error when it could not answer).
+    async fn membership_refusal(
+        &self,
+        user_id: &str,
+        conversation_id: Uuid,
+    ) -> worker::Result<Option<Ack>> {
+        let config = self.config()?;
+        let path = format!("/internal/v1/conversations/{conversation_id}/membership");
+        let answer: Result<Membership, _> =
+            core_client::call::<(), _>(&config, Method::Get, &path, user_id, None).await;
+        Ok(match answer {
+            Ok(m) if m.is_member => None,
+            Ok(_) => Some(not_a_member()),
+            Err(e) => Some(Ack::err(e.code, e.message)),
+        })
     }
 
     async fn receipt(
