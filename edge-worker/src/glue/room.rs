@@ -93,13 +93,21 @@ impl DurableObject for Room {
 
     async fn alarm(&self) -> worker::Result<Response> {
         self.load().await?;
-        let frames = self
+        let now = now_ms();
+        let (frames, flush_at) = self
             .book
             .borrow_mut()
             .as_mut()
-            .map(|b| b.flush_due(now_ms()))
+            .map(|b| (b.flush_due(now), b.next_flush_at()))
             .unwrap_or_default();
         self.save().await?;
+        // later gaps still holding frames need their own wake-up
+        if let Some(at) = flush_at {
+            self.state
+                .storage()
+                .set_alarm(objects::offset_ms(at, now))
+                .await?;
+        }
         if !frames.is_empty() {
             let namespace = shared_types::socket::NS_MESSAGING.to_string();
             self.enqueue(Outgoing {
