@@ -3,6 +3,8 @@
 
 mod common;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use common::TestApp;
 use reqwest::Method;
 use serde_json::json;
@@ -98,6 +100,30 @@ async fn malformed_bodies(pool: PgPool) {
     r.expect_error(422, "VALIDATION_ERROR");
     let r = app.get("/api/v1/conversations?cursor=%%%", "alice").await;
     r.expect_error(422, "VALIDATION_ERROR");
+    // well-formed but forged cursors: times Postgres cannot hold, ids that are not uuids
+    for position in [
+        "-300000000000000000_00000000-0000-0000-0000-000000000000",
+        "9223372036854775807_00000000-0000-0000-0000-000000000000",
+        "0_not-a-uuid",
+        "no-separator",
+    ] {
+        let cursor = URL_SAFE_NO_PAD.encode(position);
+        let r = app
+            .get(&format!("/api/v1/conversations?cursor={cursor}"), "alice")
+            .await;
+        r.expect_error(422, "VALIDATION_ERROR");
+    }
+    let cursor = URL_SAFE_NO_PAD.encode("-5");
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/conversations/{}/messages?cursor={cursor}",
+                uuid::Uuid::nil()
+            ),
+            "alice",
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.body);
 
     // nothing was half-written by any of the above
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations")

@@ -422,13 +422,19 @@ fn direct_key(a: &str, b: &str) -> String {
     format!("{}:{low}|{high}", low.len())
 }
 
+/// 9999-12-31T23:59:59.999999Z.
+const MAX_CURSOR_MICROS: i64 = 253_402_300_799_999_999;
+
 fn decode_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     let raw = pagination::decode(cursor)?;
     let bad = || AppError::validation("cursor is not valid");
     let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
+    // cursors come from real activity times: anything outside 1970..=9999 is
+    // forged (and some of it would be out of Postgres's range, a 500)
     let at = micros
         .parse::<i64>()
         .ok()
+        .filter(|m| (0..=MAX_CURSOR_MICROS).contains(m))
         .and_then(DateTime::from_timestamp_micros)
         .ok_or_else(bad)?;
     Ok((at, id.parse().map_err(|_| bad())?))
