@@ -33,6 +33,10 @@ async fn profiles_are_cached_for_600s(pool: PgPool) {
     app.get("/api/v1/users/nobody", "alice")
         .await
         .expect_error(404, "NOT_FOUND");
+    // ids may contain ':'; no id reads another user's stale copy
+    app.get("/api/v1/users/carol:stale", "alice")
+        .await
+        .expect_error(404, "NOT_FOUND");
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]

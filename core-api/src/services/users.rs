@@ -20,8 +20,10 @@ fn fresh_key(id: &str) -> String {
     format!("user:{id}")
 }
 
+/// Its own prefix: TMS ids are opaque and may contain `:`, so a suffix on
+/// `user:{id}` could name another user's fresh key (`user:alice:stale`).
 fn stale_key(id: &str) -> String {
-    format!("user:{id}:stale")
+    format!("user_stale:{id}")
 }
 
 /// Process-local map of TMS id → local id. The mapping never changes once made,
