@@ -359,3 +359,36 @@ async fn non_members_are_refused_on_every_conversation_route(pool: PgPool) {
     .unwrap();
     assert_eq!((msgs, members), (1, 2));
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn concurrent_leaves_never_leave_a_group_without_an_owner(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    // the owner leaving hands over to the admin, who leaves at the same moment
+    for round in 0..10 {
+        let g = app.conversation("alice", "group", &["bob", "carol"]).await;
+        let path = format!("/api/v1/conversations/{g}");
+        app.call(
+            Method::PATCH,
+            &format!("{path}/members/bob"),
+            "alice",
+            Some(json!({"role": "admin"})),
+        )
+        .await
+        .expect(200);
+        let leave = format!("{path}/leave");
+        let (a, b) = tokio::join!(
+            app.post(&leave, "alice", json!({})),
+            app.post(&leave, "bob", json!({}))
+        );
+        a.expect(200);
+        b.expect(200);
+        let roles: Vec<String> = sqlx::query_scalar(
+            "SELECT role FROM conversation_members WHERE conversation_id = $1::uuid",
+        )
+        .bind(&g)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(roles, ["owner"], "round {round}: carol must own the group");
+    }
+}

@@ -136,3 +136,34 @@ async fn message_events_are_pushed_signed_after_commit(pool: PgPool) {
     assert_eq!(notified["namespace"], "/notifications");
     assert_eq!(notified["target"]["user_ids"], json!(["alice", "bob"]));
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn member_added_names_only_the_users_actually_added(pool: PgPool) {
+    let (url, received) = edge_stand_in().await;
+    let app = TestApp::spawn_with(pool, |v| {
+        v.insert("EDGE_FANOUT_URL".into(), url);
+    })
+    .await;
+    let group = app.conversation("alice", "group", &["bob"]).await;
+    app.post(
+        &format!("/api/v1/conversations/{group}/members"),
+        "alice",
+        json!({"member_ids": ["bob", "carol"]}),
+    )
+    .await
+    .expect(200);
+    let events = wait_for(&received, 2).await;
+    let added = events
+        .iter()
+        .find(|e| e["event"] == "member_added")
+        .expect("member_added pushed");
+    assert_eq!(
+        added["data"]["user_ids"],
+        json!(["carol"]),
+        "bob was already in"
+    );
+    assert_eq!(
+        added["target"]["user_ids"],
+        json!(["alice", "bob", "carol"])
+    );
+}

@@ -8,9 +8,9 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::{Json, Path, Query};
-use crate::services::conversations;
 use crate::services::messages::{self, ListQuery};
 use crate::services::pagination::PageQuery;
+use crate::services::{conversations, groups};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -67,7 +67,7 @@ async fn rename(
     Json(input): Json<UpdateConversation>,
 ) -> AppResult<Response> {
     Ok(super::ok(
-        conversations::rename(&state, &me, id, Some(&input.title)).await?,
+        groups::rename(&state, &me, id, Some(&input.title)).await?,
     ))
 }
 
@@ -79,7 +79,7 @@ async fn add_members(
     Json(input): Json<AddMembers>,
 ) -> AppResult<Response> {
     Ok(super::ok(
-        conversations::add_members(&state, &me, id, input).await?,
+        groups::add_members(&state, &me, id, input).await?,
     ))
 }
 
@@ -90,7 +90,7 @@ async fn remove_member(
     Path((id, user_id)): Path<(Uuid, String)>,
 ) -> AppResult<Response> {
     Ok(super::ok(
-        conversations::remove_member(&state, &me, id, &user_id).await?,
+        groups::remove_member(&state, &me, id, &user_id).await?,
     ))
 }
 
@@ -102,7 +102,7 @@ async fn set_role(
     Json(input): Json<UpdateMemberRole>,
 ) -> AppResult<Response> {
     Ok(super::ok(
-        conversations::set_role(&state, &me, id, &user_id, input.role).await?,
+        groups::set_role(&state, &me, id, &user_id, input.role).await?,
     ))
 }
 
@@ -112,7 +112,7 @@ async fn leave(
     me: AuthUser,
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
-    Ok(super::ok(conversations::leave(&state, &me, id).await?))
+    Ok(super::ok(groups::leave(&state, &me, id).await?))
 }
 
 /// GET /api/v1/conversations/{id}/messages?cursor=&limit= (newest first) or ?after_seq=N (catch-up, oldest first)

@@ -84,6 +84,14 @@ pub async fn get(
         .await
 }
 
+/// Locks the conversation row until the transaction ends; its kind, or `None`.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT kind FROM conversations WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 pub async fn members(db: impl PgExecutor<'_>, id: Uuid) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{SELECT_MEMBER} WHERE cm.conversation_id = $1 ORDER BY cm.joined_at, u.tms_user_id"

@@ -4,9 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use shared_types::api::{
-    AddMembers, Conversation, ConversationSummary, ConversationType, CreateConversation, MemberRole,
-};
+use shared_types::api::{Conversation, ConversationSummary, ConversationType, CreateConversation};
 use shared_types::limits::{MAX_GROUP_MEMBERS_PER_REQUEST, MAX_TITLE_CHARS};
 use shared_types::socket::{server_events, NS_MESSAGING, NS_NOTIFICATIONS};
 use shared_types::Pagination;
@@ -14,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::models::conversation::{kind_from_db, role_to_db};
+use crate::models::conversation::kind_from_db;
 use crate::repositories::{conversations as repo, users as users_repo};
 use crate::services::pagination::{self, PageQuery};
 use crate::services::{fanout, membership, users};
@@ -154,181 +152,8 @@ pub async fn list_mine(
     ))
 }
 
-pub async fn rename(
-    state: &AppState,
-    me: &AuthUser,
-    id: Uuid,
-    title: Option<&str>,
-) -> AppResult<Conversation> {
-    require_group_admin(state, me, id).await?;
-    let title = validate_title(title)?;
-    repo::update_title(&state.db, id, &title).await?;
-    let conversation = load(state, id).await?;
-    notify(state, &conversation, server_events::CONVERSATION_UPDATED);
-    Ok(conversation)
-}
-
-pub async fn add_members(
-    state: &AppState,
-    me: &AuthUser,
-    id: Uuid,
-    input: AddMembers,
-) -> AppResult<Conversation> {
-    require_group_admin(state, me, id).await?;
-    let new_ids = normalize_member_ids(&input.member_ids, &me.tms_user_id)?;
-    if new_ids.is_empty() {
-        return Err(AppError::validation(
-            "member_ids must name at least one other user",
-        ));
-    }
-    users::require_known(state, &new_ids).await?;
-    let mut tx = state.db.begin().await?;
-    let local = users_repo::ensure_many(&mut tx, &new_ids).await?;
-    let added = repo::add_members(&mut tx, id, &local, "member").await?;
-    repo::touch(&mut *tx, id).await?;
-    tx.commit().await?;
-    membership::invalidate(state, id).await;
-    let conversation = load(state, id).await?;
-    if !added.is_empty() {
-        let added_tms: Vec<String> = conversation
-            .members
-            .iter()
-            .filter(|m| new_ids.contains(&m.user_id))
-            .map(|m| m.user_id.clone())
-            .collect();
-        publish(
-            state,
-            &conversation,
-            server_events::MEMBER_ADDED,
-            json!({ "conversation_id": id, "user_ids": added_tms }),
-        );
-    }
-    Ok(conversation)
-}
-
-/// Removes `target` (a TMS id). Removing yourself is leaving.
-pub async fn remove_member(
-    state: &AppState,
-    me: &AuthUser,
-    id: Uuid,
-    target: &str,
-) -> AppResult<Conversation> {
-    if target == me.tms_user_id {
-        return leave(state, me, id).await;
-    }
-    let caller = require_group_admin(state, me, id).await?;
-    let target_local = users_repo::find(&state.db, target)
-        .await?
-        .ok_or_else(|| AppError::not_found("member"))?;
-    let member = repo::member(&state.db, id, target_local)
-        .await?
-        .ok_or_else(|| AppError::not_found("member"))?;
-    match (caller.role(), member.role()) {
-        (_, MemberRole::Owner) => return Err(AppError::forbidden("the owner cannot be removed")),
-        (MemberRole::Admin, MemberRole::Admin) => {
-            return Err(AppError::forbidden("only the owner can remove an admin"))
-        }
-        _ => {}
-    }
-    let before = load(state, id).await?;
-    repo::remove_member(&state.db, id, target_local).await?;
-    repo::touch(&state.db, id).await?;
-    membership::invalidate(state, id).await;
-    publish(
-        state,
-        &before,
-        server_events::MEMBER_REMOVED,
-        json!({ "conversation_id": id, "user_id": target }),
-    );
-    evict_from_room(state, id, target);
-    load(state, id).await
-}
-
-/// Leaves a group. An owner who leaves hands ownership to the longest-standing admin, else member.
-pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conversation> {
-    let caller = membership::require_member(state, id, me).await?;
-    let conversation = repo::get(&state.db, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("conversation"))?;
-    if conversation.kind() == ConversationType::Direct {
-        return Err(AppError::validation(
-            "you cannot leave a direct conversation",
-        ));
-    }
-    let before = load(state, id).await?;
-    let mut tx = state.db.begin().await?;
-    repo::remove_member(&mut *tx, id, me.user_id).await?;
-    if caller.role() == MemberRole::Owner {
-        if let Some(next) = repo::successor(&mut *tx, id).await? {
-            repo::set_role(&mut *tx, id, next, role_to_db(MemberRole::Owner)).await?;
-        }
-    }
-    repo::touch(&mut *tx, id).await?;
-    tx.commit().await?;
-    membership::invalidate(state, id).await;
-    publish(
-        state,
-        &before,
-        server_events::MEMBER_REMOVED,
-        json!({ "conversation_id": id, "user_id": me.tms_user_id }),
-    );
-    evict_from_room(state, id, &me.tms_user_id);
-    Ok(before)
-}
-
-/// Only the owner changes roles; ownership itself is not transferable this way.
-pub async fn set_role(
-    state: &AppState,
-    me: &AuthUser,
-    id: Uuid,
-    target: &str,
-    role: MemberRole,
-) -> AppResult<Conversation> {
-    let caller = require_group_admin(state, me, id).await?;
-    if caller.role() != MemberRole::Owner {
-        return Err(AppError::forbidden("only the owner can change roles"));
-    }
-    if role == MemberRole::Owner || target == me.tms_user_id {
-        return Err(AppError::validation(
-            "role must be admin or member, for another member",
-        ));
-    }
-    let target_local = users_repo::find(&state.db, target)
-        .await?
-        .ok_or_else(|| AppError::not_found("member"))?;
-    repo::member(&state.db, id, target_local)
-        .await?
-        .ok_or_else(|| AppError::not_found("member"))?;
-    repo::set_role(&state.db, id, target_local, role_to_db(role)).await?;
-    let conversation = load(state, id).await?;
-    notify(state, &conversation, server_events::CONVERSATION_UPDATED);
-    Ok(conversation)
-}
-
-async fn require_group_admin(
-    state: &AppState,
-    me: &AuthUser,
-    id: Uuid,
-) -> AppResult<crate::models::conversation::MemberRow> {
-    let caller = membership::require_member(state, id, me).await?;
-    let conversation = repo::get(&state.db, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("conversation"))?;
-    if conversation.kind() == ConversationType::Direct {
-        return Err(AppError::validation(
-            "a direct conversation has fixed members and no title",
-        ));
-    }
-    if !caller.can_administer() {
-        return Err(AppError::forbidden(
-            "only a group owner or admin can change the group",
-        ));
-    }
-    Ok(caller)
-}
-
 /// The conversation with its members and their profiles (one batch lookup).
-pub async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> {
+pub(super) async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> {
     let row = repo::get(&state.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("conversation"))?;
@@ -348,14 +173,14 @@ pub async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> {
     Ok(row.into_conversation(members))
 }
 
-fn notify(state: &AppState, conversation: &Conversation, event: &str) {
+pub(super) fn notify(state: &AppState, conversation: &Conversation, event: &str) {
     let data = serde_json::to_value(conversation).unwrap_or_default();
     publish(state, conversation, event, data);
 }
 
 /// Tells the conversation's Room to drop the sessions of a user who is no
 /// longer a member, so they stop receiving its events at once.
-fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
+pub(super) fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
     state.fanout.publish(fanout::to_conversation(
         id,
         NS_MESSAGING,
@@ -365,7 +190,12 @@ fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
     ));
 }
 
-fn publish(state: &AppState, conversation: &Conversation, event: &str, data: serde_json::Value) {
+pub(super) fn publish(
+    state: &AppState,
+    conversation: &Conversation,
+    event: &str,
+    data: serde_json::Value,
+) {
     let ids = conversation
         .members
         .iter()
@@ -381,7 +211,7 @@ fn publish(state: &AppState, conversation: &Conversation, event: &str, data: ser
 }
 
 /// Deduplicates, drops the caller, rejects empty or oversized ids and lists.
-fn normalize_member_ids(ids: &[String], me: &str) -> AppResult<Vec<String>> {
+pub(super) fn normalize_member_ids(ids: &[String], me: &str) -> AppResult<Vec<String>> {
     if ids.len() > MAX_GROUP_MEMBERS_PER_REQUEST {
         return Err(AppError::validation(format!(
             "at most {MAX_GROUP_MEMBERS_PER_REQUEST} member_ids per request"
@@ -402,7 +232,7 @@ fn normalize_member_ids(ids: &[String], me: &str) -> AppResult<Vec<String>> {
     Ok(out)
 }
 
-fn validate_title(title: Option<&str>) -> AppResult<String> {
+pub(super) fn validate_title(title: Option<&str>) -> AppResult<String> {
     let title = title.map(str::trim).unwrap_or("");
     if title.is_empty() {
         return Err(AppError::validation("title is required"));

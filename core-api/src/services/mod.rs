@@ -3,6 +3,7 @@
 
 pub mod conversations;
 pub mod fanout;
+pub mod groups;
 pub mod membership;
 pub mod messages;
 pub mod pagination;

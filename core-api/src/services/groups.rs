@@ -1,0 +1,203 @@
+//! Group changes: rename, add and remove members, roles, leave. Each runs in
+//! one transaction that first locks the conversation row, so the changes of
+//! one group run one at a time and every check (the caller's role, the
+//! target's role, the next owner) holds until commit.
+
+use serde_json::json;
+use shared_types::api::{AddMembers, Conversation, ConversationType, MemberRole};
+use shared_types::socket::server_events;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::conversations::{evict_from_room, load, normalize_member_ids, notify, publish};
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::models::conversation::{kind_from_db, role_to_db, MemberRow};
+use crate::repositories::{conversations as repo, users as users_repo};
+use crate::services::{membership, users};
+use crate::state::AppState;
+
+type Tx = Transaction<'static, Postgres>;
+
+pub async fn rename(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+    title: Option<&str>,
+) -> AppResult<Conversation> {
+    let (mut tx, _) = begin_admin_change(state, me, id).await?;
+    let title = super::conversations::validate_title(title)?;
+    repo::update_title(&mut *tx, id, &title).await?;
+    tx.commit().await?;
+    let conversation = load(state, id).await?;
+    notify(state, &conversation, server_events::CONVERSATION_UPDATED);
+    Ok(conversation)
+}
+
+pub async fn add_members(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+    input: AddMembers,
+) -> AppResult<Conversation> {
+    // refuse non-admins before asking TMS, and ask TMS before taking the lock
+    // (message sends to the group wait on it)
+    drop(begin_admin_change(state, me, id).await?);
+    let new_ids = normalize_member_ids(&input.member_ids, &me.tms_user_id)?;
+    if new_ids.is_empty() {
+        return Err(AppError::validation(
+            "member_ids must name at least one other user",
+        ));
+    }
+    users::require_known(state, &new_ids).await?;
+    let (mut tx, _) = begin_admin_change(state, me, id).await?;
+    let local = users_repo::ensure_many(&mut tx, &new_ids).await?;
+    let added = repo::add_members(&mut tx, id, &local, "member").await?;
+    repo::touch(&mut *tx, id).await?;
+    tx.commit().await?;
+    membership::invalidate(state, id).await;
+    let conversation = load(state, id).await?;
+    // `ensure_many` keeps the order of `new_ids`; report only the rows added
+    let added_tms: Vec<&String> = new_ids
+        .iter()
+        .zip(&local)
+        .filter(|(_, local_id)| added.contains(local_id))
+        .map(|(tms, _)| tms)
+        .collect();
+    if !added_tms.is_empty() {
+        publish(
+            state,
+            &conversation,
+            server_events::MEMBER_ADDED,
+            json!({ "conversation_id": id, "user_ids": added_tms }),
+        );
+    }
+    Ok(conversation)
+}
+
+/// Removes `target` (a TMS id). Removing yourself is leaving.
+pub async fn remove_member(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+    target: &str,
+) -> AppResult<Conversation> {
+    if target == me.tms_user_id {
+        return leave(state, me, id).await;
+    }
+    let (mut tx, caller) = begin_admin_change(state, me, id).await?;
+    let target_local = users_repo::find(&mut *tx, target)
+        .await?
+        .ok_or_else(|| AppError::not_found("member"))?;
+    let member = repo::member(&mut *tx, id, target_local)
+        .await?
+        .ok_or_else(|| AppError::not_found("member"))?;
+    match (caller.role(), member.role()) {
+        (_, MemberRole::Owner) => return Err(AppError::forbidden("the owner cannot be removed")),
+        (MemberRole::Admin, MemberRole::Admin) => {
+            return Err(AppError::forbidden("only the owner can remove an admin"))
+        }
+        _ => {}
+    }
+    let before = load(state, id).await?;
+    repo::remove_member(&mut *tx, id, target_local).await?;
+    repo::touch(&mut *tx, id).await?;
+    tx.commit().await?;
+    membership::invalidate(state, id).await;
+    publish(
+        state,
+        &before,
+        server_events::MEMBER_REMOVED,
+        json!({ "conversation_id": id, "user_id": target }),
+    );
+    evict_from_room(state, id, target);
+    load(state, id).await
+}
+
+/// Leaves a group. An owner who leaves hands ownership to the longest-standing admin, else member.
+pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conversation> {
+    let (mut tx, caller) = begin_change(state, me, id).await?;
+    let before = load(state, id).await?;
+    repo::remove_member(&mut *tx, id, me.user_id).await?;
+    if caller.role() == MemberRole::Owner {
+        // the row lock keeps the successor a member until commit
+        if let Some(next) = repo::successor(&mut *tx, id).await? {
+            repo::set_role(&mut *tx, id, next, role_to_db(MemberRole::Owner)).await?;
+        }
+    }
+    repo::touch(&mut *tx, id).await?;
+    tx.commit().await?;
+    membership::invalidate(state, id).await;
+    publish(
+        state,
+        &before,
+        server_events::MEMBER_REMOVED,
+        json!({ "conversation_id": id, "user_id": me.tms_user_id }),
+    );
+    evict_from_room(state, id, &me.tms_user_id);
+    Ok(before)
+}
+
+/// Only the owner changes roles; ownership itself is not transferable this way.
+pub async fn set_role(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+    target: &str,
+    role: MemberRole,
+) -> AppResult<Conversation> {
+    let (mut tx, caller) = begin_admin_change(state, me, id).await?;
+    if caller.role() != MemberRole::Owner {
+        return Err(AppError::forbidden("only the owner can change roles"));
+    }
+    if role == MemberRole::Owner || target == me.tms_user_id {
+        return Err(AppError::validation(
+            "role must be admin or member, for another member",
+        ));
+    }
+    let target_local = users_repo::find(&mut *tx, target)
+        .await?
+        .ok_or_else(|| AppError::not_found("member"))?;
+    repo::member(&mut *tx, id, target_local)
+        .await?
+        .ok_or_else(|| AppError::not_found("member"))?;
+    repo::set_role(&mut *tx, id, target_local, role_to_db(role)).await?;
+    tx.commit().await?;
+    let conversation = load(state, id).await?;
+    notify(state, &conversation, server_events::CONVERSATION_UPDATED);
+    Ok(conversation)
+}
+
+/// Opens the change's transaction with the group row locked and returns the
+/// caller's membership: 404 for no such conversation, 403 for a non-member,
+/// 422 for a direct conversation (fixed members, no title).
+async fn begin_change(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<(Tx, MemberRow)> {
+    let mut tx = state.db.begin().await?;
+    let kind = repo::lock(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("conversation"))?;
+    let caller = repo::member(&mut *tx, id, me.user_id)
+        .await?
+        .ok_or_else(|| AppError::forbidden("you are not a member of this conversation"))?;
+    if kind_from_db(&kind) == ConversationType::Direct {
+        return Err(AppError::validation(
+            "a direct conversation has fixed members and no title",
+        ));
+    }
+    Ok((tx, caller))
+}
+
+/// `begin_change`, for an owner or admin only (403).
+async fn begin_admin_change(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+) -> AppResult<(Tx, MemberRow)> {
+    let (tx, caller) = begin_change(state, me, id).await?;
+    if !caller.can_administer() {
+        return Err(AppError::forbidden(
+            "only a group owner or admin can change the group",
+        ));
+    }
+    Ok((tx, caller))
+}
