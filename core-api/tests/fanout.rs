@@ -167,3 +167,30 @@ async fn member_added_names_only_the_users_actually_added(pool: PgPool) {
         json!(["alice", "bob", "carol"])
     );
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_repeated_delete_is_answered_but_announced_once(pool: PgPool) {
+    let (url, received) = edge_stand_in().await;
+    let app = TestApp::spawn_with(pool, |v| {
+        v.insert("EDGE_FANOUT_URL".into(), url);
+    })
+    .await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let sent = app.send("alice", &dm, "oops").await;
+    let path = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
+    let first = app.call(Method::DELETE, &path, "alice", None).await;
+    first.expect(200);
+    let again = app.call(Method::DELETE, &path, "alice", None).await;
+    again.expect(200);
+    assert_eq!(again.data()["deleted_at"], first.data()["deleted_at"]);
+    // conversation_updated, new_message, message_deleted; then give a repeat time to show
+    wait_for(&received, 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deletes = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "message_deleted")
+        .count();
+    assert_eq!(deletes, 1);
+}

@@ -131,27 +131,29 @@ pub async fn list_after(
     .await
 }
 
-pub async fn edit(db: impl PgExecutor<'_>, id: Uuid, content: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// False when the message is (by now) deleted and nothing changed.
+pub async fn edit(db: impl PgExecutor<'_>, id: Uuid, content: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "UPDATE messages SET content = $2, edited_at = now() WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
     .bind(content)
     .execute(db)
-    .await
-    .map(drop)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-/// Soft delete: the row stays as a tombstone so catch-up tells clients to drop it.
-pub async fn soft_delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Soft delete: the row stays as a tombstone so catch-up tells clients to drop
+/// it. False when it was already deleted.
+pub async fn soft_delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "UPDATE messages SET content = NULL, attachment = NULL, deleted_at = now()
          WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
     .execute(db)
-    .await
-    .map(drop)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Moves the member's read mark forward, never back.

@@ -151,7 +151,10 @@ pub async fn edit(state: &AppState, me: &AuthUser, id: Uuid, content: &str) -> A
         return Err(AppError::validation("only text messages can be edited"));
     }
     validate_text(Some(content))?;
-    repo::edit(&state.db, id, content).await?;
+    // a delete may have won the race since the read above
+    if !repo::edit(&state.db, id, content).await? {
+        return Err(AppError::conflict("the message was deleted"));
+    }
     let message: Message = repo::get(&state.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("message"))?
@@ -171,12 +174,15 @@ pub async fn delete(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Mess
             "only the sender or a group admin can delete a message",
         ));
     }
-    repo::soft_delete(&state.db, id).await?;
+    // deleting again is answered with the tombstone, and announced only once
+    let deleted_now = repo::soft_delete(&state.db, id).await?;
     let message: Message = repo::get(&state.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("message"))?
         .into();
-    publish(state, &message, server_events::MESSAGE_DELETED);
+    if deleted_now {
+        publish(state, &message, server_events::MESSAGE_DELETED);
+    }
     Ok(message)
 }
 
