@@ -25,7 +25,7 @@
 //! `now ± max_skew_secs`. After a successful verify, the receiver must record the
 //! signature (e.g. Redis `SET NX EX REPLAY_WINDOW_SECS`) and reject it if it was
 //! already there; keying on the signature is enough, since it is unique per
-//! request. [`REPLAY_WINDOW_SECS`] is twice [`MAX_SKEW_SECS`] because a
+//! request. [`REPLAY_WINDOW_SECS`] is twice [`MAX_SKEW_SECS`] (and a margin) because a
 //! timestamp may be that far off in either direction.
 //!
 //! Every failure should become the same bare 401 (`ErrorCode::InternalAuthFailed`);
@@ -41,8 +41,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// Largest accepted `|now - timestamp|`, in seconds.
 pub const MAX_SKEW_SECS: u64 = 60;
 /// How long a receiver must remember a seen signature: the whole acceptance
-/// window, `2 × MAX_SKEW_SECS`.
-pub const REPLAY_WINDOW_SECS: u64 = 120;
+/// window, `2 × MAX_SKEW_SECS`, plus 2 s because both ends truncate clocks to
+/// whole seconds.
+pub const REPLAY_WINDOW_SECS: u64 = 2 * MAX_SKEW_SECS + 2;
 /// `INTERNAL_API_SECRET` must be at least this long.
 pub const MIN_SECRET_BYTES: usize = 32;
 const SIGNATURE_HEX_LEN: usize = 64;
