@@ -44,6 +44,9 @@ pub const MAX_SKEW_SECS: u64 = 60;
 /// window, `2 × MAX_SKEW_SECS`, plus 2 s because both ends truncate clocks to
 /// whole seconds.
 pub const REPLAY_WINDOW_SECS: u64 = 2 * MAX_SKEW_SECS + 2;
+// a signature is acceptable from ts - skew to ts + skew: remembering it any
+// shorter would let a replay through
+const _: () = assert!(REPLAY_WINDOW_SECS > 2 * MAX_SKEW_SECS);
 /// `INTERNAL_API_SECRET` must be at least this long.
 pub const MIN_SECRET_BYTES: usize = 32;
 const SIGNATURE_HEX_LEN: usize = 64;
