@@ -181,6 +181,37 @@ async fn rs256_and_es256_through_jwks_with_refetch_on_unknown_kid(pool: PgPool) 
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn requests_racing_a_key_rotation_all_get_the_new_keys(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |v| {
+        let url = v["TMS_API_URL"].clone() + "/.well-known/jwks.json";
+        v.insert("TMS_JWKS_URL".into(), url);
+        v.insert("JWKS_MIN_REFRESH_SECS".into(), "1".into());
+    })
+    .await;
+    // past the refresh interval of the fetch at startup
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    app.tms.standin.rotate_keys();
+    let before = app.tms.controls.requests(tms_standin::Route::Jwks);
+    let tokens: Vec<String> = ["alice", "bob", "carol", "dave"]
+        .iter()
+        .cycle()
+        .take(8)
+        .map(|u| {
+            app.tms
+                .issue(&TokenRequest::new(*u).alg(TokenAlg::RS256))
+                .unwrap()
+                .token
+        })
+        .collect();
+    let replies = futures_util::future::join_all(tokens.iter().map(|t| me(&app, t))).await;
+    for r in &replies {
+        r.expect(200);
+    }
+    let fetched = app.tms.controls.requests(tms_standin::Route::Jwks) - before;
+    assert_eq!(fetched, 1, "one fetch served every waiting request");
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn unknown_kid_refetch_is_rate_limited(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |v| {
         let url = v["TMS_API_URL"].clone() + "/.well-known/jwks.json";

@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod engineio;
 pub mod events;
 pub mod heartbeat;
+pub mod jwks_gate;
 pub mod protocol_error;
 pub mod rate_guard;
 pub mod replay_guard;

@@ -2,7 +2,7 @@
 // typing, authorization, multi-device and catch-up.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { api, clientId, closeAll, connect, conversation, received, sleep, sql, token, until } from "./helpers.mjs";
+import { TMS, api, clientId, closeAll, connect, conversation, received, sleep, sql, token, until } from "./helpers.mjs";
 
 after(closeAll);
 
@@ -26,6 +26,25 @@ test("a bad, expired or missing token gets connect_error with its code", async (
   const rs = await connect(await token("alice", { alg: "RS256" }));
   assert.ok(rs.connected);
   rs.close();
+});
+
+test("after TMS rotates its keys, requests and sockets arriving at once with the new key all get in", async () => {
+  // the e2e edge may refetch the JWKS once a second (JWKS_MIN_REFRESH_SECS=1)
+  await sleep(1100);
+  const rotated = await fetch(`${TMS}/__control/rotate-keys`, { method: "POST" });
+  assert.equal(rotated.status, 200);
+  const { rs256_kid } = await rotated.json();
+  const users = ["alice", "bob", "carol", "dave", "alice", "bob"];
+  const tokens = await Promise.all(users.map((u) => token(u, { alg: "RS256" })));
+  const header = JSON.parse(Buffer.from(tokens[0].split(".")[0], "base64url"));
+  assert.equal(header.kid, rs256_kid, "signed with the new key");
+  // one request fetches the new JWKS; the others wait for it instead of failing
+  const replies = await Promise.all(tokens.map((t) => api(t, "GET", "/api/v1/auth/me")));
+  assert.deepEqual(replies.map(([status]) => status), users.map(() => 200), JSON.stringify(replies));
+  assert.deepEqual(replies.map(([, body]) => body.data.tms_user_id), users);
+  const sockets = await Promise.all(tokens.map((t) => connect(t)));
+  assert.ok(sockets.every((s) => s.connected));
+  closeAll();
 });
 
 test("DM over WebSocket: ack after commit, the other member receives it, the row is in Postgres", async () => {

@@ -85,7 +85,7 @@ WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false XDG_CONFIG_HOME="$
   --show-interactive-dev-session=false --persist-to "$RUN_DIR/state" \
   --var "CORE_API_URL:http://127.0.0.1:$CORE_PORT" --var "JWT_SECRET:$JWT_SECRET" \
   --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" --var "TMS_JWKS_URL:http://127.0.0.1:$TMS_PORT/.well-known/jwks.json" \
-  --var PING_INTERVAL_MS:2000 --var PING_TIMEOUT_MS:2000 \
+  --var PING_INTERVAL_MS:2000 --var PING_TIMEOUT_MS:2000 --var JWKS_MIN_REFRESH_SECS:1 \
   >"$RUN_DIR/wrangler.log" 2>&1 </dev/null &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "${PIDS[-1]}"

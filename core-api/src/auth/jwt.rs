@@ -54,11 +54,10 @@ impl JwtAuthenticator {
     pub async fn verify(&self, token: &str, now_unix: u64) -> Result<VerifiedToken, AppError> {
         match jwt::verify(token, &self.config, &self.keys(), now_unix) {
             Err(JwtError::TokenUnknownKey) if self.jwks_url.is_some() => {
-                if self.refresh_keys().await {
-                    jwt::verify(token, &self.config, &self.keys(), now_unix).map_err(reject)
-                } else {
-                    Err(reject(JwtError::TokenUnknownKey))
-                }
+                // verify again even when this caller did not fetch: requests that
+                // waited on the lock get the keys the first one just loaded
+                self.refresh_keys().await;
+                jwt::verify(token, &self.config, &self.keys(), now_unix).map_err(reject)
             }
             other => other.map_err(reject),
         }

@@ -1,68 +1,85 @@
 //! TMS JWT verification on the edge: the rules are `shared_auth::jwt`, the
-//! same code core runs; this adds the isolate-wide JWKS cache.
+//! same code core runs; this adds the isolate-wide JWKS cache, fetched on an
+//! unknown `kid` as `crate::jwks_gate` allows.
 
 use std::cell::RefCell;
+use std::time::Duration;
 
+use futures_util::future::Either;
 use shared_auth::jwt::{self, JwkKeys, JwtError, VerifiedToken};
-use worker::{Date, Fetch};
+use worker::{Date, Delay, Fetch};
 
 use super::config::EdgeConfig;
+use crate::jwks_gate::{JwksGate, RefreshDecision, MAX_WAIT_MS};
 
-/// Refetch the JWKS on an unknown `kid` at most this often.
-const JWKS_MIN_REFRESH_MS: u64 = 30_000;
+/// How often a waiting request looks whether the fetch it waits for is done.
+const WAIT_STEP_MS: u64 = 10;
 
 thread_local! {
     // one isolate serves many requests; keys are shared across them
-    static KEYS: RefCell<(JwkKeys, u64)> = RefCell::new((JwkKeys::empty(), 0));
+    static KEYS: RefCell<JwkKeys> = RefCell::new(JwkKeys::empty());
+    static GATE: RefCell<JwksGate> = RefCell::new(JwksGate::default());
 }
 
 pub fn now_unix() -> u64 {
-    Date::now().as_millis() / 1000
+    now_ms() / 1000
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+fn current_keys() -> JwkKeys {
+    KEYS.with(|k| k.borrow().clone())
 }
 
 pub async fn verify(config: &EdgeConfig, token: &str) -> Result<VerifiedToken, JwtError> {
-    let keys = KEYS.with(|k| k.borrow().0.clone());
-    match jwt::verify(token, &config.jwt, &keys, now_unix()) {
+    match jwt::verify(token, &config.jwt, &current_keys(), now_unix()) {
         Err(JwtError::TokenUnknownKey) if config.jwks_url.is_some() => {
-            if refresh(config).await {
-                let keys = KEYS.with(|k| k.borrow().0.clone());
-                jwt::verify(token, &config.jwt, &keys, now_unix())
-            } else {
-                Err(JwtError::TokenUnknownKey)
-            }
+            refresh(config).await;
+            // the keys may be new even if this request did not fetch them
+            jwt::verify(token, &config.jwt, &current_keys(), now_unix())
         }
         other => other,
     }
 }
 
-async fn refresh(config: &EdgeConfig) -> bool {
+async fn refresh(config: &EdgeConfig) {
     let Some(url) = &config.jwks_url else {
-        return false;
+        return;
     };
-    let now = Date::now().as_millis();
-    let last = KEYS.with(|k| k.borrow().1);
-    if last != 0 && now.saturating_sub(last) < JWKS_MIN_REFRESH_MS {
-        return false;
-    }
-    KEYS.with(|k| k.borrow_mut().1 = now);
-    let fetched = async {
-        let url = worker::Url::parse(url).map_err(|e| e.to_string())?;
-        let mut resp = Fetch::Url(url).send().await.map_err(|e| e.to_string())?;
-        if resp.status_code() != 200 {
-            return Err(format!("JWKS status {}", resp.status_code()));
+    match GATE.with(|g| g.borrow_mut().begin(now_ms(), config.jwks_min_refresh_ms)) {
+        RefreshDecision::Throttled => {}
+        RefreshDecision::Wait => {
+            let mut waited = 0;
+            while GATE.with(|g| g.borrow().in_flight()) && waited < MAX_WAIT_MS {
+                Delay::from(Duration::from_millis(WAIT_STEP_MS)).await;
+                waited += WAIT_STEP_MS;
+            }
         }
-        let text = resp.text().await.map_err(|e| e.to_string())?;
-        JwkKeys::from_jwks_json(&text).map_err(|e| e.message().to_string())
-    }
-    .await;
-    match fetched {
-        Ok(keys) => {
-            KEYS.with(|k| k.borrow_mut().0 = keys);
-            true
-        }
-        Err(e) => {
-            worker::console_warn!("JWKS fetch failed: {e}");
-            false
+        RefreshDecision::Fetch => {
+            let fetching = std::pin::pin!(fetch(url));
+            let timeout = Delay::from(Duration::from_millis(MAX_WAIT_MS));
+            let fetched = futures_util::future::select(fetching, timeout).await;
+            let fetched = match fetched {
+                Either::Left((result, _)) => result,
+                Either::Right(_) => Err("timed out".to_string()),
+            };
+            match fetched {
+                Ok(keys) => KEYS.with(|k| *k.borrow_mut() = keys),
+                Err(e) => worker::console_warn!("JWKS fetch failed: {e}"),
+            }
+            GATE.with(|g| g.borrow_mut().finish(now_ms()));
         }
     }
+}
+
+async fn fetch(url: &str) -> Result<JwkKeys, String> {
+    let url = worker::Url::parse(url).map_err(|e| e.to_string())?;
+    let mut resp = Fetch::Url(url).send().await.map_err(|e| e.to_string())?;
+    if resp.status_code() != 200 {
+        return Err(format!("JWKS status {}", resp.status_code()));
+    }
+    let text = resp.text().await.map_err(|e| e.to_string())?;
+    JwkKeys::from_jwks_json(&text).map_err(|e| e.message().to_string())
 }

@@ -9,6 +9,7 @@ pub struct EdgeConfig {
     pub internal_api_secret: Vec<u8>,
     pub jwt: JwtConfig,
     pub jwks_url: Option<String>,
+    pub jwks_min_refresh_ms: u64,
     pub ping_interval_ms: u64,
     pub ping_timeout_ms: u64,
 }
@@ -67,6 +68,8 @@ impl EdgeConfig {
             internal_api_secret,
             jwt,
             jwks_url,
+            jwks_min_refresh_ms: number(env, "JWKS_MIN_REFRESH_SECS", 30, &mut problems)
+                .saturating_mul(1_000),
             ping_interval_ms: number(env, "PING_INTERVAL_MS", 25_000, &mut problems),
             ping_timeout_ms: number(env, "PING_TIMEOUT_MS", 20_000, &mut problems),
         };
