@@ -275,12 +275,11 @@ impl SessionState {
                     );
                     return reply(ack_frames(ack.as_ref(), &response));
                 }
-                let reply = ack_frames(ack.as_ref(), &Ack::ok_empty());
                 Action::Typing {
+                    ack,
                     user_id,
                     conversation_id,
                     typing,
-                    reply,
                 }
             }
             MessagingEvent::MarkRead(r) => Action::MarkRead {

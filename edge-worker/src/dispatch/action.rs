@@ -79,12 +79,13 @@ pub enum Action {
         payload: SendMessage,
     },
     /// The session has joined the room: relay `user_typing` through the Room
-    /// object (to everyone but `user_id`), send `reply`.
+    /// object (to everyone but `user_id`) and ack `{ok:true}`; if the Room no
+    /// longer holds the session (it was evicted), `on_evicted` and ack `not_a_member()`.
     Typing {
+        ack: Option<AckHandle>,
         user_id: String,
         conversation_id: Uuid,
         typing: bool,
-        reply: Vec<String>,
     },
     /// Mark at core (it checks membership), ack the result.
     MarkRead {

@@ -19,11 +19,13 @@ pub struct RoomSession {
     pub user_id: String,
 }
 
-/// A frame for everyone in the room except `exclude_user`'s sessions.
+/// A frame from a session in the room for everyone in it except
+/// `exclude_user`'s sessions. The Room refuses it (403) from a session it does not hold.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RoomBroadcast {
     pub namespace: String,
     pub frame: String,
+    pub from_session: String,
     pub exclude_user: Option<String>,
 }
 

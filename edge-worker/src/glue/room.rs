@@ -4,11 +4,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use shared_types::internal::{FanoutResult, FanoutTarget};
 use shared_types::socket::server_events;
-use worker::{durable_object, Date, DurableObject, Env, Request, Response, State};
+use worker::{durable_object, Date, DurableObject, Env, Request, Response, State, Storage};
 
 use super::objects::{self, Deliver, Evicted, RoomBroadcast, RoomSession, SignedFanout};
 use crate::replay_guard::ReplayGuard;
@@ -22,19 +23,28 @@ const MAX_HOLD_MS: u64 = 300;
 #[durable_object]
 pub struct Room {
     state: State,
-    env: Env,
-    book: RefCell<Option<RoomBook>>,
-    /// Deliveries run one at a time, in order; later ones queue here.
-    queue: RefCell<VecDeque<Outgoing>>,
-    delivering: Cell<bool>,
+    shared: Rc<Shared>,
     /// Fan-out signatures seen recently (a replay also repeats its seq, which the book drops).
     replays: RefCell<ReplayGuard>,
 }
 
+/// What the delivery task needs after the request that queued the work has
+/// been answered: core's fan-out call returns at once, whatever the queue.
+struct Shared {
+    env: Env,
+    storage: Storage,
+    book: RefCell<Option<RoomBook>>,
+    /// Deliveries run one at a time, in order; later ones queue here.
+    queue: RefCell<VecDeque<Outgoing>>,
+    delivering: Cell<bool>,
+}
+
+/// Frames for the sessions that were in the room when they were accepted: a
+/// session evicted later still gets what came before its eviction.
 struct Outgoing {
     namespace: String,
     frames: Vec<String>,
-    exclude_user: Option<String>,
+    recipients: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -48,12 +58,16 @@ fn now_ms() -> u64 {
 
 impl DurableObject for Room {
     fn new(state: State, env: Env) -> Self {
-        Self {
-            state,
+        let shared = Rc::new(Shared {
             env,
+            storage: state.storage(),
             book: RefCell::new(None),
             queue: RefCell::new(VecDeque::new()),
             delivering: Cell::new(false),
+        });
+        Self {
+            state,
+            shared,
             replays: RefCell::new(ReplayGuard::default()),
         }
     }
@@ -63,24 +77,30 @@ impl DurableObject for Room {
         match req.path().as_str() {
             "/join" => {
                 let entry: RoomSession = req.json().await?;
-                self.change(|b| b.join(&entry.session_id, &entry.user_id))
+                self.shared
+                    .change(|b| b.join(&entry.session_id, &entry.user_id))
                     .await?;
                 Response::ok("joined")
             }
             "/leave" => {
                 let entry: SessionOnly = req.json().await?;
-                self.change(|b| b.leave_all_for_session(&entry.session_id))
+                self.shared
+                    .change(|b| b.leave_all_for_session(&entry.session_id))
                     .await?;
                 Response::ok("left")
             }
             "/broadcast" => {
                 let b: RoomBroadcast = req.json().await?;
-                self.enqueue(Outgoing {
-                    namespace: b.namespace,
-                    frames: vec![b.frame],
-                    exclude_user: b.exclude_user,
-                })
-                .await;
+                let in_room = self
+                    .shared
+                    .book
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|book| book.contains_session(&b.from_session));
+                if !in_room {
+                    return Response::error("not in the room", 403);
+                }
+                self.enqueue(b.namespace, vec![b.frame], b.exclude_user.as_deref());
                 Response::ok("sent")
             }
             "/fanout" => {
@@ -95,12 +115,13 @@ impl DurableObject for Room {
         self.load().await?;
         let now = now_ms();
         let (frames, flush_at) = self
+            .shared
             .book
             .borrow_mut()
             .as_mut()
             .map(|b| (b.flush_due(now), b.next_flush_at()))
             .unwrap_or_default();
-        self.save().await?;
+        self.shared.save().await?;
         // later gaps still holding frames need their own wake-up
         if let Some(at) = flush_at {
             self.state
@@ -110,12 +131,7 @@ impl DurableObject for Room {
         }
         if !frames.is_empty() {
             let namespace = shared_types::socket::NS_MESSAGING.to_string();
-            self.enqueue(Outgoing {
-                namespace,
-                frames,
-                exclude_user: None,
-            })
-            .await;
+            self.enqueue(namespace, frames, None);
         }
         Response::ok("flushed")
     }
@@ -123,30 +139,15 @@ impl DurableObject for Room {
 
 impl Room {
     async fn load(&self) -> worker::Result<()> {
-        if self.book.borrow().is_some() {
+        if self.shared.book.borrow().is_some() {
             return Ok(());
         }
-        let stored: Option<RoomBook> = self.state.storage().get(STORAGE_KEY).await?;
-        let mut slot = self.book.borrow_mut();
+        let stored: Option<RoomBook> = self.shared.storage.get(STORAGE_KEY).await?;
+        let mut slot = self.shared.book.borrow_mut();
         if slot.is_none() {
             *slot = Some(stored.unwrap_or_else(|| RoomBook::with_max_hold_ms(MAX_HOLD_MS)));
         }
         Ok(())
-    }
-
-    async fn save(&self) -> worker::Result<()> {
-        let snapshot = self.book.borrow().clone();
-        if let Some(book) = snapshot {
-            self.state.storage().put(STORAGE_KEY, &book).await?;
-        }
-        Ok(())
-    }
-
-    async fn change<T>(&self, f: impl FnOnce(&mut RoomBook) -> T) -> worker::Result<()> {
-        if let Some(book) = self.book.borrow_mut().as_mut() {
-            f(book);
-        }
-        self.save().await
     }
 
     async fn fanout(&self, signed: SignedFanout) -> worker::Result<Response> {
@@ -164,14 +165,14 @@ impl Room {
         };
         let frame = socketio::event(&request.namespace, &request.event, &request.data);
         let (frames, recipients, flush_at) = {
-            let mut slot = self.book.borrow_mut();
+            let mut slot = self.shared.book.borrow_mut();
             let Some(book) = slot.as_mut() else {
                 return Response::error("room not loaded", 500);
             };
             let frames = book.publish(request.seq, frame, now);
             (frames, book.len(), book.next_flush_at())
         };
-        self.save().await?;
+        self.shared.save().await?;
         if let Some(at) = flush_at {
             self.state
                 .storage()
@@ -182,20 +183,17 @@ impl Room {
             .then(|| request.data["user_id"].as_str().map(str::to_string))
             .flatten();
         if !frames.is_empty() {
-            self.enqueue(Outgoing {
-                namespace: request.namespace,
-                frames,
-                exclude_user: None,
-            })
-            .await;
+            // queued before the eviction below: the removed user's sessions get it too
+            self.enqueue(request.namespace, frames, None);
         }
         if let Some(user) = evicted {
             let mut sessions = Vec::new();
-            self.change(|b| sessions = b.leave_all_for_user(&user))
+            self.shared
+                .change(|b| sessions = b.leave_all_for_user(&user))
                 .await?;
             let notice = Evicted { conversation_id };
             for sid in sessions {
-                if let Ok(stub) = objects::session(&self.env, &sid) {
+                if let Ok(stub) = objects::session(&self.shared.env, &sid) {
                     let _ = super::http::post_json(&stub, "/evicted", &notice).await;
                 }
             }
@@ -205,6 +203,48 @@ impl Room {
         })
     }
 
+    /// Queues frames for the sessions in the room now, and starts the delivery
+    /// task unless it is running; it outlives the request (`wait_until`).
+    fn enqueue(&self, namespace: String, frames: Vec<String>, exclude_user: Option<&str>) {
+        let recipients = self
+            .shared
+            .book
+            .borrow()
+            .as_ref()
+            .map(|b| b.recipients(exclude_user))
+            .unwrap_or_default();
+        if recipients.is_empty() {
+            return;
+        }
+        self.shared.queue.borrow_mut().push_back(Outgoing {
+            namespace,
+            frames,
+            recipients,
+        });
+        if !self.shared.delivering.replace(true) {
+            let shared = Rc::clone(&self.shared);
+            self.state
+                .wait_until(async move { shared.deliver_queue().await });
+        }
+    }
+}
+
+impl Shared {
+    async fn save(&self) -> worker::Result<()> {
+        let snapshot = self.book.borrow().clone();
+        if let Some(book) = snapshot {
+            self.storage.put(STORAGE_KEY, &book).await?;
+        }
+        Ok(())
+    }
+
+    async fn change<T>(&self, f: impl FnOnce(&mut RoomBook) -> T) -> worker::Result<()> {
+        if let Some(book) = self.book.borrow_mut().as_mut() {
+            f(book);
+        }
+        self.save().await
+    }
+
     /// The next queued delivery, merged with the ones right behind it that go
     /// to the same sessions: under load each session gets one call with many
     /// frames instead of one call per frame.
@@ -212,9 +252,7 @@ impl Room {
         let mut queue = self.queue.borrow_mut();
         let mut batch = queue.pop_front()?;
         while let Some(following) = queue.front() {
-            if following.namespace != batch.namespace
-                || following.exclude_user != batch.exclude_user
-            {
+            if following.namespace != batch.namespace || following.recipients != batch.recipients {
                 break;
             }
             if let Some(following) = queue.pop_front() {
@@ -224,33 +262,26 @@ impl Room {
         Some(batch)
     }
 
-    /// Queues a delivery; the first caller drains the queue, so frames reach
-    /// every session in the order they were accepted.
-    async fn enqueue(&self, outgoing: Outgoing) {
-        self.queue.borrow_mut().push_back(outgoing);
-        if self.delivering.replace(true) {
-            return;
-        }
+    /// Delivers until the queue is empty, one batch at a time, so every
+    /// session sees frames in the order they were accepted.
+    async fn deliver_queue(&self) {
         while let Some(next) = self.next_batch() {
-            let recipients = self
-                .book
-                .borrow()
-                .as_ref()
-                .map(|b| b.recipients(next.exclude_user.as_deref()))
-                .unwrap_or_default();
             let message = Deliver {
                 namespace: next.namespace,
                 frames: next.frames,
             };
-            let gone = objects::deliver_all(&self.env, &recipients, &message).await;
+            let gone = objects::deliver_all(&self.env, &next.recipients, &message).await;
             if !gone.is_empty() {
-                let _ = self
+                let dropped = self
                     .change(|b| {
                         for sid in &gone {
                             b.leave_all_for_session(sid);
                         }
                     })
                     .await;
+                if let Err(e) = dropped {
+                    worker::console_warn!("room could not drop gone sessions: {e}");
+                }
             }
         }
         self.delivering.set(false);

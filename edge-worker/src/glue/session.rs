@@ -254,10 +254,10 @@ impl Session {
                 Self::send(ws, &ack_frames(ack.as_ref(), &response));
             }
             Action::Typing {
+                ack,
                 user_id,
                 conversation_id,
                 typing,
-                reply,
             } => {
                 let event = UserTyping {
                     conversation_id,
@@ -272,15 +272,23 @@ impl Session {
                 let broadcast = RoomBroadcast {
                     namespace: NS_MESSAGING.into(),
                     frame,
+                    from_session: Self::session_id(ws)?,
                     exclude_user: Some(user_id),
                 };
-                http::post_json(
+                let answer = http::post_json(
                     &objects::room(&self.env, &conversation_id)?,
                     "/broadcast",
                     &broadcast,
                 )
                 .await?;
-                Self::send(ws, &reply);
+                let response = if answer.status_code() == 403 {
+                    // evicted while the notice to this session was lost
+                    Self::update(ws, |s| s.on_evicted(conversation_id))?;
+                    not_a_member()
+                } else {
+                    Ack::ok_empty()
+                };
+                Self::send(ws, &ack_frames(ack.as_ref(), &response));
             }
             Action::MarkRead {
                 ack,

@@ -181,10 +181,13 @@ fn typing_requires_a_joined_room() {
             json!({ "conversation_id": CONV })
         ),
         Action::Typing {
+            ack: Some(AckHandle {
+                nsp: "/messaging".into(),
+                id: 2
+            }),
             user_id: "alice".into(),
             conversation_id: conv(),
             typing: true,
-            reply: vec![r#"43/messaging,2[{"ok":true}]"#.into()]
         }
     );
     let no_ack = format!(
@@ -194,10 +197,10 @@ fn typing_requires_a_joined_room() {
     assert_eq!(
         s.on_text_frame(&no_ack, NOW),
         Action::Typing {
+            ack: None,
             user_id: "alice".into(),
             conversation_id: conv(),
             typing: false,
-            reply: vec![]
         }
     );
 }
