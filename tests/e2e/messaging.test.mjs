@@ -78,6 +78,24 @@ test("DM over WebSocket: ack after commit, the other member receives it, the row
   closeAll();
 });
 
+test("messages a socket sends without waiting for acks are stored in the order sent", async () => {
+  const [ta, tb] = [await token("alice"), await token("bob")];
+  const dm = await conversation(ta, "direct", ["bob"]);
+  const a = await connect(ta);
+  await a.emitWithAck("join_conversation", { conversation_id: dm });
+  // under the 10 packets/s guard, all emitted before the first ack returns
+  const contents = Array.from({ length: 8 }, (_, i) => `burst ${i}`);
+  const acks = await Promise.all(
+    contents.map((content) => a.emitWithAck("send_message", { conversation_id: dm, type: "text", content, client_msg_id: clientId() })),
+  );
+  assert.ok(acks.every((ack) => ack.ok), JSON.stringify(acks));
+  const seqs = acks.map((ack) => ack.data.seq);
+  assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), "acked seqs follow the send order");
+  const stored = sql(`SELECT string_agg(content, '|' ORDER BY seq) FROM messages WHERE conversation_id = '${dm}' AND content LIKE 'burst %'`);
+  assert.equal(stored, contents.join("|"));
+  closeAll();
+});
+
 test("a message sent over REST through the edge arrives live on the socket", async () => {
   const [ta, tb] = [await token("alice"), await token("bob")];
   const dm = await conversation(ta, "direct", ["bob"]);

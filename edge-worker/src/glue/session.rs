@@ -2,7 +2,11 @@
 //! per-socket state is the attachment (`SessionState`), so it survives
 //! hibernation; the protocol logic is `crate::dispatch`, this only does I/O.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
 use serde_json::json;
+use shared_types::api::SendMessage;
 use shared_types::internal::{MarkReceipt, Membership, PersistMessage, PersistedMessage};
 use shared_types::socket::{Ack, ConnectError, UserTyping, NS_MESSAGING};
 use uuid::Uuid;
@@ -23,6 +27,17 @@ use crate::SessionState;
 pub struct Session {
     state: State,
     env: Env,
+    /// Sends waiting for the one in flight: a socket's messages reach core
+    /// (and get their `seq`) in the order the client sent them. In memory: a
+    /// socket with a send in flight is not idle, so it does not hibernate.
+    pending_sends: RefCell<VecDeque<PendingSend>>,
+    sending: Cell<bool>,
+}
+
+struct PendingSend {
+    ack: Option<AckHandle>,
+    user_id: String,
+    payload: SendMessage,
 }
 
 fn now_ms() -> u64 {
@@ -31,7 +46,12 @@ fn now_ms() -> u64 {
 
 impl DurableObject for Session {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self {
+            state,
+            env,
+            pending_sends: RefCell::new(VecDeque::new()),
+            sending: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -235,23 +255,17 @@ impl Session {
                 user_id,
                 payload,
             } => {
-                let config = self.config()?;
-                let body = PersistMessage::new(payload);
-                let result: Result<PersistedMessage, _> = core_client::call(
-                    &config,
-                    Method::Post,
-                    "/internal/v1/messages",
-                    &user_id,
-                    Some(&body),
-                )
-                .await;
-                let response = match result {
-                    Ok(persisted) => {
-                        Ack::ok(serde_json::to_value(persisted.message).unwrap_or_default())
-                    }
-                    Err(e) => Ack::err(e.code, e.message),
-                };
-                Self::send(ws, &ack_frames(ack.as_ref(), &response));
+                self.pending_sends.borrow_mut().push_back(PendingSend {
+                    ack,
+                    user_id,
+                    payload,
+                });
+                // the first send drains the queue; later ones wait their turn in it
+                if !self.sending.replace(true) {
+                    let drained = self.send_pending(ws).await;
+                    self.sending.set(false);
+                    drained?;
+                }
             }
             Action::Typing {
                 ack,
@@ -405,6 +419,33 @@ impl Session {
             Ok(_) => Some(not_a_member()),
             Err(e) => Some(Ack::err(e.code, e.message)),
         })
+    }
+
+    /// Persists queued sends one at a time and acks each after core commits.
+    async fn send_pending(&self, ws: &WebSocket) -> worker::Result<()> {
+        let config = self.config()?;
+        loop {
+            let next = self.pending_sends.borrow_mut().pop_front();
+            let Some(send) = next else {
+                return Ok(());
+            };
+            let body = PersistMessage::new(send.payload);
+            let result: Result<PersistedMessage, _> = core_client::call(
+                &config,
+                Method::Post,
+                "/internal/v1/messages",
+                &send.user_id,
+                Some(&body),
+            )
+            .await;
+            let response = match result {
+                Ok(persisted) => {
+                    Ack::ok(serde_json::to_value(persisted.message).unwrap_or_default())
+                }
+                Err(e) => Ack::err(e.code, e.message),
+            };
+            Self::send(ws, &ack_frames(send.ack.as_ref(), &response));
+        }
     }
 
     async fn receipt(
