@@ -16,7 +16,10 @@ pub const MAX_HELD_EVENTS: usize = 256;
 /// In-order delivery keyed by `seq`: ascending, no repeats, gaps held briefly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeqBuffer<T> {
-    /// Highest `seq` delivered; `None` until the first event, which sets it.
+    /// Highest `seq` delivered; `None` before any. Core numbers each
+    /// conversation from 1 without gaps, so `None` behaves as 0: a first
+    /// event above 1 waits (at most `max_hold_ms`) for lower ones that may
+    /// still be on their way, rather than making them repeats.
     last_delivered: Option<i64>,
     /// Events waiting for a gap to fill: seq → (held since, event).
     held: BTreeMap<i64, (u64, T)>,
@@ -49,12 +52,7 @@ impl<T> SeqBuffer<T> {
     /// Takes one event; returns the events now deliverable, in `seq` order.
     /// Repeats (`seq` ≤ last delivered, or already held) are dropped.
     pub fn accept(&mut self, seq: i64, event: T, now_ms: u64) -> Vec<(i64, T)> {
-        let Some(last) = self.last_delivered else {
-            self.last_delivered = Some(seq);
-            let mut ready = vec![(seq, event)];
-            self.drain_consecutive(&mut ready);
-            return ready;
-        };
+        let last = self.last_delivered.unwrap_or(0);
         if seq <= last || self.held.contains_key(&seq) {
             return Vec::new();
         }
@@ -105,7 +103,7 @@ impl<T> SeqBuffer<T> {
     }
 
     fn drain_consecutive(&mut self, ready: &mut Vec<(i64, T)>) {
-        while let Some(next) = self.last_delivered.and_then(|last| last.checked_add(1)) {
+        while let Some(next) = self.last_delivered.unwrap_or(0).checked_add(1) {
             let Some((_, event)) = self.held.remove(&next) else {
                 break;
             };

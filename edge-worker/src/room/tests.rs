@@ -9,17 +9,29 @@ fn buf() -> SeqBuffer<()> {
 }
 
 #[test]
-fn first_seen_seq_initialises_the_cursor() {
+fn a_new_room_starts_at_seq_1() {
     let mut b = buf();
-    assert_eq!(seqs(b.accept(41, (), 0)), [41]);
-    assert_eq!(b.last_delivered(), Some(41));
-    assert_eq!(seqs(b.accept(42, (), 0)), [42]);
+    assert_eq!(seqs(b.accept(1, (), 0)), [1]);
+    // seq 2 overtook seq 1 on its way to a new room: it waits for 1, which
+    // must not become a repeat
+    let mut b = buf();
+    assert!(b.accept(2, (), 0).is_empty());
+    assert_eq!(seqs(b.accept(1, (), 10)), [1, 2]);
+    // a room opened mid-conversation: its first event waits once, at most the hold time
+    let mut c = buf();
+    assert!(c.accept(41, (), 0).is_empty());
+    assert_eq!(c.next_flush_at(), Some(300));
+    assert_eq!(seqs(c.flush_due(300)), [41]);
+    assert_eq!(c.last_delivered(), Some(41));
+    assert_eq!(seqs(c.accept(42, (), 301)), [42]);
 }
 
 #[test]
 fn repeats_and_old_seqs_are_dropped() {
     let mut b = buf();
-    b.accept(5, (), 0);
+    for seq in 1..=5 {
+        b.accept(seq, (), 0);
+    }
     assert!(b.accept(5, (), 0).is_empty());
     assert!(b.accept(3, (), 0).is_empty());
     assert_eq!(seqs(b.accept(6, (), 0)), [6]);
@@ -93,11 +105,14 @@ fn held_events_are_bounded() {
 #[test]
 fn extreme_seqs_do_not_overflow() {
     let mut b = buf();
-    assert_eq!(seqs(b.accept(i64::MAX, (), 0)), [i64::MAX]);
     assert!(b.accept(i64::MAX, (), 0).is_empty());
+    assert_eq!(seqs(b.flush_due(300)), [i64::MAX]);
+    assert!(b.accept(i64::MAX, (), 0).is_empty());
+    // core numbers from 1: nothing at or below 0 is ever delivered
     let mut c = buf();
-    c.accept(i64::MIN, (), 0);
-    assert_eq!(seqs(c.accept(i64::MIN + 1, (), 0)), [i64::MIN + 1]);
+    assert!(c.accept(i64::MIN, (), 0).is_empty());
+    assert!(c.accept(0, (), 0).is_empty());
+    assert_eq!(c.held_len(), 0);
     let mut d = buf();
     d.accept(1, (), u64::MAX);
     d.accept(3, (), u64::MAX);
@@ -163,15 +178,15 @@ fn removed_member_loses_every_session() {
 #[test]
 fn publish_orders_seq_events_and_passes_others_through() {
     let mut room = Room::with_max_hold_ms(300);
-    assert_eq!(room.publish(Some(10), "m10".into(), 0), ["m10"]);
-    assert!(room.publish(Some(12), "m12".into(), 0).is_empty());
+    assert_eq!(room.publish(Some(1), "m1".into(), 0), ["m1"]);
+    assert!(room.publish(Some(3), "m3".into(), 0).is_empty());
     assert_eq!(room.publish(None, "typing".into(), 1), ["typing"]);
     assert_eq!(room.next_flush_at(), Some(300));
-    assert_eq!(room.publish(Some(11), "m11".into(), 2), ["m11", "m12"]);
-    assert!(room.publish(Some(11), "dup".into(), 3).is_empty());
-    room.publish(Some(14), "m14".into(), 5);
-    assert_eq!(room.flush_due(305), ["m14"]);
-    assert_eq!(room.last_delivered_seq(), Some(14));
+    assert_eq!(room.publish(Some(2), "m2".into(), 2), ["m2", "m3"]);
+    assert!(room.publish(Some(2), "dup".into(), 3).is_empty());
+    room.publish(Some(5), "m5".into(), 5);
+    assert_eq!(room.flush_due(305), ["m5"]);
+    assert_eq!(room.last_delivered_seq(), Some(5));
 }
 
 #[test]
