@@ -103,14 +103,7 @@ pub async fn remove_member(
     repo::remove_member(&mut *tx, id, target_local).await?;
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
-    membership::invalidate(state, id).await;
-    publish(
-        state,
-        &before,
-        server_events::MEMBER_REMOVED,
-        json!({ "conversation_id": id, "user_id": target }),
-    );
-    evict_from_room(state, id, target);
+    announce_removal(state, &before, target).await;
     load(state, id).await
 }
 
@@ -127,14 +120,7 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
     }
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
-    membership::invalidate(state, id).await;
-    publish(
-        state,
-        &before,
-        server_events::MEMBER_REMOVED,
-        json!({ "conversation_id": id, "user_id": me.tms_user_id }),
-    );
-    evict_from_room(state, id, &me.tms_user_id);
+    announce_removal(state, &before, &me.tms_user_id).await;
     Ok(before)
 }
 
@@ -166,6 +152,20 @@ pub async fn set_role(
     let conversation = load(state, id).await?;
     notify(state, &conversation, server_events::CONVERSATION_UPDATED);
     Ok(conversation)
+}
+
+/// After a removal commits: the cache forgets, every member as it was before
+/// (the removed one included) hears `member_removed`, and the Room drops the
+/// removed user's sessions.
+async fn announce_removal(state: &AppState, before: &Conversation, removed: &str) {
+    membership::invalidate(state, before.id).await;
+    publish(
+        state,
+        before,
+        server_events::MEMBER_REMOVED,
+        json!({ "conversation_id": before.id, "user_id": removed }),
+    );
+    evict_from_room(state, before.id, removed);
 }
 
 /// Opens the change's transaction with the group row locked and returns the

@@ -123,12 +123,7 @@ impl DurableObject for Room {
             .unwrap_or_default();
         self.shared.save().await?;
         // later gaps still holding frames need their own wake-up
-        if let Some(at) = flush_at {
-            self.state
-                .storage()
-                .set_alarm(objects::offset_ms(at, now))
-                .await?;
-        }
+        self.arm_flush(flush_at, now).await?;
         if !frames.is_empty() {
             let namespace = shared_types::socket::NS_MESSAGING.to_string();
             self.enqueue(namespace, frames, None);
@@ -173,12 +168,7 @@ impl Room {
             (frames, book.len(), book.next_flush_at())
         };
         self.shared.save().await?;
-        if let Some(at) = flush_at {
-            self.state
-                .storage()
-                .set_alarm(objects::offset_ms(at, now))
-                .await?;
-        }
+        self.arm_flush(flush_at, now).await?;
         let evicted = (request.event == server_events::MEMBER_REMOVED)
             .then(|| request.data["user_id"].as_str().map(str::to_string))
             .flatten();
@@ -201,6 +191,17 @@ impl Room {
         Response::from_json(&FanoutResult {
             delivered: recipients as u32,
         })
+    }
+
+    /// Wakes the object when frames held behind a gap are due.
+    async fn arm_flush(&self, flush_at: Option<u64>, now: u64) -> worker::Result<()> {
+        if let Some(at) = flush_at {
+            self.shared
+                .storage
+                .set_alarm(objects::offset_ms(at, now))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Queues frames for the sessions in the room now, and starts the delivery
