@@ -24,12 +24,16 @@ const room = await conversation(senderToken, "group", ids);
 const sender = await connect(senderToken);
 await sender.emitWithAck("join_conversation", { conversation_id: room });
 const receivers = [];
+const joinTimes = [];
 for (const id of ids) {
   const s = await connect(await token(id));
+  const t0 = performance.now();
   const joined = await s.emitWithAck("join_conversation", { conversation_id: room });
+  joinTimes.push(performance.now() - t0);
   if (!joined.ok) throw new Error(`join failed for ${id}: ${JSON.stringify(joined)}`);
   receivers.push(s);
 }
+console.log(`join_conversation round trip (${joinTimes.length} joins): ${fmt(joinTimes)}`);
 const arrivals = new Map(); // content -> [receive times]
 for (const s of receivers) {
   s.on("new_message", (m) => {
