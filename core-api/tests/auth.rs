@@ -208,7 +208,12 @@ async fn requests_racing_a_key_rotation_all_get_the_new_keys(pool: PgPool) {
         r.expect(200);
     }
     let fetched = app.tms.controls.requests(tms_standin::Route::Jwks) - before;
-    assert_eq!(fetched, 1, "one fetch served every waiting request");
+    // one fetch serves the requests queued behind it (a second is possible
+    // only if the queue outlasts the 1 s interval on a slow machine)
+    assert!(
+        (1..=2).contains(&fetched),
+        "{fetched} fetches for 8 racing requests"
+    );
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
