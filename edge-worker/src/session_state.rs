@@ -95,6 +95,10 @@ pub struct SessionState {
     /// Close the socket if no namespace is connected by then; cleared on the first CONNECT.
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub connect_deadline_ms: Option<u64>,
+    /// Set by `on_close`. Work that was awaiting I/O when the socket closed
+    /// finds it here and must not register the socket anywhere.
+    #[serde(rename = "x", default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
 }
 
 impl SessionState {
@@ -114,6 +118,7 @@ impl SessionState {
             rate: RateGuard::default(),
             query_token,
             connect_deadline_ms: Some(now_ms.saturating_add(DEFAULT_CONNECT_TIMEOUT_MS)),
+            closed: false,
         }
     }
 

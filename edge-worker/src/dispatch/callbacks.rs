@@ -31,6 +31,13 @@ impl SessionState {
 
     /// The token verified as `tms_user_id`. Returns the CONNECT reply.
     pub fn on_authenticated(&mut self, nsp: &str, tms_user_id: &str) -> Authenticated {
+        if self.closed {
+            // closed while the token was being verified: nothing to answer or register
+            return Authenticated {
+                frames: Vec::new(),
+                newly_authenticated: false,
+            };
+        }
         let refuse = |code, message: &str| Authenticated {
             frames: vec![connect_error_frame(nsp, code, message)],
             newly_authenticated: false,
@@ -72,13 +79,18 @@ impl SessionState {
     }
 
     /// Core confirmed membership and the Room object registered the session.
+    /// `None` when the socket closed while the join was in flight: the glue
+    /// must take the session out of the Room again.
     pub fn on_join_confirmed(
         &mut self,
         ack: Option<&AckHandle>,
         conversation_id: Uuid,
-    ) -> Vec<String> {
+    ) -> Option<Vec<String>> {
+        if self.closed {
+            return None;
+        }
         self.joined.insert(conversation_id);
-        ack_frames(ack, &joined_ack(conversation_id))
+        Some(ack_frames(ack, &joined_ack(conversation_id)))
     }
 
     pub fn on_alarm(&mut self, now_ms: u64) -> AlarmAction {
@@ -116,6 +128,7 @@ impl SessionState {
 
     /// The socket is gone: what to unregister. Leaves the state empty.
     pub fn on_close(&mut self) -> Cleanup {
+        self.closed = true;
         self.namespaces = Default::default();
         self.connect_deadline_ms = None;
         Cleanup {

@@ -395,10 +395,13 @@ impl Session {
             Self::send(ws, &ack_frames(ack.as_ref(), &refusal));
             return Ok(());
         }
-        if let Some(frames) =
-            Self::update(ws, |s| s.on_join_confirmed(ack.as_ref(), conversation_id))?
-        {
-            Self::send(ws, &frames);
+        match Self::update(ws, |s| s.on_join_confirmed(ack.as_ref(), conversation_id))? {
+            Some(Some(frames)) => Self::send(ws, &frames),
+            // the socket closed meanwhile; its cleanup did not know this room yet
+            _ => {
+                self.leave_rooms_by_id(&session_id, &[conversation_id])
+                    .await
+            }
         }
         Ok(())
     }

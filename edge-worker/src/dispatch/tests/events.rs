@@ -34,7 +34,7 @@ fn join_asks_core_then_confirms() {
         }
     );
     assert_eq!(
-        s.on_join_confirmed(Some(&ack), conv()),
+        s.on_join_confirmed(Some(&ack), conv()).unwrap(),
         [format!(
             r#"43/messaging,7[{{"ok":true,"data":{{"conversation_id":"{CONV}"}}}}]"#
         )]
@@ -319,4 +319,23 @@ fn eviction_forgets_the_join_so_the_next_join_asks_core() {
     assert!(!s.joined.contains(&conv()));
     assert!(answer(&mut s), "after eviction a join asks core again");
     assert!(!s.on_evicted(conv()), "evicting twice is harmless");
+}
+
+#[test]
+fn work_finishing_after_close_registers_nothing() {
+    // the token was still being verified when the socket closed
+    let mut s = SessionState::new("s", None, Default::default(), NOW);
+    let cleanup = s.on_close();
+    assert_eq!(cleanup.tms_user_id, None);
+    let late = s.on_authenticated("/messaging", "alice");
+    assert!(late.frames.is_empty() && !late.newly_authenticated);
+    assert_eq!(s.tms_user_id, None);
+    // a join whose Room registration was in flight when the socket closed
+    let mut s = authed();
+    s.on_close();
+    assert_eq!(s.on_join_confirmed(None, conv()), None);
+    assert!(s.joined.is_empty());
+    // the flag survives hibernation
+    let json = serde_json::to_string(&s).unwrap();
+    assert!(serde_json::from_str::<SessionState>(&json).unwrap().closed);
 }
