@@ -67,6 +67,16 @@ async fn edge_stand_in() -> (String, Received) {
     (url, received)
 }
 
+/// The app, pushing its events to a fresh edge stand-in.
+async fn spawn_with_edge(pool: PgPool) -> (TestApp, Received) {
+    let (url, received) = edge_stand_in().await;
+    let app = TestApp::spawn_with(pool, |v| {
+        v.insert("EDGE_FANOUT_URL".into(), url);
+    })
+    .await;
+    (app, received)
+}
+
 async fn wait_for(received: &Received, n: usize) -> Vec<Value> {
     for _ in 0..100 {
         let got = received.lock().unwrap().clone();
@@ -80,11 +90,7 @@ async fn wait_for(received: &Received, n: usize) -> Vec<Value> {
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn message_events_are_pushed_signed_after_commit(pool: PgPool) {
-    let (url, received) = edge_stand_in().await;
-    let app = TestApp::spawn_with(pool, |v| {
-        v.insert("EDGE_FANOUT_URL".into(), url);
-    })
-    .await;
+    let (app, received) = spawn_with_edge(pool).await;
     let dm = app.conversation("alice", "direct", &["bob"]).await;
     let sent = app.send("alice", &dm, "pushed").await;
     let id = sent["id"].as_str().unwrap().to_string();
@@ -139,11 +145,7 @@ async fn message_events_are_pushed_signed_after_commit(pool: PgPool) {
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn member_added_names_only_the_users_actually_added(pool: PgPool) {
-    let (url, received) = edge_stand_in().await;
-    let app = TestApp::spawn_with(pool, |v| {
-        v.insert("EDGE_FANOUT_URL".into(), url);
-    })
-    .await;
+    let (app, received) = spawn_with_edge(pool).await;
     let group = app.conversation("alice", "group", &["bob"]).await;
     app.post(
         &format!("/api/v1/conversations/{group}/members"),
@@ -170,11 +172,7 @@ async fn member_added_names_only_the_users_actually_added(pool: PgPool) {
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn a_repeated_delete_is_answered_but_announced_once(pool: PgPool) {
-    let (url, received) = edge_stand_in().await;
-    let app = TestApp::spawn_with(pool, |v| {
-        v.insert("EDGE_FANOUT_URL".into(), url);
-    })
-    .await;
+    let (app, received) = spawn_with_edge(pool).await;
     let dm = app.conversation("alice", "direct", &["bob"]).await;
     let sent = app.send("alice", &dm, "oops").await;
     let path = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
