@@ -132,15 +132,19 @@ async fn hs256_rules(pool: PgPool) {
     TestApp::read(r).await.expect_error(401, "TOKEN_MISSING");
 }
 
+/// Core with the stand-in's JWKS and this least time between refetches.
+async fn spawn_with_jwks(pool: PgPool, min_refresh_secs: u64) -> TestApp {
+    TestApp::spawn_with(pool, |v| {
+        let url = v["TMS_API_URL"].clone() + "/.well-known/jwks.json";
+        v.insert("TMS_JWKS_URL".into(), url);
+        v.insert("JWKS_MIN_REFRESH_SECS".into(), min_refresh_secs.to_string());
+    })
+    .await
+}
+
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn rs256_and_es256_through_jwks_with_refetch_on_unknown_kid(pool: PgPool) {
-    let mut jwks = String::new();
-    let app = TestApp::spawn_with(pool, |v| {
-        jwks = v["TMS_API_URL"].clone() + "/.well-known/jwks.json";
-        v.insert("TMS_JWKS_URL".into(), jwks.clone());
-        v.insert("JWKS_MIN_REFRESH_SECS".into(), "0".into());
-    })
-    .await;
+    let app = spawn_with_jwks(pool, 0).await;
     for alg in [TokenAlg::RS256, TokenAlg::ES256] {
         let t = app
             .tms
@@ -182,12 +186,7 @@ async fn rs256_and_es256_through_jwks_with_refetch_on_unknown_kid(pool: PgPool) 
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn requests_racing_a_key_rotation_all_get_the_new_keys(pool: PgPool) {
-    let app = TestApp::spawn_with(pool, |v| {
-        let url = v["TMS_API_URL"].clone() + "/.well-known/jwks.json";
-        v.insert("TMS_JWKS_URL".into(), url);
-        v.insert("JWKS_MIN_REFRESH_SECS".into(), "1".into());
-    })
-    .await;
+    let app = spawn_with_jwks(pool, 1).await;
     // past the refresh interval of the fetch at startup
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     app.tms.standin.rotate_keys();
@@ -218,12 +217,7 @@ async fn requests_racing_a_key_rotation_all_get_the_new_keys(pool: PgPool) {
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn unknown_kid_refetch_is_rate_limited(pool: PgPool) {
-    let app = TestApp::spawn_with(pool, |v| {
-        let url = v["TMS_API_URL"].clone() + "/.well-known/jwks.json";
-        v.insert("TMS_JWKS_URL".into(), url);
-        v.insert("JWKS_MIN_REFRESH_SECS".into(), "3600".into());
-    })
-    .await;
+    let app = spawn_with_jwks(pool, 3600).await;
     let before = app.tms.controls.requests(tms_standin::Route::Jwks);
     for _ in 0..5 {
         let forged = app

@@ -221,22 +221,10 @@ async fn group_roles_rename_add_remove_leave(pool: PgPool) {
     assert_eq!(added.data()["members"].as_array().unwrap().len(), 4);
 
     // owner makes bob an admin; an admin cannot remove another admin or the owner
-    app.call(
-        Method::PATCH,
-        &format!("{path}/members/bob"),
-        "alice",
-        Some(json!({"role": "admin"})),
-    )
-    .await
-    .expect(200);
-    app.call(
-        Method::PATCH,
-        &format!("{path}/members/carol"),
-        "bob",
-        Some(json!({"role": "admin"})),
-    )
-    .await
-    .expect_error(403, "FORBIDDEN");
+    app.set_role(&g, "alice", "bob", "admin").await.expect(200);
+    app.set_role(&g, "bob", "carol", "admin")
+        .await
+        .expect_error(403, "FORBIDDEN");
     app.call(
         Method::DELETE,
         &format!("{path}/members/alice"),
@@ -367,14 +355,7 @@ async fn concurrent_leaves_never_leave_a_group_without_an_owner(pool: PgPool) {
     for round in 0..10 {
         let g = app.conversation("alice", "group", &["bob", "carol"]).await;
         let path = format!("/api/v1/conversations/{g}");
-        app.call(
-            Method::PATCH,
-            &format!("{path}/members/bob"),
-            "alice",
-            Some(json!({"role": "admin"})),
-        )
-        .await
-        .expect(200);
+        app.set_role(&g, "alice", "bob", "admin").await.expect(200);
         let leave = format!("{path}/leave");
         let (a, b) = tokio::join!(
             app.post(&leave, "alice", json!({})),

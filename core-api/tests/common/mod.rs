@@ -175,6 +175,23 @@ impl TestApp {
             .to_string()
     }
 
+    /// `PATCH /api/v1/conversations/{id}/members/{target}` with `{"role"}`, as `actor`.
+    pub async fn set_role(
+        &self,
+        conversation_id: &str,
+        actor: &str,
+        target: &str,
+        role: &str,
+    ) -> Reply {
+        self.call(
+            Method::PATCH,
+            &format!("/api/v1/conversations/{conversation_id}/members/{target}"),
+            actor,
+            Some(serde_json::json!({ "role": role })),
+        )
+        .await
+    }
+
     pub async fn send(&self, user: &str, conversation_id: &str, content: &str) -> Value {
         let r = self
             .post(
