@@ -39,6 +39,12 @@ pub enum ErrorCode {
     TmsUnavailable,
     ServiceUnavailable,
     EdgeUnavailable,
+    /// The edge could not reach core in time (sockets and REST alike).
+    CoreUnavailable,
+    /// Redis is down and the answer needs it (no fallback could serve it).
+    CacheUnavailable,
+    /// Postgres is down or its pool is exhausted; retry after `Retry-After`.
+    DatabaseUnavailable,
 }
 
 impl ErrorCode {
@@ -69,7 +75,8 @@ impl ErrorCode {
             RateLimited => 429,
             InternalError => 500,
             EdgeUnavailable => 502,
-            TmsUnavailable | ServiceUnavailable => 503,
+            TmsUnavailable | ServiceUnavailable | CoreUnavailable | CacheUnavailable
+            | DatabaseUnavailable => 503,
         }
     }
 
@@ -104,6 +111,9 @@ impl ErrorCode {
             TmsUnavailable => "TMS_UNAVAILABLE",
             ServiceUnavailable => "SERVICE_UNAVAILABLE",
             EdgeUnavailable => "EDGE_UNAVAILABLE",
+            CoreUnavailable => "CORE_UNAVAILABLE",
+            CacheUnavailable => "CACHE_UNAVAILABLE",
+            DatabaseUnavailable => "DATABASE_UNAVAILABLE",
         }
     }
 
@@ -136,6 +146,9 @@ impl ErrorCode {
         ErrorCode::TmsUnavailable,
         ErrorCode::ServiceUnavailable,
         ErrorCode::EdgeUnavailable,
+        ErrorCode::CoreUnavailable,
+        ErrorCode::CacheUnavailable,
+        ErrorCode::DatabaseUnavailable,
     ];
 }
 
