@@ -182,3 +182,15 @@ pub struct Health {
     #[serde(default)]
     pub checks: Option<serde_json::Value>,
 }
+
+/// `GET /api/v1/presence?user_ids=a,b`: one entry per asked id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub user_id: String,
+    pub online: bool,
+    /// When the user was last seen going offline; `null` while online or when never seen.
+    pub last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Most ids one `GET /api/v1/presence` may ask for.
+pub const MAX_PRESENCE_IDS: usize = 100;

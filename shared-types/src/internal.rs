@@ -41,9 +41,17 @@ pub struct Membership {
     pub is_member: bool,
 }
 
-/// `POST /internal/v1/fanout` on the edge: an event that originated in core.
+/// `POST /internal/v1/fanout` on the edge: events that originated in core,
+/// in the order core committed them. Core sends what queued up on one of its
+/// push lanes as one batch; the edge keeps the order per target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FanoutRequest {
+pub struct FanoutBatch {
+    pub events: Vec<FanoutEvent>,
+}
+
+/// One event for the edge to deliver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FanoutEvent {
     pub target: FanoutTarget,
     /// Socket.IO namespace, e.g. `/messaging`.
     pub namespace: String,
@@ -51,24 +59,68 @@ pub struct FanoutRequest {
     pub event: String,
     pub data: serde_json::Value,
     /// Per-conversation order key; the Room delivers in `seq` order and drops repeats.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
+    /// A member left or was removed: once this event is delivered, the
+    /// gateways drop that user's sockets from the conversation's room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evict_user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FanoutTarget {
-    /// Every session joined to `conversation:{id}` (the Room object). Its cost
-    /// follows the joined sessions, so no member list travels with it.
-    Conversation { conversation_id: Uuid },
-    /// Every live session of these users.
-    Users { user_ids: Vec<String> },
+    /// The conversation's Room object: every socket joined to
+    /// `conversation:{id}` gets the event on `namespace`. `notify` lists the
+    /// online members by gateway (from presence); their sockets that have not
+    /// joined the room get the same event on `/notifications` instead. Core
+    /// fills `notify` for `new_message` only.
+    Conversation {
+        conversation_id: Uuid,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notify: Vec<GatewayUsers>,
+    },
+    /// Every socket of these users on these gateways, on `namespace`; core
+    /// resolved the gateways from presence. The cost is one object request
+    /// per gateway, whatever the number of users.
+    Gateways { gateways: Vec<GatewayUsers> },
+}
+
+/// Users with at least one socket on one gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayUsers {
+    /// The gateway object's name, e.g. `DFW.0` (location and shard); opaque to core.
+    pub gateway: String,
+    pub user_ids: Vec<String>,
 }
 
 /// Response of `POST /internal/v1/fanout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FanoutResult {
-    pub delivered: u32,
+    /// Events handed to their Room or gateways.
+    pub accepted: u32,
+}
+
+/// Longest gateway name core accepts in a presence report.
+pub const MAX_GATEWAY_NAME_BYTES: usize = 64;
+/// Most user ids in one presence report list.
+pub const MAX_PRESENCE_REPORT_USERS: usize = 5_000;
+
+/// `POST /internal/v1/presence` (a system call: no acting user). Gateways
+/// report which users they hold, in batches, never per socket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceReport {
+    pub gateway: String,
+    /// Users whose first socket on this gateway arrived since the last report.
+    #[serde(default)]
+    pub arrived: Vec<String>,
+    /// Users whose last socket on this gateway left since the last report.
+    #[serde(default)]
+    pub departed: Vec<String>,
+    /// Every user with a socket on this gateway now; sent periodically so that
+    /// `presence:{id}` stays fresh (its TTL is 300 s).
+    #[serde(default)]
+    pub present: Vec<String>,
 }
 
 /// `POST /internal/v1/messages/{id}/delivered` and `/read`.

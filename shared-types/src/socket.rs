@@ -84,6 +84,15 @@ pub struct UserTyping {
     pub typing: bool,
 }
 
+/// `user_online` / `user_offline` (server → client, on `/messaging`), to
+/// online users who share a conversation with `user_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceChanged {
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The ack every client event gets: `{ok:true,data}` or `{ok:false,error}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ack {
