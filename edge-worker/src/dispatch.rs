@@ -1,5 +1,5 @@
-//! The Session object's protocol logic: text frame in → one `Action` out.
-//! The glue performs the action (I/O with core, Room and User objects), then
+//! One socket's protocol logic inside a Gateway object: text frame in → one
+//! `Action` out. The glue performs the action (I/O with core and the Room objects), then
 //! calls back (`on_authenticated`, `on_join_confirmed`, …) for the frames to
 //! send. Everything here is synchronous and pure over `SessionState`.
 //!
@@ -17,9 +17,7 @@ use serde_json::{json, Value};
 use shared_types::socket::{Ack, ConnectAuth, ConnectError, NAMESPACES, NS_CALLS, NS_MESSAGING};
 use shared_types::ErrorCode;
 
-pub use action::{
-    ack_frames, not_a_member, AckHandle, Action, AlarmAction, Authenticated, Cleanup, Opened,
-};
+pub use action::{ack_frames, not_a_member, AckHandle, Action, Authenticated, Cleanup, Opened};
 use callbacks::joined_ack;
 
 use crate::engineio::{self, EioPacket};
@@ -61,12 +59,9 @@ impl SessionState {
         };
         match packet {
             EioPacket::Message(text) => self.on_socketio_text(text, now_ms),
-            EioPacket::Pong(_) => {
-                self.heartbeat.on_pong(now_ms);
-                Action::RescheduleAlarm {
-                    at_ms: self.next_alarm_at(),
-                }
-            }
+            // a bare `3` is answered by the runtime's auto-response and never
+            // gets here; liveness comes from that answer's timestamp
+            EioPacket::Pong(_) => Action::None,
             // clients don't ping in v4; answer anyway, but a ping flood costs rate
             EioPacket::Ping(data) => match self.rate.check(WS_SOCKET_LIMIT, now_ms) {
                 RateDecision::Allowed => {
@@ -102,7 +97,7 @@ impl SessionState {
                 ack_id,
                 name,
                 args,
-            } => self.on_event(nsp, ack_id, &name, args),
+            } => self.on_event(nsp, ack_id, &name, args, now_ms),
             // the server never asks a client for an ack, and CONNECT_ERROR is server → client
             SioPacket::Ack { .. } | SioPacket::ConnectError { .. } => Action::None,
         }
@@ -171,6 +166,7 @@ impl SessionState {
         ack_id: Option<u64>,
         name: &str,
         args: Vec<Value>,
+        now_ms: u64,
     ) -> Action {
         let ack = ack_id.map(|id| AckHandle {
             nsp: nsp.clone(),
@@ -191,7 +187,7 @@ impl SessionState {
             }
         };
         match nsp.as_str() {
-            NS_MESSAGING => self.on_messaging_event(ack, user_id, name, &args),
+            NS_MESSAGING => self.on_messaging_event(ack, user_id, name, &args, now_ms),
             NS_CALLS => match args.into_iter().next() {
                 Some(data @ Value::Object(_)) => Action::CallSignal {
                     ack,
@@ -220,6 +216,7 @@ impl SessionState {
         user_id: String,
         name: &str,
         args: &[Value],
+        now_ms: u64,
     ) -> Action {
         let event = match parse_messaging_event(name, args) {
             Ok(event) => event,
@@ -274,6 +271,10 @@ impl SessionState {
                         "join the conversation before typing in it",
                     );
                     return reply(ack_frames(ack.as_ref(), &response));
+                }
+                if !self.relay_typing(conversation_id, typing, now_ms) {
+                    // coalesced: the others already know this state
+                    return reply(ack_frames(ack.as_ref(), &Ack::ok_empty()));
                 }
                 Action::Typing {
                     ack,

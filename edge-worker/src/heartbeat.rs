@@ -1,8 +1,9 @@
-//! Engine.IO v4 heartbeat, server-driven: every `ping_interval_ms` the server
-//! sends `2`; the client must answer `3` within `ping_timeout_ms` or the
-//! connection is considered dead. Pure state machine over an injected clock,
-//! serializable so it survives hibernation inside the socket attachment; the
-//! Durable Object alarm is what wakes it.
+//! Engine.IO v4 heartbeat, server-driven and per gateway: one alarm every
+//! `ping_interval_ms` sends `2` to every socket of the gateway. The client's
+//! pong `3` is answered by the runtime's WebSocket auto-response (`6`, a
+//! noop) and never wakes the object; the next round reads liveness from the
+//! auto-response timestamp. A socket that has not ponged a ping sent at least
+//! `ping_timeout_ms` ago is dead. Pure over an injected clock.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -58,95 +59,75 @@ impl HeartbeatConfig {
     }
 }
 
-/// What the alarm handler must do.
+/// The last ping rounds of one gateway, in memory. A gateway that was
+/// evicted from memory forgets them: its first round after waking pings
+/// everyone and closes nobody, which only delays detection by one round.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PingRounds {
+    /// When recent rounds went out, oldest first (a few are enough).
+    sent_at: Vec<u64>,
+}
+
+/// What one socket's check at a ping round decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeartbeatAction {
-    /// Send an Engine.IO ping (`2`) and set the alarm to `next_alarm_at`.
-    SendPing { next_alarm_at: u64 },
-    /// The client missed its pong: close the socket.
-    Close,
-    /// Woken early (alarms are shared with other timers): just re-arm.
-    Wait { next_alarm_at: u64 },
+pub enum SocketCheck {
+    /// Alive (or too young to judge): send it the ping.
+    Ping,
+    /// No namespace connected before its deadline.
+    ConnectTimeout,
+    /// It did not pong a ping sent long enough ago.
+    PingTimeout,
 }
 
-/// Field names are one letter: this lives in the size-limited socket attachment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Heartbeat {
-    #[serde(rename = "i")]
-    pub ping_interval_ms: u64,
-    #[serde(rename = "t")]
-    pub ping_timeout_ms: u64,
-    /// When the last ping went out; the open time until the first ping.
-    #[serde(rename = "l")]
-    pub last_ping_sent_at: u64,
-    #[serde(rename = "a")]
-    pub awaiting_pong: bool,
+/// What the heartbeat knows of one socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketLiveness {
+    pub opened_at_ms: u64,
+    /// The runtime's auto-response timestamp: the last pong it answered.
+    pub last_pong_at_ms: Option<u64>,
+    /// Set until the socket connects its first namespace.
+    pub connect_deadline_ms: Option<u64>,
 }
 
-impl Heartbeat {
-    /// Starts the cycle at the handshake: the first ping is due one interval later.
-    pub fn new(config: HeartbeatConfig, opened_at_ms: u64) -> Self {
-        Self {
-            ping_interval_ms: config.ping_interval_ms,
-            ping_timeout_ms: config.ping_timeout_ms,
-            last_ping_sent_at: opened_at_ms,
-            awaiting_pong: false,
+const ROUNDS_KEPT: usize = 4;
+
+impl PingRounds {
+    /// Judges one socket at `now_ms`, before this round's ping goes out.
+    pub fn check(
+        &self,
+        config: HeartbeatConfig,
+        socket: SocketLiveness,
+        now_ms: u64,
+    ) -> SocketCheck {
+        if socket
+            .connect_deadline_ms
+            .is_some_and(|deadline| now_ms >= deadline)
+        {
+            return SocketCheck::ConnectTimeout;
+        }
+        // the newest round whose pong deadline has passed, and that this socket saw
+        let judged = self.sent_at.iter().rev().find(|&&sent| {
+            sent >= socket.opened_at_ms && now_ms.saturating_sub(sent) >= config.ping_timeout_ms
+        });
+        match judged {
+            Some(&sent) if socket.last_pong_at_ms.is_none_or(|pong| pong < sent) => {
+                SocketCheck::PingTimeout
+            }
+            _ => SocketCheck::Ping,
         }
     }
 
-    pub fn config(&self) -> HeartbeatConfig {
-        HeartbeatConfig {
-            ping_interval_ms: self.ping_interval_ms,
-            ping_timeout_ms: self.ping_timeout_ms,
+    /// Records that a round of pings went out at `now_ms`.
+    pub fn sent(&mut self, now_ms: u64) {
+        self.sent_at.push(now_ms);
+        if self.sent_at.len() > ROUNDS_KEPT {
+            self.sent_at.remove(0);
         }
     }
 
-    /// When this heartbeat next needs the alarm: the pong deadline while a ping
-    /// is outstanding, else the next ping.
-    pub fn next_alarm_at(&self) -> u64 {
-        if self.awaiting_pong {
-            self.pong_deadline()
-        } else {
-            self.next_ping_at()
-        }
-    }
-
-    fn next_ping_at(&self) -> u64 {
-        self.last_ping_sent_at.saturating_add(self.ping_interval_ms)
-    }
-
-    fn pong_deadline(&self) -> u64 {
-        self.last_ping_sent_at.saturating_add(self.ping_timeout_ms)
-    }
-
-    pub fn on_alarm(&mut self, now_ms: u64) -> HeartbeatAction {
-        if self.awaiting_pong {
-            return if now_ms >= self.pong_deadline() {
-                HeartbeatAction::Close
-            } else {
-                HeartbeatAction::Wait {
-                    next_alarm_at: self.pong_deadline(),
-                }
-            };
-        }
-        if now_ms < self.next_ping_at() {
-            return HeartbeatAction::Wait {
-                next_alarm_at: self.next_ping_at(),
-            };
-        }
-        self.last_ping_sent_at = now_ms;
-        self.awaiting_pong = true;
-        HeartbeatAction::SendPing {
-            next_alarm_at: self.pong_deadline(),
-        }
-    }
-
-    /// Records a pong and returns when the alarm should fire next (the next ping).
-    /// The next ping is timed from the previous ping, not from the pong, so the
-    /// client always sees a ping within `pingInterval + pingTimeout`.
-    pub fn on_pong(&mut self, now_ms: u64) -> u64 {
-        self.awaiting_pong = false;
-        self.next_ping_at().max(now_ms)
+    /// When the next round is due.
+    pub fn next_round_at(config: HeartbeatConfig, now_ms: u64) -> u64 {
+        now_ms.saturating_add(config.ping_interval_ms)
     }
 }
 
@@ -154,8 +135,16 @@ impl Heartbeat {
 mod tests {
     use super::*;
 
-    fn hb() -> Heartbeat {
-        Heartbeat::new(HeartbeatConfig::default(), 1_000)
+    fn cfg() -> HeartbeatConfig {
+        HeartbeatConfig::new(25_000, 20_000).unwrap()
+    }
+
+    fn socket(opened_at_ms: u64, last_pong_at_ms: Option<u64>) -> SocketLiveness {
+        SocketLiveness {
+            opened_at_ms,
+            last_pong_at_ms,
+            connect_deadline_ms: None,
+        }
     }
 
     #[test]
@@ -166,110 +155,91 @@ mod tests {
 
     #[test]
     fn config_is_validated() {
-        assert!(HeartbeatConfig::new(25_000, 20_000).is_ok());
-        assert_eq!(
-            HeartbeatConfig::new(0, 20_000).unwrap_err().field,
-            "ping_interval_ms"
-        );
-        assert_eq!(
-            HeartbeatConfig::new(25_000, 999).unwrap_err().field,
-            "ping_timeout_ms"
-        );
-        assert!(HeartbeatConfig::new(600_001, 20_000).is_err());
+        assert!(HeartbeatConfig::new(999, 20_000).is_err());
+        assert!(HeartbeatConfig::new(25_000, 600_001).is_err());
+        let e = HeartbeatConfig::new(25_000, 0).unwrap_err();
+        assert_eq!(e.field, "ping_timeout_ms");
     }
 
     #[test]
-    fn first_ping_is_one_interval_after_open() {
-        let mut h = hb();
-        assert_eq!(h.next_alarm_at(), 26_000);
+    fn a_gateway_that_just_woke_pings_everyone_and_closes_nobody() {
+        let rounds = PingRounds::default();
         assert_eq!(
-            h.on_alarm(25_999),
-            HeartbeatAction::Wait {
-                next_alarm_at: 26_000
-            }
-        );
-        assert_eq!(
-            h.on_alarm(26_000),
-            HeartbeatAction::SendPing {
-                next_alarm_at: 46_000
-            }
-        );
-        assert!(h.awaiting_pong);
-    }
-
-    #[test]
-    fn pong_in_time_schedules_next_ping_from_the_last_ping() {
-        let mut h = hb();
-        h.on_alarm(26_000);
-        assert_eq!(h.on_pong(26_050), 51_000);
-        assert!(!h.awaiting_pong);
-        assert_eq!(
-            h.on_alarm(51_000),
-            HeartbeatAction::SendPing {
-                next_alarm_at: 71_000
-            }
+            rounds.check(cfg(), socket(0, None), 1_000_000),
+            SocketCheck::Ping
         );
     }
 
     #[test]
-    fn missing_pong_closes_at_the_deadline_not_before() {
-        let mut h = hb();
-        h.on_alarm(26_000);
+    fn a_socket_that_ponged_the_last_round_stays() {
+        let mut rounds = PingRounds::default();
+        rounds.sent(25_000);
         assert_eq!(
-            h.on_alarm(45_999),
-            HeartbeatAction::Wait {
-                next_alarm_at: 46_000
-            }
-        );
-        assert_eq!(h.on_alarm(46_000), HeartbeatAction::Close);
-    }
-
-    #[test]
-    fn late_alarm_pings_immediately_and_pong_after_interval_rearms_now() {
-        let mut h = hb();
-        assert_eq!(
-            h.on_alarm(90_000),
-            HeartbeatAction::SendPing {
-                next_alarm_at: 110_000
-            }
-        );
-        // a pong arriving later than the interval re-arms for "now", never the past
-        let mut slow = Heartbeat::new(HeartbeatConfig::new(1_000, 5_000).unwrap(), 0);
-        slow.on_alarm(1_000);
-        assert_eq!(slow.on_pong(4_000), 4_000);
-    }
-
-    #[test]
-    fn unsolicited_pong_is_harmless() {
-        let mut h = hb();
-        assert_eq!(h.on_pong(2_000), 26_000);
-        assert_eq!(
-            h.on_alarm(26_000),
-            HeartbeatAction::SendPing {
-                next_alarm_at: 46_000
-            }
+            rounds.check(cfg(), socket(0, Some(25_040)), 50_000),
+            SocketCheck::Ping
         );
     }
 
     #[test]
-    fn survives_serde_round_trip_with_compact_names() {
-        let mut h = hb();
-        h.on_alarm(26_000);
-        let json = serde_json::to_string(&h).unwrap();
-        assert_eq!(json, r#"{"i":25000,"t":20000,"l":26000,"a":true}"#);
-        assert_eq!(serde_json::from_str::<Heartbeat>(&json).unwrap(), h);
+    fn a_silent_socket_is_closed_once_the_timeout_has_passed() {
+        let mut rounds = PingRounds::default();
+        rounds.sent(25_000);
+        // an old pong from before the round does not count
+        let silent = socket(0, Some(1_000));
+        assert_eq!(rounds.check(cfg(), silent, 44_999), SocketCheck::Ping);
+        assert_eq!(
+            rounds.check(cfg(), silent, 45_000),
+            SocketCheck::PingTimeout
+        );
+        assert_eq!(
+            rounds.check(cfg(), socket(0, None), 50_000),
+            SocketCheck::PingTimeout
+        );
     }
 
     #[test]
-    fn huge_clock_values_saturate_instead_of_overflowing() {
-        let mut h = Heartbeat::new(HeartbeatConfig::default(), u64::MAX - 1);
-        assert_eq!(h.next_alarm_at(), u64::MAX);
+    fn a_socket_opened_after_the_round_is_not_judged_by_it() {
+        let mut rounds = PingRounds::default();
+        rounds.sent(25_000);
         assert_eq!(
-            h.on_alarm(u64::MAX),
-            HeartbeatAction::SendPing {
-                next_alarm_at: u64::MAX
-            }
+            rounds.check(cfg(), socket(30_000, None), 50_000),
+            SocketCheck::Ping
         );
-        assert_eq!(h.on_alarm(u64::MAX), HeartbeatAction::Close);
+    }
+
+    #[test]
+    fn a_timeout_longer_than_the_interval_judges_an_older_round() {
+        let config = HeartbeatConfig::new(10_000, 15_000).unwrap();
+        let mut rounds = PingRounds::default();
+        rounds.sent(10_000);
+        rounds.sent(20_000);
+        // at 30 s the 20 s round is too recent; the 10 s one is judged
+        assert_eq!(
+            rounds.check(config, socket(0, Some(12_000)), 30_000),
+            SocketCheck::Ping
+        );
+        assert_eq!(
+            rounds.check(config, socket(0, Some(9_000)), 30_000),
+            SocketCheck::PingTimeout
+        );
+    }
+
+    #[test]
+    fn connect_deadline_closes_a_socket_that_never_connected() {
+        let rounds = PingRounds::default();
+        let mut s = socket(0, None);
+        s.connect_deadline_ms = Some(45_000);
+        assert_eq!(rounds.check(cfg(), s, 44_000), SocketCheck::Ping);
+        assert_eq!(rounds.check(cfg(), s, 45_000), SocketCheck::ConnectTimeout);
+    }
+
+    #[test]
+    fn only_a_few_rounds_are_kept() {
+        let mut rounds = PingRounds::default();
+        for n in 1..=10 {
+            rounds.sent(n * 1_000);
+        }
+        assert_eq!(rounds.sent_at, [7_000, 8_000, 9_000, 10_000]);
+        assert_eq!(PingRounds::next_round_at(cfg(), u64::MAX), u64::MAX);
     }
 }

@@ -2,33 +2,40 @@
 //! that is tested natively (`cargo test -p edge-worker`).
 //!
 //! - `engineio`, `socketio`: Engine.IO v4 / Socket.IO v5 text codecs (WebSocket only).
-//! - `heartbeat`: server-driven pings as an alarm-driven state machine.
+//! - `heartbeat`: one ping round per gateway; liveness from the runtime's pong auto-response.
 //! - `rate_guard`: the per-socket GCRA message-rate guard.
-//! - `session_state` + `dispatch` (+ `events`): the Session object's per-socket
-//!   state (kept in the WebSocket attachment) and frame → `Action` logic.
-//! - `room`: the Room object's joined sessions and in-order (`seq`) delivery.
-//! - `user_registry`: the User object's live sessions and presence.
+//! - `session_state` + `dispatch` (+ `events`): one socket's state (kept in
+//!   its WebSocket attachment) and frame → `Action` logic, run per socket
+//!   inside a Gateway object.
+//! - `socket_index`: a Gateway's conversation → sockets and user → sockets indexes.
+//! - `delivery`: what gateways are asked to deliver, and ordered per-target queues.
+//! - `room`: the Room object's gateway set and in-order (`seq`) release.
+//! - `presence_batch`: a Gateway's batched presence reports to core.
+//! - `gateway_name`: gateway names, session ids and shard choice.
+//! - `stats`: the counters each object keeps about itself.
 //!
 //! None of these modules touch `worker::*`; the Durable Object glue builds on them.
 
+pub mod delivery;
 pub mod dispatch;
 pub mod engineio;
 pub mod events;
+pub mod gateway_name;
 pub mod heartbeat;
 pub mod jwks_gate;
+pub mod presence_batch;
 pub mod protocol_error;
 pub mod rate_guard;
 pub mod replay_guard;
 pub mod room;
 pub mod session_state;
+pub mod socket_index;
 pub mod socketio;
-pub mod user_registry;
+pub mod stats;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;
 
-pub use dispatch::{
-    ack_frames, not_a_member, AckHandle, Action, AlarmAction, Authenticated, Cleanup, Opened,
-};
+pub use dispatch::{ack_frames, not_a_member, AckHandle, Action, Authenticated, Cleanup, Opened};
 pub use protocol_error::ProtocolError;
 pub use session_state::SessionState;

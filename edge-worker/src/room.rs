@@ -1,11 +1,17 @@
-//! The Room object's bookkeeping for one conversation: which sessions have
-//! joined `conversation:{id}`, and in-order delivery of `seq`-numbered events.
-//! Its cost follows the joined sessions, never the member count. Pure and
-//! serializable so the object can keep it in Durable Object storage.
+//! The Room object's bookkeeping for one conversation: which gateways hold
+//! sockets joined to `conversation:{id}`, and in-order delivery of
+//! `seq`-numbered events, once per gateway. Its cost follows the gateways,
+//! never the sockets or the member count. Only the gateway set is stored;
+//! the order buffer lives in memory (catch-up with `after_seq` covers a Room
+//! that restarted).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use shared_types::internal::GatewayUsers;
+use uuid::Uuid;
+
+use crate::delivery::{DeliveryItem, Notify};
 
 /// How long a gap in `seq` may hold back later events before they are
 /// released anyway (a lost event must never block the room).
@@ -117,113 +123,183 @@ impl<T> SeqBuffer<T> {
     }
 }
 
-/// One conversation's room: joined sessions and ordered fan-out of frames.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// An event as the Room delivers it: serialised once, upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomEvent {
+    /// The namespace `frame` is on (joined sockets must be connected to it).
+    pub namespace: String,
+    pub frame: String,
+    /// Online members by gateway whose sockets outside the room hear of it.
+    pub notify: Vec<GatewayUsers>,
+    /// The `/notifications` frame for them (set when `notify` is not empty).
+    pub notify_frame: Option<String>,
+    /// Once delivered, this user's sockets leave the room.
+    pub evict_user: Option<String>,
+}
+
+/// Subscribed gateways → the version of their last change. A gateway
+/// numbers its changes (`subscribe`, `unsubscribe`) increasingly, so one
+/// that overtook an older one on the way is not undone by it.
+pub type GatewaySet = BTreeMap<String, u64>;
+
+/// One conversation's room: the gateways holding its joined sockets, and
+/// ordered release of its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Room {
-    /// session id → the `tms_user_id` it is authenticated as.
-    sessions: BTreeMap<String, String>,
-    /// Encoded frames waiting for their turn.
-    order: SeqBuffer<String>,
+    gateways: GatewaySet,
+    /// Versions of unsubscriptions, in memory only (a restart forgets them,
+    /// which matters only for a change still on its way at that moment).
+    left: BTreeMap<String, u64>,
+    order: SeqBuffer<RoomEvent>,
 }
 
 impl Room {
-    pub fn with_max_hold_ms(max_hold_ms: u64) -> Self {
+    /// A Room that loaded its stored gateway set.
+    pub fn new(gateways: GatewaySet, max_hold_ms: u64) -> Self {
         Self {
-            sessions: BTreeMap::new(),
+            gateways,
+            left: BTreeMap::new(),
             order: SeqBuffer::new(max_hold_ms),
         }
     }
 
-    /// Returns false if the session had already joined (as the same user).
-    pub fn join(&mut self, session_id: &str, tms_user_id: &str) -> bool {
-        self.sessions
-            .insert(session_id.to_owned(), tms_user_id.to_owned())
-            .as_deref()
-            != Some(tms_user_id)
+    /// The part that is stored: written only when it changes.
+    pub fn gateways(&self) -> &GatewaySet {
+        &self.gateways
     }
 
-    /// Removes the session if it joined as `tms_user_id`.
-    pub fn leave(&mut self, session_id: &str, tms_user_id: &str) -> bool {
-        if self.sessions.get(session_id).map(String::as_str) != Some(tms_user_id) {
+    fn latest(&self, gateway: &str) -> u64 {
+        let joined = self.gateways.get(gateway).copied().unwrap_or(0);
+        let left = self.left.get(gateway).copied().unwrap_or(0);
+        joined.max(left)
+    }
+
+    /// A gateway's first socket joined. Returns whether the set changed.
+    pub fn subscribe(&mut self, gateway: &str, version: u64) -> bool {
+        if version <= self.latest(gateway) {
             return false;
         }
-        self.sessions.remove(session_id).is_some()
+        self.left.remove(gateway);
+        self.gateways.insert(gateway.to_owned(), version).is_none()
     }
 
-    /// Removes the session whoever it joined as (socket closed).
-    pub fn leave_all_for_session(&mut self, session_id: &str) -> bool {
-        self.sessions.remove(session_id).is_some()
-    }
-
-    /// Removes every session of a user (removed from the conversation);
-    /// returns their ids so the glue can tell those sessions.
-    pub fn leave_all_for_user(&mut self, tms_user_id: &str) -> Vec<String> {
-        let gone: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, user)| *user == tms_user_id)
-            .map(|(s, _)| s.clone())
-            .collect();
-        for session in &gone {
-            self.sessions.remove(session);
+    /// A gateway's last socket left. Returns whether the set changed.
+    pub fn unsubscribe(&mut self, gateway: &str, version: u64) -> bool {
+        if version <= self.latest(gateway) {
+            return false;
         }
-        gone
+        self.left.insert(gateway.to_owned(), version);
+        self.gateways.remove(gateway).is_some()
     }
 
-    pub fn contains_session(&self, session_id: &str) -> bool {
-        self.sessions.contains_key(session_id)
+    pub fn is_subscribed(&self, gateway: &str) -> bool {
+        self.gateways.contains_key(gateway)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    /// Sessions to deliver to. `exclude_user` drops all sessions of that user
-    /// (typing); `None` includes the sender's other devices (new_message).
-    pub fn recipients(&self, exclude_user: Option<&str>) -> Vec<String> {
-        self.sessions
-            .iter()
-            .filter(|(_, user)| exclude_user != Some(user.as_str()))
-            .map(|(session, _)| session.clone())
-            .collect()
-    }
-
-    /// Queues a frame for delivery. `seq: Some` for events that carry a new
-    /// per-conversation `seq` (new messages): delivered in order, repeats
-    /// dropped. `None` (typing, edits, status) bypasses ordering.
-    /// Returns the frames to send now, in order.
-    pub fn publish(&mut self, seq: Option<i64>, frame: String, now_ms: u64) -> Vec<String> {
+    /// Takes an event. `seq: Some` (new messages) are released in order and
+    /// repeats dropped; `None` (edits, deletes, removals) pass straight through.
+    /// Returns the events to deliver now, in order.
+    pub fn publish(&mut self, seq: Option<i64>, event: RoomEvent, now_ms: u64) -> Vec<RoomEvent> {
         match seq {
-            None => vec![frame],
+            None => vec![event],
             Some(seq) => self
                 .order
-                .accept(seq, frame, now_ms)
+                .accept(seq, event, now_ms)
                 .into_iter()
-                .map(|(_, f)| f)
+                .map(|(_, e)| e)
                 .collect(),
         }
     }
 
-    /// Frames released because their gap waited too long; call at `next_flush_at`.
-    pub fn flush_due(&mut self, now_ms: u64) -> Vec<String> {
+    /// Events released because their gap waited too long; call at `next_flush_at`.
+    pub fn flush_due(&mut self, now_ms: u64) -> Vec<RoomEvent> {
         self.order
             .flush_due(now_ms)
             .into_iter()
-            .map(|(_, f)| f)
+            .map(|(_, e)| e)
             .collect()
     }
 
-    /// When the Room object's alarm should fire for held frames.
+    /// When the Room object's alarm should fire for held events.
     pub fn next_flush_at(&self) -> Option<u64> {
         self.order.next_flush_at()
     }
 
     pub fn last_delivered_seq(&self) -> Option<i64> {
         self.order.last_delivered()
+    }
+
+    /// One delivery item per gateway that holds joined sockets or members to
+    /// notify: the frame is shared, never copied per socket.
+    pub fn deliveries(
+        &self,
+        conversation_id: Uuid,
+        event: &RoomEvent,
+    ) -> Vec<(String, DeliveryItem)> {
+        let mut notify_by_gateway: BTreeMap<&str, &Vec<String>> = BTreeMap::new();
+        if event.notify_frame.is_some() {
+            for entry in &event.notify {
+                if !entry.user_ids.is_empty() {
+                    notify_by_gateway.insert(&entry.gateway, &entry.user_ids);
+                }
+            }
+        }
+        let targets: BTreeSet<&str> = self
+            .gateways
+            .keys()
+            .map(String::as_str)
+            .chain(notify_by_gateway.keys().copied())
+            .collect();
+        targets
+            .into_iter()
+            .map(|gateway| {
+                let joined = self.gateways.contains_key(gateway);
+                let notify = match (notify_by_gateway.get(gateway), &event.notify_frame) {
+                    (Some(users), Some(frame)) => Some(Notify {
+                        user_ids: (*users).clone(),
+                        namespace: shared_types::socket::NS_NOTIFICATIONS.to_owned(),
+                        frame: frame.clone(),
+                    }),
+                    _ => None,
+                };
+                let item = DeliveryItem::Room {
+                    conversation_id,
+                    frame: joined.then(|| event.frame.clone()),
+                    namespace: event.namespace.clone(),
+                    exclude_user: None,
+                    evict_user: event.evict_user.clone().filter(|_| joined),
+                    notify,
+                };
+                (gateway.to_owned(), item)
+            })
+            .collect()
+    }
+
+    /// A typing frame from `from_gateway` (which wrote it to its own sockets
+    /// already) for every other gateway in the room.
+    pub fn relay_deliveries(
+        &self,
+        conversation_id: Uuid,
+        from_gateway: &str,
+        namespace: &str,
+        frame: &str,
+        exclude_user: &str,
+    ) -> Vec<(String, DeliveryItem)> {
+        self.gateways
+            .keys()
+            .filter(|g| g.as_str() != from_gateway)
+            .map(|gateway| {
+                let item = DeliveryItem::Room {
+                    conversation_id,
+                    frame: Some(frame.to_owned()),
+                    namespace: namespace.to_owned(),
+                    exclude_user: Some(exclude_user.to_owned()),
+                    evict_user: None,
+                    notify: None,
+                };
+                (gateway.clone(), item)
+            })
+            .collect()
     }
 }
 

@@ -1,5 +1,5 @@
-//! The per-socket state of a Session Durable Object. It lives in the
-//! WebSocket attachment (`serialize_attachment`) so it survives hibernation;
+//! The per-socket state inside a Gateway Durable Object. It lives in the
+//! socket's attachment (`serialize_attachment`) so it survives hibernation;
 //! attachments are small (budget: `ATTACHMENT_BUDGET_BYTES`), hence one-letter
 //! field names, a bitmask for namespaces and hard caps on every collection.
 //! Behaviour (frames in, actions out) is in `dispatch`.
@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use shared_types::socket::NAMESPACES;
 use uuid::Uuid;
 
-use crate::heartbeat::{Heartbeat, HeartbeatConfig};
 use crate::rate_guard::RateGuard;
 
 /// Conservative size budget for the serialized attachment (Cloudflare's
@@ -27,6 +26,20 @@ pub const MAX_QUERY_TOKEN_BYTES: usize = 1_536;
 /// Like the reference server's `connectTimeout`: a socket that never connects
 /// a namespace is closed.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 45_000;
+/// A socket relays the same typing state for one conversation at most this
+/// often; a change of state (start → stop) always goes through.
+pub const TYPING_RELAY_INTERVAL_MS: u64 = 2_000;
+
+/// The last typing state this socket relayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingMark {
+    #[serde(rename = "c")]
+    pub conversation_id: Uuid,
+    #[serde(rename = "t")]
+    pub typing: bool,
+    #[serde(rename = "a")]
+    pub at_ms: u64,
+}
 
 /// The namespaces a socket has connected, as a bitmask over `NAMESPACES`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +87,7 @@ impl NamespaceSet {
 /// Everything one socket needs to remember between events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionState {
-    /// Chosen by the Worker at upgrade; also the Engine.IO `sid`.
+    /// Chosen by the gateway at upgrade (`{gateway}.{32 hex}`); also the Engine.IO `sid`.
     #[serde(rename = "s")]
     pub session_id: String,
     /// Set by the first successful CONNECT; fixed for the socket's life.
@@ -85,8 +98,9 @@ pub struct SessionState {
     /// Rooms (`conversation:{id}`) this socket has joined, after core confirmed membership.
     #[serde(rename = "j", default)]
     pub joined: BTreeSet<Uuid>,
-    #[serde(rename = "h")]
-    pub heartbeat: Heartbeat,
+    /// When the socket opened; pings sent before it do not judge it.
+    #[serde(rename = "o")]
+    pub opened_at_ms: u64,
     #[serde(rename = "r", default)]
     pub rate: RateGuard,
     /// `?token=` from the upgrade URL, kept only until the first authentication.
@@ -99,26 +113,24 @@ pub struct SessionState {
     /// finds it here and must not register the socket anywhere.
     #[serde(rename = "x", default, skip_serializing_if = "std::ops::Not::not")]
     pub closed: bool,
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub last_typing: Option<TypingMark>,
 }
 
 impl SessionState {
-    pub fn new(
-        session_id: impl Into<String>,
-        query_token: Option<String>,
-        heartbeat: HeartbeatConfig,
-        now_ms: u64,
-    ) -> Self {
+    pub fn new(session_id: impl Into<String>, query_token: Option<String>, now_ms: u64) -> Self {
         let query_token = query_token.filter(|t| !t.is_empty() && t.len() <= MAX_QUERY_TOKEN_BYTES);
         Self {
             session_id: session_id.into(),
             tms_user_id: None,
             namespaces: NamespaceSet::default(),
             joined: BTreeSet::new(),
-            heartbeat: Heartbeat::new(heartbeat, now_ms),
+            opened_at_ms: now_ms,
             rate: RateGuard::default(),
             query_token,
             connect_deadline_ms: Some(now_ms.saturating_add(DEFAULT_CONNECT_TIMEOUT_MS)),
             closed: false,
+            last_typing: None,
         }
     }
 
@@ -131,13 +143,22 @@ impl SessionState {
         format!("{}#{}", self.session_id, nsp.trim_start_matches('/'))
     }
 
-    /// When the Durable Object alarm must fire next.
-    pub fn next_alarm_at(&self) -> u64 {
-        let heartbeat = self.heartbeat.next_alarm_at();
-        match self.connect_deadline_ms {
-            Some(deadline) => heartbeat.min(deadline),
-            None => heartbeat,
+    /// Whether a typing state should be relayed now (see `TYPING_RELAY_INTERVAL_MS`);
+    /// records it when so.
+    pub fn relay_typing(&mut self, conversation_id: Uuid, typing: bool, now_ms: u64) -> bool {
+        let repeat = self.last_typing.is_some_and(|last| {
+            last.conversation_id == conversation_id
+                && last.typing == typing
+                && now_ms.saturating_sub(last.at_ms) < TYPING_RELAY_INTERVAL_MS
+        });
+        if !repeat {
+            self.last_typing = Some(TypingMark {
+                conversation_id,
+                typing,
+                at_ms: now_ms,
+            });
         }
+        !repeat
     }
 }
 
@@ -166,40 +187,32 @@ mod tests {
 
     #[test]
     fn long_query_tokens_are_not_kept() {
-        let s = SessionState::new(
-            "s",
-            Some("x".repeat(MAX_QUERY_TOKEN_BYTES + 1)),
-            HeartbeatConfig::default(),
-            0,
-        );
+        let s = SessionState::new("s", Some("x".repeat(MAX_QUERY_TOKEN_BYTES + 1)), 0);
         assert_eq!(s.query_token, None);
-        let s = SessionState::new("s", Some(String::new()), HeartbeatConfig::default(), 0);
+        let s = SessionState::new("s", Some(String::new()), 0);
         assert_eq!(s.query_token, None);
-        let s = SessionState::new("s", Some("jwt".into()), HeartbeatConfig::default(), 0);
+        let s = SessionState::new("s", Some("jwt".into()), 0);
         assert_eq!(s.query_token.as_deref(), Some("jwt"));
     }
 
     #[test]
-    fn alarm_is_the_earlier_of_connect_deadline_and_heartbeat() {
-        let mut s = SessionState::new(
-            "s",
-            None,
-            HeartbeatConfig::new(60_000, 20_000).unwrap(),
-            1_000,
+    fn typing_is_relayed_once_per_interval_and_on_every_change() {
+        let mut s = SessionState::new("s", None, 0);
+        let c = Uuid::from_u128(7);
+        assert!(s.relay_typing(c, true, 1_000));
+        assert!(!s.relay_typing(c, true, 2_999));
+        assert!(
+            s.relay_typing(c, false, 3_000),
+            "a change always goes through"
         );
-        assert_eq!(s.next_alarm_at(), 46_000);
-        s.connect_deadline_ms = None;
-        assert_eq!(s.next_alarm_at(), 61_000);
+        assert!(s.relay_typing(c, true, 3_001));
+        assert!(s.relay_typing(c, true, 5_001), "again after the interval");
+        assert!(s.relay_typing(Uuid::from_u128(8), true, 5_002));
     }
 
     #[test]
     fn worst_case_state_fits_the_attachment_budget() {
-        let mut s = SessionState::new(
-            "0".repeat(36),
-            None,
-            HeartbeatConfig::default(),
-            u64::from(u32::MAX) * 1_000,
-        );
+        let mut s = SessionState::new("0".repeat(60), None, u64::from(u32::MAX) * 1_000);
         s.tms_user_id = Some("u".repeat(MAX_USER_ID_BYTES));
         for ns in NAMESPACES {
             s.namespaces.insert(ns);
@@ -208,7 +221,12 @@ mod tests {
         for n in 0..(MAX_JOINED_CONVERSATIONS as u128 + 4) {
             s.joined.insert(Uuid::from_u128(u128::MAX - n));
         }
-        s.heartbeat.last_ping_sent_at = u64::MAX;
+        s.opened_at_ms = u64::MAX;
+        s.last_typing = Some(TypingMark {
+            conversation_id: Uuid::max(),
+            typing: true,
+            at_ms: u64::MAX,
+        });
         s.rate
             .check(crate::rate_guard::WS_SOCKET_LIMIT, u64::MAX / 1_000);
         s.connect_deadline_ms = Some(u64::MAX);
@@ -223,12 +241,7 @@ mod tests {
 
     #[test]
     fn a_fresh_unauthenticated_state_with_a_query_token_fits() {
-        let s = SessionState::new(
-            "0".repeat(36),
-            Some("t".repeat(MAX_QUERY_TOKEN_BYTES)),
-            HeartbeatConfig::default(),
-            0,
-        );
+        let s = SessionState::new("0".repeat(60), Some("t".repeat(MAX_QUERY_TOKEN_BYTES)), 0);
         let json = serde_json::to_string(&s).unwrap();
         assert!(
             json.len() <= ATTACHMENT_BUDGET_BYTES,
@@ -239,7 +252,7 @@ mod tests {
 
     #[test]
     fn socket_ids_are_distinct_per_namespace() {
-        let s = SessionState::new("abc", None, HeartbeatConfig::default(), 0);
+        let s = SessionState::new("abc", None, 0);
         assert_eq!(s.socket_id("/messaging"), "abc#messaging");
         assert_ne!(s.socket_id("/calls"), s.socket_id("/messaging"));
     }

@@ -1,4 +1,4 @@
-//! What the Session glue is told to do, and the small result types of the
+//! What the Gateway glue is told to do for one socket, and the small result types of the
 //! callbacks it makes afterwards.
 
 use serde_json::Value;
@@ -35,10 +35,6 @@ pub enum Action {
     None,
     /// Send these text frames, in order.
     Reply(Vec<String>),
-    /// A pong arrived: move the DO alarm to `at_ms` (the next ping).
-    RescheduleAlarm {
-        at_ms: u64,
-    },
     /// Close the socket with this code and reason, then run `on_close` cleanup.
     /// `error` is for logs only.
     Close {
@@ -115,39 +111,22 @@ pub enum Action {
 pub struct Opened {
     /// The Engine.IO open packet, the socket's first frame.
     pub frame: String,
-    pub alarm_at_ms: u64,
-}
-
-/// What to do when the Durable Object alarm fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlarmAction {
-    SendPing {
-        frame: &'static str,
-        next_alarm_at: u64,
-    },
-    Wait {
-        next_alarm_at: u64,
-    },
-    Close {
-        code: u16,
-        reason: &'static str,
-    },
 }
 
 /// Result of `on_authenticated`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
     pub frames: Vec<String>,
-    /// First identity of this socket: register the session with the User object.
+    /// First identity of this socket: index it under its user.
     pub newly_authenticated: bool,
 }
 
 /// What to undo when the socket is gone (`websocket_close`, `Close` actions).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cleanup {
-    /// Unregister the session from this user's User object.
+    /// The user the socket was authenticated as.
     pub tms_user_id: Option<String>,
-    /// Remove the session from these Room objects.
+    /// The conversations it had joined.
     pub conversation_ids: Vec<Uuid>,
 }
 

@@ -6,12 +6,9 @@ use shared_types::socket::{Ack, ConnectError, NAMESPACES};
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
-use super::{
-    ack_frames, connect_error_frame, AckHandle, AlarmAction, Authenticated, Cleanup, Opened,
-};
-use crate::engineio::{self, OpenHandshake, PING_FRAME};
-use crate::heartbeat::{HeartbeatAction, HeartbeatConfig};
-use crate::protocol_error::close_code;
+use super::{ack_frames, connect_error_frame, AckHandle, Authenticated, Cleanup, Opened};
+use crate::engineio::{self, OpenHandshake};
+use crate::heartbeat::{HeartbeatConfig, SocketLiveness};
 use crate::session_state::{SessionState, MAX_USER_ID_BYTES};
 use crate::socketio;
 
@@ -23,10 +20,9 @@ impl SessionState {
         heartbeat: HeartbeatConfig,
         now_ms: u64,
     ) -> (Self, Opened) {
-        let state = Self::new(session_id, query_token, heartbeat, now_ms);
+        let state = Self::new(session_id, query_token, now_ms);
         let frame = engineio::open_frame(&OpenHandshake::new(state.session_id.clone(), heartbeat));
-        let alarm_at_ms = state.next_alarm_at();
-        (state, Opened { frame, alarm_at_ms })
+        (state, Opened { frame })
     }
 
     /// The token verified as `tms_user_id`. Returns the CONNECT reply.
@@ -93,35 +89,19 @@ impl SessionState {
         Some(ack_frames(ack, &joined_ack(conversation_id)))
     }
 
-    pub fn on_alarm(&mut self, now_ms: u64) -> AlarmAction {
-        if self
-            .connect_deadline_ms
-            .is_some_and(|deadline| now_ms >= deadline)
-            && self.namespaces.is_empty()
-        {
-            return AlarmAction::Close {
-                code: close_code::NORMAL,
-                reason: "connect timeout",
-            };
-        }
-        match self.heartbeat.on_alarm(now_ms) {
-            HeartbeatAction::Close => AlarmAction::Close {
-                code: close_code::NORMAL,
-                reason: "ping timeout",
-            },
-            HeartbeatAction::SendPing { .. } => AlarmAction::SendPing {
-                frame: PING_FRAME,
-                next_alarm_at: self.next_alarm_at(),
-            },
-            HeartbeatAction::Wait { .. } => AlarmAction::Wait {
-                next_alarm_at: self.next_alarm_at(),
-            },
+    /// What the gateway's ping round needs to judge this socket.
+    pub fn liveness(&self, last_pong_at_ms: Option<u64>) -> SocketLiveness {
+        SocketLiveness {
+            opened_at_ms: self.opened_at_ms,
+            last_pong_at_ms,
+            connect_deadline_ms: self
+                .connect_deadline_ms
+                .filter(|_| self.namespaces.is_empty()),
         }
     }
 
-    /// The Room dropped this socket because its user left or was removed from
-    /// the conversation: forget the join, so a new `join_conversation` goes
-    /// to core again. Returns whether it was joined.
+    /// Its user left or was removed from the conversation: forget the join,
+    /// so a new `join_conversation` goes to core again. Returns whether it was joined.
     pub fn on_evicted(&mut self, conversation_id: Uuid) -> bool {
         self.joined.remove(&conversation_id)
     }

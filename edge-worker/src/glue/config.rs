@@ -12,6 +12,14 @@ pub struct EdgeConfig {
     pub jwks_min_refresh_ms: u64,
     pub ping_interval_ms: u64,
     pub ping_timeout_ms: u64,
+    /// Sockets per gateway object before it refuses new ones.
+    pub gateway_max_sockets: usize,
+    /// Shards per location the Worker tries before refusing an upgrade.
+    pub gateway_max_shards: u32,
+    /// Bound on every edge → core call (sockets' sends, joins, receipts, REST).
+    pub core_timeout_ms: u64,
+    /// Bound on every call from one object to another.
+    pub object_timeout_ms: u64,
 }
 
 /// A binding as a string, whether declared as a var or a secret.
@@ -36,6 +44,11 @@ fn number(env: &Env, name: &str, default: u64, problems: &mut Vec<String>) -> u6
 }
 
 impl EdgeConfig {
+    pub fn heartbeat(&self) -> crate::heartbeat::HeartbeatConfig {
+        crate::heartbeat::HeartbeatConfig::new(self.ping_interval_ms, self.ping_timeout_ms)
+            .unwrap_or_default()
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, String> {
         let mut problems = Vec::new();
         let core_api_url = binding(env, "CORE_API_URL").unwrap_or_else(|| {
@@ -72,7 +85,30 @@ impl EdgeConfig {
                 .saturating_mul(1_000),
             ping_interval_ms: number(env, "PING_INTERVAL_MS", 25_000, &mut problems),
             ping_timeout_ms: number(env, "PING_TIMEOUT_MS", 20_000, &mut problems),
+            gateway_max_sockets: number(
+                env,
+                "GATEWAY_MAX_SOCKETS",
+                crate::gateway_name::DEFAULT_MAX_SOCKETS as u64,
+                &mut problems,
+            ) as usize,
+            gateway_max_shards: number(
+                env,
+                "GATEWAY_MAX_SHARDS",
+                u64::from(crate::gateway_name::DEFAULT_MAX_SHARDS),
+                &mut problems,
+            )
+            .min(u64::from(u32::MAX)) as u32,
+            core_timeout_ms: number(env, "CORE_TIMEOUT_MS", 5_000, &mut problems),
+            object_timeout_ms: number(env, "OBJECT_TIMEOUT_MS", 5_000, &mut problems),
         };
+        if config.gateway_max_sockets == 0 || config.gateway_max_shards == 0 {
+            problems.push("GATEWAY_MAX_SOCKETS and GATEWAY_MAX_SHARDS must be at least 1".into());
+        }
+        if let Err(e) =
+            crate::heartbeat::HeartbeatConfig::new(config.ping_interval_ms, config.ping_timeout_ms)
+        {
+            problems.push(format!("PING_INTERVAL_MS/PING_TIMEOUT_MS: {e}"));
+        }
         if problems.is_empty() {
             Ok(config)
         } else {

@@ -1,10 +1,15 @@
-//! Edge → core over the signed internal API.
+//! Edge → core over the signed internal API, every call bounded by
+//! `CORE_TIMEOUT_MS`. Any failure to get core's answer (down, slow, garbled)
+//! is `CORE_UNAVAILABLE`, on sockets and REST alike.
 
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared_types::{Envelope, ErrorCode};
 use wasm_bindgen::JsValue;
-use worker::{Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
 
 use super::auth::now_unix;
 use super::config::EdgeConfig;
@@ -17,16 +22,17 @@ pub struct CoreError {
 }
 
 impl CoreError {
-    fn unavailable(why: impl std::fmt::Display) -> Self {
+    pub fn unavailable(why: impl std::fmt::Display) -> Self {
         worker::console_error!("core call failed: {why}");
         Self {
-            code: ErrorCode::ServiceUnavailable,
-            message: "core is unavailable".into(),
+            code: ErrorCode::CoreUnavailable,
+            message: "core is unavailable, retry later".into(),
         }
     }
 }
 
-/// Sends a signed request as `acting_user` and returns core's raw response.
+/// Sends a signed request as `acting_user` ("" for a system call) and
+/// returns core's raw response, or an error after `core_timeout_ms`.
 pub async fn send(
     config: &EdgeConfig,
     method: Method,
@@ -56,7 +62,27 @@ pub async fn send(
         init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(body))));
     }
     let req = Request::new_with_init(&format!("{}{path_and_query}", config.core_api_url), &init)?;
-    Fetch::Request(req).send().await
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(req);
+    let timer = Delay::from(Duration::from_millis(config.core_timeout_ms));
+    let outcome = {
+        let call = Box::pin(fetch.send_with_signal(&signal));
+        match select(call, timer).await {
+            Either::Left((result, _)) => Some(result),
+            Either::Right(_) => None,
+        }
+    };
+    match outcome {
+        Some(result) => result,
+        None => {
+            controller.abort();
+            Err(worker::Error::RustError(format!(
+                "core did not answer within {} ms",
+                config.core_timeout_ms
+            )))
+        }
+    }
 }
 
 /// A JSON call whose answer is the standard envelope; unwraps `data`.

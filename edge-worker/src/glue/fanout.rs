@@ -1,22 +1,35 @@
-//! Core → edge: `POST /internal/v1/fanout`, HMAC-checked, routed to the Room
-//! (conversation events) or User objects (user-addressed events).
+//! Core → edge: `POST /internal/v1/fanout` (a batch of events) and
+//! `POST /internal/v1/stats`, HMAC-checked. Conversation events go to their
+//! Room in one request per Room, user-addressed ones to their gateways in
+//! one request per gateway, each keeping the batch's order.
 
+use std::collections::BTreeMap;
+
+use futures_util::future::{join, join_all};
+use serde::de::DeserializeOwned;
 use shared_types::internal::{
-    FanoutRequest, FanoutResult, FanoutTarget, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    HEADER_USER,
+    FanoutBatch, FanoutEvent, FanoutResult, FanoutTarget, HEADER_NONCE, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP, HEADER_USER,
 };
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
+use uuid::Uuid;
 use worker::{Env, Method, Request, Response};
 
 use super::config::EdgeConfig;
-use super::objects::{self, Deliver, SignedDeliver, SignedFanout};
+use super::objects::{self, Publish};
 use super::{auth, http};
+use crate::delivery::{Delivery, DeliveryItem};
 use crate::socketio;
+use crate::stats::{ObjectCounters, StatsRequest, StatsResponse};
 
-pub async fn receive(mut req: Request, env: &Env, config: &EdgeConfig) -> worker::Result<Response> {
+/// The verified body and signature of a signed core → edge request.
+async fn verified_body<T: DeserializeOwned>(
+    mut req: Request,
+    config: &EdgeConfig,
+) -> Result<(T, String), worker::Result<Response>> {
     if req.method() != Method::Post {
-        return http::error(ErrorCode::MethodNotAllowed, "POST only");
+        return Err(http::error(ErrorCode::MethodNotAllowed, "POST only"));
     }
     let header = |name: &str| req.headers().get(name).ok().flatten().unwrap_or_default();
     let (timestamp, nonce, user, signature) = (
@@ -27,9 +40,9 @@ pub async fn receive(mut req: Request, env: &Env, config: &EdgeConfig) -> worker
     );
     let body = req.bytes().await.unwrap_or_default();
     if body.len() > MAX_BODY_BYTES {
-        return http::error(ErrorCode::PayloadTooLarge, "fan-out body too large");
+        return Err(http::error(ErrorCode::PayloadTooLarge, "body too large"));
     }
-    let url = req.url()?;
+    let url = req.url().map_err(Err)?;
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
@@ -47,88 +60,130 @@ pub async fn receive(mut req: Request, env: &Env, config: &EdgeConfig) -> worker
         shared_auth::internal_sig::MAX_SKEW_SECS,
     );
     if verified.is_err() {
-        return http::error(
+        return Err(http::error(
             ErrorCode::InternalAuthFailed,
             "internal authentication failed",
-        );
+        ));
     }
-    let request: FanoutRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return http::error(
-                ErrorCode::ValidationError,
-                &format!("bad fan-out body: {e}"),
-            )
-        }
+    match serde_json::from_slice(&body) {
+        Ok(parsed) => Ok((parsed, signature)),
+        Err(e) => Err(http::error(
+            ErrorCode::ValidationError,
+            &format!("bad body: {e}"),
+        )),
+    }
+}
+
+pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result<Response> {
+    let (batch, signature): (FanoutBatch, String) = match verified_body(req, config).await {
+        Ok(v) => v,
+        Err(answer) => return answer,
     };
-    match request.target.clone() {
-        FanoutTarget::Conversation {
-            conversation_id, ..
-        } => {
+    let total = batch.events.len();
+    let (rooms, gateways) = route(batch.events);
+    let timeout = config.object_timeout_ms;
+    let room_calls = rooms.into_iter().map(|(conversation_id, events)| {
+        let body = Publish {
+            signature: signature.clone(),
+            events,
+        };
+        async move {
+            let count = body.events.len();
             let stub = objects::room(env, &conversation_id)?;
-            let mut resp =
-                http::post_json(&stub, "/fanout", &SignedFanout { signature, request }).await?;
-            if resp.status_code() == 401 {
+            let resp = http::post_json(&stub, "/publish", &body, timeout).await?;
+            Ok::<_, worker::Error>((resp.status_code(), count))
+        }
+    });
+    let gateway_calls = gateways.into_iter().map(|(gateway, (items, count))| {
+        let body = Delivery {
+            signature: Some(signature.clone()),
+            items,
+        };
+        async move {
+            let stub = objects::gateway(env, &gateway)?;
+            let resp = http::post_json(&stub, "/deliver", &body, timeout).await?;
+            Ok::<_, worker::Error>((resp.status_code(), count))
+        }
+    });
+    let (room_results, gateway_results) = join(join_all(room_calls), join_all(gateway_calls)).await;
+    let mut accepted = 0usize;
+    let mut attempted = 0usize;
+    for result in room_results.into_iter().chain(gateway_results) {
+        attempted += 1;
+        match result {
+            Ok((401, _)) => {
                 return http::error(
                     ErrorCode::InternalAuthFailed,
                     "internal authentication failed",
-                );
+                )
             }
-            let result: FanoutResult = resp.json().await?;
-            http::ok(&result)
+            Ok((200..=299, count)) => accepted += count,
+            Ok((status, _)) => worker::console_warn!("fan-out target answered {status}"),
+            Err(e) => worker::console_warn!("fan-out target failed: {e}"),
         }
-        FanoutTarget::Users { user_ids } => {
-            let frame = socketio::event(&request.namespace, &request.event, &request.data);
-            let signed = SignedDeliver {
-                signature,
-                deliver: Deliver {
-                    namespace: request.namespace.clone(),
-                    frames: vec![frame],
-                },
-            };
-            let sends = user_ids.iter().map(|id| {
-                let signed = &signed;
-                async move {
-                    match objects::user(env, id) {
-                        Ok(stub) => match http::post_json(&stub, "/fanout", signed).await {
-                            Ok(resp) => UserOutcome::from_status(resp.status_code()),
-                            Err(_) => UserOutcome::Failed,
-                        },
-                        Err(_) => UserOutcome::Failed,
-                    }
+    }
+    if attempted > 0 && accepted == 0 && total > 0 {
+        // nothing reached any object: core may retry the whole batch
+        return http::error(ErrorCode::ServiceUnavailable, "fan-out targets unavailable");
+    }
+    http::ok(&FanoutResult {
+        accepted: accepted.min(u32::MAX as usize) as u32,
+    })
+}
+
+type RoomEvents = BTreeMap<Uuid, Vec<FanoutEvent>>;
+type GatewayItems = BTreeMap<String, (Vec<DeliveryItem>, usize)>;
+
+/// Groups a batch by target, keeping its order within each target; a
+/// user-addressed event is serialised once for all its gateways.
+fn route(events: Vec<FanoutEvent>) -> (RoomEvents, GatewayItems) {
+    let mut rooms: RoomEvents = BTreeMap::new();
+    let mut gateways: GatewayItems = BTreeMap::new();
+    for event in events {
+        match &event.target {
+            FanoutTarget::Conversation {
+                conversation_id, ..
+            } => rooms.entry(*conversation_id).or_default().push(event),
+            FanoutTarget::Gateways { gateways: targets } => {
+                let frame = socketio::event(&event.namespace, &event.event, &event.data);
+                for target in targets {
+                    let entry = gateways.entry(target.gateway.clone()).or_default();
+                    entry.0.push(DeliveryItem::Users {
+                        user_ids: target.user_ids.clone(),
+                        namespace: event.namespace.clone(),
+                        frame: frame.clone(),
+                    });
+                    entry.1 += 1;
                 }
-            });
-            let outcomes = futures_util::future::join_all(sends).await;
-            if outcomes.contains(&UserOutcome::Replayed) {
-                return http::error(
-                    ErrorCode::InternalAuthFailed,
-                    "internal authentication failed",
-                );
             }
-            let delivered = outcomes
-                .iter()
-                .filter(|o| **o == UserOutcome::Delivered)
-                .count();
-            http::ok(&FanoutResult {
-                delivered: delivered as u32,
-            })
         }
     }
+    (rooms, gateways)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum UserOutcome {
-    Delivered,
-    Replayed,
-    Failed,
-}
-
-impl UserOutcome {
-    fn from_status(status: u16) -> Self {
-        match status {
-            200..=299 => Self::Delivered,
-            401 => Self::Replayed,
-            _ => Self::Failed,
+/// `POST /internal/v1/stats`: each named object's counters.
+pub async fn stats(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result<Response> {
+    let (ask, _): (StatsRequest, String) = match verified_body(req, config).await {
+        Ok(v) => v,
+        Err(answer) => return answer,
+    };
+    let timeout = config.object_timeout_ms;
+    let mut out = StatsResponse::default();
+    for name in ask.gateways {
+        let stub = objects::gateway(env, &name)?;
+        if let Ok(mut resp) = http::post_json(&stub, "/stats", &(), timeout).await {
+            if let Ok(c) = resp.json::<ObjectCounters>().await {
+                out.gateways.insert(name, c);
+            }
         }
     }
+    for id in ask.conversations {
+        let stub = objects::room(env, &id)?;
+        if let Ok(mut resp) = http::post_json(&stub, "/stats", &(), timeout).await {
+            if let Ok(c) = resp.json::<ObjectCounters>().await {
+                out.rooms.insert(id, c);
+            }
+        }
+    }
+    http::ok(&out)
 }

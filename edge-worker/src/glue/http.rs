@@ -1,9 +1,13 @@
 //! Small HTTP helpers shared by the Worker and its objects.
 
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use serde::Serialize;
 use shared_types::{ApiErrorBody, Envelope, ErrorCode};
 use wasm_bindgen::JsValue;
-use worker::{Headers, Method, Request, RequestInit, Response, Stub};
+use worker::{Delay, Headers, Method, Request, RequestInit, Response, Stub};
 
 /// The standard error envelope with the status that carries `code`.
 pub fn error(code: ErrorCode, message: &str) -> worker::Result<Response> {
@@ -17,11 +21,26 @@ pub fn ok<T: Serialize>(data: &T) -> worker::Result<Response> {
     Response::from_json(&Envelope::ok(data))
 }
 
-/// POSTs JSON to a Durable Object; the host is ignored by the runtime.
+/// Waits at most `ms` for `work`; a timeout is an error like any other.
+pub async fn within<T>(
+    ms: u64,
+    work: impl Future<Output = worker::Result<T>>,
+) -> worker::Result<T> {
+    let work = Box::pin(work);
+    let timer = Delay::from(Duration::from_millis(ms));
+    match select(work, timer).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(worker::Error::RustError(format!("timed out after {ms} ms"))),
+    }
+}
+
+/// POSTs JSON to a Durable Object, waiting at most `timeout_ms`; the host is
+/// ignored by the runtime.
 pub async fn post_json<T: Serialize>(
     stub: &Stub,
     path: &str,
     body: &T,
+    timeout_ms: u64,
 ) -> worker::Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
@@ -31,5 +50,5 @@ pub async fn post_json<T: Serialize>(
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&text)));
     let req = Request::new_with_init(&format!("https://do.internal{path}"), &init)?;
-    stub.fetch_with_request(req).await
+    within(timeout_ms, stub.fetch_with_request(req)).await
 }

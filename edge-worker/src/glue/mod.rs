@@ -5,17 +5,24 @@ mod auth;
 mod config;
 mod core_client;
 mod fanout;
+mod gateway;
 mod http;
 mod objects;
 mod proxy;
 mod room;
-mod session;
-mod user;
+
+use std::cell::RefCell;
 
 use shared_types::ErrorCode;
-use worker::{event, Context, Env, Headers, Request, RequestInit, Response};
+use worker::{event, Context, Date, Env, Headers, Request, RequestInit, Response};
 
+use crate::gateway_name::{self, ShardHint};
 use config::EdgeConfig;
+
+thread_local! {
+    /// Per isolate: where the last full gateway was, so upgrades skip it.
+    static SHARD_HINT: RefCell<ShardHint> = RefCell::new(ShardHint::default());
+}
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -29,17 +36,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let path = req.path();
     match path.as_str() {
         "/" | "/health" => http::ok(&serde_json::json!({ "status": "ok" })),
-        "/socket.io/" | "/socket.io" => upgrade(req, &env).await,
+        "/socket.io/" | "/socket.io" => upgrade(req, &env, &config).await,
         "/internal/v1/fanout" => fanout::receive(req, &env, &config).await,
+        "/internal/v1/stats" => fanout::stats(req, &env, &config).await,
         p if p.starts_with("/api/v1/") => proxy::forward(req, &config).await,
         _ => http::error(ErrorCode::NotFound, "no such route"),
     }
 }
 
-/// `/socket.io/?EIO=4&transport=websocket`: hands the socket to a fresh Session
-/// object. The token arrives later, in the CONNECT packet, so the object is
-/// chosen by a new unique id rather than by user.
-async fn upgrade(req: Request, env: &Env) -> worker::Result<Response> {
+/// `/socket.io/?EIO=4&transport=websocket`: hands the socket to a gateway
+/// of this location, filling shards in order; a full one answers 503 and the
+/// next shard is tried. The token arrives later, in the CONNECT packet, so
+/// the gateway is chosen by place, not by user.
+async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result<Response> {
     let url = req.url()?;
     let query = |name: &str| {
         url.query_pairs()
@@ -61,22 +70,38 @@ async fn upgrade(req: Request, env: &Env) -> worker::Result<Response> {
     {
         return engine_io_error(3, "Bad request");
     }
-    let session_id = uuid::Uuid::new_v4().simple().to_string();
-    let mut target = format!("https://session.internal/connect?sid={session_id}");
-    if let Some(token) = query("token") {
-        target.push_str("&token=");
-        target.push_str(&urlencode(&token));
+    let location = gateway_name::location(req.cf().map(|cf| cf.colo()).as_deref());
+    let now = Date::now().as_millis();
+    let shards = SHARD_HINT.with(|h| h.borrow().order(&location, config.gateway_max_shards, now));
+    for shard in shards {
+        let gateway = gateway_name::gateway_name(&location, shard);
+        let mut target = format!(
+            "https://gateway.internal/connect?gw={}",
+            urlencode(&gateway)
+        );
+        if let Some(token) = query("token") {
+            target.push_str("&token=");
+            target.push_str(&urlencode(&token));
+        }
+        let headers = Headers::new();
+        for (name, value) in req.headers().entries() {
+            headers.set(&name, &value)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_headers(headers);
+        let forwarded = Request::new_with_init(&target, &init)?;
+        let stub = objects::gateway(env, &gateway)?;
+        let resp =
+            http::within(config.object_timeout_ms, stub.fetch_with_request(forwarded)).await?;
+        if resp.status_code() != 503 {
+            return Ok(resp);
+        }
+        SHARD_HINT.with(|h| h.borrow_mut().full(&location, shard, now));
     }
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        headers.set(&name, &value)?;
-    }
-    let mut init = RequestInit::new();
-    init.with_headers(headers);
-    let forwarded = Request::new_with_init(&target, &init)?;
-    objects::session(env, &session_id)?
-        .fetch_with_request(forwarded)
-        .await
+    http::error(
+        ErrorCode::ServiceUnavailable,
+        "every gateway of this location is full, retry later",
+    )
 }
 
 /// Engine.IO's own error body for a refused handshake.

@@ -53,7 +53,10 @@ pub async fn forward(mut req: Request, config: &EdgeConfig) -> worker::Result<Re
         Ok(resp) => Ok(resp),
         Err(e) => {
             worker::console_error!("proxy to core failed: {e}");
-            http::error(ErrorCode::EdgeUnavailable, "core is unavailable")
+            http::error(
+                ErrorCode::CoreUnavailable,
+                "core is unavailable, retry later",
+            )
         }
     }
 }

@@ -1,24 +1,31 @@
-//! Room: one Durable Object per conversation. Knows which sessions joined
-//! `conversation:{id}` and fans events out to them in `seq` order. Its work
-//! is proportional to the joined sessions, never to the member count.
+//! Room: one Durable Object per conversation. It knows which gateways hold
+//! sockets joined to `conversation:{id}` (stored, written only when a
+//! gateway's first socket joins or its last one leaves) and sends each event
+//! once per gateway, in `seq` order, from per-gateway queues. The logic is
+//! `crate::room` and `crate::delivery`; this only does I/O.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 
-use serde::Deserialize;
-use shared_types::internal::{FanoutResult, FanoutTarget};
-use shared_types::socket::server_events;
+use shared_types::internal::{FanoutEvent, FanoutTarget};
+use shared_types::socket::NS_NOTIFICATIONS;
+use uuid::Uuid;
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, State, Storage};
 
-use super::objects::{self, Deliver, Evicted, RoomBroadcast, RoomSession, SignedFanout};
+use super::config::EdgeConfig;
+use super::http;
+use super::objects::{self, Publish, Relay, Subscription};
+use crate::delivery::{Delivered, Delivery, DeliveryItem, OrderedQueues};
 use crate::replay_guard::ReplayGuard;
-use crate::room::Room as RoomBook;
+use crate::room::{GatewaySet, Room as RoomBook, RoomEvent};
 use crate::socketio;
+use crate::stats::ObjectCounters;
 
-const STORAGE_KEY: &str = "room";
+const STORAGE_KEY: &str = "gateways";
 /// How long a gap in `seq` may hold later messages back.
 const MAX_HOLD_MS: u64 = 300;
+/// Most items in one delivery to a gateway.
+const MAX_BATCH: usize = 256;
 
 #[durable_object]
 pub struct Room {
@@ -28,28 +35,15 @@ pub struct Room {
     replays: RefCell<ReplayGuard>,
 }
 
-/// What the delivery task needs after the request that queued the work has
-/// been answered: core's fan-out call returns at once, whatever the queue.
+/// What the delivery tasks need after the request that queued the work has
+/// been answered: core's fan-out call returns at once, whatever the queues.
 struct Shared {
     env: Env,
     storage: Storage,
+    conversation_id: Cell<Option<Uuid>>,
     book: RefCell<Option<RoomBook>>,
-    /// Deliveries run one at a time, in order; later ones queue here.
-    queue: RefCell<VecDeque<Outgoing>>,
-    delivering: Cell<bool>,
-}
-
-/// Frames for the sessions that were in the room when they were accepted: a
-/// session evicted later still gets what came before its eviction.
-struct Outgoing {
-    namespace: String,
-    frames: Vec<String>,
-    recipients: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct SessionOnly {
-    session_id: String,
+    queues: RefCell<OrderedQueues<DeliveryItem>>,
+    counters: RefCell<ObjectCounters>,
 }
 
 fn now_ms() -> u64 {
@@ -58,12 +52,17 @@ fn now_ms() -> u64 {
 
 impl DurableObject for Room {
     fn new(state: State, env: Env) -> Self {
+        let counters = ObjectCounters {
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            ..Default::default()
+        };
         let shared = Rc::new(Shared {
             env,
             storage: state.storage(),
+            conversation_id: Cell::new(None),
             book: RefCell::new(None),
-            queue: RefCell::new(VecDeque::new()),
-            delivering: Cell::new(false),
+            queues: RefCell::new(OrderedQueues::new()),
+            counters: RefCell::new(counters),
         });
         Self {
             state,
@@ -73,60 +72,73 @@ impl DurableObject for Room {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let path = req.path();
+        if path == "/stats" {
+            return Response::from_json(&*self.shared.counters.borrow());
+        }
+        self.shared.counters.borrow_mut().requests += 1;
         self.load().await?;
-        match req.path().as_str() {
-            "/join" => {
-                let entry: RoomSession = req.json().await?;
-                self.shared
-                    .change(|b| b.join(&entry.session_id, &entry.user_id))
-                    .await?;
-                Response::ok("joined")
-            }
-            "/leave" => {
-                let entry: SessionOnly = req.json().await?;
-                self.shared
-                    .change(|b| b.leave_all_for_session(&entry.session_id))
-                    .await?;
-                Response::ok("left")
-            }
-            "/broadcast" => {
-                let b: RoomBroadcast = req.json().await?;
-                let in_room = self
+        match path.as_str() {
+            "/subscribe" | "/unsubscribe" => {
+                let s: Subscription = req.json().await?;
+                self.shared.conversation_id.set(Some(s.conversation_id));
+                let subscribe = path == "/subscribe";
+                let changed = self
                     .shared
-                    .book
-                    .borrow()
-                    .as_ref()
-                    .is_some_and(|book| book.contains_session(&b.from_session));
-                if !in_room {
-                    return Response::error("not in the room", 403);
+                    .with_book(|b| {
+                        if subscribe {
+                            b.subscribe(&s.gateway, s.version)
+                        } else {
+                            b.unsubscribe(&s.gateway, s.version)
+                        }
+                    })
+                    .unwrap_or(false);
+                if changed {
+                    self.shared.save().await?;
                 }
-                self.enqueue(b.namespace, vec![b.frame], b.exclude_user.as_deref());
-                Response::ok("sent")
+                Response::ok("ok")
             }
-            "/fanout" => {
-                let signed: SignedFanout = req.json().await?;
-                self.fanout(signed).await
+            "/relay" => {
+                let relay: Relay = req.json().await?;
+                self.shared.conversation_id.set(Some(relay.conversation_id));
+                let items = self.shared.with_book(|b| {
+                    b.is_subscribed(&relay.from_gateway).then(|| {
+                        b.relay_deliveries(
+                            relay.conversation_id,
+                            &relay.from_gateway,
+                            &relay.namespace,
+                            &relay.frame,
+                            &relay.exclude_user,
+                        )
+                    })
+                });
+                match items.flatten() {
+                    Some(items) => {
+                        self.enqueue(items);
+                        Response::ok("relayed")
+                    }
+                    None => Response::error("not in the room", 403),
+                }
+            }
+            "/publish" => {
+                let publish: Publish = req.json().await?;
+                self.publish(publish).await
             }
             _ => Response::error("not found", 404),
         }
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
+        self.shared.counters.borrow_mut().alarms += 1;
         self.load().await?;
         let now = now_ms();
-        let (frames, flush_at) = self
+        let released = self
             .shared
-            .book
-            .borrow_mut()
-            .as_mut()
-            .map(|b| (b.flush_due(now), b.next_flush_at()))
-            .unwrap_or_default();
-        self.shared.save().await?;
-        // later gaps still holding frames need their own wake-up
-        self.arm_flush(flush_at, now).await?;
-        if !frames.is_empty() {
-            let namespace = shared_types::socket::NS_MESSAGING.to_string();
-            self.enqueue(namespace, frames, None);
+            .with_book(|b| (b.flush_due(now), b.next_flush_at()));
+        if let Some((events, flush_at)) = released {
+            // later gaps still holding events need their own wake-up
+            self.arm_flush(flush_at, now).await?;
+            self.deliver(events);
         }
         Response::ok("flushed")
     }
@@ -137,65 +149,54 @@ impl Room {
         if self.shared.book.borrow().is_some() {
             return Ok(());
         }
-        let stored: Option<RoomBook> = self.shared.storage.get(STORAGE_KEY).await?;
+        let stored: Option<GatewaySet> = self.shared.storage.get(STORAGE_KEY).await?;
         let mut slot = self.shared.book.borrow_mut();
         if slot.is_none() {
-            *slot = Some(stored.unwrap_or_else(|| RoomBook::with_max_hold_ms(MAX_HOLD_MS)));
+            *slot = Some(RoomBook::new(stored.unwrap_or_default(), MAX_HOLD_MS));
         }
         Ok(())
     }
 
-    async fn fanout(&self, signed: SignedFanout) -> worker::Result<Response> {
+    async fn publish(&self, publish: Publish) -> worker::Result<Response> {
         let now = now_ms();
         if !self
             .replays
             .borrow_mut()
-            .first_sight(&signed.signature, now)
+            .first_sight(&publish.signature, now)
         {
             return Response::error("replayed", 401);
         }
-        let request = signed.request;
-        let FanoutTarget::Conversation { conversation_id } = request.target else {
-            return Response::error("not a conversation event", 400);
-        };
-        let frame = socketio::event(&request.namespace, &request.event, &request.data);
-        let (frames, recipients, flush_at) = {
-            let mut slot = self.shared.book.borrow_mut();
-            let Some(book) = slot.as_mut() else {
-                return Response::error("room not loaded", 500);
+        let mut released = Vec::new();
+        let mut flush_at = None;
+        for event in publish.events {
+            let FanoutTarget::Conversation {
+                conversation_id,
+                notify,
+            } = event.target.clone()
+            else {
+                continue;
             };
-            let frames = book.publish(request.seq, frame, now);
-            (frames, book.len(), book.next_flush_at())
-        };
-        self.shared.save().await?;
-        self.arm_flush(flush_at, now).await?;
-        let evicted = (request.event == server_events::MEMBER_REMOVED)
-            .then(|| request.data["user_id"].as_str().map(str::to_string))
-            .flatten();
-        if !frames.is_empty() {
-            // queued before the eviction below: the removed user's sessions get it too
-            self.enqueue(request.namespace, frames, None);
-        }
-        if let Some(user) = evicted {
-            let mut sessions = Vec::new();
-            self.shared
-                .change(|b| sessions = b.leave_all_for_user(&user))
-                .await?;
-            let notice = Evicted { conversation_id };
-            for sid in sessions {
-                if let Ok(stub) = objects::session(&self.shared.env, &sid) {
-                    let _ = super::http::post_json(&stub, "/evicted", &notice).await;
-                }
+            self.shared.conversation_id.set(Some(conversation_id));
+            let seq = event.seq;
+            let room_event = room_event(event, notify);
+            if let Some((ready, at)) = self.shared.with_book(|b| {
+                let ready = b.publish(seq, room_event, now);
+                (ready, b.next_flush_at())
+            }) {
+                released.extend(ready);
+                flush_at = at;
             }
+            self.shared.counters.borrow_mut().events += 1;
         }
-        Response::from_json(&FanoutResult {
-            delivered: recipients as u32,
-        })
+        self.arm_flush(flush_at, now).await?;
+        self.deliver(released);
+        Response::ok("accepted")
     }
 
-    /// Wakes the object when frames held behind a gap are due.
+    /// Wakes the object when events held behind a gap are due.
     async fn arm_flush(&self, flush_at: Option<u64>, now: u64) -> worker::Result<()> {
         if let Some(at) = flush_at {
+            self.shared.counters.borrow_mut().storage_writes += 1;
             self.shared
                 .storage
                 .set_alarm(objects::offset_ms(at, now))
@@ -204,87 +205,113 @@ impl Room {
         Ok(())
     }
 
-    /// Queues frames for the sessions in the room now, and starts the delivery
-    /// task unless it is running; it outlives the request (`wait_until`).
-    fn enqueue(&self, namespace: String, frames: Vec<String>, exclude_user: Option<&str>) {
-        let recipients = self
-            .shared
-            .book
-            .borrow()
-            .as_ref()
-            .map(|b| b.recipients(exclude_user))
-            .unwrap_or_default();
-        if recipients.is_empty() {
+    fn deliver(&self, events: Vec<RoomEvent>) {
+        let Some(conversation_id) = self.shared.conversation_id.get() else {
             return;
-        }
-        self.shared.queue.borrow_mut().push_back(Outgoing {
-            namespace,
-            frames,
-            recipients,
-        });
-        if !self.shared.delivering.replace(true) {
-            let shared = Rc::clone(&self.shared);
-            self.state
-                .wait_until(async move { shared.deliver_queue().await });
+        };
+        let items: Vec<(String, DeliveryItem)> = events
+            .iter()
+            .flat_map(|e| {
+                self.shared
+                    .with_book(|b| b.deliveries(conversation_id, e))
+                    .unwrap_or_default()
+            })
+            .collect();
+        self.enqueue(items);
+    }
+
+    /// Queues items per gateway and starts a delivery task for each gateway
+    /// that was idle; the tasks outlive the request (`wait_until`).
+    fn enqueue(&self, items: Vec<(String, DeliveryItem)>) {
+        for (gateway, item) in items {
+            let start = self.shared.queues.borrow_mut().push(&gateway, item);
+            if start {
+                let shared = Rc::clone(&self.shared);
+                self.state
+                    .wait_until(async move { shared.drain(gateway).await });
+            }
         }
     }
 }
 
+/// Serialises an event's frames once, for every gateway.
+fn room_event(event: FanoutEvent, notify: Vec<shared_types::internal::GatewayUsers>) -> RoomEvent {
+    let frame = socketio::event(&event.namespace, &event.event, &event.data);
+    let notify_frame =
+        (!notify.is_empty()).then(|| socketio::event(NS_NOTIFICATIONS, &event.event, &event.data));
+    RoomEvent {
+        namespace: event.namespace,
+        frame,
+        notify,
+        notify_frame,
+        evict_user: event.evict_user_id,
+    }
+}
+
 impl Shared {
+    fn with_book<T>(&self, f: impl FnOnce(&mut RoomBook) -> T) -> Option<T> {
+        self.book.borrow_mut().as_mut().map(f)
+    }
+
     async fn save(&self) -> worker::Result<()> {
-        let snapshot = self.book.borrow().clone();
-        if let Some(book) = snapshot {
-            self.storage.put(STORAGE_KEY, &book).await?;
+        let snapshot = self.book.borrow().as_ref().map(|b| b.gateways().clone());
+        if let Some(gateways) = snapshot {
+            self.counters.borrow_mut().storage_writes += 1;
+            self.storage.put(STORAGE_KEY, &gateways).await?;
         }
         Ok(())
     }
 
-    async fn change<T>(&self, f: impl FnOnce(&mut RoomBook) -> T) -> worker::Result<()> {
-        if let Some(book) = self.book.borrow_mut().as_mut() {
-            f(book);
-        }
-        self.save().await
-    }
-
-    /// The next queued delivery, merged with the ones right behind it that go
-    /// to the same sessions: under load each session gets one call with many
-    /// frames instead of one call per frame.
-    fn next_batch(&self) -> Option<Outgoing> {
-        let mut queue = self.queue.borrow_mut();
-        let mut batch = queue.pop_front()?;
-        while let Some(following) = queue.front() {
-            if following.namespace != batch.namespace || following.recipients != batch.recipients {
-                break;
-            }
-            if let Some(following) = queue.pop_front() {
-                batch.frames.extend(following.frames);
-            }
-        }
-        Some(batch)
-    }
-
-    /// Delivers until the queue is empty, one batch at a time, so every
-    /// session sees frames in the order they were accepted.
-    async fn deliver_queue(&self) {
-        while let Some(next) = self.next_batch() {
-            let message = Deliver {
-                namespace: next.namespace,
-                frames: next.frames,
+    /// Delivers one gateway's queue, a batch at a time, so it sees the
+    /// room's events in the order they were released.
+    async fn drain(&self, gateway: String) {
+        let timeout_ms = EdgeConfig::from_env(&self.env)
+            .map(|c| c.object_timeout_ms)
+            .unwrap_or(5_000);
+        loop {
+            let next = self.queues.borrow_mut().take(&gateway, MAX_BATCH);
+            let Some(items) = next else {
+                return;
             };
-            let gone = objects::deliver_all(&self.env, &next.recipients, &message).await;
-            if !gone.is_empty() {
-                let dropped = self
-                    .change(|b| {
-                        for sid in &gone {
-                            b.leave_all_for_session(sid);
-                        }
-                    })
-                    .await;
-                if let Err(e) = dropped {
-                    worker::console_warn!("room could not drop gone sessions: {e}");
+            let version_before = self
+                .book
+                .borrow()
+                .as_ref()
+                .and_then(|b| b.gateways().get(&gateway).copied());
+            let delivery = Delivery {
+                signature: None,
+                items,
+            };
+            let answer = match objects::gateway(&self.env, &gateway) {
+                Ok(stub) => http::post_json(&stub, "/deliver", &delivery, timeout_ms).await,
+                Err(e) => Err(e),
+            };
+            let delivered: Option<Delivered> = match answer {
+                Ok(mut resp) if resp.status_code() == 200 => resp.json().await.ok(),
+                Ok(resp) => {
+                    worker::console_warn!("gateway {gateway} answered {}", resp.status_code());
+                    None
+                }
+                Err(e) => {
+                    worker::console_warn!("delivery to gateway {gateway} failed: {e}");
+                    None
+                }
+            };
+            let conversation = self.conversation_id.get();
+            let left =
+                delivered.is_some_and(|d| conversation.is_some_and(|c| d.not_joined.contains(&c)));
+            if let (true, Some(version)) = (left, version_before) {
+                // the gateway holds no joined socket any more: stop sending, unless
+                // it subscribed again since (a newer version)
+                let changed = self
+                    .with_book(|b| b.unsubscribe(&gateway, version.saturating_add(1)))
+                    .unwrap_or(false);
+                if changed {
+                    if let Err(e) = self.save().await {
+                        worker::console_warn!("room could not store its gateways: {e}");
+                    }
                 }
             }
         }
-        self.delivering.set(false);
     }
 }

@@ -134,68 +134,118 @@ fn seq_buffer_survives_serde() {
     );
 }
 
-#[test]
-fn membership_of_the_room() {
-    let mut room = Room::default();
-    assert!(room.join("s1", "alice"));
-    assert!(!room.join("s1", "alice"));
-    assert!(room.join("s2", "alice"));
-    assert!(room.join("s3", "bob"));
-    assert_eq!(room.len(), 3);
-    assert!(
-        !room.leave("s3", "alice"),
-        "only the pair that joined leaves"
-    );
-    assert!(room.leave("s3", "bob"));
-    assert!(!room.contains_session("s3"));
-    assert!(room.leave_all_for_session("s2"));
-    assert!(!room.leave_all_for_session("s2"));
-    assert_eq!(room.recipients(None), ["s1"]);
+fn event(frame: &str) -> RoomEvent {
+    RoomEvent {
+        namespace: "/messaging".into(),
+        frame: frame.into(),
+        notify: Vec::new(),
+        notify_frame: None,
+        evict_user: None,
+    }
+}
+
+fn frames(events: Vec<RoomEvent>) -> Vec<String> {
+    events.into_iter().map(|e| e.frame).collect()
+}
+
+fn gateways(names: &[&str]) -> GatewaySet {
+    names.iter().map(|n| (n.to_string(), 1)).collect()
 }
 
 #[test]
-fn recipients_exclude_the_typing_users_devices_only() {
+fn the_gateway_set_changes_only_on_first_join_and_last_leave() {
     let mut room = Room::default();
-    room.join("a-phone", "alice");
-    room.join("a-web", "alice");
-    room.join("b-web", "bob");
-    assert_eq!(room.recipients(Some("alice")), ["b-web"]);
-    assert_eq!(room.recipients(None), ["a-phone", "a-web", "b-web"]);
-    assert_eq!(room.recipients(Some("carol")).len(), 3);
+    assert!(room.subscribe("DFW.0", 1));
+    assert!(!room.subscribe("DFW.0", 2), "already in: no write");
+    assert!(room.subscribe("AMS.1", 1));
+    assert!(room.unsubscribe("DFW.0", 3));
+    assert!(!room.unsubscribe("DFW.0", 4));
+    assert_eq!(room.gateways().keys().collect::<Vec<_>>(), ["AMS.1"]);
+    assert!(room.is_subscribed("AMS.1") && !room.is_subscribed("DFW.0"));
 }
 
 #[test]
-fn removed_member_loses_every_session() {
+fn an_older_change_that_arrives_late_is_ignored() {
     let mut room = Room::default();
-    room.join("a1", "alice");
-    room.join("a2", "alice");
-    room.join("b1", "bob");
-    assert_eq!(room.leave_all_for_user("alice"), ["a1", "a2"]);
-    assert_eq!(room.recipients(None), ["b1"]);
-    assert!(room.leave_all_for_user("alice").is_empty());
+    // leave (v5) overtook the join (v4) it followed
+    assert!(!room.unsubscribe("G.0", 5));
+    assert!(!room.subscribe("G.0", 4), "stale join");
+    assert!(!room.is_subscribed("G.0"));
+    // join (v7) overtook a stale "not joined" answer (v6)
+    assert!(room.subscribe("G.0", 7));
+    assert!(!room.unsubscribe("G.0", 6));
+    assert!(room.is_subscribed("G.0"));
 }
 
 #[test]
 fn publish_orders_seq_events_and_passes_others_through() {
-    let mut room = Room::with_max_hold_ms(300);
-    assert_eq!(room.publish(Some(1), "m1".into(), 0), ["m1"]);
-    assert!(room.publish(Some(3), "m3".into(), 0).is_empty());
-    assert_eq!(room.publish(None, "typing".into(), 1), ["typing"]);
+    let mut room = Room::new(GatewaySet::new(), 300);
+    assert_eq!(frames(room.publish(Some(1), event("m1"), 0)), ["m1"]);
+    assert!(room.publish(Some(3), event("m3"), 0).is_empty());
+    assert_eq!(frames(room.publish(None, event("edit"), 1)), ["edit"]);
     assert_eq!(room.next_flush_at(), Some(300));
-    assert_eq!(room.publish(Some(2), "m2".into(), 2), ["m2", "m3"]);
-    assert!(room.publish(Some(2), "dup".into(), 3).is_empty());
-    room.publish(Some(5), "m5".into(), 5);
-    assert_eq!(room.flush_due(305), ["m5"]);
+    assert_eq!(frames(room.publish(Some(2), event("m2"), 2)), ["m2", "m3"]);
+    assert!(room.publish(Some(2), event("dup"), 3).is_empty());
+    room.publish(Some(5), event("m5"), 5);
+    assert_eq!(frames(room.flush_due(305)), ["m5"]);
     assert_eq!(room.last_delivered_seq(), Some(5));
 }
 
 #[test]
-fn room_survives_serde() {
-    let mut room = Room::default();
-    room.join("s1", "alice");
-    room.publish(Some(1), "a".into(), 0);
-    room.publish(Some(3), "c".into(), 0);
-    let json = serde_json::to_string(&room).unwrap();
-    let back: Room = serde_json::from_str(&json).unwrap();
-    assert_eq!(back, room);
+fn one_delivery_per_gateway_with_the_notified_members_of_each() {
+    let conversation = Uuid::from_u128(1);
+    let room = Room::new(gateways(&["A.0", "B.0"]), 300);
+    let mut e = event("M");
+    e.notify_frame = Some("N".into());
+    e.notify = vec![
+        GatewayUsers {
+            gateway: "B.0".into(),
+            user_ids: vec!["bob".into()],
+        },
+        GatewayUsers {
+            gateway: "C.0".into(),
+            user_ids: vec!["carol".into(), "dave".into()],
+        },
+        GatewayUsers {
+            gateway: "D.0".into(),
+            user_ids: vec![],
+        },
+    ];
+    let out = room.deliveries(conversation, &e);
+    let names: Vec<&str> = out.iter().map(|(g, _)| g.as_str()).collect();
+    assert_eq!(names, ["A.0", "B.0", "C.0"], "D.0 has nobody to tell");
+    match &out[2].1 {
+        DeliveryItem::Room { frame, notify, .. } => {
+            assert_eq!(frame, &None, "C.0 holds no joined socket");
+            let notify = notify.as_ref().unwrap();
+            assert_eq!(notify.user_ids, ["carol", "dave"]);
+            assert_eq!(notify.namespace, "/notifications");
+        }
+        other => panic!("{other:?}"),
+    }
+    match &out[0].1 {
+        DeliveryItem::Room { frame, notify, .. } => {
+            assert_eq!(frame.as_deref(), Some("M"));
+            assert_eq!(notify, &None);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_removal_evicts_only_on_gateways_that_hold_the_room() {
+    let room = Room::new(gateways(&["A.0"]), 300);
+    let mut e = event("R");
+    e.evict_user = Some("bob".into());
+    let out = room.deliveries(Uuid::nil(), &e);
+    assert!(matches!(&out[0].1, DeliveryItem::Room { evict_user: Some(u), .. } if u == "bob"));
+}
+
+#[test]
+fn typing_is_relayed_to_the_other_gateways_only() {
+    let room = Room::new(gateways(&["A.0", "B.0", "C.0"]), 300);
+    let out = room.relay_deliveries(Uuid::nil(), "B.0", "/messaging", "T", "alice");
+    let names: Vec<&str> = out.iter().map(|(g, _)| g.as_str()).collect();
+    assert_eq!(names, ["A.0", "C.0"]);
+    assert!(matches!(&out[0].1, DeliveryItem::Room { exclude_user: Some(u), .. } if u == "alice"));
 }

@@ -206,6 +206,31 @@ fn typing_requires_a_joined_room() {
 }
 
 #[test]
+fn a_repeated_typing_state_is_acked_but_not_relayed() {
+    let mut s = joined();
+    assert!(matches!(
+        emit(
+            &mut s,
+            1,
+            "typing_start",
+            json!({ "conversation_id": CONV })
+        ),
+        Action::Typing { .. }
+    ));
+    let out = frames(emit(
+        &mut s,
+        2,
+        "typing_start",
+        json!({ "conversation_id": CONV }),
+    ));
+    assert_eq!(out, [r#"43/messaging,2[{"ok":true}]"#]);
+    assert!(matches!(
+        emit(&mut s, 3, "typing_stop", json!({ "conversation_id": CONV })),
+        Action::Typing { typing: false, .. }
+    ));
+}
+
+#[test]
 fn read_and_delivered_marks_go_to_core() {
     let mut s = authed();
     let payload = json!({ "conversation_id": CONV, "message_id": MSG });
@@ -324,7 +349,7 @@ fn eviction_forgets_the_join_so_the_next_join_asks_core() {
 #[test]
 fn work_finishing_after_close_registers_nothing() {
     // the token was still being verified when the socket closed
-    let mut s = SessionState::new("s", None, Default::default(), NOW);
+    let mut s = SessionState::new("s", None, NOW);
     let cleanup = s.on_close();
     assert_eq!(cleanup.tms_user_id, None);
     let late = s.on_authenticated("/messaging", "alice");

@@ -1,4 +1,4 @@
-//! Session dispatch, end to end over frames: connect/auth, events, transport.
+//! Per-socket dispatch, end to end over frames: connect/auth, events, transport.
 
 use serde_json::json;
 use uuid::Uuid;

@@ -8,10 +8,16 @@ use crate::session_state::DEFAULT_CONNECT_TIMEOUT_MS;
 #[test]
 fn flood_is_rate_limited_locally() {
     let mut s = joined();
+    // alternating states: each is a change, so none is coalesced
     let typing = |id: u64| {
+        let name = if id.is_multiple_of(2) {
+            "typing_start"
+        } else {
+            "typing_stop"
+        };
         format!(
             "42/messaging,{id}{}",
-            json!(["typing_start", { "conversation_id": CONV }])
+            json!([name, { "conversation_id": CONV }])
         )
     };
     let t = NOW + 10_000; // the burst is full again
@@ -35,7 +41,7 @@ fn flood_is_rate_limited_locally() {
     assert_eq!(s.on_text_frame(&no_ack, t), Action::None);
     assert!(frames(s.on_text_frame("40/calls,", t))[0].contains("RATE_LIMITED"));
     assert!(matches!(
-        s.on_text_frame(&typing(11), t + 100),
+        s.on_text_frame(&typing(12), t + 100),
         Action::Typing { .. }
     ));
 }
@@ -71,63 +77,32 @@ fn engine_io_control_packets() {
 }
 
 #[test]
-fn heartbeat_through_the_session() {
+fn a_pong_that_reaches_rust_changes_nothing() {
+    // the runtime answers a bare `3` itself; anything that still arrives is ignored
     let mut s = authed();
-    assert_eq!(
-        s.on_alarm(NOW + 1),
-        AlarmAction::Wait {
-            next_alarm_at: NOW + 25_000
-        }
-    );
-    assert_eq!(
-        s.on_alarm(NOW + 25_000),
-        AlarmAction::SendPing {
-            frame: "2",
-            next_alarm_at: NOW + 45_000
-        }
-    );
-    assert_eq!(
-        s.on_text_frame("3", NOW + 25_100),
-        Action::RescheduleAlarm {
-            at_ms: NOW + 50_000
-        }
-    );
-    assert_eq!(
-        s.on_alarm(NOW + 50_000),
-        AlarmAction::SendPing {
-            frame: "2",
-            next_alarm_at: NOW + 70_000
-        }
-    );
-    assert_eq!(
-        s.on_alarm(NOW + 70_000),
-        AlarmAction::Close {
-            code: 1000,
-            reason: "ping timeout"
-        }
-    );
+    let before = s.clone();
+    assert_eq!(s.on_text_frame("3", NOW + 25_100), Action::None);
+    assert_eq!(s, before);
 }
 
 #[test]
-fn a_socket_that_never_connects_a_namespace_is_closed() {
-    let mut s = opened();
-    assert!(
-        matches!(s.on_alarm(NOW + 25_000), AlarmAction::SendPing { next_alarm_at, .. } if next_alarm_at == NOW + DEFAULT_CONNECT_TIMEOUT_MS)
-    );
-    s.on_text_frame("3", NOW + 25_001);
+fn a_socket_that_never_connects_a_namespace_has_a_deadline() {
+    use crate::heartbeat::{HeartbeatConfig, PingRounds, SocketCheck};
+    let rounds = PingRounds::default();
+    let s = opened();
+    let check =
+        |s: &SessionState, at| rounds.check(HeartbeatConfig::default(), s.liveness(None), at);
+    assert_eq!(check(&s, NOW + 25_000), SocketCheck::Ping);
     assert_eq!(
-        s.on_alarm(NOW + DEFAULT_CONNECT_TIMEOUT_MS),
-        AlarmAction::Close {
-            code: 1000,
-            reason: "connect timeout"
-        }
+        check(&s, NOW + DEFAULT_CONNECT_TIMEOUT_MS),
+        SocketCheck::ConnectTimeout
     );
     // an authenticated socket has no connect deadline
-    let mut a = authed();
-    assert!(!matches!(
-        a.on_alarm(NOW + DEFAULT_CONNECT_TIMEOUT_MS),
-        AlarmAction::Close { .. }
-    ));
+    let a = authed();
+    assert_eq!(
+        check(&a, NOW + DEFAULT_CONNECT_TIMEOUT_MS),
+        SocketCheck::Ping
+    );
 }
 
 #[test]
@@ -187,8 +162,7 @@ fn close_returns_what_to_unregister() {
 
 #[test]
 fn state_survives_hibernation_mid_flow() {
-    let mut s = joined();
-    s.on_alarm(NOW + 25_000);
+    let s = joined();
     let attachment = serde_json::to_string(&s).unwrap();
     let mut woken: SessionState = serde_json::from_str(&attachment).unwrap();
     assert_eq!(woken, s);
@@ -201,12 +175,6 @@ fn state_survives_hibernation_mid_flow() {
         ),
         Action::Typing { .. }
     ));
-    assert_eq!(
-        woken.on_text_frame("3", NOW + 25_010),
-        Action::RescheduleAlarm {
-            at_ms: NOW + 50_000
-        }
-    );
 }
 
 #[test]

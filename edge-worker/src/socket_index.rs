@@ -1,0 +1,243 @@
+//! A Gateway object's in-memory indexes over its sockets: conversation →
+//! joined sockets and user → sockets. They are derived from the sockets'
+//! attachments (`SessionState`), rebuilt from them when the object wakes, and
+//! updated after every attachment change. Each update reports the
+//! transitions the glue acts on: the first local socket of a conversation
+//! (subscribe at its Room), the last one gone (unsubscribe), the first socket
+//! of a user (presence: arrived) and the last one (departed).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use uuid::Uuid;
+
+use crate::delivery::DeliveryItem;
+use crate::session_state::{NamespaceSet, SessionState};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Entry {
+    user: Option<String>,
+    namespaces: NamespaceSet,
+    joined: BTreeSet<Uuid>,
+}
+
+impl Entry {
+    fn of(state: &SessionState) -> Self {
+        if state.closed {
+            return Self::default();
+        }
+        Self {
+            user: state.tms_user_id.clone(),
+            namespaces: state.namespaces,
+            joined: state.joined.clone(),
+        }
+    }
+}
+
+/// What changed for the gateway as a whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transitions {
+    /// Conversations whose first local socket just joined.
+    pub subscribe: Vec<Uuid>,
+    /// Conversations whose last local socket just left.
+    pub unsubscribe: Vec<Uuid>,
+    /// A user whose first socket here just authenticated.
+    pub arrived: Option<String>,
+    /// A user whose last socket here just went.
+    pub departed: Option<String>,
+}
+
+impl Transitions {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Frames to write, and sockets to evict, for one delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// (socket id, frame), in delivery order.
+    pub sends: Vec<(String, String)>,
+    /// Sockets that leave the conversation once their frames are sent.
+    pub evict: Vec<(String, Uuid)>,
+    /// Room items for conversations with no joined socket here.
+    pub not_joined: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SocketIndex {
+    sockets: BTreeMap<String, Entry>,
+    by_conversation: BTreeMap<Uuid, BTreeSet<String>>,
+    by_user: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl SocketIndex {
+    /// The index of a gateway that just woke, from its sockets' attachments.
+    /// Reports nothing: Rooms and core already know this gateway's state.
+    pub fn rebuild<'a>(states: impl IntoIterator<Item = &'a SessionState>) -> Self {
+        let mut index = Self::default();
+        for state in states {
+            index.upsert(&state.session_id, state);
+        }
+        index
+    }
+
+    /// Records a socket's current attachment.
+    pub fn upsert(&mut self, socket_id: &str, state: &SessionState) -> Transitions {
+        let new = Entry::of(state);
+        let old = self.sockets.remove(socket_id).unwrap_or_default();
+        let mut t = Transitions::default();
+        for conversation in old.joined.difference(&new.joined) {
+            if remove_from(&mut self.by_conversation, conversation, socket_id) {
+                t.unsubscribe.push(*conversation);
+            }
+        }
+        for conversation in new.joined.difference(&old.joined) {
+            if add_to(&mut self.by_conversation, *conversation, socket_id) {
+                t.subscribe.push(*conversation);
+            }
+        }
+        if old.user != new.user {
+            if let Some(user) = &old.user {
+                if remove_from(&mut self.by_user, user, socket_id) {
+                    t.departed = Some(user.clone());
+                }
+            }
+            if let Some(user) = &new.user {
+                if add_to(&mut self.by_user, user.clone(), socket_id) {
+                    t.arrived = Some(user.clone());
+                }
+            }
+        }
+        if new != Entry::default() {
+            self.sockets.insert(socket_id.to_owned(), new);
+        }
+        t
+    }
+
+    /// Forgets a socket that closed.
+    pub fn remove(&mut self, socket_id: &str) -> Transitions {
+        let closed = SessionState {
+            closed: true,
+            ..SessionState::new(socket_id, None, 0)
+        };
+        self.upsert(socket_id, &closed)
+    }
+
+    pub fn len(&self) -> usize {
+        self.sockets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sockets.is_empty()
+    }
+
+    /// Users with at least one authenticated socket here.
+    pub fn users(&self) -> Vec<String> {
+        self.by_user.keys().cloned().collect()
+    }
+
+    pub fn joined_sockets(&self, conversation_id: &Uuid) -> usize {
+        self.by_conversation
+            .get(conversation_id)
+            .map_or(0, BTreeSet::len)
+    }
+
+    /// Where the frames of one delivery go.
+    pub fn plan(&self, item: &DeliveryItem) -> Plan {
+        let mut plan = Plan::default();
+        match item {
+            DeliveryItem::Users {
+                user_ids,
+                namespace,
+                frame,
+            } => {
+                for user in user_ids {
+                    for sid in self.sockets_of(user) {
+                        if self.connected(sid, namespace) {
+                            plan.sends.push((sid.clone(), frame.clone()));
+                        }
+                    }
+                }
+            }
+            DeliveryItem::Room {
+                conversation_id,
+                frame,
+                namespace,
+                exclude_user,
+                evict_user,
+                notify,
+            } => {
+                let joined = self.by_conversation.get(conversation_id);
+                if joined.is_none() {
+                    plan.not_joined.push(*conversation_id);
+                }
+                let joined_sockets = joined.into_iter().flatten();
+                if let Some(frame) = frame {
+                    for sid in joined_sockets.clone() {
+                        let user = self.sockets.get(sid).and_then(|e| e.user.as_ref());
+                        if exclude_user.is_some() && user == exclude_user.as_ref() {
+                            continue;
+                        }
+                        if self.connected(sid, namespace) {
+                            plan.sends.push((sid.clone(), frame.clone()));
+                        }
+                    }
+                }
+                if let Some(notify) = notify {
+                    for user in &notify.user_ids {
+                        for sid in self.sockets_of(user) {
+                            let in_room = joined.is_some_and(|j| j.contains(sid));
+                            if !in_room && self.connected(sid, &notify.namespace) {
+                                plan.sends.push((sid.clone(), notify.frame.clone()));
+                            }
+                        }
+                    }
+                }
+                if let Some(evicted) = evict_user {
+                    for sid in joined_sockets {
+                        let user = self.sockets.get(sid).and_then(|e| e.user.as_ref());
+                        if user == Some(evicted) {
+                            plan.evict.push((sid.clone(), *conversation_id));
+                        }
+                    }
+                }
+            }
+        }
+        plan
+    }
+
+    fn sockets_of<'a>(&'a self, user: &str) -> impl Iterator<Item = &'a String> + 'a {
+        self.by_user.get(user).into_iter().flatten()
+    }
+
+    fn connected(&self, socket_id: &str, namespace: &str) -> bool {
+        self.sockets
+            .get(socket_id)
+            .is_some_and(|e| e.namespaces.contains(namespace))
+    }
+}
+
+/// Returns true when `socket` is the first under `key`.
+fn add_to<K: Ord>(map: &mut BTreeMap<K, BTreeSet<String>>, key: K, socket: &str) -> bool {
+    let set = map.entry(key).or_default();
+    set.insert(socket.to_owned()) && set.len() == 1
+}
+
+/// Returns true when `socket` was the last under `key`.
+fn remove_from<K: Ord + Clone>(
+    map: &mut BTreeMap<K, BTreeSet<String>>,
+    key: &K,
+    socket: &str,
+) -> bool {
+    let Some(set) = map.get_mut(key) else {
+        return false;
+    };
+    if !set.remove(socket) || !set.is_empty() {
+        return false;
+    }
+    map.remove(key);
+    true
+}
+
+#[cfg(test)]
+mod tests;

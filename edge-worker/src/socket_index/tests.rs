@@ -1,0 +1,189 @@
+use super::*;
+use crate::delivery::Notify;
+
+fn conv(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn socket(sid: &str, user: Option<&str>, namespaces: &[&str], joined: &[u128]) -> SessionState {
+    let mut s = SessionState::new(sid, None, 0);
+    s.tms_user_id = user.map(str::to_owned);
+    for n in namespaces {
+        s.namespaces.insert(n);
+    }
+    s.joined = joined.iter().map(|n| conv(*n)).collect();
+    s
+}
+
+fn room_item(c: u128, frame: Option<&str>) -> DeliveryItem {
+    DeliveryItem::Room {
+        conversation_id: conv(c),
+        frame: frame.map(str::to_owned),
+        namespace: "/messaging".into(),
+        exclude_user: None,
+        evict_user: None,
+        notify: None,
+    }
+}
+
+#[test]
+fn first_join_subscribes_and_last_leave_unsubscribes() {
+    let mut index = SocketIndex::default();
+    let t = index.upsert("s1", &socket("s1", Some("alice"), &["/messaging"], &[]));
+    assert_eq!(t.arrived.as_deref(), Some("alice"));
+    assert!(t.subscribe.is_empty());
+    let t = index.upsert("s1", &socket("s1", Some("alice"), &["/messaging"], &[1]));
+    assert_eq!(t.subscribe, [conv(1)]);
+    assert_eq!(t.arrived, None, "the same user again is no arrival");
+    let t = index.upsert("s2", &socket("s2", Some("bob"), &["/messaging"], &[1]));
+    assert!(t.subscribe.is_empty(), "second socket of a subscribed room");
+    assert_eq!(t.arrived.as_deref(), Some("bob"));
+    assert_eq!(index.joined_sockets(&conv(1)), 2);
+    let t = index.upsert("s1", &socket("s1", Some("alice"), &["/messaging"], &[]));
+    assert!(t.unsubscribe.is_empty());
+    let t = index.remove("s2");
+    assert_eq!(t.unsubscribe, [conv(1)]);
+    assert_eq!(t.departed.as_deref(), Some("bob"));
+    assert_eq!(index.users(), ["alice"]);
+}
+
+#[test]
+fn a_user_departs_with_their_last_socket_only() {
+    let mut index = SocketIndex::default();
+    index.upsert("p", &socket("p", Some("alice"), &["/messaging"], &[]));
+    index.upsert("q", &socket("q", Some("alice"), &["/notifications"], &[]));
+    assert_eq!(index.remove("p").departed, None);
+    assert_eq!(index.remove("q").departed.as_deref(), Some("alice"));
+    assert!(index.is_empty());
+    assert!(
+        index.remove("q").is_empty(),
+        "removing twice reports nothing"
+    );
+}
+
+#[test]
+fn a_closed_attachment_counts_as_removed() {
+    let mut index = SocketIndex::default();
+    index.upsert("s", &socket("s", Some("alice"), &["/messaging"], &[3]));
+    let mut closed = socket("s", Some("alice"), &["/messaging"], &[3]);
+    closed.closed = true;
+    let t = index.upsert("s", &closed);
+    assert_eq!(t.unsubscribe, [conv(3)]);
+    assert_eq!(t.departed.as_deref(), Some("alice"));
+    assert_eq!(index.len(), 0);
+}
+
+#[test]
+fn rebuild_reports_nothing_and_matches_incremental_updates() {
+    let states = [
+        socket("a", Some("alice"), &["/messaging"], &[1, 2]),
+        socket("b", Some("bob"), &["/messaging", "/notifications"], &[2]),
+        socket("c", None, &[], &[]),
+    ];
+    let rebuilt = SocketIndex::rebuild(&states);
+    let mut incremental = SocketIndex::default();
+    for s in &states {
+        incremental.upsert(&s.session_id, s);
+    }
+    assert_eq!(rebuilt, incremental);
+    assert_eq!(rebuilt.joined_sockets(&conv(2)), 2);
+    assert_eq!(rebuilt.users(), ["alice", "bob"]);
+}
+
+#[test]
+fn room_frames_go_to_joined_sockets_connected_to_the_namespace() {
+    let mut index = SocketIndex::default();
+    index.upsert("a", &socket("a", Some("alice"), &["/messaging"], &[1]));
+    index.upsert("b", &socket("b", Some("bob"), &["/messaging"], &[1]));
+    index.upsert("c", &socket("c", Some("carol"), &["/messaging"], &[2]));
+    let plan = index.plan(&room_item(1, Some("F")));
+    assert_eq!(
+        plan.sends,
+        [("a".to_string(), "F".to_string()), ("b".into(), "F".into())]
+    );
+    assert!(plan.not_joined.is_empty() && plan.evict.is_empty());
+    let plan = index.plan(&room_item(9, Some("F")));
+    assert!(plan.sends.is_empty());
+    assert_eq!(plan.not_joined, [conv(9)]);
+}
+
+#[test]
+fn typing_skips_its_author_on_every_device() {
+    let mut index = SocketIndex::default();
+    index.upsert("a1", &socket("a1", Some("alice"), &["/messaging"], &[1]));
+    index.upsert("a2", &socket("a2", Some("alice"), &["/messaging"], &[1]));
+    index.upsert("b", &socket("b", Some("bob"), &["/messaging"], &[1]));
+    let mut item = room_item(1, Some("T"));
+    if let DeliveryItem::Room { exclude_user, .. } = &mut item {
+        *exclude_user = Some("alice".into());
+    }
+    assert_eq!(
+        index.plan(&item).sends,
+        [("b".to_string(), "T".to_string())]
+    );
+}
+
+#[test]
+fn notified_members_get_the_notification_only_on_sockets_outside_the_room() {
+    let mut index = SocketIndex::default();
+    // alice: one socket in the room, one elsewhere listening to /notifications
+    index.upsert("a1", &socket("a1", Some("alice"), &["/messaging"], &[1]));
+    index.upsert(
+        "a2",
+        &socket("a2", Some("alice"), &["/messaging", "/notifications"], &[]),
+    );
+    // bob has not connected /notifications: nothing for him
+    index.upsert("b", &socket("b", Some("bob"), &["/messaging"], &[]));
+    let item = DeliveryItem::Room {
+        conversation_id: conv(1),
+        frame: Some("M".into()),
+        namespace: "/messaging".into(),
+        exclude_user: None,
+        evict_user: None,
+        notify: Some(Notify {
+            user_ids: vec!["alice".into(), "bob".into(), "nobody".into()],
+            namespace: "/notifications".into(),
+            frame: "N".into(),
+        }),
+    };
+    let plan = index.plan(&item);
+    assert_eq!(
+        plan.sends,
+        [
+            ("a1".to_string(), "M".to_string()),
+            ("a2".into(), "N".into())
+        ]
+    );
+}
+
+#[test]
+fn user_items_reach_every_connected_socket_of_the_users() {
+    let mut index = SocketIndex::default();
+    index.upsert("a1", &socket("a1", Some("alice"), &["/calls"], &[]));
+    index.upsert("a2", &socket("a2", Some("alice"), &["/messaging"], &[]));
+    index.upsert("b", &socket("b", Some("bob"), &["/calls"], &[]));
+    let item = DeliveryItem::Users {
+        user_ids: vec!["alice".into()],
+        namespace: "/calls".into(),
+        frame: "C".into(),
+    };
+    assert_eq!(
+        index.plan(&item).sends,
+        [("a1".to_string(), "C".to_string())]
+    );
+}
+
+#[test]
+fn an_eviction_names_the_removed_users_joined_sockets_after_the_frame() {
+    let mut index = SocketIndex::default();
+    index.upsert("a", &socket("a", Some("alice"), &["/messaging"], &[1]));
+    index.upsert("b1", &socket("b1", Some("bob"), &["/messaging"], &[1]));
+    index.upsert("b2", &socket("b2", Some("bob"), &["/messaging"], &[2]));
+    let mut item = room_item(1, Some("R"));
+    if let DeliveryItem::Room { evict_user, .. } = &mut item {
+        *evict_user = Some("bob".into());
+    }
+    let plan = index.plan(&item);
+    assert_eq!(plan.sends.len(), 2, "bob hears of his own removal");
+    assert_eq!(plan.evict, [("b1".to_string(), conv(1))]);
+}
