@@ -5,26 +5,13 @@
 // each other.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createHmac, randomUUID } from "node:crypto";
-import { EDGE, closeAll, connect, conversation, received, sleep, token, until } from "./helpers.mjs";
+import { randomUUID } from "node:crypto";
+import { EDGE, closeAll, connect, conversation, gatewayOf, received, signedHeaders, sleep, token, until } from "./helpers.mjs";
 
 after(closeAll);
 
-const SECRET = process.env.INTERNAL_API_SECRET;
 const PATH = "/internal/v1/fanout";
-
-/** The four internal headers for `body`, signed at `timestamp` (unix seconds). */
-function signed(body, { timestamp = Math.floor(Date.now() / 1000), secret = SECRET, nonce = randomUUID().replaceAll("-", "") } = {}) {
-  const bodyHash = createHash("sha256").update(body).digest("hex");
-  const canonical = ["POST", PATH, String(timestamp), nonce, "", bodyHash].join("\n");
-  return {
-    "content-type": "application/json",
-    "x-internal-timestamp": String(timestamp),
-    "x-internal-nonce": nonce,
-    "x-internal-user": "",
-    "x-internal-signature": createHmac("sha256", secret).update(canonical).digest("hex"),
-  };
-}
+const signed = (body, opts) => signedHeaders(PATH, body, opts);
 
 async function post(headers, body) {
   const r = await fetch(EDGE + PATH, { method: "POST", headers, body });
@@ -32,7 +19,7 @@ async function post(headers, body) {
 }
 
 test("fan-out without core's signature is refused in the envelope", async () => {
-  const body = JSON.stringify({ target: { kind: "users", user_ids: ["bob"] }, namespace: "/notifications", event: "x", data: {} });
+  const body = JSON.stringify({ events: [{ target: { kind: "gateways", gateways: [{ gateway: "local.0", user_ids: ["bob"] }] }, namespace: "/notifications", event: "x", data: {} }] });
   const cases = [
     ["unsigned", { "content-type": "application/json" }],
     ["wrong secret", signed(body, { secret: "not-the-internal-secret-0123456789abcdef" })],
@@ -50,20 +37,22 @@ test("fan-out without core's signature is refused in the envelope", async () => 
   assert.equal(status, 401);
 });
 
-test("a user-addressed fan-out reaches every session of that user once; its replay is refused", async () => {
+test("a user-addressed fan-out reaches every socket of that user on the gateway once; its replay is refused", async () => {
   const bob = await connect(await token("bob"), "/notifications");
   const carol = await connect(await token("carol"), "/notifications");
   const marker = randomUUID();
   const body = JSON.stringify({
-    target: { kind: "users", user_ids: ["bob"] },
-    namespace: "/notifications",
-    event: "conversation_updated",
-    data: { marker },
+    events: [{
+      target: { kind: "gateways", gateways: [{ gateway: gatewayOf(bob), user_ids: ["bob"] }] },
+      namespace: "/notifications",
+      event: "conversation_updated",
+      data: { marker },
+    }],
   });
   const headers = signed(body);
   const [status, res] = await post(headers, body);
   assert.equal(status, 200, JSON.stringify(res));
-  assert.deepEqual(res.data, { delivered: 1 });
+  assert.deepEqual(res.data, { accepted: 1 });
   await until(() => received(bob, "conversation_updated").some((d) => d.marker === marker), "bob's notification");
 
   const [replayStatus, replay] = await post(headers, body);
@@ -83,10 +72,12 @@ test("a conversation fan-out reaches the joined sessions; its replay is refused"
   const marker = randomUUID();
   // no seq: not a message, so the Room's order book does not dedupe it; only the replay guard can
   const body = JSON.stringify({
-    target: { kind: "conversation", conversation_id: dm },
-    namespace: "/messaging",
-    event: "message_updated",
-    data: { conversation_id: dm, marker },
+    events: [{
+      target: { kind: "conversation", conversation_id: dm },
+      namespace: "/messaging",
+      event: "message_updated",
+      data: { conversation_id: dm, marker },
+    }],
   });
   const headers = signed(body);
   const [status, res] = await post(headers, body);

@@ -1,6 +1,7 @@
 // Shared helpers for the end-to-end tests: tokens from the TMS stand-in, REST
 // through the edge, sockets with the official socket.io-client, rows via psql.
 import { execFileSync } from "node:child_process";
+import { createHash, createHmac, randomUUID } from "node:crypto";
 import { io } from "socket.io-client";
 
 export const EDGE = process.env.EDGE_URL;
@@ -82,3 +83,31 @@ export function sql(query) {
 
 let counter = 0;
 export const clientId = () => `e2e-${process.pid}-${Date.now()}-${counter++}`;
+
+/** The internal-API headers for a system call (core → edge), signed with INTERNAL_API_SECRET
+ *  from the contract's canonical string, independently of the Rust signer. */
+export function signedHeaders(path, body, { timestamp = Math.floor(Date.now() / 1000), secret = process.env.INTERNAL_API_SECRET, nonce = randomUUID().replaceAll("-", "") } = {}) {
+  const bodyHash = createHash("sha256").update(body).digest("hex");
+  const canonical = ["POST", path, String(timestamp), nonce, "", bodyHash].join("\n");
+  return {
+    "content-type": "application/json",
+    "x-internal-timestamp": String(timestamp),
+    "x-internal-nonce": nonce,
+    "x-internal-user": "",
+    "x-internal-signature": createHmac("sha256", secret).update(canonical).digest("hex"),
+  };
+}
+
+/** The gateway object that holds a socket: its Engine.IO id is `{gateway}.{nonce}`. */
+export function gatewayOf(socket) {
+  const sid = socket.io.engine.id;
+  return sid.slice(0, sid.lastIndexOf("."));
+}
+
+/** The edge objects' own counters (`POST /internal/v1/stats`). */
+export async function edgeStats({ gateways = [], conversations = [] }) {
+  const body = JSON.stringify({ gateways, conversations });
+  const r = await fetch(`${EDGE}/internal/v1/stats`, { method: "POST", headers: signedHeaders("/internal/v1/stats", body), body });
+  if (r.status !== 200) throw new Error(`stats: ${r.status} ${await r.text()}`);
+  return (await r.json()).data;
+}

@@ -86,9 +86,18 @@ test("malformed and binary frames close the socket with a protocol error, and th
 test("namespaces are multiplexed on one socket, and unknown ones are refused", async () => {
   const tok = await token("alice");
   const messaging = await connect(tok, "/messaging");
-  const notifications = await connect(tok, "/notifications");
-  assert.equal(messaging.io, messaging.io);
+  // a second namespace on the same Manager: one WebSocket carries both
+  const notifications = messaging.io.socket("/notifications", { auth: { token: tok } });
+  await new Promise((resolve, reject) => {
+    notifications.on("connect", resolve);
+    notifications.on("connect_error", reject);
+    notifications.connect();
+  });
   assert.ok(messaging.connected && notifications.connected);
+  assert.equal(notifications.io, messaging.io, "one Manager");
+  assert.equal(notifications.io.engine.id, messaging.io.engine.id, "one Engine.IO session");
+  assert.notEqual(notifications.id, messaging.id, "a socket id per namespace");
+  notifications.close();
   await assert.rejects(connect(tok, "/admin"), (err) => err.message === "Invalid namespace");
   closeAll();
 });

@@ -4,7 +4,7 @@
 # official socket.io-client. Each run gets its own database and Redis prefix
 # and free ports, and stops everything it started.
 #
-# usage: tests/e2e/run.sh [node --test args...]      (E2E_KEEP=1 keeps logs in .dev/e2e)
+# usage: tests/e2e/run.sh [node --test args...]      (logs stay in .dev/e2e)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -23,6 +23,8 @@ export E2E_DATABASE_URL="${PG_ADMIN%/*}/$DB"
 export JWT_SECRET="e2e-jwt-secret-0123456789abcdef0123456789"
 export INTERNAL_API_SECRET="e2e-internal-secret-0123456789abcdef01234"
 export TMS_API_KEY="e2e-tms-api-key"
+# small on purpose: a handful of sockets spreads over several gateways
+export GATEWAY_MAX_SOCKETS=5 PRESENCE_GRACE_MS=1500
 PIDS=()
 
 cleanup() {
@@ -74,7 +76,7 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "${PIDS[-1]}"
 
 HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="$E2E_DATABASE_URL" REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}" \
-  REDIS_KEY_PREFIX="e2e:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" \
+  REDIS_KEY_PREFIX="e2e:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" PRESENCE_GRACE_MS="$PRESENCE_GRACE_MS" \
   EDGE_FANOUT_URL="http://127.0.0.1:$EDGE_PORT/internal/v1/fanout" RUST_LOG="${RUST_LOG:-info}" \
   setsid target/debug/core-api >"$RUN_DIR/core.log" 2>&1 </dev/null &
 PIDS+=($!)
@@ -86,6 +88,7 @@ WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false XDG_CONFIG_HOME="$
   --var "CORE_API_URL:http://127.0.0.1:$CORE_PORT" --var "JWT_SECRET:$JWT_SECRET" \
   --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" --var "TMS_JWKS_URL:http://127.0.0.1:$TMS_PORT/.well-known/jwks.json" \
   --var PING_INTERVAL_MS:2000 --var PING_TIMEOUT_MS:2000 --var JWKS_MIN_REFRESH_SECS:1 \
+  --var "GATEWAY_MAX_SOCKETS:$GATEWAY_MAX_SOCKETS" --var CORE_TIMEOUT_MS:3000 \
   >"$RUN_DIR/wrangler.log" 2>&1 </dev/null &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "${PIDS[-1]}"

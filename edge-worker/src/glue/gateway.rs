@@ -248,10 +248,13 @@ impl Gateway {
         self.inner.name.borrow().clone().unwrap_or_default()
     }
 
-    /// Writes a socket's attachment and updates the indexes from it.
+    /// Writes a socket's attachment and updates the indexes from it. The
+    /// indexes are built first: a gateway that just woke must read the old
+    /// attachment, or the change would report no transition.
     fn store(&self, ws: &WebSocket, session: &SessionState) -> worker::Result<Transitions> {
+        let mut index = self.index();
         ws.serialize_attachment(session)?;
-        Ok(self.index().upsert(&session.session_id, session))
+        Ok(index.upsert(&session.session_id, session))
     }
 
     /// Re-reads the attachment after an await, applies `change`, stores it.
@@ -666,7 +669,22 @@ impl Gateway {
 
     /// Persists a socket's queued sends one at a time, acking each after core commits.
     async fn send_pending(&self, session_id: &str) -> worker::Result<()> {
-        let config = self.config()?;
+        let config = match self.config() {
+            Ok(c) => c,
+            Err(e) => {
+                // never leave the queue busy with acks hanging
+                let error = Ack::err(ErrorCode::InternalError, "edge is misconfigured");
+                loop {
+                    let next = self.inner.sends.borrow_mut().take(session_id, usize::MAX);
+                    let Some(batch) = next else {
+                        return Err(e);
+                    };
+                    for send in batch {
+                        self.ack(session_id, send.ack.as_ref(), &error);
+                    }
+                }
+            }
+        };
         loop {
             let next = self.inner.sends.borrow_mut().take(session_id, 1);
             let Some(send) = next.and_then(|mut batch| batch.pop()) else {
