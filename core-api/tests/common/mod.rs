@@ -241,6 +241,17 @@ impl TestApp {
         Self::read(req.body(bytes).send().await.expect("request sent")).await
     }
 
+    /// A gateway's presence report; expects 200.
+    pub async fn report(&self, gateway: &str, arrived: &[&str], departed: &[&str]) -> Value {
+        let body =
+            serde_json::json!({"gateway": gateway, "arrived": arrived, "departed": departed});
+        let r = self
+            .internal(Method::POST, "/internal/v1/presence", "", &body)
+            .await;
+        r.expect(200);
+        r.data().clone()
+    }
+
     pub async fn send(&self, user: &str, conversation_id: &str, content: &str) -> Value {
         let r = self
             .post(
