@@ -12,10 +12,43 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+fn gateways(pairs: &[(&str, &[&str])]) -> Value {
+    json!(pairs
+        .iter()
+        .map(|(g, users)| json!({"gateway": g, "user_ids": users}))
+        .collect::<Vec<_>>())
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn new_message_goes_to_the_room_and_notifies_online_members_by_gateway(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    // alice on two devices in two places, bob next to her, carol offline
+    app.report("DFW.0", &["alice", "bob"], &[]).await;
+    app.report("AMS.1", &["alice"], &[]).await;
+    let sent = app.send("alice", &group, "hello").await;
+
+    let pushed = edge.wait_for("new_message", 1).await;
+    assert_eq!(pushed.len(), 1, "{pushed:?}");
+    let e = &pushed[0];
+    assert_eq!(e["namespace"], "/messaging");
+    assert_eq!(e["seq"], 1, "new messages carry the room's order key");
+    assert_eq!(e["data"]["id"], sent["id"]);
+    assert_eq!(e["target"]["kind"], "conversation");
+    assert_eq!(e["target"]["conversation_id"], group.as_str());
+    // the sender's other devices included; carol has no socket anywhere
+    assert_eq!(
+        e["target"]["notify"],
+        gateways(&[("AMS.1", &["alice"]), ("DFW.0", &["alice", "bob"])])
+    );
+    assert!(e.get("evict_user_id").is_none());
+}
+
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn edits_and_deletes_only_go_to_the_room(pool: PgPool) {
     let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
     let dm = app.conversation("alice", "direct", &["bob"]).await;
+    app.report("DFW.0", &["alice", "bob"], &[]).await;
     let sent = app.send("alice", &dm, "typo").await;
     let path = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
     app.call(
@@ -194,6 +227,96 @@ async fn drain_gives_up_at_its_bound(pool: PgPool) {
     let started = std::time::Instant::now();
     assert!(!app.state.fanout.drain(Duration::from_millis(200)).await);
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn receipts_reach_only_the_senders_gateways(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    app.report("DFW.0", &["alice", "carol"], &[]).await;
+    app.report("AMS.1", &["alice", "bob"], &[]).await;
+    let sent = app.send("alice", &group, "read me").await;
+    let path = format!("/api/v1/messages/{}/read", sent["id"].as_str().unwrap());
+    app.post(&path, "bob", json!({})).await.expect(200);
+
+    let status = edge.wait_for("message_status", 1).await;
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(
+        status[0]["target"],
+        json!({"kind": "gateways", "gateways": gateways(&[("AMS.1", &["alice"]), ("DFW.0", &["alice"])])}),
+        "every device of the sender, nobody else"
+    );
+    assert_eq!(status[0]["data"]["user_id"], "bob");
+    assert_eq!(status[0]["data"]["status"], "read");
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn user_events_follow_presence_and_skip_the_offline(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    // nobody online: the creation is not pushed at all
+    let group = app.conversation("alice", "group", &["bob"]).await;
+    app.report("DFW.0", &["alice"], &[]).await;
+    app.report("AMS.1", &["carol"], &[]).await;
+    app.post(
+        &format!("/api/v1/conversations/{group}/members"),
+        "alice",
+        json!({"member_ids": ["bob", "carol"]}),
+    )
+    .await
+    .expect(200);
+    let added = edge.wait_for("member_added", 1).await;
+    assert_eq!(added[0]["namespace"], "/notifications");
+    assert_eq!(
+        added[0]["data"]["user_ids"],
+        json!(["carol"]),
+        "bob was already in"
+    );
+    assert_eq!(
+        added[0]["target"],
+        json!({"kind": "gateways", "gateways": gateways(&[("AMS.1", &["carol"]), ("DFW.0", &["alice"])])})
+    );
+    assert!(
+        edge.named("conversation_updated").is_empty(),
+        "the creation happened while nobody was online"
+    );
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_removal_evicts_the_user_from_the_room(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    app.report("DFW.0", &["alice", "bob"], &[]).await;
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/conversations/{group}/members/bob"),
+        "alice",
+        None,
+    )
+    .await
+    .expect(200);
+    let removed = edge.wait_for("member_removed", 2).await;
+    let room: Vec<&Value> = removed
+        .iter()
+        .filter(|e| e["target"]["kind"] == "conversation")
+        .collect();
+    assert_eq!(room.len(), 1, "{removed:?}");
+    assert_eq!(room[0]["evict_user_id"], "bob");
+    assert_eq!(room[0]["namespace"], "/messaging");
+    let notified = removed
+        .iter()
+        .find(|e| e["target"]["kind"] == "gateways")
+        .expect("members told on /notifications");
+    assert_eq!(
+        notified["target"]["gateways"],
+        gateways(&[("DFW.0", &["alice", "bob"])]),
+        "the removed user hears it too"
+    );
+    // the user part comes first, on the same lane
+    let order: Vec<&str> = removed
+        .iter()
+        .map(|e| e["target"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, vec!["gateways", "conversation"]);
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
