@@ -30,6 +30,9 @@ pub struct Config {
     pub internal_api_secret: SecretString,
     /// Core → edge fan-out endpoint; without it core runs standalone and nothing is pushed.
     pub edge_fanout_url: Option<String>,
+    pub fanout: FanoutSettings,
+    /// How long a user with no socket left still counts as online (no flap on reconnect).
+    pub presence_grace: Duration,
     pub tms_webhook_secret: Option<SecretString>,
     pub allowed_origins: Vec<String>,
     pub oss: Option<OssConfig>,
@@ -56,6 +59,21 @@ pub struct JwtSettings {
     pub user_claim: String,
     pub leeway_secs: u64,
     pub jwks_min_refresh: Duration,
+}
+
+/// Core → edge push lanes (see `services::fanout`).
+#[derive(Debug, Clone)]
+pub struct FanoutSettings {
+    /// Lanes, each one task sending in order.
+    pub lanes: usize,
+    /// Events a lane holds before it drops new ones.
+    pub queue_capacity: usize,
+    /// Most events in one POST.
+    pub max_batch: usize,
+    /// Per attempt.
+    pub timeout: Duration,
+    /// How long shutdown waits for the lanes to empty.
+    pub drain: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +165,15 @@ impl Config {
 
         let internal_api_secret = r.required_secret("INTERNAL_API_SECRET", MIN_SECRET_BYTES);
         let edge_fanout_url = r.optional_url("EDGE_FANOUT_URL", &["http", "https"]);
+        let fanout = FanoutSettings {
+            lanes: r.bounded("FANOUT_LANES", 8, 1..=256),
+            queue_capacity: r.bounded("FANOUT_QUEUE_CAPACITY", 1024, 1..=1_000_000),
+            max_batch: r.bounded("FANOUT_MAX_BATCH", 100, 1..=1000),
+            timeout: Duration::from_millis(r.bounded("FANOUT_TIMEOUT_MS", 2000, 1..=60_000) as u64),
+            drain: Duration::from_millis(r.bounded("FANOUT_DRAIN_MS", 5000, 0..=300_000) as u64),
+        };
+        let presence_grace =
+            Duration::from_millis(r.bounded("PRESENCE_GRACE_MS", 5000, 0..=300_000) as u64);
         let tms_webhook_secret = r.optional_secret("TMS_WEBHOOK_SECRET", MIN_SECRET_BYTES);
         let allowed_origins = r
             .optional("ALLOWED_ORIGINS")
@@ -196,6 +223,8 @@ impl Config {
                 jwt,
                 internal_api_secret,
                 edge_fanout_url,
+                fanout,
+                presence_grace,
                 tms_webhook_secret,
                 allowed_origins,
                 oss,
@@ -235,6 +264,25 @@ impl Reader<'_> {
                 self.problem(format!("{name}: `{v}` is not a valid value"));
                 default
             }),
+        }
+    }
+
+    fn bounded(
+        &mut self,
+        name: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> usize {
+        let v = self.parsed(name, default);
+        if range.contains(&v) {
+            v
+        } else {
+            self.problem(format!(
+                "{name}: must be between {} and {}",
+                range.start(),
+                range.end()
+            ));
+            default
         }
     }
 
@@ -325,6 +373,22 @@ mod tests {
         assert_eq!(c.jwt.user_claim, "sub");
         assert_eq!(c.environment, Environment::Development);
         assert!(c.oss.is_none());
+        assert_eq!(c.fanout.lanes, 8);
+        assert_eq!(c.fanout.max_batch, 100);
+        assert_eq!(c.presence_grace, Duration::from_millis(5000));
+    }
+
+    #[test]
+    fn fanout_settings_are_bounded() {
+        let mut vars = base();
+        vars.insert("FANOUT_LANES".into(), "0".into());
+        vars.insert("FANOUT_MAX_BATCH".into(), "5000".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("FANOUT_LANES: must be between 1 and 256"),
+            "{err}"
+        );
+        assert!(err.contains("FANOUT_MAX_BATCH"), "{err}");
     }
 
     #[test]

@@ -19,10 +19,13 @@ async fn main() {
         }
     };
     tracing::info!(%addr, port = app.port(), "core-api listening");
+    let (fanout, drain) = (app.state.fanout.clone(), app.state.config.fanout.drain);
     if let Err(e) = app.run_until(shutdown_signal()).await {
         tracing::error!(error = %e, "server error");
         std::process::exit(1);
     }
+    // the server has stopped: what requests queued for the edge still goes out
+    fanout.drain(drain).await;
 }
 
 async fn shutdown_signal() {

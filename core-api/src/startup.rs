@@ -20,7 +20,7 @@ use crate::auth::jwt::JwtAuthenticator;
 use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::services::fanout::Fanout;
+use crate::services::fanout::{Context as FanoutContext, Fanout};
 use crate::state::AppState;
 use crate::tms::TmsClient;
 use crate::{api, internal};
@@ -78,11 +78,16 @@ pub async fn build_with_pool(
         // a TMS outage at start must not stop core: unknown kids refetch later
         jwt.refresh_keys().await;
     }
-    let fanout = Fanout::new(
+    let fanout = Fanout::start(
         config.edge_fanout_url.clone(),
-        config.internal_api_secret.clone(),
-        clock.clone(),
-    );
+        &config.fanout,
+        FanoutContext {
+            secret: config.internal_api_secret.clone(),
+            clock: clock.clone(),
+            cache: cache.clone(),
+            db: db.clone(),
+        },
+    )?;
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| StartError::Bind(config.listen_addr, e))?;

@@ -1,152 +1,262 @@
-//! Core → edge: after commit, core pushes message events to `EDGE_FANOUT_URL`,
-//! signed with the internal HMAC. A small receiver stands in for the edge.
+//! Core → edge: after commit, core pushes events to `EDGE_FANOUT_URL` in
+//! signed batches, through bounded lanes that keep each target's order. User
+//! targets are resolved from presence when sent. The edge is a stand-in.
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
-use common::{TestApp, INTERNAL_SECRET};
+use common::TestApp;
 use reqwest::Method;
 use serde_json::{json, Value};
-use shared_auth::internal_sig;
-use shared_types::internal::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER};
 use sqlx::PgPool;
 
-type Received = Arc<Mutex<Vec<Value>>>;
-
-/// Accepts only correctly signed pushes, like the edge does.
-async fn edge_stand_in() -> (String, Received) {
-    let received: Received = Arc::default();
-    let sink = received.clone();
-    let app = Router::new().route(
-        "/internal/v1/fanout",
-        post(move |headers: HeaderMap, body: Bytes| {
-            let sink = sink.clone();
-            async move {
-                let h = |n: &str| {
-                    headers
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string()
-                };
-                let now = chrono::Utc::now().timestamp() as u64;
-                let verdict = internal_sig::verify(
-                    INTERNAL_SECRET.as_bytes(),
-                    "POST",
-                    "/internal/v1/fanout",
-                    &h(HEADER_TIMESTAMP),
-                    &h(HEADER_NONCE),
-                    &h(HEADER_USER),
-                    &body,
-                    &h(HEADER_SIGNATURE),
-                    now,
-                    internal_sig::MAX_SKEW_SECS,
-                );
-                if verdict.is_err() {
-                    return StatusCode::UNAUTHORIZED;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap());
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/internal/v1/fanout",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
-}
-
-/// The app, pushing its events to a fresh edge stand-in.
-async fn spawn_with_edge(pool: PgPool) -> (TestApp, Received) {
-    let (url, received) = edge_stand_in().await;
-    let app = TestApp::spawn_with(pool, |v| {
-        v.insert("EDGE_FANOUT_URL".into(), url);
-    })
-    .await;
-    (app, received)
-}
-
-async fn wait_for(received: &Received, n: usize) -> Vec<Value> {
-    for _ in 0..100 {
-        let got = received.lock().unwrap().clone();
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    received.lock().unwrap().clone()
+fn gateways(pairs: &[(&str, &[&str])]) -> Value {
+    json!(pairs
+        .iter()
+        .map(|(g, users)| json!({"gateway": g, "user_ids": users}))
+        .collect::<Vec<_>>())
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
-async fn message_events_are_pushed_signed_after_commit(pool: PgPool) {
-    let (app, received) = spawn_with_edge(pool).await;
+async fn new_message_goes_to_the_room_and_notifies_online_members_by_gateway(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    // alice on two devices in two places, bob next to her, carol offline
+    app.report("DFW.0", &["alice", "bob"], &[]).await;
+    app.report("AMS.1", &["alice"], &[]).await;
+    let sent = app.send("alice", &group, "hello").await;
+
+    let pushed = edge.wait_for("new_message", 1).await;
+    assert_eq!(pushed.len(), 1, "{pushed:?}");
+    let e = &pushed[0];
+    assert_eq!(e["namespace"], "/messaging");
+    assert_eq!(e["seq"], 1, "new messages carry the room's order key");
+    assert_eq!(e["data"]["id"], sent["id"]);
+    assert_eq!(e["target"]["kind"], "conversation");
+    assert_eq!(e["target"]["conversation_id"], group.as_str());
+    // the sender's other devices included; carol has no socket anywhere
+    assert_eq!(
+        e["target"]["notify"],
+        gateways(&[("AMS.1", &["alice"]), ("DFW.0", &["alice", "bob"])])
+    );
+    assert!(e.get("evict_user_id").is_none());
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn edits_and_deletes_only_go_to_the_room(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
     let dm = app.conversation("alice", "direct", &["bob"]).await;
-    let sent = app.send("alice", &dm, "pushed").await;
-    let id = sent["id"].as_str().unwrap().to_string();
+    app.report("DFW.0", &["alice", "bob"], &[]).await;
+    let sent = app.send("alice", &dm, "typo").await;
+    let path = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
     app.call(
         Method::PATCH,
-        &format!("/api/v1/messages/{id}"),
+        &path,
         "alice",
-        Some(json!({"content": "edited"})),
+        Some(json!({"content": "fixed"})),
     )
     .await
     .expect(200);
-
-    let events = wait_for(&received, 3).await;
-    let for_room: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["target"]["kind"] == "conversation")
-        .collect();
+    let updated = edge.wait_for("message_updated", 1).await;
+    assert_eq!(updated.len(), 1);
+    assert!(updated[0]["seq"].is_null(), "an edit is not a new position");
+    assert_eq!(updated[0]["data"]["content"], "fixed");
     assert_eq!(
-        for_room.len(),
-        2,
-        "new_message and message_updated: {events:?}"
+        updated[0]["target"],
+        json!({"kind": "conversation", "conversation_id": dm}),
+        "no notify outside new_message"
     );
-    let new_message = for_room
-        .iter()
-        .find(|e| e["event"] == "new_message")
-        .expect("new_message pushed");
-    assert_eq!(new_message["namespace"], "/messaging");
-    assert_eq!(new_message["target"]["conversation_id"], dm.as_str());
-    assert_eq!(
-        new_message["seq"], 1,
-        "new messages carry the room's order key"
-    );
-    assert_eq!(new_message["data"]["id"], id.as_str());
-    assert_eq!(new_message["data"]["content"], "pushed");
-    let updated = for_room
-        .iter()
-        .find(|e| e["event"] == "message_updated")
-        .expect("message_updated pushed");
-    assert!(
-        updated["seq"].is_null(),
-        "an edit is not a new position in the room"
-    );
-    assert_eq!(updated["data"]["content"], "edited");
-    // creating the DM told both members on /notifications
-    let notified = events
-        .iter()
-        .find(|e| e["event"] == "conversation_updated")
-        .expect("conversation_updated");
-    assert_eq!(notified["namespace"], "/notifications");
-    assert_eq!(notified["target"]["user_ids"], json!(["alice", "bob"]));
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
-async fn member_added_names_only_the_users_actually_added(pool: PgPool) {
-    let (app, received) = spawn_with_edge(pool).await;
+async fn edits_then_deletes_arrive_in_order(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let sent = app.send("alice", &dm, &format!("m{i}")).await;
+        let path = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
+        app.call(Method::PATCH, &path, "alice", Some(json!({"content": "e"})))
+            .await
+            .expect(200);
+        app.call(Method::DELETE, &path, "alice", None)
+            .await
+            .expect(200);
+        ids.push(sent["id"].clone());
+    }
+    edge.wait_for("message_deleted", 10).await;
+    let room: Vec<(String, Value)> = edge
+        .events()
+        .into_iter()
+        .filter(|e| e["target"]["kind"] == "conversation")
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["data"]["id"].clone(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, Value)> = ids
+        .iter()
+        .flat_map(|id| {
+            ["new_message", "message_updated", "message_deleted"]
+                .map(|name| (name.to_string(), id.clone()))
+        })
+        .collect();
+    assert_eq!(room, expected, "one conversation's events keep their order");
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_stalled_edge_gets_the_backlog_batched_and_in_order(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |v| {
+        v.insert("FANOUT_TIMEOUT_MS".into(), "10000".into());
+    })
+    .await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let stall = edge.stall().await;
+    for i in 0..30 {
+        // each answer comes at once: nothing waits on the edge
+        let sent = tokio::time::timeout(
+            Duration::from_secs(2),
+            app.send("alice", &dm, &format!("m{i}")),
+        )
+        .await
+        .expect("a send never waits on the edge");
+        assert_eq!(sent["seq"], i + 1);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(edge.batches().is_empty(), "held at the gate");
+    drop(stall);
+    let pushed = edge.wait_for("new_message", 30).await;
+    let seqs: Vec<i64> = pushed.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=30).collect::<Vec<_>>(), "complete and in order");
+    let posts = edge.batches().len();
+    assert!(
+        (1..=3).contains(&posts),
+        "{posts} POSTs for 30 events: one in flight at the gate, then the backlog as one batch"
+    );
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_full_lane_drops_instead_of_growing(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |v| {
+        v.insert("FANOUT_LANES".into(), "1".into());
+        v.insert("FANOUT_QUEUE_CAPACITY".into(), "3".into());
+        v.insert("FANOUT_TIMEOUT_MS".into(), "10000".into());
+    })
+    .await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let stall = edge.stall().await;
+    // the lane picks up the first event and waits at the gate; three more queue
+    app.send("alice", &dm, "first").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..8 {
+        app.send("alice", &dm, &format!("m{i}")).await;
+    }
+    let stats = app.state.fanout.stats().unwrap();
+    assert_eq!(stats.dropped.load(Ordering::Relaxed), 5);
+    drop(stall);
+    let pushed = edge.wait_for("new_message", 4).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let seqs: Vec<i64> = edge
+        .named("new_message")
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4], "{pushed:?}");
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn server_errors_are_retried_in_order(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    edge.fail_next(2);
+    app.send("alice", &dm, "one").await;
+    app.send("alice", &dm, "two").await;
+    let pushed = edge.wait_for("new_message", 2).await;
+    let seqs: Vec<&Value> = pushed.iter().map(|e| &e["seq"]).collect();
+    assert_eq!(seqs, vec![&json!(1), &json!(2)]);
+    assert!(
+        edge.requests.load(Ordering::SeqCst) >= 3,
+        "two 503s, then accepted"
+    );
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn drain_sends_what_is_queued_then_refuses(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |v| {
+        v.insert("FANOUT_TIMEOUT_MS".into(), "10000".into());
+    })
+    .await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let stall = edge.stall().await;
+    for i in 0..5 {
+        app.send("alice", &dm, &format!("m{i}")).await;
+    }
+    let fanout = app.state.fanout.clone();
+    let drained = tokio::spawn(async move { fanout.drain(Duration::from_secs(5)).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(stall);
+    assert!(drained.await.unwrap(), "drained within the bound");
+    assert_eq!(edge.named("new_message").len(), 5);
+    app.send("alice", &dm, "late").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(edge.named("new_message").len(), 5, "nothing after drain");
+    assert_eq!(
+        app.state
+            .fanout
+            .stats()
+            .unwrap()
+            .dropped
+            .load(Ordering::Relaxed),
+        1
+    );
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn drain_gives_up_at_its_bound(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |v| {
+        v.insert("FANOUT_TIMEOUT_MS".into(), "10000".into());
+    })
+    .await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let _stall = edge.stall().await;
+    app.send("alice", &dm, "stuck").await;
+    let started = std::time::Instant::now();
+    assert!(!app.state.fanout.drain(Duration::from_millis(200)).await);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn receipts_reach_only_the_senders_gateways(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    app.report("DFW.0", &["alice", "carol"], &[]).await;
+    app.report("AMS.1", &["alice", "bob"], &[]).await;
+    let sent = app.send("alice", &group, "read me").await;
+    let path = format!("/api/v1/messages/{}/read", sent["id"].as_str().unwrap());
+    app.post(&path, "bob", json!({})).await.expect(200);
+
+    let status = edge.wait_for("message_status", 1).await;
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(
+        status[0]["target"],
+        json!({"kind": "gateways", "gateways": gateways(&[("AMS.1", &["alice"]), ("DFW.0", &["alice"])])}),
+        "every device of the sender, nobody else"
+    );
+    assert_eq!(status[0]["data"]["user_id"], "bob");
+    assert_eq!(status[0]["data"]["status"], "read");
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn user_events_follow_presence_and_skip_the_offline(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    // nobody online: the creation is not pushed at all
     let group = app.conversation("alice", "group", &["bob"]).await;
+    app.report("DFW.0", &["alice"], &[]).await;
+    app.report("AMS.1", &["carol"], &[]).await;
     app.post(
         &format!("/api/v1/conversations/{group}/members"),
         "alice",
@@ -154,25 +264,64 @@ async fn member_added_names_only_the_users_actually_added(pool: PgPool) {
     )
     .await
     .expect(200);
-    let events = wait_for(&received, 2).await;
-    let added = events
-        .iter()
-        .find(|e| e["event"] == "member_added")
-        .expect("member_added pushed");
+    let added = edge.wait_for("member_added", 1).await;
+    assert_eq!(added[0]["namespace"], "/notifications");
     assert_eq!(
-        added["data"]["user_ids"],
+        added[0]["data"]["user_ids"],
         json!(["carol"]),
         "bob was already in"
     );
     assert_eq!(
-        added["target"]["user_ids"],
-        json!(["alice", "bob", "carol"])
+        added[0]["target"],
+        json!({"kind": "gateways", "gateways": gateways(&[("AMS.1", &["carol"]), ("DFW.0", &["alice"])])})
+    );
+    assert!(
+        edge.named("conversation_updated").is_empty(),
+        "the creation happened while nobody was online"
     );
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_removal_evicts_the_user_from_the_room(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    app.report("DFW.0", &["alice", "bob"], &[]).await;
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/conversations/{group}/members/bob"),
+        "alice",
+        None,
+    )
+    .await
+    .expect(200);
+    let removed = edge.wait_for("member_removed", 2).await;
+    let room: Vec<&Value> = removed
+        .iter()
+        .filter(|e| e["target"]["kind"] == "conversation")
+        .collect();
+    assert_eq!(room.len(), 1, "{removed:?}");
+    assert_eq!(room[0]["evict_user_id"], "bob");
+    assert_eq!(room[0]["namespace"], "/messaging");
+    let notified = removed
+        .iter()
+        .find(|e| e["target"]["kind"] == "gateways")
+        .expect("members told on /notifications");
+    assert_eq!(
+        notified["target"]["gateways"],
+        gateways(&[("DFW.0", &["alice", "bob"])]),
+        "the removed user hears it too"
+    );
+    // the user part comes first, on the same lane
+    let order: Vec<&str> = removed
+        .iter()
+        .map(|e| e["target"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, vec!["gateways", "conversation"]);
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn a_repeated_delete_is_answered_but_announced_once(pool: PgPool) {
-    let (app, received) = spawn_with_edge(pool).await;
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
     let dm = app.conversation("alice", "direct", &["bob"]).await;
     let sent = app.send("alice", &dm, "oops").await;
     let path = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
@@ -181,14 +330,8 @@ async fn a_repeated_delete_is_answered_but_announced_once(pool: PgPool) {
     let again = app.call(Method::DELETE, &path, "alice", None).await;
     again.expect(200);
     assert_eq!(again.data()["deleted_at"], first.data()["deleted_at"]);
-    // conversation_updated, new_message, message_deleted; then give a repeat time to show
-    wait_for(&received, 3).await;
+    edge.wait_for("message_deleted", 1).await;
+    // give a repeat time to show
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let deletes = received
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event"] == "message_deleted")
-        .count();
-    assert_eq!(deletes, 1);
+    assert_eq!(edge.named("message_deleted").len(), 1);
 }

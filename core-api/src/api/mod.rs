@@ -5,6 +5,7 @@ mod auth;
 mod conversations;
 pub mod health;
 mod messages;
+mod presence;
 mod users;
 
 use axum::http::StatusCode;
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(users::router())
         .merge(conversations::router())
         .merge(messages::router())
+        .merge(presence::router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::authenticate,

@@ -7,7 +7,9 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use shared_types::internal::{MarkReceipt, Membership, PersistMessage, PersistedMessage};
+use shared_types::internal::{
+    MarkReceipt, Membership, PersistMessage, PersistedMessage, PresenceReport,
+};
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
@@ -17,7 +19,7 @@ use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
 use crate::services::receipts::{self, Receipt};
-use crate::services::{membership, messages, users};
+use crate::services::{membership, messages, presence, users};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -25,7 +27,26 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/messages", post(persist_message))
         .route("/conversations/{id}/membership", get(check_membership))
         .route("/receipts/{kind}", post(mark_receipt))
+        .route("/presence", post(report_presence))
         .route_layer(middleware::from_fn_with_state(state, require_signature))
+}
+
+/// A system call from the edge: one signed with an acting user is refused, so a
+/// request made on a user's behalf can never pass for a gateway's report.
+struct SystemCall;
+
+impl FromRequestParts<AppState> for SystemCall {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<InternalCaller>() {
+            Some(InternalCaller { acting_user: None }) => Ok(SystemCall),
+            _ => Err(AppError::new(
+                ErrorCode::InternalAuthFailed,
+                "internal authentication failed",
+            )),
+        }
+    }
 }
 
 /// The user the edge acts for; system calls without one are refused here.
@@ -109,4 +130,13 @@ async fn mark_receipt(
     )
     .await?;
     Ok(api::ok(view))
+}
+
+/// POST /internal/v1/presence: a gateway's batch of arrivals, departures and present users.
+async fn report_presence(
+    State(state): State<AppState>,
+    _: SystemCall,
+    Json(report): Json<PresenceReport>,
+) -> AppResult<Response> {
+    Ok(api::ok(presence::report(&state, report).await?))
 }

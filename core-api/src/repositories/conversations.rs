@@ -235,3 +235,23 @@ pub async fn list_for_user(
     .fetch_all(db)
     .await
 }
+
+/// `(subject, co-member)` for every other user who shares a conversation with
+/// one of `subjects` (TMS ids), each pair once.
+pub async fn co_members(
+    db: impl PgExecutor<'_>,
+    subjects: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT su.tms_user_id, ou.tms_user_id
+         FROM users su
+         JOIN conversation_members sm ON sm.user_id = su.id
+         JOIN conversation_members om ON om.conversation_id = sm.conversation_id
+                                     AND om.user_id <> su.id
+         JOIN users ou ON ou.id = om.user_id
+         WHERE su.tms_user_id = ANY($1)",
+    )
+    .bind(subjects)
+    .fetch_all(db)
+    .await
+}

@@ -14,8 +14,9 @@ use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::models::conversation::kind_from_db;
 use crate::repositories::{conversations as repo, users as users_repo};
+use crate::services::fanout::Push;
 use crate::services::pagination::{self, PageQuery};
-use crate::services::{fanout, membership, users};
+use crate::services::{membership, users};
 use crate::state::AppState;
 
 pub struct Created {
@@ -178,18 +179,23 @@ pub(super) fn notify(state: &AppState, conversation: &Conversation, event: &str)
     publish(state, conversation, event, data);
 }
 
-/// Tells the conversation's Room to drop the sessions of a user who is no
+/// Tells the conversation's Room to drop the sockets of a user who is no
 /// longer a member, so they stop receiving its events at once.
 pub(super) fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
-    state.fanout.publish(fanout::to_conversation(
-        id,
-        NS_MESSAGING,
-        server_events::MEMBER_REMOVED,
-        json!({ "conversation_id": id, "user_id": user_id }),
-        None,
-    ));
+    state.fanout.publish(
+        Push::to_conversation(
+            id,
+            NS_MESSAGING,
+            server_events::MEMBER_REMOVED,
+            json!({ "conversation_id": id, "user_id": user_id }),
+            None,
+        )
+        .evicting(user_id),
+    );
 }
 
+/// To every member's sockets on `/notifications`, resolved from presence when
+/// sent; on the conversation's lane, so it stays in order with its room events.
 pub(super) fn publish(
     state: &AppState,
     conversation: &Conversation,
@@ -201,13 +207,13 @@ pub(super) fn publish(
         .iter()
         .map(|m| m.user_id.clone())
         .collect();
-    state.fanout.publish(shared_types::internal::FanoutRequest {
-        target: shared_types::internal::FanoutTarget::Users { user_ids: ids },
-        namespace: NS_NOTIFICATIONS.to_string(),
-        event: event.to_string(),
+    state.fanout.publish(Push::to_users(
+        conversation.id.to_string(),
+        ids,
+        NS_NOTIFICATIONS,
+        event,
         data,
-        seq: None,
-    });
+    ));
 }
 
 /// Deduplicates, drops the caller, rejects empty or oversized ids and lists.

@@ -3,9 +3,11 @@
 
 use std::sync::LazyLock;
 
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::models::conversation::MemberRow;
 use crate::repositories::conversations as repo;
@@ -97,16 +99,41 @@ pub async fn store_if_unchanged(
     seen: Option<&str>,
     members: &[String],
 ) -> AppResult<bool> {
-    let mut invocation = STORE_IF_UNCHANGED.key(state.cache.key(&members_key(conversation_id)));
+    store(&state.cache, conversation_id, seen, members).await
+}
+
+/// Every member's TMS id, from the cached set (filled from the database on a
+/// miss). Takes the cache and pool alone so the push lanes can call it.
+pub async fn members(cache: &Cache, db: &PgPool, conversation_id: Uuid) -> AppResult<Vec<String>> {
+    let key = cache.key(&members_key(conversation_id));
+    let mut conn = cache.connection();
+    let (cached, version): (Vec<String>, Option<String>) = redis::pipe()
+        .smembers(&key)
+        .get(cache.key(&version_key(conversation_id)))
+        .query_async(&mut conn)
+        .await?;
+    if !cached.is_empty() {
+        return Ok(cached.into_iter().filter(|m| m != SENTINEL).collect());
+    }
+    let members = repo::member_tms_ids(db, conversation_id).await?;
+    store(cache, conversation_id, version.as_deref(), &members).await?;
+    Ok(members)
+}
+
+async fn store(
+    cache: &Cache,
+    conversation_id: Uuid,
+    seen: Option<&str>,
+    members: &[String],
+) -> AppResult<bool> {
+    let mut invocation = STORE_IF_UNCHANGED.key(cache.key(&members_key(conversation_id)));
     invocation
-        .key(state.cache.key(&version_key(conversation_id)))
+        .key(cache.key(&version_key(conversation_id)))
         .arg(seen.unwrap_or(""))
         .arg(MEMBERS_CACHE_TTL_SECS)
         .arg(SENTINEL)
         .arg(members);
-    let stored: i64 = invocation
-        .invoke_async(&mut state.cache.connection())
-        .await?;
+    let stored: i64 = invocation.invoke_async(&mut cache.connection()).await?;
     Ok(stored == 1)
 }
 

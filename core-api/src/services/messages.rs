@@ -12,8 +12,9 @@ use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::models::message::kind_to_db;
 use crate::repositories::messages as repo;
+use crate::services::fanout::Push;
+use crate::services::membership;
 use crate::services::pagination::{self, PageQuery};
-use crate::services::{fanout, membership};
 use crate::state::AppState;
 
 pub struct Sent {
@@ -186,21 +187,22 @@ pub async fn delete(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Mess
     Ok(message)
 }
 
-/// Pushes a message event to the conversation's room at the edge.
+/// Pushes a message event to the conversation's room at the edge. A new
+/// message also reaches the members' sockets that have not joined the room.
 fn publish(state: &AppState, message: &Message, event: &str) {
     if !state.fanout.is_enabled() {
         return;
     }
     // only new messages carry the room's order key; edits and deletes reuse the original seq
-    let seq = (event == server_events::NEW_MESSAGE).then_some(message.seq);
+    let is_new = event == server_events::NEW_MESSAGE;
+    let seq = is_new.then_some(message.seq);
     let data = serde_json::to_value(message).unwrap_or_default();
-    state.fanout.publish(fanout::to_conversation(
-        message.conversation_id,
-        NS_MESSAGING,
-        event,
-        data,
-        seq,
-    ));
+    let push = Push::to_conversation(message.conversation_id, NS_MESSAGING, event, data, seq);
+    state.fanout.publish(if is_new {
+        push.notifying_members()
+    } else {
+        push
+    });
 }
 
 fn validate(input: &SendMessage) -> AppResult<()> {

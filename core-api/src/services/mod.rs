@@ -7,5 +7,6 @@ pub mod groups;
 pub mod membership;
 pub mod messages;
 pub mod pagination;
+pub mod presence;
 pub mod receipts;
 pub mod users;

@@ -9,7 +9,8 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::repositories::{messages as messages_repo, receipts as repo};
-use crate::services::{fanout, membership};
+use crate::services::fanout::Push;
+use crate::services::membership;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +65,13 @@ pub async fn mark(
             "conversation_id": view.conversation_id, "message_id": message_id, "user_id": view.user_id,
             "status": if read { "read" } else { "delivered" }, "delivered_at": delivered_at, "read_at": read_at,
         });
-        state.fanout.publish(fanout::to_conversation(
-            message.conversation_id,
+        // to the sender's devices only, in order with the conversation's other events
+        state.fanout.publish(Push::to_users(
+            message.conversation_id.to_string(),
+            vec![message.sender_id.clone()],
             NS_MESSAGING,
             server_events::MESSAGE_STATUS,
             data,
-            None,
         ));
     }
     Ok(view)

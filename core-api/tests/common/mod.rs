@@ -2,14 +2,17 @@
 //! (`#[sqlx::test]`), a private Redis key prefix, and the TMS stand-in in-process.
 #![allow(dead_code)]
 
+pub mod edge;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use core_api::clock::SystemClock;
+use core_api::clock::{Clock, SystemClock};
 use core_api::config::Config;
 use core_api::state::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use shared_auth::internal_sig;
 use sqlx::PgPool;
 use tms_standin::RunningStandIn;
 
@@ -75,6 +78,30 @@ impl TestApp {
         pool: PgPool,
         tweak: impl FnOnce(&mut HashMap<String, String>),
     ) -> Self {
+        Self::spawn_full(pool, tweak, Arc::new(SystemClock)).await
+    }
+
+    /// The app pushing to a fresh edge stand-in.
+    pub async fn spawn_with_edge(
+        pool: PgPool,
+        tweak: impl FnOnce(&mut HashMap<String, String>),
+    ) -> (Self, edge::EdgeStandIn) {
+        let edge = edge::EdgeStandIn::start().await;
+        let url = edge.url.clone();
+        let app = Self::spawn_with(pool, |v| {
+            v.insert("EDGE_FANOUT_URL".into(), url);
+            tweak(v);
+        })
+        .await;
+        (app, edge)
+    }
+
+    /// As `spawn_with`, on a given clock.
+    pub async fn spawn_full(
+        pool: PgPool,
+        tweak: impl FnOnce(&mut HashMap<String, String>),
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let tms = tms_standin::spawn(tms_standin::Config::default()).await;
         let mut vars: HashMap<String, String> = [
             ("HOST", "127.0.0.1".to_string()),
@@ -98,7 +125,7 @@ impl TestApp {
         .collect();
         tweak(&mut vars);
         let config = Config::from_map(&vars).expect("test config");
-        let app = core_api::build_with_pool(config, pool.clone(), Arc::new(SystemClock))
+        let app = core_api::build_with_pool(config, pool.clone(), clock)
             .await
             .expect("app starts");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -190,6 +217,39 @@ impl TestApp {
             Some(serde_json::json!({ "role": role })),
         )
         .await
+    }
+
+    /// A signed internal request, as the edge makes them (`user` empty for system calls).
+    pub async fn internal(&self, method: Method, path: &str, user: &str, body: &Value) -> Reply {
+        let bytes = body.to_string().into_bytes();
+        let headers = internal_sig::signed_headers(
+            INTERNAL_SECRET.as_bytes(),
+            method.as_str(),
+            path,
+            self.state.clock.unix_secs(),
+            &uuid::Uuid::new_v4().simple().to_string(),
+            user,
+            &bytes,
+        );
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        Self::read(req.body(bytes).send().await.expect("request sent")).await
+    }
+
+    /// A gateway's presence report; expects 200.
+    pub async fn report(&self, gateway: &str, arrived: &[&str], departed: &[&str]) -> Value {
+        let body =
+            serde_json::json!({"gateway": gateway, "arrived": arrived, "departed": departed});
+        let r = self
+            .internal(Method::POST, "/internal/v1/presence", "", &body)
+            .await;
+        r.expect(200);
+        r.data().clone()
     }
 
     pub async fn send(&self, user: &str, conversation_id: &str, content: &str) -> Value {

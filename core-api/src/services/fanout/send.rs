@@ -1,0 +1,247 @@
+//! A lane's send: resolve user targets from presence, then POST the batch
+//! signed, with a timeout per attempt and retries on 5xx and network errors.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use shared_auth::internal_sig;
+use shared_types::internal::{FanoutBatch, FanoutEvent, FanoutTarget, GatewayUsers};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Push, Resolve, Stats};
+use crate::cache::Cache;
+use crate::clock::Clock;
+use crate::services::{membership, presence};
+
+const ATTEMPTS: u32 = 3;
+
+/// What a lane needs to resolve and send; shared by the lanes.
+pub(super) struct Sender {
+    pub(super) http: reqwest::Client,
+    pub(super) url: String,
+    pub(super) path_and_query: String,
+    pub(super) secret: SecretString,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) cache: Cache,
+    pub(super) db: PgPool,
+    pub(super) timeout: Duration,
+    pub(super) stats: Arc<Stats>,
+}
+
+impl Sender {
+    pub(super) async fn send_batch(&self, lane: usize, batch: Vec<Push>) {
+        let events = self.resolve(batch).await;
+        if events.is_empty() {
+            return;
+        }
+        let count = events.len() as u64;
+        let Ok(body) = serde_json::to_vec(&FanoutBatch { events }) else {
+            return;
+        };
+        if self.post(lane, &body).await {
+            self.stats.batches_sent.fetch_add(1, Ordering::Relaxed);
+            self.stats.events_sent.fetch_add(count, Ordering::Relaxed);
+        } else {
+            self.stats.batches_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Fills user targets from presence: one membership read per conversation
+    /// that notifies, one Redis pipeline for every user in the batch.
+    async fn resolve(&self, batch: Vec<Push>) -> Vec<FanoutEvent> {
+        let mut members: HashMap<Uuid, Option<Vec<String>>> = HashMap::new();
+        for push in &batch {
+            if let Resolve::NotifyMembers(id) = &push.resolve {
+                if members.contains_key(id) {
+                    continue;
+                }
+                let read = tokio::time::timeout(
+                    self.timeout,
+                    membership::members(&self.cache, &self.db, *id),
+                )
+                .await;
+                let list = match read {
+                    Ok(Ok(list)) => Some(list),
+                    Ok(Err(e)) => {
+                        tracing::error!(conversation_id = %id, error = %e, "members unavailable for notify");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::error!(conversation_id = %id, "members read timed out for notify");
+                        None
+                    }
+                };
+                members.insert(*id, list);
+            }
+        }
+        let mut wanted: HashSet<&str> = HashSet::new();
+        for push in &batch {
+            match &push.resolve {
+                Resolve::NotifyMembers(id) => {
+                    if let Some(Some(list)) = members.get(id) {
+                        wanted.extend(list.iter().map(String::as_str));
+                    }
+                }
+                Resolve::Users(users) => wanted.extend(users.iter().map(String::as_str)),
+                Resolve::Nothing => {}
+            }
+        }
+        let wanted: Vec<String> = wanted.into_iter().map(str::to_string).collect();
+        let gateways = if wanted.is_empty() {
+            Some(HashMap::new())
+        } else {
+            let now_ms = self.clock.now().timestamp_millis();
+            let read = tokio::time::timeout(
+                self.timeout,
+                presence::gateways_of(&self.cache, &wanted, now_ms),
+            )
+            .await;
+            match read {
+                Ok(Ok(g)) => Some(g),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "presence unavailable, user targets dropped");
+                    None
+                }
+                Err(_) => {
+                    tracing::error!("presence read timed out, user targets dropped");
+                    None
+                }
+            }
+        };
+        let mut out = Vec::with_capacity(batch.len());
+        for push in batch {
+            let mut event = push.event;
+            match push.resolve {
+                Resolve::Nothing => {}
+                Resolve::NotifyMembers(id) => {
+                    match (members.get(&id), &gateways) {
+                        (Some(Some(list)), Some(g)) => {
+                            if let FanoutTarget::Conversation { notify, .. } = &mut event.target {
+                                *notify = by_gateway(list, g);
+                            }
+                        }
+                        // the Room still gets the event; only the notify part is lost
+                        _ => self.unresolved(),
+                    }
+                }
+                Resolve::Users(users) => {
+                    let Some(g) = &gateways else {
+                        self.unresolved();
+                        continue;
+                    };
+                    let grouped = by_gateway(&users, g);
+                    if grouped.is_empty() {
+                        continue; // nobody online: they catch up over REST
+                    }
+                    event.target = FanoutTarget::Gateways { gateways: grouped };
+                }
+            }
+            out.push(event);
+        }
+        out
+    }
+
+    fn unresolved(&self) {
+        self.stats.unresolved.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn post(&self, lane: usize, body: &[u8]) -> bool {
+        for attempt in 1..=ATTEMPTS {
+            // each attempt is signed anew with a fresh nonce: the edge refuses a repeated signature
+            let nonce = Uuid::new_v4().simple().to_string();
+            let headers = internal_sig::signed_headers(
+                self.secret.expose_secret().as_bytes(),
+                "POST",
+                &self.path_and_query,
+                self.clock.unix_secs(),
+                &nonce,
+                "",
+                body,
+            );
+            let mut req = self
+                .http
+                .post(&self.url)
+                .header("content-type", "application/json");
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+            match req.body(body.to_vec()).send().await {
+                Ok(r) if r.status().is_success() => return true,
+                Ok(r) if r.status().is_client_error() => {
+                    tracing::error!(status = %r.status(), lane, "edge refused a push batch, dropped");
+                    return false;
+                }
+                Ok(r) => tracing::warn!(status = %r.status(), attempt, lane, "push batch failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e.without_url(), attempt, lane, "push batch failed")
+                }
+            }
+            if attempt < ATTEMPTS {
+                // spares a struggling edge; the lane waits, so order is kept
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+        }
+        tracing::error!(lane, "push batch given up after {ATTEMPTS} attempts");
+        false
+    }
+}
+
+/// `users` that are online, grouped by gateway (gateways sorted, users in the given order).
+fn by_gateway(users: &[String], presence: &HashMap<String, Vec<String>>) -> Vec<GatewayUsers> {
+    let mut grouped: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut seen = HashSet::new();
+    for user in users {
+        if !seen.insert(user.as_str()) {
+            continue;
+        }
+        for gateway in presence.get(user).into_iter().flatten() {
+            grouped
+                .entry(gateway.as_str())
+                .or_default()
+                .push(user.clone());
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(gateway, user_ids)| GatewayUsers {
+            gateway: gateway.to_string(),
+            user_ids,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_grouped_by_gateway_once_each() {
+        let presence: HashMap<String, Vec<String>> = [
+            ("a", vec!["DFW.0", "AMS.1"]),
+            ("b", vec!["DFW.0"]),
+            ("c", vec![]),
+        ]
+        .into_iter()
+        .map(|(u, g)| (u.to_string(), g.into_iter().map(str::to_string).collect()))
+        .collect();
+        let users: Vec<String> = ["b", "a", "c", "a", "d"].map(str::to_string).to_vec();
+        let grouped = by_gateway(&users, &presence);
+        assert_eq!(
+            grouped,
+            vec![
+                GatewayUsers {
+                    gateway: "AMS.1".into(),
+                    user_ids: vec!["a".into()]
+                },
+                GatewayUsers {
+                    gateway: "DFW.0".into(),
+                    user_ids: vec!["b".into(), "a".into()]
+                },
+            ]
+        );
+    }
+}
