@@ -80,6 +80,7 @@ HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="$E2E_DATABASE_URL" REDIS_URL="${T
   EDGE_FANOUT_URL="http://127.0.0.1:$EDGE_PORT/internal/v1/fanout" RUST_LOG="${RUST_LOG:-info}" \
   setsid target/debug/core-api >"$RUN_DIR/core.log" 2>&1 </dev/null &
 PIDS+=($!)
+CORE_PID=$!
 wait_http "http://127.0.0.1:$CORE_PORT/health/ready" core-api "${PIDS[-1]}"
 
 WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false XDG_CONFIG_HOME="$ROOT/.wrangler-home" NO_COLOR=1 \
@@ -95,5 +96,7 @@ wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "${PIDS[-1]}"
 log "stack up: tms :$TMS_PORT, core :$CORE_PORT, edge :$EDGE_PORT"
 
 export EDGE_URL="http://127.0.0.1:$EDGE_PORT" CORE_URL="http://127.0.0.1:$CORE_PORT" TMS_URL="http://127.0.0.1:$TMS_PORT"
+# the fault test pauses core (SIGSTOP/SIGCONT) to play a hung core
+export CORE_PID="$CORE_PID" CORE_TIMEOUT_MS=3000
 export PING_INTERVAL_MS=2000 PING_TIMEOUT_MS=2000
 node --test --test-concurrency=1 "$@" tests/e2e/*.test.mjs
