@@ -65,6 +65,7 @@ pub async fn require_member(
 }
 
 /// Membership by TMS id through the Redis set `conversation:{id}:members`.
+/// While Redis is down or slow the answer comes from Postgres, uncached.
 pub async fn is_member(
     state: &AppState,
     conversation_id: Uuid,
@@ -72,18 +73,29 @@ pub async fn is_member(
 ) -> AppResult<bool> {
     let key = state.cache.key(&members_key(conversation_id));
     let version_key = state.cache.key(&version_key(conversation_id));
-    let mut conn = state.cache.connection();
-    let (cached, exists, version): (bool, bool, Option<String>) = redis::pipe()
+    let pipe = redis::pipe()
         .sismember(&key, tms_user_id)
         .exists(&key)
         .get(&version_key)
-        .query_async(&mut conn)
-        .await?;
-    if exists {
-        return Ok(cached);
-    }
+        .clone();
+    let read: redis::RedisResult<(bool, bool, Option<String>)> = state
+        .cache
+        .run(|mut c| async move { pipe.query_async(&mut c).await })
+        .await;
+    let version = match read {
+        Ok((cached, true, _)) => return Ok(cached),
+        Ok((_, false, version)) => version,
+        Err(e) => {
+            tracing::debug!(%conversation_id, error = %e, "membership cache unavailable: reading Postgres");
+            let members = repo::member_tms_ids(&state.db, conversation_id).await?;
+            return Ok(members.iter().any(|m| m == tms_user_id));
+        }
+    };
     let members = repo::member_tms_ids(&state.db, conversation_id).await?;
-    store_if_unchanged(state, conversation_id, version.as_deref(), &members).await?;
+    // a failed fill only costs the next caller another database read
+    if let Err(e) = store_if_unchanged(state, conversation_id, version.as_deref(), &members).await {
+        tracing::debug!(%conversation_id, error = %e, "membership cache fill failed");
+    }
     Ok(members.iter().any(|m| m == tms_user_id))
 }
 
@@ -104,20 +116,21 @@ pub async fn store_if_unchanged(
         .arg(MEMBERS_CACHE_TTL_SECS)
         .arg(SENTINEL)
         .arg(members);
-    let stored: i64 = invocation
-        .invoke_async(&mut state.cache.connection())
+    let stored: i64 = state
+        .cache
+        .run(|mut c| async move { invocation.invoke_async(&mut c).await })
         .await?;
     Ok(stored == 1)
 }
 
 /// Called after every committed membership change: bumps the version (so a
 /// fill that read the database before the change is not stored) and drops the
-/// set. Best effort: the change is already committed, so a Redis failure is
-/// logged rather than failing the request; the set expires on its own.
+/// set. The change is already committed, so a Redis failure does not fail the
+/// request: the invalidation is queued and replayed as soon as Redis answers
+/// again, so a Redis that was only hung cannot serve the old member list.
 pub async fn invalidate(state: &AppState, conversation_id: Uuid) {
-    let mut conn = state.cache.connection();
     let version_key = state.cache.key(&version_key(conversation_id));
-    let result = redis::pipe()
+    let pipe = redis::pipe()
         .atomic()
         .incr(&version_key, 1)
         .ignore()
@@ -125,9 +138,14 @@ pub async fn invalidate(state: &AppState, conversation_id: Uuid) {
         .ignore()
         .del(state.cache.key(&members_key(conversation_id)))
         .ignore()
-        .query_async::<()>(&mut conn)
+        .clone();
+    let queued = pipe.clone();
+    let result = state
+        .cache
+        .run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
         .await;
     if let Err(e) = result {
-        tracing::error!(%conversation_id, error = %e, "membership cache invalidation failed");
+        tracing::warn!(%conversation_id, error = %e, "membership cache invalidation deferred until Redis answers");
+        state.cache.replay_on_recovery(queued);
     }
 }
