@@ -17,6 +17,7 @@ use super::{ready, recovery, signed, timed, Timings};
 use crate::common::{redis_url, TestApp, INTERNAL_SECRET};
 
 const ACQUIRE_TIMEOUT_MS: u64 = 1000;
+const STATEMENT_TIMEOUT_MS: u64 = 1000;
 const SENDERS: usize = 16;
 
 async fn core_on(cluster: &PgCluster) -> TestApp {
@@ -28,6 +29,10 @@ async fn core_on(cluster: &PgCluster) -> TestApp {
         (
             "DATABASE_ACQUIRE_TIMEOUT_MS",
             ACQUIRE_TIMEOUT_MS.to_string(),
+        ),
+        (
+            "DATABASE_STATEMENT_TIMEOUT_MS",
+            STATEMENT_TIMEOUT_MS.to_string(),
         ),
         ("REDIS_URL", redis_url()),
         (
@@ -105,6 +110,30 @@ async fn send(app: &TestApp, sender: usize, n: usize, group: &str) -> Outcome {
         took,
         done_at: Instant::now(),
     }
+}
+
+/// The statement timeout reaches every connection of core's pool, and a
+/// statement it cancels is a retryable 503, not a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_applies_and_is_a_503() {
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let app = core_on(&cluster).await;
+    let setting: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(setting, "1s");
+    let (err, took) = timed(sqlx::query("SELECT pg_sleep(10)").execute(&app.state.db)).await;
+    let err = core_api::error::AppError::from(err.unwrap_err());
+    assert_eq!(
+        err.code(),
+        shared_types::ErrorCode::DatabaseUnavailable,
+        "{err}"
+    );
+    assert!(
+        took < Duration::from_millis(STATEMENT_TIMEOUT_MS + 1000),
+        "{took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
