@@ -2,12 +2,14 @@
 # Install the build and test tools that are missing; print what it installs.
 # Idempotent, and fast when everything is there.
 #
-# usage: scripts/ensure-tools.sh [--base] [--rust] [--wasm-target] [--worker] [--node] [--all]
+# usage: scripts/ensure-tools.sh [--base] [--rust] [--wasm-target] [--worker] [--node] [--fault-deps] [--all]
 #   --base         a C linker (gcc) and curl; checks that cargo exists
 #   --rust         rustfmt and clippy (rustup components)
 #   --wasm-target  the wasm32-unknown-unknown target
 #   --worker       --wasm-target, worker-build 0.8.7 and wasm-bindgen-cli (the version in Cargo.lock)
 #   --node         Node.js >= 20.3 with npm, then `npm ci` when node_modules is missing or stale
+#   --fault-deps   redis-server and the Postgres server binaries (initdb, pg_ctl): core's
+#                  fault tests run their own private instances to kill, freeze and crash
 #   --all          all of the above (the default without flags)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -18,7 +20,7 @@ WORKER_BUILD_VERSION="0.8.7"
 WASM_BINDGEN_DEFAULT="0.2.130"
 NODE_LOCAL_VERSION="20.20.2" # node-linux-<arch> on the npm registry, when the system node is too old
 
-want_base=0 want_rust=0 want_wasm_target=0 want_worker=0 want_node=0
+want_base=0 want_rust=0 want_wasm_target=0 want_worker=0 want_node=0 want_fault_deps=0
 [ $# -eq 0 ] && set -- --all
 for arg in "$@"; do
   case "$arg" in
@@ -27,7 +29,8 @@ for arg in "$@"; do
     --wasm-target) want_wasm_target=1 ;;
     --worker) want_worker=1 ;;
     --node) want_node=1 ;;
-    --all) want_base=1 want_rust=1 want_wasm_target=1 want_worker=1 want_node=1 ;;
+    --fault-deps) want_fault_deps=1 ;;
+    --all) want_base=1 want_rust=1 want_wasm_target=1 want_worker=1 want_node=1 want_fault_deps=1 ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
@@ -154,11 +157,26 @@ ensure_node() {
   fi
 }
 
+# core-api/tests/faults starts redis-server and a Postgres cluster (initdb +
+# pg_ctl from /usr/lib/postgresql/*/bin) of its own on free ports, so it needs
+# the binaries even when the shared services run elsewhere.
+ensure_fault_deps() {
+  local pkgs=()
+  have redis-server || pkgs+=(redis-server)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || pkgs+=(postgresql)
+  have runuser || pkgs+=(util-linux)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    apt_install "${pkgs[@]}"
+    installed+=("${pkgs[@]}")
+  fi
+}
+
 [ "$want_base" = 1 ] && ensure_base
 [ "$want_rust" = 1 ] && ensure_rust_components
 [ "$want_wasm_target" = 1 ] && ensure_wasm_target
 [ "$want_worker" = 1 ] && ensure_worker_tools
 [ "$want_node" = 1 ] && ensure_node
+[ "$want_fault_deps" = 1 ] && ensure_fault_deps
 
 if [ ${#installed[@]} -gt 0 ]; then
   log "installed: ${installed[*]}"

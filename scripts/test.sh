@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every check and test, failing fast with a clear message.
-#   1. ensure tools (rustfmt, clippy; the wasm target and the worker/node tools
+#   1. ensure tools (rustfmt, clippy, redis-server and the Postgres binaries
+#      core's fault tests run privately; the wasm target and the worker/node tools
 #      once the edge and its end-to-end tests exist) and services (Postgres, Redis);
 #   2. scripts/lint.sh: cargo fmt --check, clippy native (and wasm32 for the edge);
 #   3. cargo test --workspace against real Postgres and Redis (core's
@@ -14,7 +15,7 @@ LOG_TAG="test"
 cd "$ROOT"
 started=$SECONDS
 
-tool_flags=(--base --rust)
+tool_flags=(--base --rust --fault-deps)
 edge_has_glue && tool_flags+=(--wasm-target)
 [ -f tests/e2e/run.sh ] && tool_flags+=(--worker --node)
 scripts/ensure-tools.sh "${tool_flags[@]}"

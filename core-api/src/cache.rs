@@ -1,51 +1,201 @@
 //! Thin Redis edge: key naming and the few commands core uses. Keys follow the
 //! seed (`user:{tms_user_id}`, `conversation:{id}:members`), behind an optional prefix.
+//!
+//! Every command, script and pipeline goes through [`Cache::run`], which bounds
+//! it by the response timeout and tracks Redis health: after a connection-level
+//! failure (refused, dropped, timed out) Redis counts as down, and calls fail at
+//! once so callers take their fallback (TMS, Postgres) instead of each waiting
+//! for the timeout. A background probe PINGs every [`PROBE_INTERVAL`] and
+//! marks Redis up again on the first PONG; the `ConnectionManager` reconnects
+//! underneath, so no restart of core is needed.
 
-use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, ErrorKind, RedisError, RedisResult};
 
 use crate::error::AppResult;
+
+/// How often a down Redis is probed; bounds the recovery time after it returns.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Reconnect backoff of the `ConnectionManager`: a few quick attempts per
+/// reconnection (50 ms, 100 ms, capped at 500 ms). Longer schedules only make
+/// callers wait on a reconnection that our own probe will retry anyway.
+const RECONNECT_RETRIES: usize = 2;
+const RECONNECT_FACTOR_MS: u64 = 50;
+const RECONNECT_MAX_DELAY_MS: u64 = 500;
+
+#[derive(Debug, Clone, Copy)]
+pub struct CacheTimeouts {
+    pub connect: Duration,
+    pub response: Duration,
+}
 
 #[derive(Clone)]
 pub struct Cache {
     conn: ConnectionManager,
     prefix: String,
+    timeouts: CacheTimeouts,
+    health: Arc<Health>,
+}
+
+/// Most writes queued for replay while Redis is down; beyond it the oldest
+/// are dropped (their keys still expire with their TTL).
+const MAX_PENDING_REPLAYS: usize = 10_000;
+
+#[derive(Default)]
+struct Health {
+    down: AtomicBool,
+    /// Writes that must reach Redis once it answers again (cache invalidations).
+    pending: Mutex<VecDeque<redis::Pipeline>>,
+}
+
+impl Health {
+    fn take_pending(&self) -> Vec<redis::Pipeline> {
+        self.pending
+            .lock()
+            .map(|mut p| p.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    fn requeue(&self, rest: impl IntoIterator<Item = redis::Pipeline>) {
+        if let Ok(mut p) = self.pending.lock() {
+            for (i, pipe) in rest.into_iter().enumerate() {
+                p.insert(i, pipe);
+            }
+        }
+    }
 }
 
 impl Cache {
-    pub async fn connect(url: &str, prefix: String) -> Result<Self, redis::RedisError> {
+    pub async fn connect(
+        url: &str,
+        prefix: String,
+        timeouts: CacheTimeouts,
+    ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
-        Ok(Self { conn, prefix })
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeouts.connect)
+            .set_response_timeout(timeouts.response)
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_factor(RECONNECT_FACTOR_MS)
+            .set_max_delay(RECONNECT_MAX_DELAY_MS);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            conn,
+            prefix,
+            timeouts,
+            health: Arc::default(),
+        })
     }
 
     pub fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
 
+    /// The raw shared connection, outside the health tracking: for tests that
+    /// inspect Redis. Application code goes through [`Cache::run`].
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
     }
 
-    pub async fn ping(&self) -> AppResult<()> {
-        let mut c = self.conn.clone();
-        let _: String = redis::cmd("PING").query_async(&mut c).await?;
+    /// False while Redis is considered down (between a failure and the next PONG).
+    pub fn is_up(&self) -> bool {
+        !self.health.down.load(Ordering::Acquire)
+    }
+
+    /// Runs one Redis operation (command, pipeline, script) on the shared
+    /// connection, bounded by the response timeout; fails at once while Redis is down.
+    pub async fn run<T, F, Fut>(&self, op: F) -> RedisResult<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        self.run_within(self.timeouts.response, op).await
+    }
+
+    async fn run_within<T, F, Fut>(&self, bound: Duration, op: F) -> RedisResult<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        if !self.is_up() {
+            return Err(unavailable());
+        }
+        // the manager's own timeout covers a command on a live connection, not
+        // the wait for a reconnection in progress; this covers both
+        let result = match tokio::time::timeout(bound, op(self.conn.clone())).await {
+            Ok(r) => r,
+            Err(_) => Err(timed_out()),
+        };
+        if let Err(e) = &result {
+            if is_outage(e) {
+                self.mark_down(e);
+            }
+        }
+        result
+    }
+
+    fn mark_down(&self, cause: &RedisError) {
+        if self.health.down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::error!(error = %cause, "Redis unavailable: serving from fallbacks until it answers again");
+        tokio::spawn(probe(
+            self.conn.clone(),
+            Arc::downgrade(&self.health),
+            self.timeouts.response,
+        ));
+    }
+
+    /// Queues a write that failed because Redis is unreachable, to be sent
+    /// before Redis counts as up again.
+    pub fn replay_on_recovery(&self, pipe: redis::Pipeline) {
+        let Ok(mut pending) = self.health.pending.lock() else {
+            return;
+        };
+        if pending.len() >= MAX_PENDING_REPLAYS {
+            pending.pop_front();
+            tracing::error!("too many Redis writes waiting for recovery: dropped the oldest");
+        }
+        pending.push_back(pipe);
+        drop(pending);
+        if self.is_up() {
+            // the failure was not seen as an outage (e.g. one slow answer): probe anyway
+            self.mark_down(&timed_out());
+        }
+    }
+
+    /// PING, bounded by `bound` (the readiness check wants an answer sooner than a request).
+    pub async fn ping_within(&self, bound: Duration) -> AppResult<()> {
+        let bound = bound.min(self.timeouts.response);
+        self.run_within(bound, |mut c| async move {
+            redis::cmd("PING").query_async::<String>(&mut c).await
+        })
+        .await?;
         Ok(())
     }
 
     pub async fn get(&self, key: &str) -> AppResult<Option<String>> {
-        let mut c = self.conn.clone();
-        Ok(c.get(self.key(key)).await?)
+        let key = self.key(key);
+        Ok(self.run(|mut c| async move { c.get(key).await }).await?)
     }
 
     pub async fn mget(&self, keys: &[String]) -> AppResult<Vec<Option<String>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut c = self.conn.clone();
         let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
         // MGET with one key returns a bare value in some clients; always ask for a list
-        Ok(redis::cmd("MGET").arg(full).query_async(&mut c).await?)
+        let cmd = redis::cmd("MGET").arg(full).clone();
+        Ok(self
+            .run(|mut c| async move { cmd.query_async(&mut c).await })
+            .await?)
     }
 
     /// Sets several keys with the same TTL in one round trip.
@@ -57,8 +207,8 @@ impl Cache {
         for (k, v) in entries {
             pipe.set_ex(self.key(k), v, ttl_secs).ignore();
         }
-        let mut c = self.conn.clone();
-        pipe.query_async::<()>(&mut c).await?;
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .await?;
         Ok(())
     }
 
@@ -66,23 +216,92 @@ impl Cache {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn.clone();
         let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        let _: i64 = c.del(full).await?;
+        self.run(|mut c| async move { c.del::<_, i64>(full).await })
+            .await?;
         Ok(())
     }
 
     /// `SET key 1 NX EX ttl`: true when the key was new. Used to refuse replays.
     pub async fn set_once(&self, key: &str, ttl_secs: u64) -> AppResult<bool> {
-        let mut c = self.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
+        let cmd = redis::cmd("SET")
             .arg(self.key(key))
             .arg(1)
             .arg("NX")
             .arg("EX")
             .arg(ttl_secs)
-            .query_async(&mut c)
+            .clone();
+        let set: Option<String> = self
+            .run(|mut c| async move { cmd.query_async(&mut c).await })
             .await?;
         Ok(set.is_some())
     }
+}
+
+/// PINGs until Redis answers, replays the queued writes, then marks it up.
+/// Ends early when the cache is gone.
+async fn probe(mut conn: ConnectionManager, health: Weak<Health>, bound: Duration) {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        let Some(h) = health.upgrade() else { return };
+        let pong =
+            tokio::time::timeout(bound, redis::cmd("PING").query_async::<String>(&mut conn)).await;
+        if !matches!(pong, Ok(Ok(_))) {
+            continue;
+        }
+        if !replay(&mut conn, &h, bound).await {
+            continue;
+        }
+        h.down.store(false, Ordering::Release);
+        // writes queued while the first replay ran
+        if !replay(&mut conn, &h, bound).await {
+            h.down.store(true, Ordering::Release);
+            continue;
+        }
+        tracing::warn!(
+            down_ms = started.elapsed().as_millis() as u64,
+            "Redis answers again: cache back in use"
+        );
+        return;
+    }
+}
+
+/// Sends the queued writes in order; on a failure keeps the rest queued.
+async fn replay(conn: &mut ConnectionManager, health: &Health, bound: Duration) -> bool {
+    let mut queued = health.take_pending().into_iter();
+    while let Some(pipe) = queued.next() {
+        match tokio::time::timeout(bound, pipe.query_async::<()>(conn)).await {
+            Ok(Ok(())) => {}
+            // Redis refused the write itself: retrying cannot help
+            Ok(Err(e)) if !is_outage(&e) => {
+                tracing::error!(error = %e, "queued Redis write refused; dropped")
+            }
+            _ => {
+                health.requeue(std::iter::once(pipe).chain(queued));
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Failures of the connection, not of a command: these mark Redis down.
+fn is_outage(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || matches!(e.kind(), ErrorKind::BusyLoadingError)
+}
+
+fn unavailable() -> RedisError {
+    RedisError::from((ErrorKind::IoError, "Redis is down (waiting for the probe)"))
+}
+
+fn timed_out() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "Redis did not answer within the response timeout",
+    ))
 }

@@ -22,9 +22,19 @@ pub struct Config {
     pub debug: bool,
     pub database_url: SecretString,
     pub database_max_connections: u32,
+    /// Longest wait for a pooled connection before answering 503 DATABASE_UNAVAILABLE.
+    pub database_acquire_timeout: Duration,
+    /// Postgres `statement_timeout` of every connection.
+    pub database_statement_timeout: Duration,
     pub redis_url: SecretString,
     /// Prepended to every Redis key; lets several deployments (or tests) share one Redis.
     pub redis_key_prefix: String,
+    /// Bound of one Redis connection attempt.
+    pub redis_connect_timeout: Duration,
+    /// Bound of one Redis command, script or pipeline.
+    pub redis_response_timeout: Duration,
+    /// After SIGTERM, how long in-flight requests may take before core exits anyway.
+    pub shutdown_grace: Duration,
     pub tms: TmsConfig,
     pub jwt: JwtSettings,
     pub internal_api_secret: SecretString,
@@ -126,8 +136,13 @@ impl Config {
 
         let database_url = r.required_url("DATABASE_URL", &["postgres", "postgresql"]);
         let database_max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 20u32);
+        let database_acquire_timeout = r.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000);
+        let database_statement_timeout = r.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000);
         let redis_url = r.required_url("REDIS_URL", &["redis", "rediss"]);
         let redis_key_prefix = r.optional("REDIS_KEY_PREFIX").unwrap_or_default();
+        let redis_connect_timeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", 250);
+        let redis_response_timeout = r.millis("REDIS_RESPONSE_TIMEOUT_MS", 1000);
+        let shutdown_grace = Duration::from_secs(r.parsed("SHUTDOWN_GRACE_SECS", 10u64));
 
         let tms = TmsConfig {
             base_url: r
@@ -217,8 +232,13 @@ impl Config {
                 debug,
                 database_url,
                 database_max_connections,
+                database_acquire_timeout,
+                database_statement_timeout,
                 redis_url,
                 redis_key_prefix,
+                redis_connect_timeout,
+                redis_response_timeout,
+                shutdown_grace,
                 tms,
                 jwt,
                 internal_api_secret,
@@ -284,6 +304,16 @@ impl Reader<'_> {
             ));
             default
         }
+    }
+
+    /// A timeout in milliseconds; zero would mean "fail every call", so it is refused.
+    fn millis(&mut self, name: &str, default: u64) -> Duration {
+        let ms = self.parsed(name, default);
+        if ms == 0 {
+            self.problem(format!("{name}: must be at least 1"));
+            return Duration::from_millis(default);
+        }
+        Duration::from_millis(ms)
     }
 
     fn path(&mut self, name: &str, default: &str) -> String {
@@ -389,6 +419,22 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("FANOUT_MAX_BATCH"), "{err}");
+    }
+
+        assert_eq!(c.redis_connect_timeout, Duration::from_millis(250));
+        assert_eq!(c.redis_response_timeout, Duration::from_millis(1000));
+        assert_eq!(c.database_acquire_timeout, Duration::from_millis(2000));
+        assert_eq!(c.shutdown_grace, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused() {
+        let mut vars = base();
+        vars.insert("REDIS_RESPONSE_TIMEOUT_MS".into(), "0".into());
+        vars.insert("DATABASE_ACQUIRE_TIMEOUT_MS".into(), "0".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(err.contains("REDIS_RESPONSE_TIMEOUT_MS"), "{err}");
+        assert!(err.contains("DATABASE_ACQUIRE_TIMEOUT_MS"), "{err}");
     }
 
     #[test]

@@ -70,10 +70,11 @@ impl AppError {
         match self {
             AppError::Client { code, .. } => *code,
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::Database(e) if database_unavailable(e) => ErrorCode::DatabaseUnavailable,
             AppError::Database(e) => {
                 constraint_violation(e).map_or(ErrorCode::InternalError, |(c, _)| c)
             }
-            AppError::Redis(_) => ErrorCode::ServiceUnavailable,
+            AppError::Redis(_) => ErrorCode::CacheUnavailable,
             AppError::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -94,15 +95,45 @@ impl AppError {
                 ErrorCode::RateLimited,
                 format!("rate limit exceeded, retry after {retry_after_secs}s"),
             ),
+            AppError::Database(e) if database_unavailable(e) => ApiErrorBody::new(
+                ErrorCode::DatabaseUnavailable,
+                "database unavailable, retry shortly",
+            ),
             AppError::Database(e) => match constraint_violation(e) {
                 Some((code, message)) => ApiErrorBody::new(code, message),
                 None => ApiErrorBody::new(ErrorCode::InternalError, "internal error"),
             },
-            AppError::Redis(_) => {
-                ApiErrorBody::new(ErrorCode::ServiceUnavailable, "cache unavailable")
-            }
+            AppError::Redis(_) => ApiErrorBody::new(
+                ErrorCode::CacheUnavailable,
+                "cache unavailable, retry shortly",
+            ),
             AppError::Internal(_) => ApiErrorBody::new(ErrorCode::InternalError, "internal error"),
         }
+    }
+}
+
+/// Seconds a client should wait before retrying after a dependency outage:
+/// Redis answers again within a probe interval, a restarted Postgres in a few seconds.
+const CACHE_RETRY_AFTER_SECS: u64 = 1;
+const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
+/// Postgres is unreachable or not answering, as opposed to refusing this
+/// statement: no connection in the acquire timeout, a connection lost (crash,
+/// restart, network), the server starting up or shutting down, out of
+/// connections or resources, the statement timeout, or a read-only failover target.
+/// These are retryable, so clients get 503 DATABASE_UNAVAILABLE, never a 500.
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match e {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        E::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") // connection exception
+                || c.starts_with("53") // insufficient resources
+                || c.starts_with("57P") // admin/crash shutdown, cannot connect now
+                || c == "57014" // query canceled: statement_timeout
+                || c == "25006" // read-only transaction: a standby after failover
+        }),
+        _ => false,
     }
 }
 
@@ -136,12 +167,62 @@ impl IntoResponse for AppError {
             }
             _ => tracing::error!(code = %body.code, error = %self, "request failed"),
         }
+        let retry_after = match (&self, body.code) {
+            (AppError::RateLimited { retry_after_secs }, _) => Some(*retry_after_secs),
+            (_, ErrorCode::CacheUnavailable) => Some(CACHE_RETRY_AFTER_SECS),
+            (_, ErrorCode::DatabaseUnavailable) => Some(DATABASE_RETRY_AFTER_SECS),
+            _ => None,
+        };
         let mut response = (status, Json(Envelope::err(body))).into_response();
-        if let AppError::RateLimited { retry_after_secs } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+        if let Some(secs) = retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Status and `Retry-After` of the response.
+    fn answer(e: AppError) -> (u16, Option<String>) {
+        let r = e.into_response();
+        let retry = r
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string());
+        (r.status().as_u16(), retry)
+    }
+
+    #[test]
+    fn an_unreachable_database_is_a_retryable_503() {
+        for e in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+        ] {
+            let err = AppError::Database(e);
+            assert_eq!(err.code(), ErrorCode::DatabaseUnavailable);
+            assert_eq!(err.body().code, ErrorCode::DatabaseUnavailable);
+            let (status, retry) = answer(err);
+            assert_eq!(status, 503);
+            assert_eq!(retry.as_deref(), Some("2"));
+        }
+        // anything else stays an internal error
+        let other = AppError::Database(sqlx::Error::RowNotFound);
+        assert_eq!(other.code(), ErrorCode::InternalError);
+        assert_eq!(answer(other), (500, None));
+    }
+
+    #[test]
+    fn a_redis_failure_reaching_a_client_is_cache_unavailable() {
+        let err = AppError::Redis(redis::RedisError::from((redis::ErrorKind::IoError, "down")));
+        assert_eq!(err.code(), ErrorCode::CacheUnavailable);
+        let (status, retry) = answer(err);
+        assert_eq!(status, 503);
+        assert_eq!(retry.as_deref(), Some("1"));
     }
 }

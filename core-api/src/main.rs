@@ -11,6 +11,7 @@ async fn main() {
         }
     };
     let addr = config.listen_addr;
+    let grace = config.shutdown_grace;
     let app = match core_api::build(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -20,7 +21,7 @@ async fn main() {
     };
     tracing::info!(%addr, port = app.port(), "core-api listening");
     let (fanout, drain) = (app.state.fanout.clone(), app.state.config.fanout.drain);
-    if let Err(e) = app.run_until(shutdown_signal()).await {
+    if let Err(e) = app.run_with_grace(shutdown_signal(), grace).await {
         tracing::error!(error = %e, "server error");
         std::process::exit(1);
     }
@@ -42,5 +43,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: no new connections, finishing the requests in flight");
 }

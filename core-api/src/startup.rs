@@ -2,14 +2,14 @@
 //! start the very same app on port 0.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
 use axum::Router;
 use secrecy::ExposeSecret;
 use shared_types::limits::MAX_BODY_BYTES;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -17,7 +17,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtAuthenticator;
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheTimeouts};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::services::fanout::{Context as FanoutContext, Fanout};
@@ -51,10 +51,20 @@ pub enum StartError {
 
 /// Connects to Postgres, applies migrations, connects to Redis and binds.
 pub async fn build(config: Config) -> Result<Application, StartError> {
+    let options = config
+        .database_url
+        .expose_secret()
+        .parse::<PgConnectOptions>()
+        .map_err(StartError::Database)?
+        // bounds every statement server-side; the acquire timeout bounds the wait for a connection
+        .options([(
+            "statement_timeout",
+            format!("{}ms", config.database_statement_timeout.as_millis()),
+        )]);
     let db = PgPoolOptions::new()
         .max_connections(config.database_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(config.database_url.expose_secret())
+        .acquire_timeout(config.database_acquire_timeout)
+        .connect_with(options)
         .await
         .map_err(StartError::Database)?;
     MIGRATOR.run(&db).await?;
@@ -70,6 +80,10 @@ pub async fn build_with_pool(
     let cache = Cache::connect(
         config.redis_url.expose_secret(),
         config.redis_key_prefix.clone(),
+        CacheTimeouts {
+            connect: config.redis_connect_timeout,
+            response: config.redis_response_timeout,
+        },
     )
     .await?;
     let tms = TmsClient::new(config.tms.clone())?;
@@ -100,6 +114,7 @@ pub async fn build_with_pool(
         clock,
         fanout,
         local_users: Default::default(),
+        replays: Default::default(),
     };
     let router = router(state.clone());
     Ok(Application {
@@ -143,6 +158,39 @@ fn cors(origins: &[String]) -> CorsLayer {
 impl Application {
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets the
+    /// requests in flight finish for at most `grace`; whatever still runs
+    /// then is dropped (its client sees the connection close, and a send not
+    /// yet committed is not acknowledged, so nothing acknowledged is lost).
+    pub async fn run_with_grace(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        grace: Duration,
+    ) -> std::io::Result<()> {
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<Instant>();
+        let signal = async move {
+            shutdown.await;
+            let _ = signalled_tx.send(Instant::now());
+        };
+        let server = self.run_until(signal);
+        tokio::pin!(server);
+        let grace_over = async move {
+            match signalled_rx.await {
+                Ok(at) => tokio::time::sleep_until((at + grace).into()).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            r = &mut server => r,
+            () = grace_over => {
+                tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace elapsed: dropping the requests still in flight");
+                Ok(())
+            }
+        };
+        tracing::info!("core-api stopped");
+        outcome
     }
 
     /// Serves until `shutdown` resolves; in-flight requests finish first.

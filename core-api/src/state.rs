@@ -3,6 +3,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtAuthenticator;
+use crate::auth::replay::LocalReplays;
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -21,4 +22,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub fanout: Fanout,
     pub local_users: Arc<LocalUserIds>,
+    /// This replica's record of internal signatures (replay refusal while Redis is down).
+    pub replays: Arc<LocalReplays>,
 }

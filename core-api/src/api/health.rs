@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,6 +10,10 @@ use shared_types::api::Health;
 use shared_types::{ApiErrorBody, Envelope, ErrorCode};
 
 use crate::state::AppState;
+
+/// Longest a readiness check waits on a dependency: a balancer polls it, so a
+/// hung dependency must read as "not ready" at once, not after a request timeout.
+pub const READY_CHECK_TIMEOUT: Duration = Duration::from_millis(500);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,13 +29,18 @@ async fn live() -> Response {
     })
 }
 
-/// GET /health/ready: Postgres and Redis answer.
+/// GET /health/ready: Postgres and Redis answer, checked together, each
+/// within [`READY_CHECK_TIMEOUT`]; a Redis already known down answers at once.
 async fn ready(State(state): State<AppState>) -> Response {
-    let postgres = sqlx::query_scalar::<_, i32>("SELECT 1")
-        .fetch_one(&state.db)
-        .await
-        .is_ok();
-    let redis = state.cache.ping().await.is_ok();
+    let postgres = async {
+        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
+        matches!(
+            tokio::time::timeout(READY_CHECK_TIMEOUT, query).await,
+            Ok(Ok(_))
+        )
+    };
+    let redis = async { state.cache.ping_within(READY_CHECK_TIMEOUT).await.is_ok() };
+    let (postgres, redis) = tokio::join!(postgres, redis);
     let checks = json!({ "postgres": if postgres { "ok" } else { "down" }, "redis": if redis { "ok" } else { "down" } });
     if postgres && redis {
         super::ok(Health {
@@ -37,9 +48,14 @@ async fn ready(State(state): State<AppState>) -> Response {
             checks: Some(checks),
         })
     } else {
+        let down: Vec<&str> = [("postgres", postgres), ("redis", redis)]
+            .into_iter()
+            .filter(|(_, up)| !up)
+            .map(|(name, _)| name)
+            .collect();
         let body = ApiErrorBody {
             code: ErrorCode::ServiceUnavailable,
-            message: "a dependency is down".into(),
+            message: format!("not ready: {} down", down.join(" and ")),
             details: Some(checks),
         };
         (StatusCode::SERVICE_UNAVAILABLE, Json(Envelope::err(body))).into_response()

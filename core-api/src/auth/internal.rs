@@ -1,6 +1,7 @@
 //! The signed internal API: HMAC over method, path, timestamp, nonce, acting user
 //! and body hash (see `shared_auth::internal_sig`), plus replay refusal in Redis
-//! keyed on the signature (unique per request thanks to the nonce).
+//! keyed on the signature (unique per request thanks to the nonce), backed by a
+//! per-replica record while Redis is down (`auth::replay`).
 
 use axum::body::Body;
 use axum::extract::{OriginalUri, Request, State};
@@ -12,6 +13,7 @@ use shared_auth::internal_sig;
 use shared_types::internal::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER};
 use shared_types::ErrorCode;
 
+use crate::auth::replay::Seen;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -67,18 +69,38 @@ pub async fn verify_request(
         tracing::warn!(reason = ?e, path = parts.uri.path(), "internal signature rejected");
         return Err(rejected());
     }
-    let fresh = state
-        .cache
-        .set_once(
-            &format!("internal-sig:{signature}"),
-            internal_sig::REPLAY_WINDOW_SECS,
-        )
-        .await?;
-    if !fresh {
+    if !first_use(state, signature).await? {
         tracing::warn!(path = parts.uri.path(), "internal signature replayed");
         return Err(rejected());
     }
     Ok(Some(acting_user.to_string()).filter(|u| !u.is_empty()))
+}
+
+/// Whether this is the first use of `signature` within the replay window.
+/// Redis is the record shared by all replicas; the local record is checked
+/// too and is what decides while Redis is down, so the edge keeps working
+/// through a Redis outage with replays to the same replica still refused.
+async fn first_use(state: &AppState, signature: &str) -> Result<bool, AppError> {
+    let window = internal_sig::REPLAY_WINDOW_SECS;
+    let local = state
+        .replays
+        .check_and_record(signature, state.clock.unix_secs(), window);
+    if local == Seen::Replay {
+        return Ok(false);
+    }
+    match state
+        .cache
+        .set_once(&format!("internal-sig:{signature}"), window)
+        .await
+    {
+        Ok(fresh) => Ok(fresh),
+        Err(e) if local == Seen::New => {
+            tracing::debug!(error = %e, "replay check in Redis failed: using this replica's record");
+            Ok(true)
+        }
+        // neither record can vouch for it: fail closed
+        Err(e) => Err(e),
+    }
 }
 
 /// Middleware for `/internal/v1`: a TMS JWT alone never gets through.

@@ -3,6 +3,7 @@
 
 pub mod internal;
 pub mod jwt;
+pub mod replay;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequestParts, Request, State};

@@ -67,6 +67,7 @@ pub async fn require_member(
 }
 
 /// Membership by TMS id through the Redis set `conversation:{id}:members`.
+/// While Redis is down or slow the answer comes from Postgres, uncached.
 pub async fn is_member(
     state: &AppState,
     conversation_id: Uuid,
@@ -74,18 +75,29 @@ pub async fn is_member(
 ) -> AppResult<bool> {
     let key = state.cache.key(&members_key(conversation_id));
     let version_key = state.cache.key(&version_key(conversation_id));
-    let mut conn = state.cache.connection();
-    let (cached, exists, version): (bool, bool, Option<String>) = redis::pipe()
+    let pipe = redis::pipe()
         .sismember(&key, tms_user_id)
         .exists(&key)
         .get(&version_key)
-        .query_async(&mut conn)
-        .await?;
-    if exists {
-        return Ok(cached);
-    }
+        .clone();
+    let read: redis::RedisResult<(bool, bool, Option<String>)> = state
+        .cache
+        .run(|mut c| async move { pipe.query_async(&mut c).await })
+        .await;
+    let version = match read {
+        Ok((cached, true, _)) => return Ok(cached),
+        Ok((_, false, version)) => version,
+        Err(e) => {
+            tracing::debug!(%conversation_id, error = %e, "membership cache unavailable: reading Postgres");
+            let members = repo::member_tms_ids(&state.db, conversation_id).await?;
+            return Ok(members.iter().any(|m| m == tms_user_id));
+        }
+    };
     let members = repo::member_tms_ids(&state.db, conversation_id).await?;
-    store_if_unchanged(state, conversation_id, version.as_deref(), &members).await?;
+    // a failed fill only costs the next caller another database read
+    if let Err(e) = store_if_unchanged(state, conversation_id, version.as_deref(), &members).await {
+        tracing::debug!(%conversation_id, error = %e, "membership cache fill failed");
+    }
     Ok(members.iter().any(|m| m == tms_user_id))
 }
 
@@ -104,19 +116,30 @@ pub async fn store_if_unchanged(
 
 /// Every member's TMS id, from the cached set (filled from the database on a
 /// miss). Takes the cache and pool alone so the push lanes can call it.
+/// While Redis is down the list comes from Postgres, uncached.
 pub async fn members(cache: &Cache, db: &PgPool, conversation_id: Uuid) -> AppResult<Vec<String>> {
     let key = cache.key(&members_key(conversation_id));
-    let mut conn = cache.connection();
-    let (cached, version): (Vec<String>, Option<String>) = redis::pipe()
+    let pipe = redis::pipe()
         .smembers(&key)
         .get(cache.key(&version_key(conversation_id)))
-        .query_async(&mut conn)
-        .await?;
-    if !cached.is_empty() {
-        return Ok(cached.into_iter().filter(|m| m != SENTINEL).collect());
-    }
+        .clone();
+    let read: redis::RedisResult<(Vec<String>, Option<String>)> = cache
+        .run(|mut c| async move { pipe.query_async(&mut c).await })
+        .await;
+    let version = match read {
+        Ok((cached, _)) if !cached.is_empty() => {
+            return Ok(cached.into_iter().filter(|m| m != SENTINEL).collect())
+        }
+        Ok((_, version)) => version,
+        Err(e) => {
+            tracing::debug!(%conversation_id, error = %e, "membership cache unavailable: reading Postgres");
+            return repo::member_tms_ids(db, conversation_id).await;
+        }
+    };
     let members = repo::member_tms_ids(db, conversation_id).await?;
-    store(cache, conversation_id, version.as_deref(), &members).await?;
+    if let Err(e) = store(cache, conversation_id, version.as_deref(), &members).await {
+        tracing::debug!(%conversation_id, error = %e, "membership cache fill failed");
+    }
     Ok(members)
 }
 
@@ -133,18 +156,20 @@ async fn store(
         .arg(MEMBERS_CACHE_TTL_SECS)
         .arg(SENTINEL)
         .arg(members);
-    let stored: i64 = invocation.invoke_async(&mut cache.connection()).await?;
+    let stored: i64 = cache
+        .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+        .await?;
     Ok(stored == 1)
 }
 
 /// Called after every committed membership change: bumps the version (so a
 /// fill that read the database before the change is not stored) and drops the
-/// set. Best effort: the change is already committed, so a Redis failure is
-/// logged rather than failing the request; the set expires on its own.
+/// set. The change is already committed, so a Redis failure does not fail the
+/// request: the invalidation is queued and replayed as soon as Redis answers
+/// again, so a Redis that was only hung cannot serve the old member list.
 pub async fn invalidate(state: &AppState, conversation_id: Uuid) {
-    let mut conn = state.cache.connection();
     let version_key = state.cache.key(&version_key(conversation_id));
-    let result = redis::pipe()
+    let pipe = redis::pipe()
         .atomic()
         .incr(&version_key, 1)
         .ignore()
@@ -152,9 +177,14 @@ pub async fn invalidate(state: &AppState, conversation_id: Uuid) {
         .ignore()
         .del(state.cache.key(&members_key(conversation_id)))
         .ignore()
-        .query_async::<()>(&mut conn)
+        .clone();
+    let queued = pipe.clone();
+    let result = state
+        .cache
+        .run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
         .await;
     if let Err(e) = result {
-        tracing::error!(%conversation_id, error = %e, "membership cache invalidation failed");
+        tracing::warn!(%conversation_id, error = %e, "membership cache invalidation deferred until Redis answers");
+        state.cache.replay_on_recovery(queued);
     }
 }

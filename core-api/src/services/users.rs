@@ -58,9 +58,10 @@ pub async fn local_id(state: &AppState, tms_user_id: &str) -> AppResult<Uuid> {
     Ok(id)
 }
 
-/// One profile. `Ok(None)`: TMS says no such user.
+/// One profile. `Ok(None)`: TMS says no such user. With Redis down it comes
+/// from TMS directly; with TMS down too, nothing can answer: 503 CACHE_UNAVAILABLE.
 pub async fn profile(state: &AppState, tms_user_id: &str) -> AppResult<Option<UserProfile>> {
-    if let Some(p) = cached(state, &fresh_key(tms_user_id)).await {
+    if let Ok(Some(p)) = cached(state, &fresh_key(tms_user_id)).await {
         return Ok(Some(p));
     }
     match state.tms.get_user(tms_user_id).await {
@@ -72,8 +73,9 @@ pub async fn profile(state: &AppState, tms_user_id: &str) -> AppResult<Option<Us
         Err(e) => {
             tracing::warn!(error = %e, "TMS user lookup failed; trying stale cache");
             match cached(state, &stale_key(tms_user_id)).await {
-                Some(p) => Ok(Some(p)),
-                None => Err(tms_unavailable()),
+                Ok(Some(p)) => Ok(Some(p)),
+                Ok(None) => Err(tms_unavailable()),
+                Err(CacheDown) => Err(cache_unavailable()),
             }
         }
     }
@@ -83,7 +85,10 @@ pub async fn profile(state: &AppState, tms_user_id: &str) -> AppResult<Option<Us
 /// Unknown users are absent from the map.
 pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, UserProfile>> {
     let mut found = HashMap::with_capacity(ids.len());
-    let mut missing = lookup_many(state, ids, fresh_key, &mut found).await;
+    // with the cache down every id is missing and TMS answers for all
+    let missing = lookup_many(state, ids, fresh_key, &mut found)
+        .await
+        .unwrap_or_else(|CacheDown| ids.to_vec());
     if missing.is_empty() {
         return Ok(found);
     }
@@ -95,11 +100,10 @@ pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<Str
         }
         Err(e) => {
             tracing::warn!(error = %e, "TMS batch lookup failed; trying stale cache");
-            missing = lookup_many(state, &missing, stale_key, &mut found).await;
-            if missing.is_empty() {
-                Ok(found)
-            } else {
-                Err(tms_unavailable())
+            match lookup_many(state, &missing, stale_key, &mut found).await {
+                Ok(still) if still.is_empty() => Ok(found),
+                Ok(_) => Err(tms_unavailable()),
+                Err(CacheDown) => Err(cache_unavailable()),
             }
         }
     }
@@ -135,10 +139,21 @@ fn tms_unavailable() -> AppError {
     )
 }
 
-async fn cached(state: &AppState, key: &str) -> Option<UserProfile> {
+fn cache_unavailable() -> AppError {
+    AppError::new(
+        ErrorCode::CacheUnavailable,
+        "user directory (TMS) and its cache are both unavailable",
+    )
+}
+
+/// The cache could not be read (Redis down or slow): unlike a miss, this says
+/// nothing about whether a copy exists.
+struct CacheDown;
+
+async fn cached(state: &AppState, key: &str) -> Result<Option<UserProfile>, CacheDown> {
     // a cache outage degrades to TMS lookups, it does not fail the request
-    let raw = state.cache.get(key).await.ok()??;
-    serde_json::from_str(&raw).ok()
+    let raw = state.cache.get(key).await.map_err(|_| CacheDown)?;
+    Ok(raw.and_then(|raw| serde_json::from_str(&raw).ok()))
 }
 
 /// Fills `found` from the cache; returns the ids still missing.
@@ -147,13 +162,9 @@ async fn lookup_many(
     ids: &[String],
     key: fn(&str) -> String,
     found: &mut HashMap<String, UserProfile>,
-) -> Vec<String> {
+) -> Result<Vec<String>, CacheDown> {
     let keys: Vec<String> = ids.iter().map(|id| key(id)).collect();
-    let values = state
-        .cache
-        .mget(&keys)
-        .await
-        .unwrap_or_else(|_| vec![None; ids.len()]);
+    let values = state.cache.mget(&keys).await.map_err(|_| CacheDown)?;
     let mut missing = Vec::new();
     for (id, value) in ids.iter().zip(values) {
         match value.and_then(|raw| serde_json::from_str::<UserProfile>(&raw).ok()) {
@@ -163,7 +174,7 @@ async fn lookup_many(
             None => missing.push(id.clone()),
         }
     }
-    missing
+    Ok(missing)
 }
 
 async fn store(state: &AppState, profiles: &[UserProfile]) {
@@ -176,7 +187,10 @@ async fn store(state: &AppState, profiles: &[UserProfile]) {
         }
     }
     if let Err(e) = state.cache.set_many(&fresh, PROFILE_TTL_SECS).await {
-        tracing::warn!(error = %e, "caching profiles failed");
+        // while Redis is down the outage was logged once already
+        if state.cache.is_up() {
+            tracing::warn!(error = %e, "caching profiles failed");
+        }
     }
     let _ = state.cache.set_many(&stale, STALE_PROFILE_TTL_SECS).await;
 }
