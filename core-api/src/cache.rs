@@ -1,10 +1,15 @@
 //! Thin Redis edge: key naming and the few commands core uses. Keys follow the
 //! seed (`user:{tms_user_id}`, `conversation:{id}:members`), behind an optional prefix.
 
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 
 use crate::error::AppResult;
+
+/// Per connection attempt and per command (a pipeline or script counts as one).
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Cache {
@@ -15,7 +20,11 @@ pub struct Cache {
 impl Cache {
     pub async fn connect(url: &str, prefix: String) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        // without these a stalled Redis would hold requests (and push lanes) forever
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_TIMEOUT)
+            .set_response_timeout(REDIS_TIMEOUT);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(Self { conn, prefix })
     }
 
