@@ -335,3 +335,34 @@ async fn a_repeated_delete_is_answered_but_announced_once(pool: PgPool) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(edge.named("message_deleted").len(), 1);
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn unreadable_presence_drops_only_the_user_part(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    app.report("DFW.0", &["alice", "bob"], &[]).await;
+    // a key of the wrong type makes the presence pipeline fail, as a Redis error would
+    let mut redis = app.state.cache.connection();
+    let _: () = redis::cmd("SET")
+        .arg(app.state.cache.key("presence:alice"))
+        .arg("not a hash")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let sent = app.send("alice", &dm, "still delivered to the room").await;
+    let path = format!("/api/v1/messages/{}/read", sent["id"].as_str().unwrap());
+    app.post(&path, "bob", json!({})).await.expect(200);
+    let pushed = edge.wait_for("new_message", 1).await;
+    assert_eq!(
+        pushed[0]["target"],
+        json!({"kind": "conversation", "conversation_id": dm}),
+        "the Room part goes, without notify"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        edge.named("message_status").is_empty(),
+        "a user-only event has nothing left to send"
+    );
+    let stats = app.state.fanout.stats().unwrap();
+    assert_eq!(stats.unresolved.load(Ordering::Relaxed), 2);
+}

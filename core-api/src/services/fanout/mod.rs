@@ -259,9 +259,8 @@ impl Fanout {
 }
 
 fn lane_of(key: &str, lanes: usize) -> usize {
-    // SipHash with fixed keys: the same key always lands on the same lane
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new();
+    // `DefaultHasher::new()` has fixed keys: a key maps to one lane for the process's life
+    let mut h = std::hash::DefaultHasher::new();
     key.hash(&mut h);
     (h.finish() % lanes.max(1) as u64) as usize
 }
