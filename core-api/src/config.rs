@@ -406,6 +406,10 @@ mod tests {
         assert_eq!(c.fanout.lanes, 8);
         assert_eq!(c.fanout.max_batch, 100);
         assert_eq!(c.presence_grace, Duration::from_millis(5000));
+        assert_eq!(c.redis_connect_timeout, Duration::from_millis(250));
+        assert_eq!(c.redis_response_timeout, Duration::from_millis(1000));
+        assert_eq!(c.database_acquire_timeout, Duration::from_millis(2000));
+        assert_eq!(c.shutdown_grace, Duration::from_secs(10));
     }
 
     #[test]
@@ -419,12 +423,6 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("FANOUT_MAX_BATCH"), "{err}");
-    }
-
-        assert_eq!(c.redis_connect_timeout, Duration::from_millis(250));
-        assert_eq!(c.redis_response_timeout, Duration::from_millis(1000));
-        assert_eq!(c.database_acquire_timeout, Duration::from_millis(2000));
-        assert_eq!(c.shutdown_grace, Duration::from_secs(10));
     }
 
     #[test]

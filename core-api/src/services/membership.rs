@@ -133,7 +133,7 @@ pub async fn members(cache: &Cache, db: &PgPool, conversation_id: Uuid) -> AppRe
         Ok((_, version)) => version,
         Err(e) => {
             tracing::debug!(%conversation_id, error = %e, "membership cache unavailable: reading Postgres");
-            return repo::member_tms_ids(db, conversation_id).await;
+            return Ok(repo::member_tms_ids(db, conversation_id).await?);
         }
     };
     let members = repo::member_tms_ids(db, conversation_id).await?;

@@ -173,8 +173,9 @@ pub async fn report(state: &AppState, report: PresenceReport) -> AppResult<Repor
             .key(state.cache.key(&pending_key(user)))
             .arg(*op);
     }
-    let changes: Vec<i64> = invocation
-        .invoke_async(&mut state.cache.connection())
+    let changes: Vec<i64> = state
+        .cache
+        .run(|mut c| async move { invocation.invoke_async(&mut c).await })
         .await?;
     let mut online = Vec::new();
     let mut offline = Vec::new();
@@ -247,7 +248,11 @@ async fn confirm_offline(state: &AppState, users: Vec<String>, since_ms: i64) {
             .key(state.cache.key(&pending_key(user)))
             .key(state.cache.key(&last_seen_key(user)));
     }
-    let confirmed: Vec<i64> = match invocation.invoke_async(&mut state.cache.connection()).await {
+    let confirmed: redis::RedisResult<Vec<i64>> = state
+        .cache
+        .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+        .await;
+    let confirmed = match confirmed {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, users = users.len(), "offline confirmation failed");
@@ -315,7 +320,9 @@ pub async fn gateways_of(
     for user in users {
         pipe.hgetall(cache.key(&presence_key(user)));
     }
-    let hashes: Vec<HashMap<String, i64>> = pipe.query_async(&mut cache.connection()).await?;
+    let hashes: Vec<HashMap<String, i64>> = cache
+        .run(|mut c| async move { pipe.query_async(&mut c).await })
+        .await?;
     Ok(users
         .iter()
         .zip(hashes)
@@ -342,7 +349,10 @@ pub async fn get(state: &AppState, ids: &[String]) -> AppResult<Vec<Presence>> {
             .get(state.cache.key(&pending_key(id)))
             .get(state.cache.key(&last_seen_key(id)));
     }
-    let values: Vec<redis::Value> = pipe.query_async(&mut state.cache.connection()).await?;
+    let values: Vec<redis::Value> = state
+        .cache
+        .run(|mut c| async move { pipe.query_async(&mut c).await })
+        .await?;
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in values.chunks(3) {
         let [entries, pending, last_seen] = chunk else {
