@@ -186,7 +186,9 @@ impl Application {
         };
         // Fan-out drain hook: once the bounded fan-out lanes land, flush the
         // queued core → edge pushes here, within what is left of `grace`
-        // after the signal: `state.fanout.drain(remaining).await`.
+        // after the signal: `state.fanout.drain(remaining).await` (take
+        // `let state = self.state.clone()` before `run_until` consumes `self`,
+        // and keep the signal's `Instant` to compute `remaining`).
         tracing::info!("core-api stopped");
         outcome
     }
