@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -38,7 +38,8 @@ pub struct CacheTimeouts {
 
 #[derive(Clone)]
 pub struct Cache {
-    conn: ConnectionManager,
+    /// Empty until the first connection succeeds (Redis may be down at start).
+    conn: Arc<OnceLock<ConnectionManager>>,
     prefix: String,
     timeouts: CacheTimeouts,
     health: Arc<Health>,
@@ -73,6 +74,9 @@ impl Health {
 }
 
 impl Cache {
+    /// Connects to Redis. A Redis that is down at start does not stop core:
+    /// it starts with Redis marked down and keeps connecting in the background.
+    /// Only a malformed URL is an error.
     pub async fn connect(
         url: &str,
         prefix: String,
@@ -85,13 +89,29 @@ impl Cache {
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_factor(RECONNECT_FACTOR_MS)
             .set_max_delay(RECONNECT_MAX_DELAY_MS);
-        let conn = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self {
-            conn,
+        let cache = Self {
+            conn: Arc::default(),
             prefix,
             timeouts,
             health: Arc::default(),
-        })
+        };
+        match first_connection(&client, &config, timeouts).await {
+            Ok(conn) => {
+                let _ = cache.conn.set(conn);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Redis unreachable at start: serving from fallbacks, connecting in the background");
+                cache.health.down.store(true, Ordering::Release);
+                tokio::spawn(connect_later(
+                    client,
+                    config,
+                    timeouts,
+                    Arc::downgrade(&cache.conn),
+                    Arc::downgrade(&cache.health),
+                ));
+            }
+        }
+        Ok(cache)
     }
 
     pub fn key(&self, key: &str) -> String {
@@ -101,7 +121,7 @@ impl Cache {
     /// The raw shared connection, outside the health tracking: for tests that
     /// inspect Redis. Application code goes through [`Cache::run`].
     pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
+        self.conn.get().cloned().expect("Redis connected")
     }
 
     /// False while Redis is considered down (between a failure and the next PONG).
@@ -124,12 +144,12 @@ impl Cache {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        if !self.is_up() {
+        let Some(conn) = self.conn.get().filter(|_| self.is_up()) else {
             return Err(unavailable());
-        }
+        };
         // the manager's own timeout covers a command on a live connection, not
         // the wait for a reconnection in progress; this covers both
-        let result = match tokio::time::timeout(bound, op(self.conn.clone())).await {
+        let result = match tokio::time::timeout(bound, op(conn.clone())).await {
             Ok(r) => r,
             Err(_) => Err(timed_out()),
         };
@@ -142,12 +162,15 @@ impl Cache {
     }
 
     fn mark_down(&self, cause: &RedisError) {
+        let Some(conn) = self.conn.get().cloned() else {
+            return; // not connected yet: `connect_later` is on it
+        };
         if self.health.down.swap(true, Ordering::AcqRel) {
             return;
         }
         tracing::error!(error = %cause, "Redis unavailable: serving from fallbacks until it answers again");
         tokio::spawn(probe(
-            self.conn.clone(),
+            conn,
             Arc::downgrade(&self.health),
             self.timeouts.response,
         ));
@@ -235,6 +258,54 @@ impl Cache {
             .run(|mut c| async move { cmd.query_async(&mut c).await })
             .await?;
         Ok(set.is_some())
+    }
+}
+
+async fn first_connection(
+    client: &redis::Client,
+    config: &ConnectionManagerConfig,
+    timeouts: CacheTimeouts,
+) -> RedisResult<ConnectionManager> {
+    // a few connection attempts with their backoff, never longer than this
+    let bound = timeouts.connect * (RECONNECT_RETRIES as u32 + 1) + timeouts.response;
+    tokio::time::timeout(
+        bound,
+        ConnectionManager::new_with_config(client.clone(), config.clone()),
+    )
+    .await
+    .unwrap_or_else(|_| Err(timed_out()))
+}
+
+/// Connects in the background when Redis was down at start, then hands the
+/// connection to the cache and marks Redis up (after any queued writes).
+async fn connect_later(
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    timeouts: CacheTimeouts,
+    cell: Weak<OnceLock<ConnectionManager>>,
+    health: Weak<Health>,
+) {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        let (Some(cell), Some(h)) = (cell.upgrade(), health.upgrade()) else {
+            return;
+        };
+        let Ok(mut conn) = first_connection(&client, &config, timeouts).await else {
+            continue;
+        };
+        if !replay(&mut conn, &h, timeouts.response).await {
+            continue;
+        }
+        let _ = cell.set(conn.clone());
+        h.down.store(false, Ordering::Release);
+        // writes queued while the first replay ran; a failure keeps them for the next probe
+        replay(&mut conn, &h, timeouts.response).await;
+        tracing::warn!(
+            down_ms = started.elapsed().as_millis() as u64,
+            "Redis connected: cache in use"
+        );
+        return;
     }
 }
 

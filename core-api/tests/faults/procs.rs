@@ -42,8 +42,12 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub async fn start() -> Self {
+        Self::start_on(free_port()).await
+    }
+
+    pub async fn start_on(port: u16) -> Self {
         let mut r = Self {
-            port: free_port(),
+            port,
             dir: temp_dir("redis"),
             child: None,
         };

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::procs::RedisServer;
+use super::procs::{free_port, RedisServer};
 use super::{ready, recovery, signed, signed_with_nonce, timed, Timings};
 use crate::common::TestApp;
 
@@ -219,4 +219,34 @@ async fn redis_hung(pool: PgPool) {
         .await
         .unwrap();
     assert!(exists, "membership cached again after recovery");
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn redis_down_at_start(pool: PgPool) {
+    // nothing listens there yet
+    let port = free_port();
+    let (app, took) = timed(TestApp::spawn_with(pool, |vars| {
+        vars.insert("REDIS_URL".into(), format!("redis://127.0.0.1:{port}"));
+    }))
+    .await;
+    println!("FAULT redis-at-start   core started without Redis in {took:.1?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(!app.state.cache.is_up());
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    exercise(&app, "redis-at-start", &group).await;
+
+    let redis = RedisServer::start_on(port).await;
+    let back = recovery(Duration::from_secs(5), || async {
+        ready(&app).await.status == 200
+    })
+    .await;
+    println!("FAULT redis-at-start   Redis started: ready in {back:.1?}");
+    app.get("/api/v1/users/dave", "alice").await.expect(200);
+    let mut direct = redis.client().await;
+    let cached: Option<String> = redis::cmd("GET")
+        .arg(app.state.cache.key("user:dave"))
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+    assert!(cached.is_some(), "profile cached once Redis is there");
 }
