@@ -32,7 +32,7 @@ const { values: o } = parseArgs({
     sockets: { type: "string", default: "2000" },
     cycles: { type: "string", default: "3" },
     "ping-interval-ms": { type: "string", default: "25000" },
-    concurrency: { type: "string", default: "50" }, // connects in flight
+    concurrency: { type: "string", default: "10" }, // connects in flight
     "rss-root": { type: "string" },
     "rss-comm": { type: "string" },
     "keep-latencies": { type: "string", default: "20000" }, // samples kept for the plot
@@ -94,11 +94,13 @@ async function pool(items, limit, fn) {
 }
 
 const sockets = [];
+let dropped = 0; // server-side or ping-timeout disconnects of connected sockets
 /** Resolves to a connected socket, or null after a connect error or 15 s. */
 function connect(auth) {
   return new Promise((resolve) => {
     const socket = io(`${o.url}/messaging`, { transports: ["websocket"], auth, reconnection: false, forceNew: true, timeout: 15_000 });
     sockets.push(socket);
+    socket.on("disconnect", (reason) => reason !== "io client disconnect" && dropped++);
     const timer = setTimeout(() => done(null, "timeout"), 15_000);
     const done = (value, why) => {
       clearTimeout(timer);
@@ -212,7 +214,10 @@ async function rooms() {
     }
   });
   const measured = [...msgs.values()].filter((r) => r.measured);
-  const complete = () => measured.every((r) => r.ack !== null && (r.ack !== "ok" || r.received >= M - 1));
+  // a message is expected everywhere unless the server refused it in its ack;
+  // one whose ack timed out may still arrive (and counts as lost if it does not)
+  const expected = (r) => r.ack === "ok" || r.ack === "ACK_TIMEOUT";
+  const complete = () => measured.every((r) => r.ack !== null && (!expected(r) || r.received >= M - 1));
   const drainUntil = now() + Math.max(num("drain") * 1000, ackTimeout + 1000);
   while (!complete() && now() < drainUntil) await sleep(100);
   const drained = (now() - sendEnd) / 1000;
@@ -221,7 +226,7 @@ async function rooms() {
 
   const offered = measured.length * (M - 1);
   const received = measured.reduce((n, r) => n + r.received, 0);
-  const lost = measured.filter((r) => r.ack === "ok").reduce((n, r) => n + (M - 1 - r.received), 0);
+  const lost = measured.filter(expected).reduce((n, r) => n + (M - 1 - r.received), 0);
   const seconds = num("duration");
   const sample = latencies.length > num("keep-latencies") ? latencies.filter((_, i) => i % Math.ceil(latencies.length / num("keep-latencies")) === 0) : latencies;
   return {
@@ -252,6 +257,7 @@ async function rooms() {
     rate_limited: ackCodes.RATE_LIMITED || 0,
     drained_s: drained,
     connect_errors: connectErrors,
+    dropped_sockets: dropped,
     sent_total: sent,
     acked_ok_total: [...msgs.values()].filter((r) => r.ack === "ok").length,
     stats_before: statsBefore,
@@ -280,9 +286,8 @@ async function idle() {
   const errors = {};
   for (const s of sockets) if (s.connectError) errors[s.connectError] = (errors[s.connectError] || 0) + 1;
   log(`${connected.length}/${N} connected in ${connectSeconds.toFixed(1)} s`);
-  let disconnects = 0;
-  for (const s of connected) s.on("disconnect", () => disconnects++);
   await sleep(1000);
+  const droppedBeforeHold = dropped;
   const afterConnect = rss();
   const gateways = new Set(connected.map((s) => gatewayOf(s.io.engine.id)).filter(Boolean));
   const statsBefore = EDGE ? await edgeStats(o.url, o.secret, gateways, []) : null;
@@ -303,7 +308,8 @@ async function idle() {
     cycles,
     hold_s: holdSeconds,
     alive_after_hold: alive,
-    disconnects_during_hold: disconnects,
+    dropped_before_hold: droppedBeforeHold,
+    dropped_during_hold: dropped - droppedBeforeHold,
     rss_kib: { before: before?.kib ?? null, after_connect: afterConnect?.kib ?? null, after_hold: afterHold?.kib ?? null, processes: afterHold?.pids.length ?? null },
     bytes_per_socket: perSocket(afterHold),
     bytes_per_socket_after_connect: perSocket(afterConnect),
