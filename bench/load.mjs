@@ -11,6 +11,7 @@
 // reads the edge's own counters before and after (`/internal/v1/stats`).
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { io } from "socket.io-client";
 import { edgeStats, gatewayOf, now, pct, sleep, statsDelta, treeRss } from "./lib.mjs";
@@ -33,6 +34,7 @@ const { values: o } = parseArgs({
     cycles: { type: "string", default: "3" },
     "ping-interval-ms": { type: "string", default: "25000" },
     concurrency: { type: "string", default: "10" }, // connects in flight
+    "connect-budget": { type: "string", default: "90" }, // s: idle sockets not started by then are not attempted
     "rss-root": { type: "string" },
     "rss-comm": { type: "string" },
     "keep-latencies": { type: "string", default: "20000" }, // samples kept for the plot
@@ -65,6 +67,19 @@ async function authFor(user) {
 async function createRoom(users) {
   if (!EDGE) return randomUUID();
   const { token } = await authFor(users[0]);
+  // a server still busy with the previous workload may answer 5xx for a while
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createRoomOnce(users, token);
+    } catch (e) {
+      if (attempt >= 6) throw e;
+      log(`${e.message}; retrying in 5 s`);
+      await sleep(5000);
+    }
+  }
+}
+
+async function createRoomOnce(users, token) {
   const r = await fetch(`${o.url}/api/v1/conversations`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
@@ -78,13 +93,13 @@ async function createRoom(users) {
 
 const loadUser = (i) => `load-${String((i % 500) + 1).padStart(3, "0")}`;
 
-/** Runs `fn` over items with at most `limit` in flight. */
-async function pool(items, limit, fn) {
+/** Runs `fn` over items with at most `limit` in flight; starts none after `deadline` (a now() value). */
+async function pool(items, limit, fn, deadline = Infinity) {
   let next = 0;
   const results = new Array(items.length);
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
+      while (next < items.length && now() < deadline) {
         const i = next++;
         results[i] = await fn(items[i], i);
       }
@@ -95,12 +110,17 @@ async function pool(items, limit, fn) {
 
 const sockets = [];
 let dropped = 0; // server-side or ping-timeout disconnects of connected sockets
+const dropReasons = {};
 /** Resolves to a connected socket, or null after a connect error or 15 s. */
 function connect(auth) {
   return new Promise((resolve) => {
     const socket = io(`${o.url}/messaging`, { transports: ["websocket"], auth, reconnection: false, forceNew: true, timeout: 15_000 });
     sockets.push(socket);
-    socket.on("disconnect", (reason) => reason !== "io client disconnect" && dropped++);
+    socket.on("disconnect", (reason) => {
+      if (reason === "io client disconnect") return;
+      dropped++;
+      dropReasons[reason] = (dropReasons[reason] || 0) + 1;
+    });
     const timer = setTimeout(() => done(null, "timeout"), 15_000);
     const done = (value, why) => {
       clearTimeout(timer);
@@ -258,6 +278,7 @@ async function rooms() {
     drained_s: drained,
     connect_errors: connectErrors,
     dropped_sockets: dropped,
+    drop_reasons: dropReasons,
     sent_total: sent,
     acked_ok_total: [...msgs.values()].filter((r) => r.ack === "ok").length,
     stats_before: statsBefore,
@@ -281,7 +302,9 @@ async function idle() {
   await sleep(2000);
   const before = rss();
   const t0 = now();
-  const connected = (await pool(Array.from({ length: N }, (_, i) => i), num("concurrency"), async (i) => connect(await authFor(users[i % users.length])))).filter(Boolean);
+  // bounded in time: a slow server gets fewer sockets, and the figures are per socket connected
+  const deadline = t0 + num("connect-budget") * 1000;
+  const connected = (await pool(Array.from({ length: N }, (_, i) => i), num("concurrency"), async (i) => connect(await authFor(users[i % users.length])), deadline)).filter(Boolean);
   const connectSeconds = (now() - t0) / 1000;
   const errors = {};
   for (const s of sockets) if (s.connectError) errors[s.connectError] = (errors[s.connectError] || 0) + 1;
@@ -310,6 +333,8 @@ async function idle() {
     alive_after_hold: alive,
     dropped_before_hold: droppedBeforeHold,
     dropped_during_hold: dropped - droppedBeforeHold,
+    drop_reasons: dropReasons,
+    attempted: sockets.length,
     rss_kib: { before: before?.kib ?? null, after_connect: afterConnect?.kib ?? null, after_hold: afterHold?.kib ?? null, processes: afterHold?.pids.length ?? null },
     bytes_per_socket: perSocket(afterHold),
     bytes_per_socket_after_connect: perSocket(afterConnect),
@@ -326,6 +351,8 @@ const hardStop = setTimeout(() => {
   log("hard time limit reached");
   process.exit(3);
 }, 300_000);
+// other work on the machine skews every figure: recorded with the results
+const loadAtStart = loadavg()[0];
 let result;
 try {
   result = o.workload === "idle" ? await idle() : await rooms();
@@ -334,7 +361,7 @@ try {
   clearTimeout(hardStop);
 }
 
-result = { target: o.target, workload: o.workload, url: o.url, at: new Date().toISOString(), ...result };
+result = { target: o.target, workload: o.workload, url: o.url, at: new Date().toISOString(), loadavg_at_start: loadAtStart, ...result };
 if (o.out) writeFileSync(o.out, JSON.stringify(result, null, 1));
 const { latency_sample_ms: _s, ...brief } = result;
 console.log(JSON.stringify(brief));
