@@ -240,7 +240,7 @@ function plot() {
     `set terminal pngcairo size 1400,520 font 'sans,10' noenhanced`,
     `set output '${o.plot}'`,
     `set multiplot layout 1,${panels.length} title 'send -> delivery latency, CDF over the offered deliveries (lost ones never arrive)'`,
-    `set logscale x`, `set xrange [0.1:100000]`, `set xlabel 'ms (log scale)'`, `set ylabel 'fraction of offered deliveries'`, `set yrange [0:1.05]`, `set grid`, `set key center right`,
+    `set logscale x`, `set xrange [0.1:100000]`, `set xlabel 'ms (log scale)'`, `set ylabel 'fraction of offered deliveries'`, `set yrange [0:1.05]`, `set grid`, `set key top center`,
     `set arrow from 100, graph 0 to 100, graph 1 nohead dashtype 2 lc rgb 'gray40'`, `set label 'p99 goal 100 ms' at 110, graph 0.03 tc rgb 'gray40'`,
     ...panels,
     `unset multiplot`,
