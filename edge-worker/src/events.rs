@@ -266,6 +266,13 @@ mod tests {
                 ],
             ),
             (
+                // polls are created over REST, never sent as a message
+                "send_message",
+                vec![
+                    json!({ "conversation_id": CID, "type": "poll", "content": "x", "client_msg_id": "c" }),
+                ],
+            ),
+            (
                 "send_message",
                 vec![json!({ "conversation_id": CID, "type": "image", "client_msg_id": "c" })],
             ),
