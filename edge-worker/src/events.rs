@@ -117,6 +117,9 @@ pub fn validate_send_message(message: &SendMessage) -> Result<(), String> {
             }
         }
         MessageKind::System => return Err("system messages are written by the server only".into()),
+        MessageKind::Poll => {
+            return Err("polls are created with POST /api/v1/conversations/{id}/polls".into())
+        }
     }
     if content_too_long(&message.content) {
         return Err(format!(
@@ -260,6 +263,13 @@ mod tests {
                 "send_message",
                 vec![
                     json!({ "conversation_id": CID, "type": "system", "content": "x", "client_msg_id": "c" }),
+                ],
+            ),
+            (
+                // polls are created over REST, never sent as a message
+                "send_message",
+                vec![
+                    json!({ "conversation_id": CID, "type": "poll", "content": "x", "client_msg_id": "c" }),
                 ],
             ),
             (

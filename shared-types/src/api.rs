@@ -102,6 +102,8 @@ pub enum MessageKind {
     File,
     Voice,
     System,
+    /// Announces a poll (created with `POST /conversations/{id}/polls`); `poll_id` names it.
+    Poll,
 }
 
 /// Metadata of an uploaded object, for image/file/voice messages.
@@ -162,6 +164,13 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The poll a `poll` message announces (absent on other kinds and on tombstones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_id: Option<Uuid>,
+    /// Counts per emoji and whether the caller reacted: in REST message
+    /// answers; absent in live events and in `last_message` previews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<Vec<crate::reactions::ReactionCount>>,
 }
 
 /// `GET /auth/me`.

@@ -6,6 +6,8 @@ pub mod envelope;
 pub mod error;
 pub mod internal;
 pub mod limits;
+pub mod polls;
+pub mod reactions;
 pub mod socket;
 
 pub use envelope::{ApiErrorBody, Envelope, Pagination};

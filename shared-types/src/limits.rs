@@ -22,3 +22,13 @@ pub const MAX_PAGE_LIMIT: u32 = 100;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Largest Engine.IO frame the edge accepts, in bytes (advertised as `maxPayload`).
 pub const MAX_WS_FRAME_BYTES: usize = 64 * 1024;
+
+/// Polls: the question and each option, in characters; 2 to 10 options.
+pub const MAX_POLL_QUESTION_CHARS: usize = 300;
+pub const MAX_POLL_OPTION_CHARS: usize = 100;
+pub const MIN_POLL_OPTIONS: usize = 2;
+pub const MAX_POLL_OPTIONS: usize = 10;
+/// A reaction is one grapheme cluster of at most this many bytes (UTF-8).
+pub const MAX_REACTION_EMOJI_BYTES: usize = 32;
+/// Different emoji one message can carry; adding a new one beyond is a conflict.
+pub const MAX_REACTION_EMOJI_PER_MESSAGE: usize = 20;

@@ -33,6 +33,11 @@ pub mod server_events {
     pub const CONVERSATION_UPDATED: &str = "conversation_updated";
     pub const MEMBER_ADDED: &str = "member_added";
     pub const MEMBER_REMOVED: &str = "member_removed";
+    /// A poll's results or state changed; data: `polls::Poll` (to the room).
+    pub const POLL_UPDATED: &str = "poll_updated";
+    /// Data: `reactions::ReactionChanged` (to the room).
+    pub const REACTION_ADDED: &str = "reaction_added";
+    pub const REACTION_REMOVED: &str = "reaction_removed";
 }
 
 /// The Socket.IO CONNECT auth payload: `io({auth:{token}})`.

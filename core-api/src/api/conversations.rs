@@ -10,7 +10,7 @@ use crate::error::AppResult;
 use crate::extract::{Json, Path, Query};
 use crate::services::messages::{self, ListQuery};
 use crate::services::pagination::PageQuery;
-use crate::services::{conversations, groups};
+use crate::services::{conversations, decorate, groups};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -122,6 +122,7 @@ async fn list_messages(
     Path(id): Path<Uuid>,
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let (items, pagination) = messages::list(&state, &me, id, &query).await?;
+    let (mut items, pagination) = messages::list(&state, &me, id, &query).await?;
+    decorate::messages(&state, &me, &mut items).await?;
     Ok(super::page(items, pagination))
 }

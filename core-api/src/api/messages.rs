@@ -8,8 +8,8 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::{Json, Path};
-use crate::services::messages;
 use crate::services::receipts::{self, Receipt};
+use crate::services::{decorate, messages};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -29,9 +29,9 @@ async fn send(
 ) -> AppResult<Response> {
     let sent = messages::send(&state, &me, input).await?;
     Ok(if sent.created {
-        super::created(sent.message)
+        super::created(decorate::fresh(sent.message))
     } else {
-        super::ok(sent.message)
+        super::ok(decorate::message(&state, &me, sent.message).await?)
     })
 }
 
@@ -41,7 +41,8 @@ async fn get_one(
     me: AuthUser,
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
-    Ok(super::ok(messages::get(&state, &me, id).await?))
+    let message = messages::get(&state, &me, id).await?;
+    Ok(super::ok(decorate::message(&state, &me, message).await?))
 }
 
 /// PATCH /api/v1/messages/{id} `{content}`: the sender edits a text message.
@@ -51,9 +52,8 @@ async fn edit(
     Path(id): Path<Uuid>,
     Json(input): Json<EditMessage>,
 ) -> AppResult<Response> {
-    Ok(super::ok(
-        messages::edit(&state, &me, id, &input.content).await?,
-    ))
+    let message = messages::edit(&state, &me, id, &input.content).await?;
+    Ok(super::ok(decorate::message(&state, &me, message).await?))
 }
 
 /// DELETE /api/v1/messages/{id}: soft delete; the tombstone stays for catch-up.
@@ -62,7 +62,8 @@ async fn remove(
     me: AuthUser,
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
-    Ok(super::ok(messages::delete(&state, &me, id).await?))
+    let message = messages::delete(&state, &me, id).await?;
+    Ok(super::ok(decorate::message(&state, &me, message).await?))
 }
 
 /// POST /api/v1/messages/{id}/read: marks it read (and delivered), moving the read mark.

@@ -5,7 +5,9 @@ mod auth;
 mod conversations;
 pub mod health;
 mod messages;
+mod polls;
 mod presence;
+mod reactions;
 mod users;
 
 use axum::http::StatusCode;
@@ -25,6 +27,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(conversations::router())
         .merge(messages::router())
         .merge(presence::router())
+        .merge(polls::router())
+        .merge(reactions::router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::authenticate,

@@ -27,6 +27,7 @@ pub fn kind_to_db(kind: MessageKind) -> &'static str {
         MessageKind::File => "file",
         MessageKind::Voice => "voice",
         MessageKind::System => "system",
+        MessageKind::Poll => "poll",
     }
 }
 
@@ -36,6 +37,7 @@ pub fn kind_from_db(kind: &str) -> MessageKind {
         "file" => MessageKind::File,
         "voice" => MessageKind::Voice,
         "system" => MessageKind::System,
+        "poll" => MessageKind::Poll,
         _ => MessageKind::Text,
     }
 }
@@ -55,6 +57,9 @@ impl From<MessageRow> for Message {
             created_at: row.created_at,
             edited_at: row.edited_at,
             deleted_at: row.deleted_at,
+            // filled by the poll and reaction services where an answer carries them
+            poll_id: None,
+            reactions: None,
         }
     }
 }

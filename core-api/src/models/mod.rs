@@ -2,3 +2,5 @@
 
 pub mod conversation;
 pub mod message;
+pub mod poll;
+pub mod reaction;

@@ -2,5 +2,7 @@
 
 pub mod conversations;
 pub mod messages;
+pub mod polls;
+pub mod reactions;
 pub mod receipts;
 pub mod users;

@@ -247,6 +247,9 @@ fn validate(input: &SendMessage) -> AppResult<()> {
         MessageKind::System => Err(AppError::validation(
             "system messages are written by the server only",
         )),
+        MessageKind::Poll => Err(AppError::validation(
+            "polls are created with POST /api/v1/conversations/{id}/polls",
+        )),
     }
 }
 

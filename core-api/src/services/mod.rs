@@ -2,11 +2,14 @@
 //! repositories.
 
 pub mod conversations;
+pub mod decorate;
 pub mod fanout;
 pub mod groups;
 pub mod membership;
 pub mod messages;
 pub mod pagination;
+pub mod polls;
 pub mod presence;
+pub mod reactions;
 pub mod receipts;
 pub mod users;

@@ -1,0 +1,283 @@
+//! Polls: created as a `poll` message in a conversation (so it has a `seq` and
+//! is caught up like any message), voted on, retracted, closed. Votes and
+//! closing of one poll take the poll's row lock, so they run one at a time:
+//! a closed poll takes no vote, a single-choice poll never holds two votes of
+//! one user, and the results published with each change are exact.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use shared_types::api::Message;
+use shared_types::limits::{
+    MAX_POLL_OPTIONS, MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS, MIN_POLL_OPTIONS,
+};
+use shared_types::polls::{CreatePoll, CreatedPoll, Poll};
+use shared_types::socket::{server_events, NS_MESSAGING};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::models::poll::PollRow;
+use crate::repositories::{messages as messages_repo, polls as repo};
+use crate::services::fanout::Push;
+use crate::services::membership;
+use crate::state::AppState;
+
+pub async fn create(
+    state: &AppState,
+    me: &AuthUser,
+    conversation_id: Uuid,
+    input: CreatePoll,
+) -> AppResult<CreatedPoll> {
+    let now = state.clock.now();
+    let (question, options) = validate(&input, now)?;
+    membership::require_member(state, conversation_id, me).await?;
+
+    let mut tx = state.db.begin().await?;
+    let seq = messages_repo::next_seq(&mut tx, conversation_id).await?;
+    let new = messages_repo::NewMessage {
+        conversation_id,
+        sender_id: me.user_id,
+        kind: "poll",
+        // the question doubles as the message text: previews and notifications show it
+        content: Some(&question),
+        attachment: None,
+        reply_to_id: None,
+        client_msg_id: None,
+    };
+    let row = messages_repo::insert(&mut tx, seq, &new)
+        .await?
+        .ok_or_else(|| AppError::internal("a poll message without client_msg_id conflicted"))?;
+    let new_poll = repo::NewPoll {
+        conversation_id,
+        message_id: row.id,
+        creator_id: me.user_id,
+        question: &question,
+        multiple: input.multiple,
+        anonymous: input.anonymous,
+        closes_at: input.closes_at,
+    };
+    let poll_id = repo::insert(&mut tx, &new_poll, &options).await?;
+    // posting implies having read everything up to it, as for any message
+    messages_repo::advance_read(&mut *tx, conversation_id, me.user_id, seq).await?;
+    let poll = view(&mut tx, poll_id, Some(me.user_id), now).await?;
+    tx.commit().await?;
+
+    let mut message: Message = row.into();
+    message.poll_id = Some(poll_id);
+    if state.fanout.is_enabled() {
+        let data = serde_json::to_value(&message).unwrap_or_default();
+        let push = Push::to_conversation(
+            conversation_id,
+            NS_MESSAGING,
+            server_events::NEW_MESSAGE,
+            data,
+            Some(seq),
+        );
+        state.fanout.publish(push.notifying_members());
+    }
+    message.reactions = Some(Vec::new());
+    Ok(CreatedPoll { poll, message })
+}
+
+pub async fn get(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Poll> {
+    let row = visible(state, me, id).await?;
+    let mut conn = state.db.acquire().await?;
+    view(&mut conn, row.id, Some(me.user_id), state.clock.now()).await
+}
+
+/// The caller's choice becomes exactly `option_ids`, replacing an earlier vote.
+pub async fn vote(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+    option_ids: Vec<Uuid>,
+) -> AppResult<Poll> {
+    let row = visible(state, me, id).await?;
+    if option_ids.is_empty() {
+        return Err(AppError::validation(
+            "option_ids must name at least one option (DELETE the vote to retract it)",
+        ));
+    }
+    let chosen: HashSet<Uuid> = option_ids.iter().copied().collect();
+    if chosen.len() != option_ids.len() {
+        return Err(AppError::validation("option_ids must not repeat an option"));
+    }
+    if !row.multiple_choice && chosen.len() > 1 {
+        return Err(AppError::validation(
+            "this poll takes a single option per voter",
+        ));
+    }
+    // options never change after creation, so this check needs no lock
+    let own: HashSet<Uuid> = repo::option_ids(&state.db, id).await?.into_iter().collect();
+    if !chosen.is_subset(&own) {
+        return Err(AppError::validation(
+            "option_ids must be options of this poll",
+        ));
+    }
+    change_vote(state, me, id, &option_ids).await
+}
+
+/// Removes the caller's vote; answering with the poll either way.
+pub async fn retract(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Poll> {
+    visible(state, me, id).await?;
+    change_vote(state, me, id, &[]).await
+}
+
+/// The creator, or a group owner/admin, closes the poll. Closing a closed poll
+/// answers with it unchanged.
+pub async fn close(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Poll> {
+    let row = repo::get(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("poll"))?;
+    let caller = membership::require_member(state, row.conversation_id, me).await?;
+    if row.creator_user_id != me.user_id && !caller.can_administer() {
+        return Err(AppError::forbidden(
+            "only the poll's creator or a group admin can close it",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let locked = repo::lock(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("poll"))?;
+    // read under the lock: the time the close takes effect
+    let now = state.clock.now();
+    if locked.is_closed(now) {
+        let poll = view(&mut tx, id, Some(me.user_id), now).await?;
+        tx.rollback().await?;
+        return Ok(poll);
+    }
+    repo::close(&mut tx, id, now).await?;
+    let poll = view(&mut tx, id, Some(me.user_id), now).await?;
+    tx.commit().await?;
+    publish(state, &poll);
+    Ok(poll)
+}
+
+/// For message answers: names the poll each live `poll` message announces.
+pub async fn attach_ids(state: &AppState, messages: &mut [Message]) -> AppResult<()> {
+    let ids: Vec<Uuid> = messages
+        .iter()
+        .filter(|m| m.kind == shared_types::api::MessageKind::Poll && m.deleted_at.is_none())
+        .map(|m| m.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    for (message_id, poll_id) in repo::by_messages(&state.db, &ids).await? {
+        if let Some(m) = messages.iter_mut().find(|m| m.id == message_id) {
+            m.poll_id = Some(poll_id);
+        }
+    }
+    Ok(())
+}
+
+/// The poll, if it exists (its message not deleted) and the caller is a member.
+async fn visible(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<PollRow> {
+    let row = repo::get(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("poll"))?;
+    membership::require_member(state, row.conversation_id, me).await?;
+    Ok(row)
+}
+
+/// Under the poll's lock: refuses a closed poll, replaces the caller's vote,
+/// and publishes the results when anything changed.
+async fn change_vote(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+    option_ids: &[Uuid],
+) -> AppResult<Poll> {
+    let mut tx = state.db.begin().await?;
+    let locked = repo::lock(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("poll"))?;
+    // read under the lock: a vote that waited past `closes_at` is refused
+    let now = state.clock.now();
+    if locked.is_closed(now) {
+        return Err(AppError::conflict("the poll is closed"));
+    }
+    let current = repo::votes_of(&mut *tx, id, me.user_id).await?;
+    let same = current.len() == option_ids.len() && option_ids.iter().all(|o| current.contains(o));
+    if same {
+        // nothing changes: no new version, nothing announced
+        let poll = view(&mut tx, id, Some(me.user_id), now).await?;
+        tx.rollback().await?;
+        return Ok(poll);
+    }
+    repo::replace_votes(&mut tx, id, me.user_id, option_ids).await?;
+    repo::bump_version(&mut tx, id).await?;
+    let poll = view(&mut tx, id, Some(me.user_id), now).await?;
+    tx.commit().await?;
+    publish(state, &poll);
+    Ok(poll)
+}
+
+/// The poll with its results; `viewer`'s own options in `my_votes`.
+async fn view(
+    conn: &mut PgConnection,
+    id: Uuid,
+    viewer: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> AppResult<Poll> {
+    let row = repo::get(&mut *conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("poll"))?;
+    let options = repo::results(&mut *conn, id).await?;
+    let total = repo::total_voters(&mut *conn, id).await?;
+    let mine = match viewer {
+        Some(user) => Some(repo::votes_of(&mut *conn, id, user).await?),
+        None => None,
+    };
+    Ok(row.into_poll(options, total, mine, now))
+}
+
+/// `poll_updated` to the conversation's room, without the caller's own votes.
+fn publish(state: &AppState, poll: &Poll) {
+    if !state.fanout.is_enabled() {
+        return;
+    }
+    let mut shared = poll.clone();
+    shared.my_votes = None;
+    let data = serde_json::to_value(&shared).unwrap_or_default();
+    state.fanout.publish(Push::to_conversation(
+        poll.conversation_id,
+        NS_MESSAGING,
+        server_events::POLL_UPDATED,
+        data,
+        None,
+    ));
+}
+
+/// The trimmed question and options, or 422.
+fn validate(input: &CreatePoll, now: DateTime<Utc>) -> AppResult<(String, Vec<String>)> {
+    let question = input.question.trim();
+    if question.is_empty() || question.chars().count() > MAX_POLL_QUESTION_CHARS {
+        return Err(AppError::validation(format!(
+            "question must be 1 to {MAX_POLL_QUESTION_CHARS} characters"
+        )));
+    }
+    if !(MIN_POLL_OPTIONS..=MAX_POLL_OPTIONS).contains(&input.options.len()) {
+        return Err(AppError::validation(format!(
+            "a poll has {MIN_POLL_OPTIONS} to {MAX_POLL_OPTIONS} options"
+        )));
+    }
+    let options: Vec<String> = input.options.iter().map(|o| o.trim().to_string()).collect();
+    if options
+        .iter()
+        .any(|o| o.is_empty() || o.chars().count() > MAX_POLL_OPTION_CHARS)
+    {
+        return Err(AppError::validation(format!(
+            "each option must be 1 to {MAX_POLL_OPTION_CHARS} characters"
+        )));
+    }
+    if options.iter().collect::<HashSet<_>>().len() != options.len() {
+        return Err(AppError::validation("options must differ from each other"));
+    }
+    if input.closes_at.is_some_and(|t| t <= now) {
+        return Err(AppError::validation("closes_at must be in the future"));
+    }
+    Ok((question.to_string(), options))
+}
