@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Throughput of core's REST API under wrk, with a baseline from the same run:
+# Throughput of core's REST API under wrk, against a Postgres ceiling from the same run:
 #   scripts/bench-core.sh            (release build; DURATION=15s CONNECTIONS=50)
+#   QUICK=1 scripts/bench-core.sh    only the send comparison, not the other routes
 # Starts its own stand-in and core (release) on free ports over a fresh
-# database, prints wrk's figures, and stops everything. Not part of `make test`.
+# database, then
+#   1. the ceiling: pgbench with CONNECTIONS clients, one message per
+#      transaction (BEGIN; take the next seq of a conversation and insert the
+#      row; COMMIT), over the same 50 conversations;
+#   2. core: wrk POST /api/v1/messages with CONNECTIONS connections over them;
+# prints both, their ratio, and checks from the database that every
+# acknowledged send is stored and that seq is gap-free in every conversation
+# (the script fails otherwise). Then the other routes, and stops everything.
+# Not part of `make test`.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOG_TAG=bench
 cd "$ROOT"
 have wrk || apt_install wrk
+have pgbench || apt_install postgresql-contrib
+have pgbench || die "pgbench is missing (Debian: postgresql-contrib, or postgresql-client-<major>)"
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
@@ -22,19 +33,25 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   sleep 1
   psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  [ -n "${WORK:-}" ] && rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-cargo build -q --release -p core-api -p tms-standin
+WORK=$(mktemp -d)
+# the checked queries build from the committed .sqlx/ data, no database needed
+SQLX_OFFLINE=true cargo build -q --release -p core-api -p tms-standin
+# copies: a shared CARGO_TARGET_DIR may be rebuilt by someone else meanwhile
+cp "${CARGO_TARGET_DIR:-target}/release/core-api" "${CARGO_TARGET_DIR:-target}/release/tms-standin" "$WORK/"
 psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 export JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789" TMS_API_KEY="bench-key"
-TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" RUST_LOG=warn setsid target/release/tms-standin >/dev/null 2>&1 </dev/null &
+TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" RUST_LOG=warn setsid "$WORK/tms-standin" >/dev/null 2>&1 </dev/null &
 PIDS+=($!)
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$TMS_PORT/health" && break; sleep 0.2; done
 HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="${PG_ADMIN%/*}/$DB" REDIS_URL=redis://127.0.0.1:6379 \
   REDIS_KEY_PREFIX="bench:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" \
   INTERNAL_API_SECRET="bench-internal-secret-0123456789abcdef012" RUST_LOG=warn \
-  setsid target/release/core-api >/dev/null 2>&1 </dev/null &
+  DATABASE_MAX_CONNECTIONS="$CONNECTIONS" \
+  setsid "$WORK/core-api" >/dev/null 2>&1 </dev/null &
 PIDS+=($!)
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$CORE_PORT/health/ready" && break; sleep 0.2; done
 
@@ -49,13 +66,62 @@ for i in $(seq 1 50); do
     python3 -c 'import json,sys;print(json.load(sys.stdin)["data"]["id"])')")
 done
 
+DB_URL="${PG_ADMIN%/*}/$DB"
+secs=${DURATION%s}
+case "$secs" in *[!0-9]*) die "DURATION must be in seconds, like 15s (got $DURATION)" ;; esac
+
 run() { # LABEL wrk-args...
   log "$1"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${@:2}" | grep -E "Requests/sec|Latency|50%|99%|non-2xx|requests in"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${@:2}" | tee "$WORK/wrk.out" |
+    grep -E "Requests/sec|Latency|50%|99%|non-2xx|requests in|acknowledged"
 }
+
+# 1. the ceiling: what Postgres does with one message per transaction
+psql "$DB_URL" -qc "CREATE TABLE bench_targets AS
+  SELECT row_number() OVER (ORDER BY id) AS n, id AS conversation_id, created_by AS sender_id FROM conversations" >/dev/null
+cat >"$WORK/send.sql" <<'SQL'
+\set n random(1, 50)
+BEGIN;
+WITH c AS (
+  UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now(), updated_at = now()
+  WHERE id = (SELECT conversation_id FROM bench_targets WHERE n = :n)
+  RETURNING id, last_seq)
+INSERT INTO messages (conversation_id, seq, sender_id, kind, content)
+SELECT c.id, c.last_seq, t.sender_id, 'text', 'pgbench message' FROM c, bench_targets t WHERE t.n = :n;
+COMMIT;
+SQL
+log "ceiling: pgbench -c $CONNECTIONS -M prepared, one message per transaction, ${secs}s"
+pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$secs" -f "$WORK/send.sql" "$DB_URL" >"$WORK/pgbench.out" 2>&1 ||
+  { cat "$WORK/pgbench.out" >&2; die "pgbench failed"; }
+grep -E "^(tps|latency average|number of failed)" "$WORK/pgbench.out" >&2 || true
+ceiling=$(awk '/^tps/ { print $3; exit }' "$WORK/pgbench.out")
+pg_rows=$(psql "$DB_URL" -Atc "SELECT count(*) FROM messages WHERE content = 'pgbench message'")
+
+# 2. core's sends over the same conversations
+CONVS="$(IFS=,; echo "${convs[*]}")" run "POST /api/v1/messages over 50 conversations" -s scripts/bench-post-message.lua "$BASE"
+core=$(awk '/^Requests\/sec/ { print $2; exit }' "$WORK/wrk.out")
+acked=$(awk '/^acknowledged/ { print $3; exit }' "$WORK/wrk.out")
+sleep 1 # sends still in flight when wrk stopped may commit now; they only add rows
+stored=$(psql "$DB_URL" -Atc "SELECT count(*) FROM messages WHERE content LIKE 'load test message %'")
+gaps=$(psql "$DB_URL" -Atc "SELECT count(*) FROM (
+  SELECT c.id FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
+  GROUP BY c.id, c.last_seq
+  HAVING count(m.id) <> c.last_seq OR coalesce(max(m.seq), 0) <> c.last_seq OR coalesce(min(m.seq), 1) <> 1) bad")
+lost=$(( acked > stored ? acked - stored : 0 ))
+ratio=$(python3 -c "print(f'{$core / $ceiling:.2f}')")
+
+printf '\n| %-58s | %10s |\n|%s|%s|\n' "$CONNECTIONS connections, ${secs}s each" "per second" "$(printf -- '-%.0s' {1..60})" "$(printf -- '-%.0s' {1..12})"
+printf '| %-58s | %10.0f |\n' "pgbench ceiling (1 message per transaction)" "$ceiling"
+printf '| %-58s | %10.0f |\n' "core POST /api/v1/messages over 50 conversations" "$core"
+printf '| %-58s | %9sx |\n' "ratio core / ceiling" "$ratio"
+printf '\npgbench rows %s; core: %s acknowledged, %s stored, %s lost; conversations with a seq gap: %s\n\n' \
+  "$pg_rows" "$acked" "$stored" "$lost" "$gaps"
+[ "$lost" = 0 ] || die "$lost acknowledged sends are not stored"
+[ "$gaps" = 0 ] || die "$gaps conversations have a gap in seq"
+
+[ "${QUICK:-0}" = 1 ] && exit 0
 run "baseline: GET /health/live" "$BASE/health/live"
 run "GET /api/v1/auth/me (JWT check, cached user, cached profile)" -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/auth/me"
-CONVS="$(IFS=,; echo "${convs[*]}")" run "POST /api/v1/messages over 50 conversations" -s scripts/bench-post-message.lua "$BASE"
 CONVS="${convs[0]}" run "POST /api/v1/messages into one conversation (every send contends for its seq)" -s scripts/bench-post-message.lua "$BASE"
 run "GET /api/v1/conversations/{id}/messages?limit=50" -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/conversations/${convs[0]}/messages?limit=50"
-log "messages stored: $(psql "${PG_ADMIN%/*}/$DB" -Atc 'SELECT count(*) FROM messages')"
+log "messages stored: $(psql "$DB_URL" -Atc 'SELECT count(*) FROM messages')"
