@@ -3,4 +3,5 @@
 pub mod conversations;
 pub mod messages;
 pub mod receipts;
+pub mod sends;
 pub mod users;

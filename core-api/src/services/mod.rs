@@ -8,4 +8,5 @@ pub mod membership;
 pub mod messages;
 pub mod pagination;
 pub mod receipts;
+pub mod send_queue;
 pub mod users;
