@@ -22,6 +22,10 @@ pub struct Config {
     pub debug: bool,
     pub database_url: SecretString,
     pub database_max_connections: u32,
+    /// Group commit: at most this many sends per statement; 1 turns it off.
+    pub send_batch_max: usize,
+    /// Tasks that store batches in parallel, each for its share of the conversations.
+    pub send_writers: usize,
     pub redis_url: SecretString,
     /// Prepended to every Redis key; lets several deployments (or tests) share one Redis.
     pub redis_key_prefix: String,
@@ -108,6 +112,8 @@ impl Config {
 
         let database_url = r.required_url("DATABASE_URL", &["postgres", "postgresql"]);
         let database_max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 20u32);
+        let send_batch_max = r.parsed("SEND_BATCH_MAX", 64usize).max(1);
+        let send_writers = r.parsed("SEND_WRITERS", 2usize).max(1);
         let redis_url = r.required_url("REDIS_URL", &["redis", "rediss"]);
         let redis_key_prefix = r.optional("REDIS_KEY_PREFIX").unwrap_or_default();
 
@@ -190,6 +196,8 @@ impl Config {
                 debug,
                 database_url,
                 database_max_connections,
+                send_batch_max,
+                send_writers,
                 redis_url,
                 redis_key_prefix,
                 tms,

@@ -7,6 +7,7 @@ use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::services::fanout::Fanout;
+use crate::services::send_queue::SendQueue;
 use crate::services::users::LocalUserIds;
 use crate::tms::TmsClient;
 
@@ -21,4 +22,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub fanout: Fanout,
     pub local_users: Arc<LocalUserIds>,
+    /// Group commit for message sends.
+    pub sends: SendQueue,
 }

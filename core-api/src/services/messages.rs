@@ -14,7 +14,7 @@ use crate::models::message::DbMessageKind;
 use crate::repositories::messages as repo;
 use crate::repositories::sends::NewMessage;
 use crate::services::pagination::{self, PageQuery};
-use crate::services::{fanout, membership, send_queue};
+use crate::services::{fanout, membership};
 use crate::state::AppState;
 
 pub struct Sent {
@@ -54,8 +54,9 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
         reply_to_id: input.reply_to_id,
         client_msg_id: input.client_msg_id.clone(),
     };
-    // one statement: the idempotency check, the seq, the row and the read mark
-    let stored = send_queue::store_one(&state.db, &new).await?;
+    // one statement, shared with concurrent sends: the idempotency check,
+    // the seq, the row and the read mark; answered after the commit
+    let stored = state.sends.store(new).await?;
     if !stored.created {
         return retried(stored.message.into(), &input);
     }
