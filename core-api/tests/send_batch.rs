@@ -71,7 +71,7 @@ async fn one_batch_numbers_each_conversation_in_order(pool: PgPool) {
     let got: Vec<(String, i64)> = answers
         .into_iter()
         .map(|r| {
-            let s = r.expect("stored");
+            let s = r.expect("stored").expect("a member's send");
             assert!(s.created);
             (s.message.content.unwrap(), s.message.seq)
         })
@@ -108,7 +108,7 @@ async fn a_repeated_client_msg_id_in_one_batch_returns_the_original(pool: PgPool
     let answers: Vec<_> = store_batch(&app.pool, batch)
         .await
         .into_iter()
-        .map(|r| r.expect("stored"))
+        .map(|r| r.expect("stored").expect("a member's send"))
         .collect();
     assert!(answers[0].created && answers[1].created && answers[3].created);
     assert!(!answers[2].created, "the repeat is not stored again");
@@ -118,7 +118,7 @@ async fn a_repeated_client_msg_id_in_one_batch_returns_the_original(pool: PgPool
 
     // and in a later batch
     let later = store_batch(&app.pool, vec![text(&g, alice, "again", Some("c-1"))]).await;
-    let later = later.into_iter().next().unwrap().expect("stored");
+    let later = later.into_iter().next().unwrap().expect("stored").unwrap();
     assert!(!later.created);
     assert_eq!(later.message.id, answers[0].message.id);
     assert_eq!(last_seq(&app.pool, &g).await, 3);
@@ -128,7 +128,9 @@ async fn a_repeated_client_msg_id_in_one_batch_returns_the_original(pool: PgPool
 async fn a_failing_send_does_not_fail_its_neighbours(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let g = app.conversation("alice", "group", &["bob"]).await;
+    app.conversation("carol", "direct", &["dave"]).await;
     let alice = local_id(&app.pool, "alice").await;
+    let carol = local_id(&app.pool, "carol").await;
     let too_long = "x".repeat(65); // breaks the column's CHECK
     let mut dangling = text(&g, alice, "reply", None);
     dangling.reply_to_id = Some(Uuid::new_v4()); // breaks the foreign key
@@ -138,26 +140,33 @@ async fn a_failing_send_does_not_fail_its_neighbours(pool: PgPool) {
         text(&g, alice, "two", None),
         dangling,
         text(&Uuid::new_v4().to_string(), alice, "nowhere", None),
+        text(&g, carol, "not a member", None),
         text(&g, alice, "three", None),
     ];
     let answers = store_batch(&app.pool, batch).await;
-    let codes: Vec<Option<ErrorCode>> = answers
+    // Err: the database refused it; None: not stored, not a member's send
+    let outcomes: Vec<Result<bool, ErrorCode>> = answers
         .iter()
-        .map(|r| r.as_ref().err().map(|e| e.code()))
+        .map(|r| match r {
+            Ok(s) => Ok(s.is_some()),
+            Err(e) => Err(e.code()),
+        })
         .collect();
     assert_eq!(
-        codes,
+        outcomes,
         vec![
-            None,
-            Some(ErrorCode::ValidationError),
-            None,
-            Some(ErrorCode::Unprocessable),
-            Some(ErrorCode::NotFound),
-            None
+            Ok(true),
+            Err(ErrorCode::ValidationError),
+            Ok(true),
+            Err(ErrorCode::Unprocessable),
+            Ok(false),
+            Ok(false),
+            Ok(true)
         ]
     );
     let stored: Vec<(String, i64)> = answers
         .into_iter()
+        .flatten()
         .flatten()
         .map(|s| (s.message.content.unwrap(), s.message.seq))
         .collect();
@@ -270,4 +279,29 @@ async fn without_group_commit_each_send_commits_alone(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(commits, 20);
+}
+
+/// A send the statement does not store is explained: 404 for no such
+/// conversation, 403 for a non-member, and nothing is stored.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_send_that_is_not_stored_says_why(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let g = app.conversation("alice", "group", &["bob"]).await;
+    let missing = Uuid::new_v4();
+    app.post(
+        "/api/v1/messages",
+        "alice",
+        serde_json::json!({ "conversation_id": missing, "type": "text", "content": "hi" }),
+    )
+    .await
+    .expect_error(404, "NOT_FOUND");
+    app.post(
+        "/api/v1/messages",
+        "carol",
+        serde_json::json!({ "conversation_id": g, "type": "text", "content": "hi" }),
+    )
+    .await
+    .expect_error(403, "FORBIDDEN");
+    assert!(seqs(&app.pool, &g).await.is_empty());
+    assert_eq!(last_seq(&app.pool, &g).await, 0);
 }

@@ -33,8 +33,9 @@ pub struct Stored {
 }
 
 /// Stores `new` in one statement. A send whose `(sender_id, client_msg_id)`
-/// already exists takes no `seq` and comes back as the original; a send to a
-/// conversation that does not exist comes back not at all. Sends of one
+/// already exists takes no `seq` and comes back as the original; a send whose
+/// sender is not (or no longer) a member of the conversation, or to a
+/// conversation that does not exist, comes back not at all. Sends of one
 /// conversation get consecutive `seq`s in slice order. The conversation row
 /// lock taken by the update is held until the statement commits, so
 /// concurrent statements number after each other, and any error rolls back
@@ -65,14 +66,19 @@ pub async fn insert(
                 WITH ORDINALITY AS t(id, conversation_id, sender_id, kind, content, attachment,
                                      reply_to_id, client_msg_id, ord)
         ),
+        member AS (
+            SELECT i.* FROM input i
+            WHERE EXISTS (SELECT 1 FROM conversation_members cm
+                           WHERE cm.conversation_id = i.conversation_id AND cm.user_id = i.sender_id)
+        ),
         prior AS (
-            SELECT i.ord, m.id FROM input i
+            SELECT i.ord, m.id FROM member i
             JOIN messages m ON m.sender_id = i.sender_id AND m.client_msg_id = i.client_msg_id
         ),
         fresh AS (
             SELECT i.*, row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord) AS rn,
                    count(*) OVER (PARTITION BY i.conversation_id) AS n
-            FROM input i WHERE i.ord NOT IN (SELECT ord FROM prior)
+            FROM member i WHERE i.ord NOT IN (SELECT ord FROM prior)
         ),
         conv AS (
             UPDATE conversations c

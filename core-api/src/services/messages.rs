@@ -34,8 +34,8 @@ pub struct ListQuery {
 
 pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppResult<Sent> {
     validate(&input)?;
-    membership::require_member(state, input.conversation_id, me).await?;
     if let Some(reply_to) = input.reply_to_id {
+        membership::require_member(state, input.conversation_id, me).await?;
         let parent = repo::conversation_of(&state.db, reply_to).await?;
         if parent != Some(input.conversation_id) {
             return Err(AppError::new(
@@ -54,9 +54,17 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
         reply_to_id: input.reply_to_id,
         client_msg_id: input.client_msg_id.clone(),
     };
-    // one statement, shared with concurrent sends: the idempotency check,
-    // the seq, the row and the read mark; answered after the commit
-    let stored = state.sends.store(new).await?;
+    // One statement, shared with concurrent sends, answered after the commit:
+    // it stores only a member's send (so membership is checked in the same
+    // transaction), returns the original for a known client_msg_id, takes
+    // the seq, inserts the row and moves the sender's read mark.
+    let Some(stored) = state.sends.store(new).await? else {
+        // not stored: say why (404 or 403)
+        membership::require_member(state, input.conversation_id, me).await?;
+        return Err(AppError::forbidden(
+            "you are not a member of this conversation",
+        ));
+    };
     if !stored.created {
         return retried(stored.message.into(), &input);
     }

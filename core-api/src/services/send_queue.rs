@@ -22,7 +22,7 @@ const QUEUE_DEPTH: usize = 4096;
 
 struct Job {
     new: NewMessage,
-    reply: oneshot::Sender<AppResult<Stored>>,
+    reply: oneshot::Sender<AppResult<Option<Stored>>>,
 }
 
 #[derive(Clone)]
@@ -46,8 +46,9 @@ impl SendQueue {
         Self { db, writers }
     }
 
-    /// Stores one send; returns once it is committed (or failed).
-    pub async fn store(&self, new: NewMessage) -> AppResult<Stored> {
+    /// Stores one send; returns once it is committed (or failed). `None`:
+    /// not stored, the sender is not a member or the conversation does not exist.
+    pub async fn store(&self, new: NewMessage) -> AppResult<Option<Stored>> {
         if self.writers.is_empty() {
             return store_one(&self.db, &new).await;
         }
@@ -78,13 +79,13 @@ async fn run(db: PgPool, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
 }
 
 /// Stores `news` in one statement where possible; one answer per send, in
-/// order. A batch the database rejects (a constraint, a concurrent duplicate
+/// order (`None` as for `SendQueue::store`). A batch the database rejects (a constraint, a concurrent duplicate
 /// `client_msg_id`, a deadlock) rolls back whole and is retried one send at
 /// a time, so a bad send fails alone. A second send with the same
 /// `(sender_id, client_msg_id)` as an earlier one in the batch runs after
 /// the batch: it then finds that one's message, or is stored itself if
 /// that one failed.
-pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<Stored>> {
+pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<Option<Stored>>> {
     let mut seen = HashSet::new();
     let (first, repeats): (Vec<_>, Vec<_>) =
         news.into_iter()
@@ -93,7 +94,7 @@ pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<St
                 Some(cmid) => seen.insert((n.sender_id, cmid.clone())),
                 None => true,
             });
-    let mut answers: Vec<(usize, AppResult<Stored>)> = Vec::with_capacity(first.len());
+    let mut answers: Vec<(usize, AppResult<Option<Stored>>)> = Vec::with_capacity(first.len());
     let batch: Vec<NewMessage> = first.iter().map(|(_, n)| n.clone()).collect();
     if batch.len() == 1 {
         answers.push((first[0].0, store_one(db, &batch[0]).await));
@@ -106,7 +107,7 @@ pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<St
                     stored[i] = Some(Stored { index: 0, ..row });
                 }
                 for ((i, _), s) in first.iter().zip(stored) {
-                    answers.push((*i, s.ok_or_else(|| AppError::not_found("conversation"))));
+                    answers.push((*i, Ok(s)));
                 }
             }
             Err(e) if e.as_database_error().is_some() => {
@@ -132,25 +133,23 @@ pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<St
     answers.into_iter().map(|(_, a)| a).collect()
 }
 
-/// One send in its own statement. A concurrent send with the same
+/// One send in its own statement; `None` when the sender is not a member of
+/// the conversation (or it does not exist). A concurrent send with the same
 /// `(sender_id, client_msg_id)` that committed first makes ours fail on the
 /// unique key, which rolls back the `seq` it took; we return that original.
-pub async fn store_one(db: &PgPool, new: &NewMessage) -> AppResult<Stored> {
+pub async fn store_one(db: &PgPool, new: &NewMessage) -> AppResult<Option<Stored>> {
     match sends::insert(db, std::slice::from_ref(new)).await {
-        Ok(rows) => rows
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::not_found("conversation")),
+        Ok(rows) => Ok(rows.into_iter().next()),
         Err(e) if is_client_msg_id_conflict(&e) => {
             let cmid = new.client_msg_id.as_deref().unwrap_or_default();
             let original = messages_repo::find_by_client_msg_id(db, new.sender_id, cmid)
                 .await?
                 .ok_or_else(|| AppError::internal("idempotent send lost its original"))?;
-            Ok(Stored {
+            Ok(Some(Stored {
                 index: 0,
                 created: false,
                 message: original,
-            })
+            }))
         }
         Err(e) => Err(e.into()),
     }
