@@ -7,8 +7,10 @@
 #   1. the ceiling: pgbench with CONNECTIONS clients, one message per
 #      transaction (BEGIN; take the next seq of a conversation and insert the
 #      row; COMMIT), over the same 50 conversations;
-#   2. core: wrk POST /api/v1/messages with CONNECTIONS connections over them;
-# prints both, their ratio, and checks from the database that every
+#   2. core: wrk POST /api/v1/messages with CONNECTIONS connections over them,
+#      once with each send committing alone (SEND_BATCH_MAX=1), once with
+#      group commit (SEND_BATCH_MAX, default 64);
+# prints the three rates and their ratios to the ceiling, and checks from the database that every
 # acknowledged send is stored and that seq is gap-free in every conversation
 # (the script fails otherwise). Then the other routes, and stops everything.
 # Not part of `make test`.
@@ -47,13 +49,21 @@ export JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789" TMS_API_KEY="ben
 TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" RUST_LOG=warn setsid "$WORK/tms-standin" >/dev/null 2>&1 </dev/null &
 PIDS+=($!)
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$TMS_PORT/health" && break; sleep 0.2; done
-HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="${PG_ADMIN%/*}/$DB" REDIS_URL=redis://127.0.0.1:6379 \
-  REDIS_KEY_PREFIX="bench:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" \
-  INTERNAL_API_SECRET="bench-internal-secret-0123456789abcdef012" RUST_LOG=warn \
-  DATABASE_MAX_CONNECTIONS="$CONNECTIONS" \
-  setsid "$WORK/core-api" >/dev/null 2>&1 </dev/null &
-PIDS+=($!)
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$CORE_PORT/health/ready" && break; sleep 0.2; done
+start_core() { # SEND_BATCH_MAX: group commit's batch size, 1 turns it off
+  HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="${PG_ADMIN%/*}/$DB" REDIS_URL=redis://127.0.0.1:6379 \
+    REDIS_KEY_PREFIX="bench:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" \
+    INTERNAL_API_SECRET="bench-internal-secret-0123456789abcdef012" RUST_LOG=warn \
+    DATABASE_MAX_CONNECTIONS="$CONNECTIONS" SEND_BATCH_MAX="$1" \
+    setsid "$WORK/core-api" >/dev/null 2>&1 </dev/null &
+  CORE_PID=$!
+  PIDS+=("$CORE_PID")
+  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$CORE_PORT/health/ready" && break; sleep 0.2; done
+}
+stop_core() {
+  kill -TERM -- "-$CORE_PID" 2>/dev/null || true
+  while kill -0 "$CORE_PID" 2>/dev/null; do sleep 0.2; done
+}
+start_core 1
 
 BASE="http://127.0.0.1:$CORE_PORT"
 TOKEN=$(curl -sf "http://127.0.0.1:$TMS_PORT/dev/token/alice?format=text")
@@ -97,26 +107,41 @@ grep -E "^(tps|latency average|number of failed)" "$WORK/pgbench.out" >&2 || tru
 ceiling=$(awk '/^tps/ { print $3; exit }' "$WORK/pgbench.out")
 pg_rows=$(psql "$DB_URL" -Atc "SELECT count(*) FROM messages WHERE content = 'pgbench message'")
 
-# 2. core's sends over the same conversations
-CONVS="$(IFS=,; echo "${convs[*]}")" run "POST /api/v1/messages over 50 conversations" -s scripts/bench-post-message.lua "$BASE"
-core=$(awk '/^Requests\/sec/ { print $2; exit }' "$WORK/wrk.out")
-acked=$(awk '/^acknowledged/ { print $3; exit }' "$WORK/wrk.out")
-sleep 1 # sends still in flight when wrk stopped may commit now; they only add rows
-stored=$(psql "$DB_URL" -Atc "SELECT count(*) FROM messages WHERE content LIKE 'load test message %'")
+# 2. core's sends over the same conversations: each send on its own, then with group commit
+stored_now() { psql "$DB_URL" -Atc "SELECT count(*) FROM messages WHERE content LIKE 'load test message %'"; }
+sends() { # LABEL -> sets rate, acked
+  local before
+  before=$(stored_now)
+  CONVS="$(IFS=,; echo "${convs[*]}")" run "$1" -s scripts/bench-post-message.lua "$BASE"
+  rate=$(awk '/^Requests\/sec/ { print $2; exit }' "$WORK/wrk.out")
+  acked=$(awk '/^acknowledged/ { print $3; exit }' "$WORK/wrk.out")
+  sleep 1 # sends still in flight when wrk stopped may commit now; they only add rows
+  stored=$(($(stored_now) - before))
+  lost=$((acked > stored ? acked - stored : 0))
+  log "$acked acknowledged, $stored stored, $lost lost"
+  [ "$lost" = 0 ] || die "$lost acknowledged sends are not stored"
+}
+sends "POST /api/v1/messages over 50 conversations, SEND_BATCH_MAX=1 (each send commits alone)"
+single=$rate single_acked=$acked
+stop_core
+start_core "${SEND_BATCH_MAX:-64}"
+sends "POST /api/v1/messages over 50 conversations, SEND_BATCH_MAX=${SEND_BATCH_MAX:-64} (group commit)"
+grouped=$rate grouped_acked=$acked
 gaps=$(psql "$DB_URL" -Atc "SELECT count(*) FROM (
   SELECT c.id FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
   GROUP BY c.id, c.last_seq
   HAVING count(m.id) <> c.last_seq OR coalesce(max(m.seq), 0) <> c.last_seq OR coalesce(min(m.seq), 1) <> 1) bad")
-lost=$(( acked > stored ? acked - stored : 0 ))
-ratio=$(python3 -c "print(f'{$core / $ceiling:.2f}')")
+ratio() { python3 -c "print(f'{$1 / $ceiling:.2f}x')"; }
 
-printf '\n| %-58s | %10s |\n|%s|%s|\n' "$CONNECTIONS connections, ${secs}s each" "per second" "$(printf -- '-%.0s' {1..60})" "$(printf -- '-%.0s' {1..12})"
-printf '| %-58s | %10.0f |\n' "pgbench ceiling (1 message per transaction)" "$ceiling"
-printf '| %-58s | %10.0f |\n' "core POST /api/v1/messages over 50 conversations" "$core"
-printf '| %-58s | %9sx |\n' "ratio core / ceiling" "$ratio"
-printf '\npgbench rows %s; core: %s acknowledged, %s stored, %s lost; conversations with a seq gap: %s\n\n' \
-  "$pg_rows" "$acked" "$stored" "$lost" "$gaps"
-[ "$lost" = 0 ] || die "$lost acknowledged sends are not stored"
+row() { printf '| %-58s | %10s | %7s |\n' "$@"; }
+echo
+row "$CONNECTIONS clients, ${secs}s each" "per second" "ratio"
+row "----------------------------------------------------------" "----------" "-------"
+row "pgbench ceiling (1 message per transaction)" "$(printf '%.0f' "$ceiling")" "1.00x"
+row "core POST /api/v1/messages, each send commits alone" "$(printf '%.0f' "$single")" "$(ratio "$single")"
+row "core POST /api/v1/messages, group commit" "$(printf '%.0f' "$grouped")" "$(ratio "$grouped")"
+printf '\npgbench rows %s; core acknowledged %s + %s sends, 0 lost; conversations with a seq gap: %s\n\n' \
+  "$pg_rows" "$single_acked" "$grouped_acked" "$gaps"
 [ "$gaps" = 0 ] || die "$gaps conversations have a gap in seq"
 
 [ "${QUICK:-0}" = 1 ] && exit 0
