@@ -160,8 +160,8 @@ pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<Op
 /// `(sender_id, client_msg_id)` that committed first makes ours fail on the
 /// unique key, which rolls back the `seq` it took; we return that original.
 pub async fn store_one(db: &PgPool, new: &NewMessage) -> AppResult<Option<Stored>> {
-    match sends::insert(db, std::slice::from_ref(new)).await {
-        Ok(rows) => Ok(rows.into_iter().next()),
+    match sends::insert_one(db, new).await {
+        Ok(stored) => Ok(stored),
         Err(e) if is_client_msg_id_conflict(&e) => {
             let cmid = new.client_msg_id.as_deref().unwrap_or_default();
             let original = messages_repo::find_by_client_msg_id(db, new.sender_id, cmid)
