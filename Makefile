@@ -28,7 +28,7 @@ lint:
 
 build:
 	@scripts/ensure-tools.sh --base
-	cargo build --workspace
+	SQLX_OFFLINE=true cargo build --workspace
 	@if test -e edge-worker/src/glue -o -e edge-worker/src/glue.rs; then \
 		scripts/ensure-tools.sh --worker --node && scripts/build-edge.sh; \
 	fi

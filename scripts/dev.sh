@@ -110,7 +110,7 @@ check_free core-api "$PORT" PORT
 
 # ---------- build ----------
 log "cargo build -p core-api -p tms-standin"
-cargo build -p core-api -p tms-standin || die "build failed"
+SQLX_OFFLINE=true cargo build -p core-api -p tms-standin || die "build failed"
 if [ "$run_edge" = 1 ]; then
   "$ROOT/scripts/build-edge.sh" || die "the edge Worker did not build (DEV_NO_EDGE=1 make dev runs without it)"
 fi

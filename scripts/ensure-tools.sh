@@ -2,7 +2,7 @@
 # Install the build and test tools that are missing; print what it installs.
 # Idempotent, and fast when everything is there.
 #
-# usage: scripts/ensure-tools.sh [--base] [--rust] [--wasm-target] [--worker] [--node] [--fault-deps] [--all]
+# usage: scripts/ensure-tools.sh [--base] [--rust] [--wasm-target] [--worker] [--node] [--fault-deps] [--sqlx] [--all]
 #   --base         a C linker (gcc) and curl; checks that cargo exists
 #   --rust         rustfmt and clippy (rustup components)
 #   --wasm-target  the wasm32-unknown-unknown target
@@ -10,6 +10,7 @@
 #   --node         Node.js >= 20.3 with npm, then `npm ci` when node_modules is missing or stale
 #   --fault-deps   redis-server and the Postgres server binaries (initdb, pg_ctl): core's
 #                  fault tests run their own private instances to kill, freeze and crash
+#   --sqlx         sqlx-cli (postgres, rustls), the version of sqlx in Cargo.lock
 #   --all          all of the above (the default without flags)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -20,7 +21,7 @@ WORKER_BUILD_VERSION="0.8.7"
 WASM_BINDGEN_DEFAULT="0.2.130"
 NODE_LOCAL_VERSION="20.20.2" # node-linux-<arch> on the npm registry, when the system node is too old
 
-want_base=0 want_rust=0 want_wasm_target=0 want_worker=0 want_node=0 want_fault_deps=0
+want_base=0 want_rust=0 want_wasm_target=0 want_worker=0 want_node=0 want_fault_deps=0 want_sqlx=0
 [ $# -eq 0 ] && set -- --all
 for arg in "$@"; do
   case "$arg" in
@@ -30,7 +31,8 @@ for arg in "$@"; do
     --worker) want_worker=1 ;;
     --node) want_node=1 ;;
     --fault-deps) want_fault_deps=1 ;;
-    --all) want_base=1 want_rust=1 want_wasm_target=1 want_worker=1 want_node=1 want_fault_deps=1 ;;
+    --sqlx) want_sqlx=1 ;;
+    --all) want_base=1 want_rust=1 want_wasm_target=1 want_worker=1 want_node=1 want_fault_deps=1 want_sqlx=1 ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
@@ -113,6 +115,27 @@ ensure_worker_tools() {
   fi
 }
 
+SQLX_DEFAULT="0.8.6"
+
+# sqlx-cli must match the sqlx crate in Cargo.lock (the offline data format follows it).
+sqlx_version() {
+  local v
+  v="$(awk '/^name = "sqlx"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock" 2>/dev/null || true)"
+  echo "${v:-$SQLX_DEFAULT}"
+}
+
+ensure_sqlx_cli() {
+  require_cargo
+  local want have_v
+  want="$(sqlx_version)"
+  have_v="$(cargo sqlx --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1 || true)"
+  if [ "$have_v" != "$want" ]; then
+    log "cargo install sqlx-cli --version $want --locked --no-default-features --features postgres,rustls (about 4 minutes cold)"
+    cargo install sqlx-cli --version "$want" --locked --no-default-features --features postgres,rustls --force >&2
+    installed+=("sqlx-cli@$want")
+  fi
+}
+
 # Node.js from the npm registry's node-linux-<arch> package: the binary ships
 # inside the package, so this works where only package registries are reachable.
 install_local_node() {
@@ -177,6 +200,7 @@ ensure_fault_deps() {
 [ "$want_worker" = 1 ] && ensure_worker_tools
 [ "$want_node" = 1 ] && ensure_node
 [ "$want_fault_deps" = 1 ] && ensure_fault_deps
+[ "$want_sqlx" = 1 ] && ensure_sqlx_cli
 
 if [ ${#installed[@]} -gt 0 ]; then
   log "installed: ${installed[*]}"

@@ -4,9 +4,12 @@
 #      core's fault tests run privately; the wasm target and the worker/node tools
 #      once the edge and its end-to-end tests exist) and services (Postgres, Redis);
 #   2. scripts/lint.sh: cargo fmt --check, clippy native (and wasm32 for the edge);
-#   3. cargo test --workspace against real Postgres and Redis (core's
+#   3. scripts/sqlx-prepare.sh --check: core's .sqlx/ offline data matches its
+#      queries (against a scratch database it creates, migrates and drops);
+#   4. cargo test --workspace against real Postgres and Redis (core's
 #      #[sqlx::test] creates a database per test from DATABASE_URL);
-#   4. tests/e2e/run.sh, when it exists.
+#   5. tests/e2e/run.sh, when it exists.
+# Everything builds with SQLX_OFFLINE=true: checked queries compile from .sqlx/.
 # .env is NOT read: tests use their own fixed local settings.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -15,7 +18,8 @@ LOG_TAG="test"
 cd "$ROOT"
 started=$SECONDS
 
-tool_flags=(--base --rust --fault-deps)
+export SQLX_OFFLINE=true
+tool_flags=(--base --rust --fault-deps --sqlx)
 edge_has_glue && tool_flags+=(--wasm-target)
 [ -f tests/e2e/run.sh ] && tool_flags+=(--worker --node)
 scripts/ensure-tools.sh "${tool_flags[@]}"
@@ -23,6 +27,7 @@ scripts/ensure-services.sh
 use_local_node
 
 scripts/lint.sh
+scripts/sqlx-prepare.sh --check
 
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
 export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"

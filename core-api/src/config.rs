@@ -26,6 +26,10 @@ pub struct Config {
     pub database_acquire_timeout: Duration,
     /// Postgres `statement_timeout` of every connection.
     pub database_statement_timeout: Duration,
+    /// Group commit: at most this many sends per statement; 1 turns it off.
+    pub send_batch_max: usize,
+    /// Tasks that store batches in parallel, each for its share of the conversations.
+    pub send_writers: usize,
     pub redis_url: SecretString,
     /// Prepended to every Redis key; lets several deployments (or tests) share one Redis.
     pub redis_key_prefix: String,
@@ -138,6 +142,8 @@ impl Config {
         let database_max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 20u32);
         let database_acquire_timeout = r.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000);
         let database_statement_timeout = r.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000);
+        let send_batch_max = r.parsed("SEND_BATCH_MAX", 64usize).max(1);
+        let send_writers = r.parsed("SEND_WRITERS", 2usize).max(1);
         let redis_url = r.required_url("REDIS_URL", &["redis", "rediss"]);
         let redis_key_prefix = r.optional("REDIS_KEY_PREFIX").unwrap_or_default();
         let redis_connect_timeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", 250);
@@ -234,6 +240,8 @@ impl Config {
                 database_max_connections,
                 database_acquire_timeout,
                 database_statement_timeout,
+                send_batch_max,
+                send_writers,
                 redis_url,
                 redis_key_prefix,
                 redis_connect_timeout,

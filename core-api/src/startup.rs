@@ -21,6 +21,7 @@ use crate::cache::{Cache, CacheTimeouts};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::services::fanout::{Context as FanoutContext, Fanout};
+use crate::services::send_queue::SendQueue;
 use crate::state::AppState;
 use crate::tms::TmsClient;
 use crate::{api, internal};
@@ -105,6 +106,7 @@ pub async fn build_with_pool(
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| StartError::Bind(config.listen_addr, e))?;
+    let sends = SendQueue::start(db.clone(), config.send_writers, config.send_batch_max);
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -115,6 +117,7 @@ pub async fn build_with_pool(
         fanout,
         local_users: Default::default(),
         replays: Default::default(),
+        sends,
     };
     let router = router(state.clone());
     Ok(Application {

@@ -8,6 +8,7 @@ use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::services::fanout::Fanout;
+use crate::services::send_queue::SendQueue;
 use crate::services::users::LocalUserIds;
 use crate::tms::TmsClient;
 
@@ -24,4 +25,6 @@ pub struct AppState {
     pub local_users: Arc<LocalUserIds>,
     /// This replica's record of internal signatures (replay refusal while Redis is down).
     pub replays: Arc<LocalReplays>,
+    /// Group commit for message sends.
+    pub sends: SendQueue,
 }

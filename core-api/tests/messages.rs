@@ -364,3 +364,25 @@ async fn edit_and_delete(pool: PgPool) {
     assert_eq!(tombstone.data()[0]["id"], m["id"]);
     assert!(tombstone.data()[0]["content"].is_null());
 }
+
+/// A kind this build does not know is an error, never shown as text.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn an_unknown_kind_in_the_database_is_an_error(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let m = app.send("alice", &dm, "hello").await;
+    let id = m["id"].as_str().unwrap();
+    // a row written by a newer version, with a kind added later
+    sqlx::query("ALTER TABLE messages DROP CONSTRAINT messages_kind_check")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE messages SET kind = 'poll' WHERE id = $1::uuid")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.get(&format!("/api/v1/messages/{id}"), "bob")
+        .await
+        .expect_error(500, "INTERNAL_ERROR");
+}

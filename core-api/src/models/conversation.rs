@@ -2,10 +2,10 @@ use chrono::{DateTime, Utc};
 use shared_types::api::{Conversation, ConversationType, Member, MemberRole};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ConversationRow {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: DbConversationKind,
     pub title: Option<String>,
     /// The creator's TMS id.
     pub created_by: String,
@@ -15,48 +15,64 @@ pub struct ConversationRow {
     pub last_message_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct MemberRow {
     pub user_id: Uuid,
     pub tms_user_id: String,
-    pub role: String,
+    pub role: DbMemberRole,
     pub joined_at: DateTime<Utc>,
     pub last_read_seq: i64,
 }
 
-pub fn kind_from_db(kind: &str) -> ConversationType {
-    match kind {
-        "direct" => ConversationType::Direct,
-        _ => ConversationType::Group,
+/// `conversations.kind` as stored; an unknown value fails to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DbConversationKind {
+    Direct,
+    Group,
+}
+
+impl From<DbConversationKind> for ConversationType {
+    fn from(kind: DbConversationKind) -> Self {
+        match kind {
+            DbConversationKind::Direct => Self::Direct,
+            DbConversationKind::Group => Self::Group,
+        }
     }
 }
 
-pub fn kind_to_db(kind: ConversationType) -> &'static str {
-    match kind {
-        ConversationType::Direct => "direct",
-        ConversationType::Group => "group",
+/// `conversation_members.role` as stored; an unknown value fails to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DbMemberRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl From<MemberRole> for DbMemberRole {
+    fn from(role: MemberRole) -> Self {
+        match role {
+            MemberRole::Owner => Self::Owner,
+            MemberRole::Admin => Self::Admin,
+            MemberRole::Member => Self::Member,
+        }
     }
 }
 
-pub fn role_from_db(role: &str) -> MemberRole {
-    match role {
-        "owner" => MemberRole::Owner,
-        "admin" => MemberRole::Admin,
-        _ => MemberRole::Member,
-    }
-}
-
-pub fn role_to_db(role: MemberRole) -> &'static str {
-    match role {
-        MemberRole::Owner => "owner",
-        MemberRole::Admin => "admin",
-        MemberRole::Member => "member",
+impl From<DbMemberRole> for MemberRole {
+    fn from(role: DbMemberRole) -> Self {
+        match role {
+            DbMemberRole::Owner => Self::Owner,
+            DbMemberRole::Admin => Self::Admin,
+            DbMemberRole::Member => Self::Member,
+        }
     }
 }
 
 impl MemberRow {
     pub fn role(&self) -> MemberRole {
-        role_from_db(&self.role)
+        self.role.into()
     }
 
     pub fn can_administer(&self) -> bool {
@@ -65,7 +81,7 @@ impl MemberRow {
 
     pub fn into_member(self) -> Member {
         Member {
-            role: role_from_db(&self.role),
+            role: self.role.into(),
             user_id: self.tms_user_id,
             joined_at: self.joined_at,
             last_read_seq: self.last_read_seq,
@@ -76,12 +92,12 @@ impl MemberRow {
 
 impl ConversationRow {
     pub fn kind(&self) -> ConversationType {
-        kind_from_db(&self.kind)
+        self.kind.into()
     }
 
     pub fn into_conversation(self, members: Vec<Member>) -> Conversation {
         Conversation {
-            kind: kind_from_db(&self.kind),
+            kind: self.kind.into(),
             id: self.id,
             title: self.title,
             created_by: self.created_by,
@@ -95,10 +111,10 @@ impl ConversationRow {
 }
 
 /// One row of "my conversations", with its last message columns flattened.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct SummaryRow {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: DbConversationKind,
     pub title: Option<String>,
     pub last_seq: i64,
     pub updated_at: DateTime<Utc>,

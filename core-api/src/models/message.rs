@@ -3,14 +3,53 @@ use shared_types::api::{Attachment, Message, MessageKind};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// `messages.kind` as stored. Decoding an unknown value is an error: a kind
+/// this build does not know must not be shown as something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DbMessageKind {
+    Text,
+    Image,
+    File,
+    Voice,
+    System,
+    Poll,
+}
+
+impl From<MessageKind> for DbMessageKind {
+    fn from(kind: MessageKind) -> Self {
+        match kind {
+            MessageKind::Text => Self::Text,
+            MessageKind::Image => Self::Image,
+            MessageKind::File => Self::File,
+            MessageKind::Voice => Self::Voice,
+            MessageKind::System => Self::System,
+            MessageKind::Poll => Self::Poll,
+        }
+    }
+}
+
+impl From<DbMessageKind> for MessageKind {
+    fn from(kind: DbMessageKind) -> Self {
+        match kind {
+            DbMessageKind::Text => Self::Text,
+            DbMessageKind::Image => Self::Image,
+            DbMessageKind::File => Self::File,
+            DbMessageKind::Voice => Self::Voice,
+            DbMessageKind::System => Self::System,
+            DbMessageKind::Poll => Self::Poll,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct MessageRow {
     pub id: Uuid,
     pub conversation_id: Uuid,
     pub seq: i64,
     /// The sender's TMS id.
     pub sender_id: String,
-    pub kind: String,
+    pub kind: DbMessageKind,
     pub content: Option<String>,
     pub attachment: Option<Json<Attachment>>,
     pub reply_to_id: Option<Uuid>,
@@ -20,28 +59,6 @@ pub struct MessageRow {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-pub fn kind_to_db(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Text => "text",
-        MessageKind::Image => "image",
-        MessageKind::File => "file",
-        MessageKind::Voice => "voice",
-        MessageKind::System => "system",
-        MessageKind::Poll => "poll",
-    }
-}
-
-pub fn kind_from_db(kind: &str) -> MessageKind {
-    match kind {
-        "image" => MessageKind::Image,
-        "file" => MessageKind::File,
-        "voice" => MessageKind::Voice,
-        "system" => MessageKind::System,
-        "poll" => MessageKind::Poll,
-        _ => MessageKind::Text,
-    }
-}
-
 impl From<MessageRow> for Message {
     fn from(row: MessageRow) -> Self {
         Message {
@@ -49,7 +66,7 @@ impl From<MessageRow> for Message {
             conversation_id: row.conversation_id,
             seq: row.seq,
             sender_id: row.sender_id,
-            kind: kind_from_db(&row.kind),
+            kind: row.kind.into(),
             content: row.content,
             client_msg_id: row.client_msg_id,
             reply_to_id: row.reply_to_id,

@@ -1,28 +1,23 @@
 use chrono::{DateTime, Utc};
+use shared_types::api::Message;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::models::conversation::{ConversationRow, MemberRow, SummaryRow};
-
-const SELECT_CONVERSATION: &str = "
-    SELECT c.id, c.kind, c.title, u.tms_user_id AS created_by, c.last_seq,
-           c.created_at, c.updated_at, c.last_message_at
-    FROM conversations c JOIN users u ON u.id = c.created_by";
-
-const SELECT_MEMBER: &str = "
-    SELECT cm.user_id, u.tms_user_id, cm.role, cm.joined_at, cm.last_read_seq
-    FROM conversation_members cm JOIN users u ON u.id = cm.user_id";
+use crate::models::conversation::{
+    ConversationRow, DbConversationKind, DbMemberRole, MemberRow, SummaryRow,
+};
 
 pub async fn insert_group(
     conn: &mut PgConnection,
     title: &str,
     created_by: Uuid,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO conversations (kind, title, created_by) VALUES ('group', $1, $2) RETURNING id",
+        title,
+        created_by,
     )
-    .bind(title)
-    .bind(created_by)
     .fetch_one(conn)
     .await
 }
@@ -33,13 +28,13 @@ pub async fn insert_direct(
     direct_key: &str,
     created_by: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO conversations (kind, created_by, direct_key) VALUES ('direct', $1, $2)
          ON CONFLICT ON CONSTRAINT conversations_direct_key_key DO NOTHING
          RETURNING id",
+        created_by,
+        direct_key,
     )
-    .bind(created_by)
-    .bind(direct_key)
     .fetch_optional(conn)
     .await
 }
@@ -48,10 +43,12 @@ pub async fn find_direct(
     db: impl PgExecutor<'_>,
     direct_key: &str,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
-        .bind(direct_key)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar!(
+        "SELECT id FROM conversations WHERE direct_key = $1",
+        direct_key
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Adds members, skipping those already in; returns the local ids actually added.
@@ -59,17 +56,17 @@ pub async fn add_members(
     conn: &mut PgConnection,
     conversation_id: Uuid,
     user_ids: &[Uuid],
-    role: &str,
+    role: DbMemberRole,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO conversation_members (conversation_id, user_id, role)
+    sqlx::query_scalar!(
+        r#"INSERT INTO conversation_members (conversation_id, user_id, role)
          SELECT $1, unnest($2::uuid[]), $3
          ON CONFLICT DO NOTHING
-         RETURNING user_id",
+         RETURNING user_id"#,
+        conversation_id,
+        user_ids,
+        role as _,
     )
-    .bind(conversation_id)
-    .bind(user_ids)
-    .bind(role)
     .fetch_all(conn)
     .await
 }
@@ -78,25 +75,41 @@ pub async fn get(
     db: impl PgExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<ConversationRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT_CONVERSATION} WHERE c.id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        ConversationRow,
+        r#"SELECT c.id, c.kind AS "kind: DbConversationKind", c.title,
+                  u.tms_user_id AS created_by, c.last_seq, c.created_at, c.updated_at,
+                  c.last_message_at
+           FROM conversations c JOIN users u ON u.id = c.created_by
+           WHERE c.id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Locks the conversation row until the transaction ends; its kind, or `None`.
-pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT kind FROM conversations WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+pub async fn lock(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<DbConversationKind>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT kind AS "kind: DbConversationKind" FROM conversations WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 pub async fn members(db: impl PgExecutor<'_>, id: Uuid) -> Result<Vec<MemberRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SELECT_MEMBER} WHERE cm.conversation_id = $1 ORDER BY cm.joined_at, u.tms_user_id"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        MemberRow,
+        r#"SELECT cm.user_id, u.tms_user_id, cm.role AS "role: DbMemberRole", cm.joined_at,
+                  cm.last_read_seq
+           FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+           WHERE cm.conversation_id = $1 ORDER BY cm.joined_at, u.tms_user_id"#,
+        id
+    )
     .fetch_all(db)
     .await
 }
@@ -106,30 +119,36 @@ pub async fn member(
     conversation_id: Uuid,
     user_id: Uuid,
 ) -> Result<Option<MemberRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SELECT_MEMBER} WHERE cm.conversation_id = $1 AND cm.user_id = $2"
-    ))
-    .bind(conversation_id)
-    .bind(user_id)
+    sqlx::query_as!(
+        MemberRow,
+        r#"SELECT cm.user_id, u.tms_user_id, cm.role AS "role: DbMemberRole", cm.joined_at,
+                  cm.last_read_seq
+           FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+           WHERE cm.conversation_id = $1 AND cm.user_id = $2"#,
+        conversation_id,
+        user_id,
+    )
     .fetch_optional(db)
     .await
 }
 
 pub async fn member_tms_ids(db: impl PgExecutor<'_>, id: Uuid) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT u.tms_user_id FROM conversation_members cm JOIN users u ON u.id = cm.user_id
          WHERE cm.conversation_id = $1",
+        id
     )
-    .bind(id)
     .fetch_all(db)
     .await
 }
 
 pub async fn exists(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)")
-        .bind(id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1) AS "exists!""#,
+        id
+    )
+    .fetch_one(db)
+    .await
 }
 
 pub async fn update_title(
@@ -137,20 +156,24 @@ pub async fn update_title(
     id: Uuid,
     title: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE conversations SET title = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(title)
-        .execute(db)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE conversations SET title = $2, updated_at = now() WHERE id = $1",
+        id,
+        title,
+    )
+    .execute(db)
+    .await
+    .map(drop)
 }
 
 pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE conversations SET updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(db)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE conversations SET updated_at = now() WHERE id = $1",
+        id
+    )
+    .execute(db)
+    .await
+    .map(drop)
 }
 
 pub async fn remove_member(
@@ -158,12 +181,13 @@ pub async fn remove_member(
     conversation_id: Uuid,
     user_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2")
-            .bind(conversation_id)
-            .bind(user_id)
-            .execute(db)
-            .await?;
+    let done = sqlx::query!(
+        "DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
+        conversation_id,
+        user_id,
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -171,14 +195,14 @@ pub async fn set_role(
     db: impl PgExecutor<'_>,
     conversation_id: Uuid,
     user_id: Uuid,
-    role: &str,
+    role: DbMemberRole,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE conversation_members SET role = $3 WHERE conversation_id = $1 AND user_id = $2",
+        conversation_id,
+        user_id,
+        role as _,
     )
-    .bind(conversation_id)
-    .bind(user_id)
-    .bind(role)
     .execute(db)
     .await
     .map(drop)
@@ -189,11 +213,11 @@ pub async fn successor(
     db: impl PgExecutor<'_>,
     conversation_id: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT user_id FROM conversation_members WHERE conversation_id = $1
          ORDER BY (role = 'admin') DESC, joined_at, user_id LIMIT 1",
+        conversation_id
     )
-    .bind(conversation_id)
     .fetch_optional(db)
     .await
 }
@@ -206,14 +230,16 @@ pub async fn list_for_user(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<SummaryRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT c.id, c.kind, c.title, c.last_seq, c.updated_at, c.last_message_at,
-                COALESCE(c.last_message_at, c.created_at) AS activity_at,
+    sqlx::query_as!(
+        SummaryRow,
+        r#"SELECT c.id, c.kind AS "kind: DbConversationKind", c.title, c.last_seq, c.updated_at,
+                c.last_message_at,
+                COALESCE(c.last_message_at, c.created_at) AS "activity_at!",
                 (SELECT count(*) FROM messages m
                   WHERE m.conversation_id = c.id AND m.seq > cm.last_read_seq
-                    AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL) AS unread_count,
+                    AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL) AS "unread_count!",
                 ARRAY(SELECT u.tms_user_id FROM conversation_members m2 JOIN users u ON u.id = m2.user_id
-                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, u.tms_user_id) AS member_ids,
+                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, u.tms_user_id) AS "member_ids!",
                 (SELECT json_build_object(
                         'id', m.id, 'conversation_id', m.conversation_id, 'seq', m.seq,
                         'sender_id', u.tms_user_id, 'type', m.kind, 'content', m.content,
@@ -221,17 +247,17 @@ pub async fn list_for_user(
                         'attachment', m.attachment, 'created_at', m.created_at,
                         'edited_at', m.edited_at, 'deleted_at', m.deleted_at)
                    FROM messages m JOIN users u ON u.id = m.sender_id
-                  WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1) AS last_message
+                  WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1) AS "last_message: Json<Message>"
            FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
           WHERE cm.user_id = $1
             AND ($2::timestamptz IS NULL OR (COALESCE(c.last_message_at, c.created_at), c.id) < ($2, $3))
           ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC
-          LIMIT $4",
+          LIMIT $4"#,
+        user_id,
+        after.map(|a| a.0),
+        after.map(|a| a.1),
+        limit,
     )
-    .bind(user_id)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
     .fetch_all(db)
     .await
 }

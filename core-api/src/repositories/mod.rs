@@ -5,4 +5,5 @@ pub mod messages;
 pub mod polls;
 pub mod reactions;
 pub mod receipts;
+pub mod sends;
 pub mod users;

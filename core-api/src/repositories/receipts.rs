@@ -10,22 +10,23 @@ pub async fn mark(
     user_id: Uuid,
     read: bool,
 ) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), sqlx::Error> {
-    sqlx::query_as(
+    let row = sqlx::query!(
         "INSERT INTO message_status (message_id, user_id, delivered_at, read_at)
          VALUES ($1, $2, now(), CASE WHEN $3 THEN now() END)
          ON CONFLICT (message_id, user_id) DO UPDATE SET
             delivered_at = COALESCE(message_status.delivered_at, EXCLUDED.delivered_at),
             read_at = COALESCE(message_status.read_at, EXCLUDED.read_at)
          RETURNING delivered_at, read_at",
+        message_id,
+        user_id,
+        read,
     )
-    .bind(message_id)
-    .bind(user_id)
-    .bind(read)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((row.delivered_at, row.read_at))
 }
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize)]
 pub struct StatusRow {
     pub user_id: String,
     pub delivered_at: Option<DateTime<Utc>>,
@@ -39,17 +40,18 @@ pub async fn for_message(
     conversation_id: Uuid,
     sender_id: Uuid,
 ) -> Result<Vec<StatusRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        StatusRow,
         "SELECT u.tms_user_id AS user_id, s.delivered_at, s.read_at
            FROM conversation_members cm
            JOIN users u ON u.id = cm.user_id
            LEFT JOIN message_status s ON s.message_id = $1 AND s.user_id = cm.user_id
           WHERE cm.conversation_id = $2 AND cm.user_id <> $3
           ORDER BY u.tms_user_id",
+        message_id,
+        conversation_id,
+        sender_id,
     )
-    .bind(message_id)
-    .bind(conversation_id)
-    .bind(sender_id)
     .fetch_all(db)
     .await
 }

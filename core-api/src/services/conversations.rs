@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::models::conversation::kind_from_db;
+use crate::models::conversation::DbMemberRole;
 use crate::repositories::{conversations as repo, users as users_repo};
 use crate::services::fanout::Push;
 use crate::services::pagination::{self, PageQuery};
@@ -78,7 +78,7 @@ async fn create_direct(state: &AppState, me: &AuthUser, other: &str) -> AppResul
             created: false,
         });
     };
-    repo::add_members(&mut tx, id, &ids, "member").await?;
+    repo::add_members(&mut tx, id, &ids, DbMemberRole::Member).await?;
     tx.commit().await?;
     let conversation = load(state, id).await?;
     notify(state, &conversation, server_events::CONVERSATION_UPDATED);
@@ -97,9 +97,9 @@ async fn create_group(
     users::require_known(state, others).await?;
     let mut tx = state.db.begin().await?;
     let id = repo::insert_group(&mut tx, title, me.user_id).await?;
-    repo::add_members(&mut tx, id, &[me.user_id], "owner").await?;
+    repo::add_members(&mut tx, id, &[me.user_id], DbMemberRole::Owner).await?;
     let other_ids = users_repo::ensure_many(&mut tx, others).await?;
-    repo::add_members(&mut tx, id, &other_ids, "member").await?;
+    repo::add_members(&mut tx, id, &other_ids, DbMemberRole::Member).await?;
     tx.commit().await?;
     let conversation = load(state, id).await?;
     notify(state, &conversation, server_events::CONVERSATION_UPDATED);
@@ -134,7 +134,7 @@ pub async fn list_mine(
         .into_iter()
         .map(|r| ConversationSummary {
             id: r.id,
-            kind: kind_from_db(&r.kind),
+            kind: r.kind.into(),
             title: r.title,
             last_seq: r.last_seq,
             unread_count: r.unread_count,

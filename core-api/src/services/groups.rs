@@ -4,7 +4,7 @@
 //! target's role, the next owner) holds until commit.
 
 use serde_json::json;
-use shared_types::api::{AddMembers, Conversation, ConversationType, MemberRole};
+use shared_types::api::{AddMembers, Conversation, MemberRole};
 use shared_types::socket::server_events;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::conversations::{evict_from_room, load, normalize_member_ids, notify, publish};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::models::conversation::{kind_from_db, role_to_db, MemberRow};
+use crate::models::conversation::{DbConversationKind, DbMemberRole, MemberRow};
 use crate::repositories::{conversations as repo, users as users_repo};
 use crate::services::{membership, users};
 use crate::state::AppState;
@@ -52,7 +52,7 @@ pub async fn add_members(
     users::require_known(state, &new_ids).await?;
     let (mut tx, _) = begin_admin_change(state, me, id).await?;
     let local = users_repo::ensure_many(&mut tx, &new_ids).await?;
-    let added = repo::add_members(&mut tx, id, &local, "member").await?;
+    let added = repo::add_members(&mut tx, id, &local, DbMemberRole::Member).await?;
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
     membership::invalidate(state, id).await;
@@ -115,7 +115,7 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
     if caller.role() == MemberRole::Owner {
         // the row lock keeps the successor a member until commit
         if let Some(next) = repo::successor(&mut *tx, id).await? {
-            repo::set_role(&mut *tx, id, next, role_to_db(MemberRole::Owner)).await?;
+            repo::set_role(&mut *tx, id, next, DbMemberRole::Owner).await?;
         }
     }
     repo::touch(&mut *tx, id).await?;
@@ -147,7 +147,7 @@ pub async fn set_role(
     repo::member(&mut *tx, id, target_local)
         .await?
         .ok_or_else(|| AppError::not_found("member"))?;
-    repo::set_role(&mut *tx, id, target_local, role_to_db(role)).await?;
+    repo::set_role(&mut *tx, id, target_local, role.into()).await?;
     tx.commit().await?;
     let conversation = load(state, id).await?;
     notify(state, &conversation, server_events::CONVERSATION_UPDATED);
@@ -179,7 +179,7 @@ async fn begin_change(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<(T
     let caller = repo::member(&mut *tx, id, me.user_id)
         .await?
         .ok_or_else(|| AppError::forbidden("you are not a member of this conversation"))?;
-    if kind_from_db(&kind) == ConversationType::Direct {
+    if kind == DbConversationKind::Direct {
         return Err(AppError::validation(
             "a direct conversation has fixed members and no title",
         ));

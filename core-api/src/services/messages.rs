@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::models::message::kind_to_db;
+use crate::models::message::DbMessageKind;
 use crate::repositories::messages as repo;
+use crate::repositories::sends::NewMessage;
 use crate::services::fanout::Push;
 use crate::services::membership;
 use crate::services::pagination::{self, PageQuery};
@@ -34,13 +35,8 @@ pub struct ListQuery {
 
 pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppResult<Sent> {
     validate(&input)?;
-    membership::require_member(state, input.conversation_id, me).await?;
-    if let Some(cmid) = input.client_msg_id.as_deref() {
-        if let Some(original) = repo::find_by_client_msg_id(&state.db, me.user_id, cmid).await? {
-            return retried(original.into(), &input);
-        }
-    }
     if let Some(reply_to) = input.reply_to_id {
+        membership::require_member(state, input.conversation_id, me).await?;
         let parent = repo::conversation_of(&state.db, reply_to).await?;
         if parent != Some(input.conversation_id) {
             return Err(AppError::new(
@@ -49,31 +45,31 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
             ));
         }
     }
-    let new = repo::NewMessage {
+    let new = NewMessage {
+        id: Uuid::new_v4(),
         conversation_id: input.conversation_id,
         sender_id: me.user_id,
-        kind: kind_to_db(input.kind),
-        content: input.content.as_deref(),
-        attachment: input.attachment.as_ref(),
+        kind: input.kind.into(),
+        content: input.content.clone(),
+        attachment: input.attachment.clone(),
         reply_to_id: input.reply_to_id,
-        client_msg_id: input.client_msg_id.as_deref(),
+        client_msg_id: input.client_msg_id.clone(),
     };
-    let mut tx = state.db.begin().await?;
-    let seq = repo::next_seq(&mut tx, input.conversation_id).await?;
-    let Some(row) = repo::insert(&mut tx, seq, &new).await? else {
-        // a concurrent retry won the race: undo our seq and return its message
-        tx.rollback().await?;
-        let cmid = input.client_msg_id.as_deref().unwrap_or_default();
-        let original = repo::find_by_client_msg_id(&state.db, me.user_id, cmid)
-            .await?
-            .ok_or_else(|| AppError::internal("idempotent send lost its original"))?;
-        return retried(original.into(), &input);
+    // One statement, shared with concurrent sends, answered after the commit:
+    // it stores only a member's send (so membership is checked in the same
+    // transaction), returns the original for a known client_msg_id, takes
+    // the seq, inserts the row and moves the sender's read mark.
+    let Some(stored) = state.sends.store(new).await? else {
+        // not stored: say why (404 or 403)
+        membership::require_member(state, input.conversation_id, me).await?;
+        return Err(AppError::forbidden(
+            "you are not a member of this conversation",
+        ));
     };
-    // sending implies having read everything up to it
-    repo::advance_read(&mut *tx, input.conversation_id, me.user_id, seq).await?;
-    tx.commit().await?;
-
-    let message: Message = row.into();
+    if !stored.created {
+        return retried(stored.message.into(), &input);
+    }
+    let message: Message = stored.message.into();
     publish(state, &message, server_events::NEW_MESSAGE);
     Ok(Sent {
         message,
@@ -148,7 +144,7 @@ pub async fn edit(state: &AppState, me: &AuthUser, id: Uuid, content: &str) -> A
     if row.deleted_at.is_some() {
         return Err(AppError::conflict("the message was deleted"));
     }
-    if row.kind != "text" {
+    if row.kind != DbMessageKind::Text {
         return Err(AppError::validation("only text messages can be edited"));
     }
     validate_text(Some(content))?;

@@ -12,4 +12,5 @@ pub mod polls;
 pub mod presence;
 pub mod reactions;
 pub mod receipts;
+pub mod send_queue;
 pub mod users;

@@ -18,8 +18,10 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
+use crate::models::message::DbMessageKind;
 use crate::models::poll::PollRow;
-use crate::repositories::{messages as messages_repo, polls as repo};
+use crate::repositories::polls as repo;
+use crate::repositories::sends::{self as sends_repo, NewMessage};
 use crate::services::fanout::Push;
 use crate::services::membership;
 use crate::state::AppState;
@@ -35,20 +37,24 @@ pub async fn create(
     membership::require_member(state, conversation_id, me).await?;
 
     let mut tx = state.db.begin().await?;
-    let seq = messages_repo::next_seq(&mut tx, conversation_id).await?;
-    let new = messages_repo::NewMessage {
+    let new = NewMessage {
+        id: Uuid::new_v4(),
         conversation_id,
         sender_id: me.user_id,
-        kind: "poll",
+        kind: DbMessageKind::Poll,
         // the question doubles as the message text: previews and notifications show it
-        content: Some(&question),
+        content: Some(question.clone()),
         attachment: None,
         reply_to_id: None,
         client_msg_id: None,
     };
-    let row = messages_repo::insert(&mut tx, seq, &new)
+    // the send statement: membership checked again in this transaction, next
+    // seq taken, the creator's read mark moved
+    let row = sends_repo::insert_one(&mut *tx, &new)
         .await?
-        .ok_or_else(|| AppError::internal("a poll message without client_msg_id conflicted"))?;
+        .ok_or_else(|| AppError::forbidden("you are not a member of this conversation"))?
+        .message;
+    let seq = row.seq;
     let new_poll = repo::NewPoll {
         conversation_id,
         message_id: row.id,
@@ -59,8 +65,6 @@ pub async fn create(
         closes_at: input.closes_at,
     };
     let poll_id = repo::insert(&mut tx, &new_poll, &options).await?;
-    // posting implies having read everything up to it, as for any message
-    messages_repo::advance_read(&mut *tx, conversation_id, me.user_id, seq).await?;
     let poll = view(&mut tx, poll_id, Some(me.user_id), now).await?;
     tx.commit().await?;
 
