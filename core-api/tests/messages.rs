@@ -377,7 +377,7 @@ async fn an_unknown_kind_in_the_database_is_an_error(pool: PgPool) {
         .execute(&app.pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE messages SET kind = 'poll' WHERE id = $1::uuid")
+    sqlx::query("UPDATE messages SET kind = 'sticker' WHERE id = $1::uuid")
         .bind(id)
         .execute(&app.pool)
         .await
