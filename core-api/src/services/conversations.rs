@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::models::conversation::kind_from_db;
+use crate::models::conversation::{kind_from_db, ConversationRow, MemberRow};
 use crate::repositories::{conversations as repo, users as users_repo};
 use crate::services::fanout::Push;
 use crate::services::pagination::{self, PageQuery};
@@ -155,10 +155,28 @@ pub async fn list_mine(
 
 /// The conversation with its members and their profiles (one batch lookup).
 pub(super) async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> {
-    let row = repo::get(&state.db, id)
+    let rows = read_in(&mut *state.db.acquire().await?, id).await?;
+    Ok(with_profiles(state, rows).await)
+}
+
+/// The conversation's row and members, without profiles: what a change reads
+/// inside its transaction, so that TMS is asked only after the commit.
+pub(super) async fn read_in(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+) -> AppResult<(ConversationRow, Vec<MemberRow>)> {
+    let row = repo::get(&mut *conn, id)
         .await?
         .ok_or_else(|| AppError::not_found("conversation"))?;
-    let members = repo::members(&state.db, id).await?;
+    let members = repo::members(&mut *conn, id).await?;
+    Ok((row, members))
+}
+
+/// Adds the members' profiles; never call it while holding a lock (TMS may be slow).
+pub(super) async fn with_profiles(
+    state: &AppState,
+    (row, members): (ConversationRow, Vec<MemberRow>),
+) -> Conversation {
     let ids: Vec<String> = members.iter().map(|m| m.tms_user_id.clone()).collect();
     // profiles are decoration: a TMS outage must not hide the conversation
     let profiles: HashMap<_, _> = users::profiles(state, &ids).await.unwrap_or_default();
@@ -171,7 +189,7 @@ pub(super) async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> 
             member
         })
         .collect();
-    Ok(row.into_conversation(members))
+    row.into_conversation(members)
 }
 
 pub(super) fn notify(state: &AppState, conversation: &Conversation, event: &str) {
