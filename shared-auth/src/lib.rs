@@ -2,12 +2,15 @@
 //!
 //! - [`jwt`]: verification of TMS-issued JWTs (HS256, RS256/ES256 via JWKS).
 //! - [`internal_sig`]: HMAC-SHA256 signing of the internal edge ⇄ core API.
+//! - [`jwks_gate`]: when a JWKS refetch may start (one in flight, a least
+//!   interval after the end of the last one).
 //!
 //! Pure functions only: no I/O, no async runtime and no system clock. Callers pass
 //! the current time (`now_unix`, seconds) and the key material, which keeps both
 //! sides deterministic in tests and lets the same code run on Cloudflare Workers.
 
 pub mod internal_sig;
+pub mod jwks_gate;
 pub mod jwt;
 
 pub use internal_sig::SigError;
