@@ -4,9 +4,11 @@
 pub mod api;
 pub mod envelope;
 pub mod error;
+pub mod ids;
 pub mod internal;
 pub mod limits;
 pub mod socket;
 
 pub use envelope::{ApiErrorBody, Envelope, Pagination};
 pub use error::ErrorCode;
+pub use ids::TmsUserId;

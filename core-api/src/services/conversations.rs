@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared_types::api::{Conversation, ConversationSummary, ConversationType, CreateConversation};
-use shared_types::limits::{MAX_GROUP_MEMBERS_PER_REQUEST, MAX_TITLE_CHARS};
+use shared_types::limits;
 use shared_types::socket::{server_events, NS_MESSAGING, NS_NOTIFICATIONS};
 use shared_types::Pagination;
 use uuid::Uuid;
@@ -234,21 +234,12 @@ pub(super) fn publish(
     ));
 }
 
-/// Deduplicates, drops the caller, rejects empty or oversized ids and lists.
+/// Deduplicates, drops the caller, rejects ids that break `TmsUserId`'s rule and oversized lists.
 pub(super) fn normalize_member_ids(ids: &[String], me: &str) -> AppResult<Vec<String>> {
-    if ids.len() > MAX_GROUP_MEMBERS_PER_REQUEST {
-        return Err(AppError::validation(format!(
-            "at most {MAX_GROUP_MEMBERS_PER_REQUEST} member_ids per request"
-        )));
-    }
+    limits::check_member_id_count(ids.len()).map_err(AppError::validation)?;
+    users::check_ids(ids, "member_ids")?;
     let mut out: Vec<String> = Vec::with_capacity(ids.len());
     for id in ids {
-        let id = id.trim();
-        if id.is_empty() || id.len() > 128 {
-            return Err(AppError::validation(
-                "member_ids must be non-empty TMS user ids of at most 128 bytes",
-            ));
-        }
         if id != me && !out.iter().any(|o| o == id) {
             out.push(id.to_string());
         }
@@ -257,16 +248,7 @@ pub(super) fn normalize_member_ids(ids: &[String], me: &str) -> AppResult<Vec<St
 }
 
 pub(super) fn validate_title(title: Option<&str>) -> AppResult<String> {
-    let title = title.map(str::trim).unwrap_or("");
-    if title.is_empty() {
-        return Err(AppError::validation("title is required"));
-    }
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(AppError::validation(format!(
-            "title must be at most {MAX_TITLE_CHARS} characters"
-        )));
-    }
-    Ok(title.to_string())
+    limits::normalize_title(title).map_err(AppError::validation)
 }
 
 /// The same key whoever creates the DM; length-prefixed because TMS ids are

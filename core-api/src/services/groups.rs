@@ -84,6 +84,7 @@ pub async fn remove_member(
     id: Uuid,
     target: &str,
 ) -> AppResult<Conversation> {
+    users::check_ids(&[target], "user_id")?;
     if target == me.tms_user_id {
         return leave(state, me, id).await;
     }
@@ -138,6 +139,7 @@ pub async fn set_role(
     target: &str,
     role: MemberRole,
 ) -> AppResult<Conversation> {
+    users::check_ids(&[target], "user_id")?;
     let (mut tx, caller) = begin_admin_change(state, me, id).await?;
     if caller.role() != MemberRole::Owner {
         return Err(AppError::forbidden("only the owner can change roles"));
