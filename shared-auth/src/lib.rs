@@ -15,3 +15,30 @@ pub mod jwt;
 
 pub use internal_sig::SigError;
 pub use jwt::{JwkKeys, JwtConfig, JwtError, TokenAlgorithm, VerifiedToken};
+
+/// The token of an `Authorization: Bearer <token>` header value (scheme in
+/// any case, surrounding spaces dropped); `None` when there is none. The one
+/// parser of edge and core.
+pub fn bearer_token(header_value: &str) -> Option<&str> {
+    let (scheme, token) = header_value.trim_start().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    Some(token.trim()).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token(""), None);
+    }
+}

@@ -7,6 +7,7 @@ pub mod error;
 pub mod ids;
 pub mod internal;
 pub mod limits;
+pub mod percent;
 pub mod socket;
 
 pub use envelope::{ApiErrorBody, Envelope, Pagination};
