@@ -106,5 +106,6 @@ pub struct SummaryRow {
     pub activity_at: DateTime<Utc>,
     pub unread_count: i64,
     pub member_ids: Vec<String>,
-    pub last_message: Option<sqlx::types::Json<shared_types::api::Message>>,
+    #[sqlx(flatten)]
+    pub last_message: crate::models::message::LastMessageColumns,
 }

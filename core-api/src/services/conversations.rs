@@ -140,7 +140,7 @@ pub async fn list_mine(
             unread_count: r.unread_count,
             updated_at: r.updated_at,
             last_message_at: r.last_message_at,
-            last_message: r.last_message.map(|m| m.0),
+            last_message: r.last_message.into_message(r.id),
             member_ids: r.member_ids,
         })
         .collect();
