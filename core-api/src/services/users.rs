@@ -132,15 +132,6 @@ pub async fn require_known(state: &AppState, ids: &[String]) -> AppResult<()> {
     ))
 }
 
-/// Drops cached profiles (TMS webhook).
-pub async fn invalidate(state: &AppState, ids: &[String]) -> AppResult<()> {
-    let keys: Vec<String> = ids
-        .iter()
-        .flat_map(|id| [fresh_key(id), stale_key(id)])
-        .collect();
-    state.cache.delete(&keys).await
-}
-
 fn tms_unavailable() -> AppError {
     AppError::new(
         ErrorCode::TmsUnavailable,
