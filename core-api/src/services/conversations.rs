@@ -251,8 +251,9 @@ pub(super) fn validate_title(title: Option<&str>) -> AppResult<String> {
     limits::normalize_title(title).map_err(AppError::validation)
 }
 
-/// The same key whoever creates the DM; length-prefixed because TMS ids are
-/// opaque and may contain any separator.
+/// `{byte length of the lower id}:{lower}|{higher}`: the same key whoever
+/// creates the DM; length-prefixed because TMS ids are opaque and may contain
+/// any separator (`|` included).
 fn direct_key(a: &str, b: &str) -> String {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
     format!("{}:{low}|{high}", low.len())
