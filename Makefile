@@ -9,7 +9,7 @@ help:
 	@echo "make test      fmt check, clippy, all tests against real Postgres and Redis, e2e"
 	@echo "make fmt       format the workspace"
 	@echo "make lint      fmt check and clippy (native, and wasm32 for the edge)"
-	@echo "make build     build the workspace (and the edge Worker once it exists)"
+	@echo "make build     build the workspace and the edge Worker"
 	@echo "make services  only ensure Postgres and Redis are up"
 	@echo "make tools     only install missing build and test tools"
 
@@ -23,15 +23,14 @@ fmt:
 	cargo fmt --all
 
 lint:
-	@scripts/ensure-tools.sh --base --rust $$(test -e edge-worker/src/glue -o -e edge-worker/src/glue.rs && echo --wasm-target)
+	@scripts/ensure-tools.sh --base --rust --wasm-target
 	@scripts/lint.sh
 
 build:
 	@scripts/ensure-tools.sh --base
 	SQLX_OFFLINE=true cargo build --workspace
-	@if test -e edge-worker/src/glue -o -e edge-worker/src/glue.rs; then \
-		scripts/ensure-tools.sh --worker --node && scripts/build-edge.sh; \
-	fi
+	@scripts/ensure-tools.sh --worker --node
+	@scripts/build-edge.sh
 
 services:
 	@scripts/ensure-services.sh

@@ -60,7 +60,7 @@ esac
 export TMS_STANDIN_ADDR
 
 run_edge=0
-if edge_has_glue && [ "${DEV_NO_EDGE:-0}" != 1 ]; then
+if [ "${DEV_NO_EDGE:-0}" != 1 ]; then
   run_edge=1
   # core fans events out to the edge only when the edge runs
   export EDGE_FANOUT_URL="${edge_url_from_env:-http://127.0.0.1:$EDGE_PORT/internal/v1/fanout}"

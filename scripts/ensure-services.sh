@@ -4,7 +4,10 @@
 #   - already reachable: nothing is changed (the Postgres login is checked);
 #   - installed but stopped: started;
 #   - not installed: installed with apt-get (sudo when not root), started,
-#     and the `postgres` role gets the password `postgres`.
+#     and the `postgres` role gets the password `postgres`;
+#   - already running, but login as postgres:postgres fails: the password of
+#     that existing cluster is changed only if you say yes (asked only when
+#     stdin is a terminal); otherwise the script prints what to do and stops.
 # Waits until both answer, or fails with a clear message.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -87,18 +90,28 @@ ensure_postgres() {
   fi
 
   have psql || apt_install postgresql-client
-  if ! pg_login_ok; then
-    if pg_installed && pg_set_password && pg_login_ok; then
-      :
-    elif [ "$started" = 1 ]; then
-      die "cannot log in to Postgres as postgres:postgres@$PG_HOST:$PG_PORT after starting it"
-    else
-      die "Postgres answers on $PG_HOST:$PG_PORT but login as postgres:postgres fails.
-  The dev and test defaults expect it. Either set that password
-  (sudo -u postgres psql -c \"ALTER ROLE postgres PASSWORD 'postgres'\")
-  or point DATABASE_URL (.env) at a role that works."
+  pg_login_ok && return 0
+  if [ "$started" = 1 ]; then
+    # a cluster these scripts just installed or started: the dev password is expected
+    { pg_installed && pg_set_password && pg_login_ok; } \
+      || die "cannot log in to Postgres as postgres:postgres@$PG_HOST:$PG_PORT after starting it"
+    return 0
+  fi
+  # a cluster that was already running: its password is not ours to change silently
+  if [ -t 0 ] && pg_installed; then
+    local answer=""
+    printf '[services] Postgres on %s:%s refuses postgres:postgres. Set the password of its\n  postgres role to "postgres" (dev only; it replaces the current one)? [y/N] ' \
+      "$PG_HOST" "$PG_PORT" >&2
+    read -r answer || answer=""
+    if [ "$answer" = y ] || [ "$answer" = Y ]; then
+      pg_set_password && pg_login_ok && return 0
+      die "the password was set but login as postgres:postgres still fails (check pg_hba.conf)"
     fi
   fi
+  die "Postgres answers on $PG_HOST:$PG_PORT but login as postgres:postgres fails.
+  The dev and test defaults expect it; nothing was changed. Either set that password
+  (sudo -u postgres psql -c \"ALTER ROLE postgres PASSWORD 'postgres'\")
+  or point DATABASE_URL (.env) / TEST_DATABASE_URL at a role that works."
 }
 
 # ---------- Redis ----------

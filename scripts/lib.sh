@@ -79,9 +79,6 @@ node_ok() {
   have node && version_ge "$(node_version)" "$NODE_MIN_VERSION"
 }
 
-# edge_has_glue: the edge engineer's Worker glue exists, so the edge can be built and run.
-edge_has_glue() { [ -e "$ROOT/edge-worker/src/glue" ] || [ -e "$ROOT/edge-worker/src/glue.rs" ]; }
-
 wasm_target_installed() {
   have rustup && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown
 }

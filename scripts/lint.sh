@@ -22,9 +22,5 @@ step() { # description cmd...
 
 step "formatting" cargo fmt --all -- --check
 step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
-if edge_has_glue; then
-  wasm_target_installed || die "edge-worker has Worker glue but the wasm32-unknown-unknown target is missing: run scripts/ensure-tools.sh --wasm-target"
-  step "clippy (edge, wasm32)" cargo clippy -p edge-worker --target wasm32-unknown-unknown -- -D warnings
-else
-  log "edge-worker has no Worker glue yet: skipping the wasm32 clippy"
-fi
+wasm_target_installed || die "the wasm32-unknown-unknown target is missing: run scripts/ensure-tools.sh --wasm-target"
+step "clippy (edge, wasm32)" cargo clippy -p edge-worker --target wasm32-unknown-unknown -- -D warnings

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: every check and test, failing fast with a clear message.
 #   1. ensure tools (rustfmt, clippy, redis-server and the Postgres binaries
-#      core's fault tests run privately; the wasm target and the worker/node tools
-#      once the edge and its end-to-end tests exist) and services (Postgres, Redis);
+#      core's fault tests run privately, the wasm target, the worker and node
+#      tools) and services (Postgres, Redis);
 #   2. scripts/lint.sh: cargo fmt --check, clippy native (and wasm32 for the edge);
 #   3. scripts/sqlx-prepare.sh --check: core's .sqlx/ offline data matches its
 #      queries (against a scratch database it creates, migrates and drops);
 #   4. cargo test --workspace against real Postgres and Redis (core's
 #      #[sqlx::test] creates a database per test from DATABASE_URL);
-#   5. tests/e2e/run.sh, when it exists.
+#   4. tests/e2e/run.sh (stand-in, core and wrangler dev, driven by socket.io-client).
 # Everything builds with SQLX_OFFLINE=true: checked queries compile from .sqlx/.
 # .env is NOT read: tests use their own fixed local settings.
 set -euo pipefail
@@ -19,10 +19,7 @@ cd "$ROOT"
 started=$SECONDS
 
 export SQLX_OFFLINE=true
-tool_flags=(--base --rust --fault-deps --sqlx)
-edge_has_glue && tool_flags+=(--wasm-target)
-[ -f tests/e2e/run.sh ] && tool_flags+=(--worker --node)
-scripts/ensure-tools.sh "${tool_flags[@]}"
+scripts/ensure-tools.sh --base --rust --fault-deps --sqlx --wasm-target --worker --node
 scripts/ensure-services.sh
 use_local_node
 
@@ -34,10 +31,6 @@ export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 log "cargo test --workspace (DATABASE_URL=${DATABASE_URL%%://*}://…@${DATABASE_URL##*@}, REDIS_URL=$REDIS_URL)"
 cargo test --workspace || die "cargo test --workspace failed"
 
-if [ -f tests/e2e/run.sh ]; then
-  log "end-to-end: tests/e2e/run.sh"
-  bash tests/e2e/run.sh || die "end-to-end tests failed (tests/e2e/run.sh)"
-else
-  log "no tests/e2e/run.sh yet: skipping end-to-end tests"
-fi
+log "end-to-end: tests/e2e/run.sh"
+bash tests/e2e/run.sh || die "end-to-end tests failed (tests/e2e/run.sh)"
 log "all checks and tests passed in $((SECONDS - started))s"

@@ -1,5 +1,6 @@
 //! Thin Redis edge: key naming and the few commands core uses. Keys follow the
-//! seed (`user:{tms_user_id}`, `conversation:{id}:members`), behind an optional prefix.
+//! original (FastAPI) design (`user:{tms_user_id}`, `conversation:{id}:members`),
+//! behind an optional prefix.
 //!
 //! Every command, script and pipeline goes through [`Cache::run`], which bounds
 //! it by the response timeout and tracks Redis health: after a connection-level

@@ -1,4 +1,5 @@
-//! The clock is injected so expiry and rate-limit logic is deterministic in tests.
+//! The clock is injected so token expiry, the JWKS refetch interval, presence
+//! and signature windows are deterministic in tests.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

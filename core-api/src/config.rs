@@ -8,6 +8,16 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+/// The secrets of `make dev` and `.env.example`: public, so refused in production.
+pub const DEV_SECRETS: [(&str, &str); 3] = [
+    ("JWT_SECRET", "dev-jwt-secret-0123456789abcdef0123456789"),
+    (
+        "INTERNAL_API_SECRET",
+        "dev-internal-secret-0123456789abcdef012345",
+    ),
+    ("TMS_API_KEY", "dev-tms-api-key"),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
     Development,
@@ -18,8 +28,8 @@ pub enum Environment {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen_addr: SocketAddr,
+    /// `production` refuses the `make dev` secrets (see `DEV_SECRETS`).
     pub environment: Environment,
-    pub debug: bool,
     pub database_url: SecretString,
     pub database_max_connections: u32,
     /// Longest wait for a pooled connection before answering 503 DATABASE_UNAVAILABLE.
@@ -47,9 +57,7 @@ pub struct Config {
     pub fanout: FanoutSettings,
     /// How long a user with no socket left still counts as online (no flap on reconnect).
     pub presence_grace: Duration,
-    pub tms_webhook_secret: Option<SecretString>,
     pub allowed_origins: Vec<String>,
-    pub oss: Option<OssConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,14 +98,6 @@ pub struct FanoutSettings {
     pub drain: Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct OssConfig {
-    pub access_key_id: String,
-    pub access_key_secret: SecretString,
-    pub bucket: String,
-    pub endpoint: String,
-}
-
 /// All problems found in the environment, one line each.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
@@ -136,7 +136,6 @@ impl Config {
                 Environment::Development
             }
         };
-        let debug = r.parsed("DEBUG", false);
 
         let database_url = r.required_url("DATABASE_URL", &["postgres", "postgresql"]);
         let database_max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 20u32);
@@ -195,7 +194,6 @@ impl Config {
         };
         let presence_grace =
             Duration::from_millis(r.bounded("PRESENCE_GRACE_MS", 5000, 0..=300_000) as u64);
-        let tms_webhook_secret = r.optional_secret("TMS_WEBHOOK_SECRET", MIN_SECRET_BYTES);
         let allowed_origins = r
             .optional("ALLOWED_ORIGINS")
             .map(|v| {
@@ -206,36 +204,21 @@ impl Config {
             })
             .unwrap_or_default();
 
-        let oss_vars = [
-            "OSS_ACCESS_KEY_ID",
-            "OSS_ACCESS_KEY_SECRET",
-            "OSS_BUCKET_NAME",
-            "OSS_ENDPOINT",
-        ];
-        let oss_set = oss_vars.iter().filter(|v| r.has(v)).count();
-        let oss = if oss_set == 0 {
-            None
-        } else if oss_set < oss_vars.len() {
-            let missing: Vec<_> = oss_vars.iter().filter(|v| !r.has(v)).copied().collect();
-            r.problem(format!(
-                "OSS_*: set all four or none; missing {}",
-                missing.join(", ")
-            ));
-            None
-        } else {
-            Some(OssConfig {
-                access_key_id: r.optional("OSS_ACCESS_KEY_ID").unwrap_or_default(),
-                access_key_secret: r.required_secret("OSS_ACCESS_KEY_SECRET", 1),
-                bucket: r.optional("OSS_BUCKET_NAME").unwrap_or_default(),
-                endpoint: r.optional("OSS_ENDPOINT").unwrap_or_default(),
-            })
-        };
+        if environment == Environment::Production {
+            // the secrets `make dev` and `.env.example` use are public
+            for (name, dev_value) in DEV_SECRETS {
+                if r.optional(name).as_deref() == Some(dev_value) {
+                    r.problem(format!(
+                        "{name}: the development default is refused with ENVIRONMENT=production"
+                    ));
+                }
+            }
+        }
 
         if r.problems.is_empty() {
             Ok(Config {
                 listen_addr,
                 environment,
-                debug,
                 database_url,
                 database_max_connections,
                 database_acquire_timeout,
@@ -253,9 +236,7 @@ impl Config {
                 edge_fanout_url,
                 fanout,
                 presence_grace,
-                tms_webhook_secret,
                 allowed_origins,
-                oss,
             })
         } else {
             Err(ConfigError(r.problems))
@@ -410,7 +391,6 @@ mod tests {
         assert_eq!(c.tms.base_url, "http://127.0.0.1:8100");
         assert_eq!(c.jwt.user_claim, "sub");
         assert_eq!(c.environment, Environment::Development);
-        assert!(c.oss.is_none());
         assert_eq!(c.fanout.lanes, 8);
         assert_eq!(c.fanout.max_batch, 100);
         assert_eq!(c.presence_grace, Duration::from_millis(5000));
@@ -449,14 +429,12 @@ mod tests {
         vars.remove("DATABASE_URL");
         vars.insert("JWT_SECRET".into(), "short".into());
         vars.insert("PORT".into(), "eighty".into());
-        vars.insert("OSS_BUCKET_NAME".into(), "b".into());
         let err = Config::from_map(&vars).unwrap_err();
         let text = err.to_string();
         for needle in [
             "DATABASE_URL: missing",
             "JWT_SECRET: must be at least 32",
             "PORT:",
-            "OSS_*",
         ] {
             assert!(text.contains(needle), "{needle} not in {text}");
         }
@@ -464,6 +442,24 @@ mod tests {
             !text.contains("short"),
             "secret values must not be echoed: {text}"
         );
+    }
+
+    #[test]
+    fn production_refuses_the_dev_secrets() {
+        let mut vars = base();
+        for (name, value) in DEV_SECRETS {
+            vars.insert(name.into(), value.into());
+        }
+        assert!(Config::from_map(&vars).is_ok(), "development accepts them");
+        vars.insert("ENVIRONMENT".into(), "production".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        for (name, value) in DEV_SECRETS {
+            assert!(
+                err.contains(&format!("{name}: the development default")),
+                "{err}"
+            );
+            assert!(!err.contains(value), "secret echoed: {err}");
+        }
     }
 
     #[test]

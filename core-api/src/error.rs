@@ -18,8 +18,6 @@ pub enum AppError {
         message: String,
         details: Option<Value>,
     },
-    #[error("rate limited, retry after {retry_after_secs}s")]
-    RateLimited { retry_after_secs: u64 },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("redis: {0}")]
@@ -69,7 +67,6 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Client { code, .. } => *code,
-            AppError::RateLimited { .. } => ErrorCode::RateLimited,
             AppError::Database(e) if database_unavailable(e) => ErrorCode::DatabaseUnavailable,
             AppError::Database(e) => {
                 constraint_violation(e).map_or(ErrorCode::InternalError, |(c, _)| c)
@@ -91,10 +88,6 @@ impl AppError {
                 message: message.clone(),
                 details: details.clone(),
             },
-            AppError::RateLimited { retry_after_secs } => ApiErrorBody::new(
-                ErrorCode::RateLimited,
-                format!("rate limit exceeded, retry after {retry_after_secs}s"),
-            ),
             AppError::Database(e) if database_unavailable(e) => ApiErrorBody::new(
                 ErrorCode::DatabaseUnavailable,
                 "database unavailable, retry shortly",
@@ -159,7 +152,7 @@ impl IntoResponse for AppError {
         let status = StatusCode::from_u16(body.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match &self {
-            AppError::Client { .. } | AppError::RateLimited { .. } => {
+            AppError::Client { .. } => {
                 tracing::debug!(code = %body.code, "request rejected: {}", body.message)
             }
             AppError::Database(_) if status.is_client_error() => {
@@ -167,10 +160,9 @@ impl IntoResponse for AppError {
             }
             _ => tracing::error!(code = %body.code, error = %self, "request failed"),
         }
-        let retry_after = match (&self, body.code) {
-            (AppError::RateLimited { retry_after_secs }, _) => Some(*retry_after_secs),
-            (_, ErrorCode::CacheUnavailable) => Some(CACHE_RETRY_AFTER_SECS),
-            (_, ErrorCode::DatabaseUnavailable) => Some(DATABASE_RETRY_AFTER_SECS),
+        let retry_after = match body.code {
+            ErrorCode::CacheUnavailable => Some(CACHE_RETRY_AFTER_SECS),
+            ErrorCode::DatabaseUnavailable => Some(DATABASE_RETRY_AFTER_SECS),
             _ => None,
         };
         let mut response = (status, Json(Envelope::err(body))).into_response();

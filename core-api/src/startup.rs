@@ -88,7 +88,7 @@ pub async fn build_with_pool(
     )
     .await?;
     let tms = TmsClient::new(config.tms.clone())?;
-    let jwt = Arc::new(JwtAuthenticator::new(&config.jwt));
+    let jwt = Arc::new(JwtAuthenticator::new(&config.jwt, clock.clone()));
     if config.jwt.jwks_url.is_some() {
         // a TMS outage at start must not stop core: unknown kids refetch later
         jwt.refresh_keys().await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use shared_types::api::UserProfile;
+use shared_types::percent::encode_component;
 
 use crate::config::TmsConfig;
 
@@ -58,7 +59,7 @@ impl TmsClient {
         let path = self
             .config
             .user_path
-            .replace("{id}", &percent_encode(tms_user_id));
+            .replace("{id}", &encode_component(tms_user_id));
         let resp = self
             .authed(self.http.get(self.url(&path)))
             .send()
@@ -109,27 +110,5 @@ impl TmsClient {
         } else {
             Err(TmsError::Status(resp.status().as_u16()))
         }
-    }
-}
-
-/// Ids are opaque TMS strings; keep them inside one path segment.
-fn percent_encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ids_stay_in_one_segment() {
-        assert_eq!(super::percent_encode("a/b c"), "a%2Fb%20c");
-        assert_eq!(super::percent_encode("load-001"), "load-001");
     }
 }

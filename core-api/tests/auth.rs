@@ -2,7 +2,10 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::TestApp;
+use core_api::clock::{Clock, ManualClock, SystemClock};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -134,11 +137,21 @@ async fn hs256_rules(pool: PgPool) {
 
 /// Core with the stand-in's JWKS and this least time between refetches.
 async fn spawn_with_jwks(pool: PgPool, min_refresh_secs: u64) -> TestApp {
-    TestApp::spawn_with(pool, |v| {
-        let url = v["TMS_API_URL"].clone() + "/.well-known/jwks.json";
-        v.insert("TMS_JWKS_URL".into(), url);
-        v.insert("JWKS_MIN_REFRESH_SECS".into(), min_refresh_secs.to_string());
-    })
+    spawn_with_jwks_on(pool, min_refresh_secs, Arc::new(SystemClock)).await
+}
+
+/// As `spawn_with_jwks`, on a clock the test moves: the refetch interval
+/// passes only when the test says so.
+async fn spawn_with_jwks_on(pool: PgPool, min_refresh_secs: u64, clock: Arc<dyn Clock>) -> TestApp {
+    TestApp::spawn_full(
+        pool,
+        |v| {
+            let url = v["TMS_API_URL"].clone() + "/.well-known/jwks.json";
+            v.insert("TMS_JWKS_URL".into(), url);
+            v.insert("JWKS_MIN_REFRESH_SECS".into(), min_refresh_secs.to_string());
+        },
+        clock,
+    )
     .await
 }
 
@@ -186,9 +199,10 @@ async fn rs256_and_es256_through_jwks_with_refetch_on_unknown_kid(pool: PgPool) 
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn requests_racing_a_key_rotation_all_get_the_new_keys(pool: PgPool) {
-    let app = spawn_with_jwks(pool, 1).await;
+    let clock = ManualClock::at(chrono::Utc::now());
+    let app = spawn_with_jwks_on(pool, 30, Arc::new(clock.clone())).await;
     // past the refresh interval of the fetch at startup
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    clock.advance(chrono::Duration::seconds(30));
     app.tms.standin.rotate_keys();
     let before = app.tms.controls.requests(tms_standin::Route::Jwks);
     let tokens: Vec<String> = ["alice", "bob", "carol", "dave"]
@@ -206,32 +220,42 @@ async fn requests_racing_a_key_rotation_all_get_the_new_keys(pool: PgPool) {
     for r in &replies {
         r.expect(200);
     }
+    // one fetch serves every request: the others waited for it, or came after
+    // it and found the new keys
     let fetched = app.tms.controls.requests(tms_standin::Route::Jwks) - before;
-    // one fetch serves the requests queued behind it (a second is possible
-    // only if the queue outlasts the 1 s interval on a slow machine)
-    assert!(
-        (1..=2).contains(&fetched),
-        "{fetched} fetches for 8 racing requests"
-    );
+    assert_eq!(fetched, 1, "{fetched} fetches for 8 racing requests");
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn unknown_kid_refetch_is_rate_limited(pool: PgPool) {
-    let app = spawn_with_jwks(pool, 3600).await;
-    let before = app.tms.controls.requests(tms_standin::Route::Jwks);
-    for _ in 0..5 {
-        let forged = app
-            .tms
-            .issue(&TokenRequest::new("carol").alg(TokenAlg::RS256).kid("nope"))
-            .unwrap()
-            .token;
+    let clock = ManualClock::at(chrono::Utc::now());
+    let app = spawn_with_jwks_on(pool, 30, Arc::new(clock.clone())).await;
+    let jwks = || app.tms.controls.requests(tms_standin::Route::Jwks);
+    assert_eq!(jwks(), 1, "core fetches the JWKS once at start");
+    let forged = app
+        .tms
+        .issue(&TokenRequest::new("carol").alg(TokenAlg::RS256).kid("nope"))
+        .unwrap()
+        .token;
+    let refused = || async {
         me(&app, &forged)
             .await
             .expect_error(401, "TOKEN_UNKNOWN_KEY");
+    };
+    // within the interval after the startup fetch: no refetch at all
+    for _ in 0..5 {
+        refused().await;
     }
-    let fetched = app.tms.controls.requests(tms_standin::Route::Jwks) - before;
-    assert!(
-        fetched <= 1,
-        "unknown kids refetched {fetched} times within the window"
-    );
+    assert_eq!(jwks(), 1, "refetched within the interval");
+    // the interval counts from the end of the last fetch
+    clock.advance(chrono::Duration::seconds(29));
+    refused().await;
+    assert_eq!(jwks(), 1, "refetched 29 s after the last fetch");
+    clock.advance(chrono::Duration::seconds(1));
+    refused().await;
+    assert_eq!(jwks(), 2, "one refetch once the interval has passed");
+    for _ in 0..5 {
+        refused().await;
+    }
+    assert_eq!(jwks(), 2, "and none again within the next interval");
 }

@@ -131,7 +131,7 @@ async fn list_is_paginated_by_activity_with_unread_and_last_message(pool: PgPool
     let group = app.conversation("alice", "group", &["bob", "carol"]).await;
     app.send("bob", &dm_bob, "hi alice").await;
     app.send("bob", &dm_bob, "are you there?").await;
-    app.send("carol", &group, "hello team").await;
+    let last = app.send("carol", &group, "hello team").await;
 
     let page1 = app.get("/api/v1/conversations?limit=2", "alice").await;
     page1.expect(200);
@@ -139,7 +139,8 @@ async fn list_is_paginated_by_activity_with_unread_and_last_message(pool: PgPool
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["id"], group.as_str(), "most recent activity first");
     assert_eq!(items[0]["unread_count"], 1);
-    assert_eq!(items[0]["last_message"]["content"], "hello team");
+    // the same wire shape as every other `Message` answer
+    assert_eq!(items[0]["last_message"], last);
     assert_eq!(items[1]["id"], dm_bob.as_str());
     assert_eq!(items[1]["unread_count"], 2);
     assert_eq!(items[1]["last_message"]["sender_id"], "bob");
@@ -372,4 +373,61 @@ async fn concurrent_leaves_never_leave_a_group_without_an_owner(pool: PgPool) {
         .unwrap();
         assert_eq!(roles, ["owner"], "round {round}: carol must own the group");
     }
+}
+
+/// Remove and leave ask TMS for profiles only after their commit: a slow TMS
+/// must not hold the group's row lock, which every send into the group takes.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn slow_tms_during_remove_or_leave_does_not_hold_up_sends(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let g = app
+        .conversation("alice", "group", &["bob", "carol", "dave"])
+        .await;
+    let path = format!("/api/v1/conversations/{g}");
+    let tms_delay = std::time::Duration::from_millis(1500);
+    for (who, route) in [
+        ("alice", format!("{path}/members/carol")),
+        ("dave", format!("{path}/leave")),
+    ] {
+        // profiles no longer cached: the change has to ask TMS
+        let keys = ["alice", "bob", "carol", "dave"].map(|u| format!("user:{u}"));
+        app.state.cache.delete(&keys).await.unwrap();
+        app.tms.controls.set_delay(tms_delay);
+        let change = async {
+            let started = std::time::Instant::now();
+            let r = if route.ends_with("/leave") {
+                app.post(&route, who, json!({})).await
+            } else {
+                app.call(Method::DELETE, &route, who, None).await
+            };
+            (r, started.elapsed())
+        };
+        let send = async {
+            // let the change take the lock and reach TMS first
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let started = std::time::Instant::now();
+            app.send("bob", &g, "still flowing").await;
+            started.elapsed()
+        };
+        let ((changed, change_took), send_took) = tokio::join!(change, send);
+        changed.expect(200);
+        assert!(
+            change_took >= tms_delay,
+            "{route}: TMS was not asked during the change ({change_took:?})"
+        );
+        assert!(
+            send_took < std::time::Duration::from_millis(700),
+            "{route}: the send waited {send_took:?} for a change that was waiting on TMS"
+        );
+        app.tms.controls.set_delay(std::time::Duration::ZERO);
+    }
+    let members: Vec<String> = sqlx::query_scalar(
+        "SELECT u.tms_user_id FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+         WHERE cm.conversation_id = $1::uuid ORDER BY 1",
+    )
+    .bind(&g)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(members, ["alice", "bob"]);
 }

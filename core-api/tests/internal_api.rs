@@ -8,7 +8,7 @@ use common::{TestApp, INTERNAL_SECRET};
 use reqwest::Method;
 use serde_json::json;
 use shared_auth::internal_sig;
-use shared_types::internal::HEADER_NONCE;
+use shared_types::internal::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use sqlx::PgPool;
 
 /// A fresh nonce, as the edge and core generate one per request.
@@ -320,5 +320,62 @@ async fn identical_requests_in_the_same_second_are_not_replays(pool: PgPool) {
         signed_with_nonce(&app, Method::GET, &path, "alice", None, ts, &nonce())
             .await
             .expect(200);
+    }
+}
+
+/// Whatever check fails (headers missing, malformed, stale, wrong signature),
+/// the caller gets the same status and the same body: nothing says which.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn every_failure_gets_the_same_opaque_answer(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let path = format!("/internal/v1/conversations/{dm}/membership");
+    let send = |headers: Vec<(&'static str, String)>| {
+        let mut req = app.http.get(format!("{}{path}", app.base));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move {
+            let r = TestApp::read(req.send().await.unwrap()).await;
+            (r.status.as_u16(), r.body)
+        }
+    };
+    let good = |ts: u64, nonce: &str| {
+        internal_sig::signed_headers(
+            INTERNAL_SECRET.as_bytes(),
+            "GET",
+            &path,
+            ts,
+            nonce,
+            "alice",
+            b"",
+        )
+        .to_vec()
+    };
+    let ts = now() as u64;
+    let replace = |mut headers: Vec<(&'static str, String)>, name: &str, value: &str| {
+        for (k, v) in headers.iter_mut() {
+            if *k == name {
+                *v = value.to_string();
+            }
+        }
+        headers
+    };
+    let missing = Vec::new();
+    let malformed = replace(good(ts, &nonce()), HEADER_TIMESTAMP, "yesterday");
+    let stale = good(ts - 600, &nonce());
+    let bad_signature = replace(good(ts, &nonce()), HEADER_SIGNATURE, &"0".repeat(64));
+    // the control: the same request signed right is accepted
+    assert_eq!(send(good(ts, &nonce())).await.0, 200);
+    let answers = [
+        send(missing).await,
+        send(malformed).await,
+        send(stale).await,
+        send(bad_signature).await,
+    ];
+    assert_eq!(answers[0].0, 401, "{:?}", answers[0]);
+    assert_eq!(answers[0].1["error"]["code"], "INTERNAL_AUTH_FAILED");
+    for answer in &answers[1..] {
+        assert_eq!(answer, &answers[0]);
     }
 }

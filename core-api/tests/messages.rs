@@ -270,6 +270,12 @@ async fn bad_messages_are_rejected_and_not_stored(pool: PgPool) {
             422,
             "VALIDATION_ERROR",
         ),
+        // the edge's rule too (one `ValidSend`): a blank id is no id
+        (
+            json!({"conversation_id": dm, "type": "text", "content": "x", "client_msg_id": "   "}),
+            422,
+            "VALIDATION_ERROR",
+        ),
         (
             json!({"conversation_id": dm, "type": "text", "content": "x", "reply_to_id": foreign["id"]}),
             422,
@@ -385,4 +391,23 @@ async fn an_unknown_kind_in_the_database_is_an_error(pool: PgPool) {
     app.get(&format!("/api/v1/messages/{id}"), "bob")
         .await
         .expect_error(500, "INTERNAL_ERROR");
+}
+
+/// `client_msg_id` is optional: without it a send is stored every time.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_send_without_client_msg_id_is_accepted_and_not_idempotent(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let body = json!({"conversation_id": dm, "type": "text", "content": "twice"});
+    let first = app.post("/api/v1/messages", "alice", body.clone()).await;
+    first.expect(201);
+    assert!(first.data()["client_msg_id"].is_null());
+    app.post("/api/v1/messages", "alice", body)
+        .await
+        .expect(201);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE content = 'twice'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 2);
 }

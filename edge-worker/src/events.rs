@@ -1,13 +1,13 @@
 //! Client → server event payloads of `/messaging`, parsed and validated into
 //! typed requests. A rejection is the ack the client gets back immediately.
-//! Rules for `send_message` mirror core's (core re-validates; this only keeps
-//! bad input from costing a round trip), plus a required `client_msg_id`:
-//! socket sends are retried on reconnect and must stay idempotent.
+//! `send_message` is checked by `shared_types::api::ValidSend`, the rules core
+//! applies too (core re-checks; this only keeps bad input from costing a round
+//! trip). A `client_msg_id` is optional, as at core; clients that retry sends
+//! on reconnect should give one, or a retry stores the message twice.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use shared_types::api::{MessageKind, SendMessage};
-use shared_types::limits::{MAX_CLIENT_MSG_ID_LEN, MAX_MESSAGE_CHARS};
+use shared_types::api::{SendMessage, ValidSend};
 use shared_types::socket::{client_events, Ack, ConversationRef, MessageRef};
 use shared_types::ErrorCode;
 use uuid::Uuid;
@@ -19,7 +19,7 @@ const MAX_ECHO_BYTES: usize = 160;
 pub enum MessagingEvent {
     JoinConversation(Uuid),
     LeaveConversation(Uuid),
-    SendMessage(SendMessage),
+    SendMessage(ValidSend),
     Typing { conversation_id: Uuid, typing: bool },
     MarkRead(MessageRef),
     MarkDelivered(MessageRef),
@@ -46,8 +46,9 @@ pub fn parse_messaging_event(name: &str, args: &[Value]) -> Result<MessagingEven
         }
         client_events::SEND_MESSAGE => {
             let message = payload::<SendMessage>(args)?;
-            validate_send_message(&message).map_err(|m| Ack::err(ErrorCode::ValidationError, m))?;
-            Ok(MessagingEvent::SendMessage(message))
+            let valid = ValidSend::try_from(message)
+                .map_err(|m| Ack::err(ErrorCode::ValidationError, m))?;
+            Ok(MessagingEvent::SendMessage(valid))
         }
         other => Err(Ack::err(
             ErrorCode::BadRequest,
@@ -75,60 +76,6 @@ fn payload<T: DeserializeOwned>(args: &[Value]) -> Result<T, Ack> {
     })
 }
 
-/// Socket-side rules for `send_message` (see the module docs).
-pub fn validate_send_message(message: &SendMessage) -> Result<(), String> {
-    match message.client_msg_id.as_deref() {
-        Some(id) if !id.trim().is_empty() && id.len() <= MAX_CLIENT_MSG_ID_LEN => {}
-        _ => {
-            return Err(format!(
-                "client_msg_id is required: 1 to {MAX_CLIENT_MSG_ID_LEN} bytes"
-            ))
-        }
-    }
-    let content_too_long = |c: &Option<String>| {
-        c.as_deref()
-            .is_some_and(|c| c.chars().count() > MAX_MESSAGE_CHARS)
-    };
-    match message.kind {
-        MessageKind::Text => {
-            if message.attachment.is_some() {
-                return Err("a text message has no attachment".into());
-            }
-            if message
-                .content
-                .as_deref()
-                .is_none_or(|c| c.trim().is_empty())
-            {
-                return Err("content must not be empty".into());
-            }
-        }
-        MessageKind::Image | MessageKind::File | MessageKind::Voice => {
-            let Some(a) = &message.attachment else {
-                return Err("image, file and voice messages need an attachment".into());
-            };
-            if a.object_key.is_empty()
-                || a.object_key.len() > 512
-                || a.size_bytes <= 0
-                || a.content_type.is_empty()
-            {
-                return Err(
-                    "attachment needs object_key, content_type and a positive size_bytes".into(),
-                );
-            }
-        }
-        MessageKind::System => return Err("system messages are written by the server only".into()),
-        MessageKind::Poll => {
-            return Err("polls are created with POST /api/v1/conversations/{id}/polls".into())
-        }
-    }
-    if content_too_long(&message.content) {
-        return Err(format!(
-            "content must be at most {MAX_MESSAGE_CHARS} characters"
-        ));
-    }
-    Ok(())
-}
-
 /// Cuts `text` to at most `max` bytes on a char boundary.
 pub(crate) fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -144,6 +91,7 @@ pub(crate) fn truncate(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use shared_types::api::MessageKind;
 
     use super::*;
 
@@ -237,15 +185,15 @@ mod tests {
             ),
             (
                 "send_message",
-                vec![json!({ "conversation_id": CID, "content": "hi" })],
-            ),
-            (
-                "send_message",
                 vec![json!({ "conversation_id": CID, "content": "  ", "client_msg_id": "c" })],
             ),
             (
                 "send_message",
                 vec![json!({ "conversation_id": CID, "content": "x", "client_msg_id": "" })],
+            ),
+            (
+                "send_message",
+                vec![json!({ "conversation_id": CID, "content": "x", "client_msg_id": "   " })],
             ),
             (
                 "send_message",
@@ -290,6 +238,16 @@ mod tests {
                 "{name} {args:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_send_without_client_msg_id_is_accepted() {
+        let send = [json!({ "conversation_id": CID, "content": "hi" })];
+        let Ok(MessagingEvent::SendMessage(m)) = parse_messaging_event("send_message", &send)
+        else {
+            panic!("refused")
+        };
+        assert_eq!(m.client_msg_id, None);
     }
 
     #[test]

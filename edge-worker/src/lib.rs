@@ -22,7 +22,6 @@ pub mod engineio;
 pub mod events;
 pub mod gateway_name;
 pub mod heartbeat;
-pub mod jwks_gate;
 pub mod presence_batch;
 pub mod protocol_error;
 pub mod rate_guard;

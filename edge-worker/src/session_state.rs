@@ -16,10 +16,8 @@ use crate::rate_guard::RateGuard;
 /// documented attachment limit has been 2 KiB).
 pub const ATTACHMENT_BUDGET_BYTES: usize = 2_048;
 /// Most conversations one socket may have joined as rooms at once. Members
-/// still get events of other conversations through their User object.
+/// still get events of other conversations on `/notifications`.
 pub const MAX_JOINED_CONVERSATIONS: usize = 24;
-/// Longest `tms_user_id` kept; longer subjects are refused at CONNECT.
-pub const MAX_USER_ID_BYTES: usize = 128;
 /// A `?token=` longer than this is not kept (it would not fit the attachment);
 /// the client must then send its token in the CONNECT auth, as it should anyway.
 pub const MAX_QUERY_TOKEN_BYTES: usize = 1_536;
@@ -213,7 +211,7 @@ mod tests {
     #[test]
     fn worst_case_state_fits_the_attachment_budget() {
         let mut s = SessionState::new("0".repeat(60), None, u64::from(u32::MAX) * 1_000);
-        s.tms_user_id = Some("u".repeat(MAX_USER_ID_BYTES));
+        s.tms_user_id = Some("u".repeat(shared_types::ids::MAX_TMS_USER_ID_BYTES));
         for ns in NAMESPACES {
             s.namespaces.insert(ns);
         }

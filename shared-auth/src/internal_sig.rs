@@ -28,13 +28,13 @@
 //! request. [`REPLAY_WINDOW_SECS`] is twice [`MAX_SKEW_SECS`] (and a margin) because a
 //! timestamp may be that far off in either direction.
 //!
-//! Every failure should become the same bare 401 (`ErrorCode::InternalAuthFailed`);
-//! the [`SigError`] variants are for logs only.
+//! Receivers answer every failure with the same 401 (`ErrorCode::InternalAuthFailed`,
+//! one message; core's `tests/internal_api.rs` checks it); the [`SigError`]
+//! variants are for logs only.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared_types::internal::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER};
-use shared_types::ErrorCode;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -68,13 +68,6 @@ pub enum SigError {
     /// so that a blank secret can never verify anything.
     #[error("internal API secret shorter than 32 bytes")]
     SecretTooShort,
-}
-
-impl SigError {
-    /// Always `InternalAuthFailed`: no detail leaks to the caller.
-    pub const fn code(&self) -> ErrorCode {
-        ErrorCode::InternalAuthFailed
-    }
 }
 
 /// Startup check for `INTERNAL_API_SECRET`.

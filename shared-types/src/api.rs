@@ -137,6 +137,81 @@ pub struct SendMessage {
     pub attachment: Option<Attachment>,
 }
 
+/// A [`SendMessage`] that passed the send rules, the same at edge and core:
+/// text needs non-blank content and no attachment; image, file and voice need
+/// an attachment (object key ≤ 512 bytes, a content type, a positive size);
+/// content ≤ 4000 characters; `system` is the server's only; a
+/// `client_msg_id` is optional (without one a send is not idempotent) and
+/// otherwise 1 to 64 bytes, not blank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ValidSend(SendMessage);
+
+impl TryFrom<SendMessage> for ValidSend {
+    /// The `VALIDATION_ERROR` message.
+    type Error = String;
+
+    fn try_from(message: SendMessage) -> Result<Self, String> {
+        use crate::limits::{
+            check_client_msg_id, check_message_length, check_message_text, MAX_OBJECT_KEY_BYTES,
+        };
+        if let Some(id) = message.client_msg_id.as_deref() {
+            check_client_msg_id(id)?;
+        }
+        match message.kind {
+            MessageKind::Text => {
+                if message.attachment.is_some() {
+                    return Err("a text message has no attachment".into());
+                }
+                check_message_text(message.content.as_deref().unwrap_or(""))?;
+            }
+            MessageKind::Image | MessageKind::File | MessageKind::Voice => {
+                let Some(a) = &message.attachment else {
+                    return Err("image, file and voice messages need an attachment".into());
+                };
+                if a.object_key.is_empty()
+                    || a.object_key.len() > MAX_OBJECT_KEY_BYTES
+                    || a.size_bytes <= 0
+                    || a.content_type.is_empty()
+                {
+                    return Err(
+                        "attachment needs object_key, content_type and a positive size_bytes"
+                            .into(),
+                    );
+                }
+                if let Some(caption) = message.content.as_deref() {
+                    check_message_length(caption)?;
+                }
+            }
+            MessageKind::System => {
+                return Err("system messages are written by the server only".into())
+            }
+            MessageKind::Poll => {
+                return Err("polls are created with POST /api/v1/conversations/{id}/polls".into())
+            }
+        }
+        Ok(Self(message))
+    }
+}
+
+impl ValidSend {
+    pub fn get(&self) -> &SendMessage {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> SendMessage {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidSend {
+    type Target = SendMessage;
+
+    fn deref(&self) -> &SendMessage {
+        &self.0
+    }
+}
+
 fn default_kind() -> MessageKind {
     MessageKind::Text
 }

@@ -70,7 +70,7 @@ impl ErrorCode {
             Conflict => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
-            // like FastAPI (the seed): input that parses but breaks a rule is 422
+            // like the original FastAPI design: input that parses but breaks a rule is 422
             ValidationError | UnknownUser | Unprocessable => 422,
             RateLimited => 429,
             InternalError => 500,

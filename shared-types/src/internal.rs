@@ -123,7 +123,7 @@ pub struct PresenceReport {
     pub present: Vec<String>,
 }
 
-/// `POST /internal/v1/messages/{id}/delivered` and `/read`.
+/// `POST /internal/v1/receipts/{read|delivered}` (acting user in the header).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarkReceipt {
     pub conversation_id: Uuid,

@@ -4,11 +4,14 @@
 pub mod api;
 pub mod envelope;
 pub mod error;
+pub mod ids;
 pub mod internal;
 pub mod limits;
+pub mod percent;
 pub mod polls;
 pub mod reactions;
 pub mod socket;
 
 pub use envelope::{ApiErrorBody, Envelope, Pagination};
 pub use error::ErrorCode;
+pub use ids::TmsUserId;

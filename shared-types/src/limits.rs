@@ -1,11 +1,8 @@
 //! Limits shared by edge and core, so both reject the same input.
 
-/// Per-user REST requests per minute.
-pub const API_REQUESTS_PER_MINUTE: u32 = 100;
-/// Per-user WebSocket messages per second.
+/// WebSocket messages per second a socket may send (the edge's local guard;
+/// per-user REST and upload-URL limits at core are planned, not built).
 pub const WS_MESSAGES_PER_SECOND: u32 = 10;
-/// Per-user upload URLs per minute.
-pub const UPLOAD_URLS_PER_MINUTE: u32 = 5;
 
 /// Largest text message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
@@ -32,3 +29,61 @@ pub const MAX_POLL_OPTIONS: usize = 10;
 pub const MAX_REACTION_EMOJI_BYTES: usize = 32;
 /// Different emoji one message can carry; adding a new one beyond is a conflict.
 pub const MAX_REACTION_EMOJI_PER_MESSAGE: usize = 20;
+
+/// Largest attachment `object_key`, in bytes.
+pub const MAX_OBJECT_KEY_BYTES: usize = 512;
+
+// Each limit is checked by one function below, which edge and core both call;
+// `Err` is the message for a `VALIDATION_ERROR`.
+
+/// A `client_msg_id` when given: 1 to 64 bytes, not blank. Stored as sent.
+pub fn check_client_msg_id(id: &str) -> Result<(), String> {
+    if id.trim().is_empty() || id.len() > MAX_CLIENT_MSG_ID_LEN {
+        return Err(format!(
+            "client_msg_id must be 1 to {MAX_CLIENT_MSG_ID_LEN} bytes, not blank"
+        ));
+    }
+    Ok(())
+}
+
+/// A text message's content (new or edited): not blank, at most 4000 characters.
+pub fn check_message_text(content: &str) -> Result<(), String> {
+    if content.trim().is_empty() {
+        return Err("content must not be empty".into());
+    }
+    check_message_length(content)
+}
+
+/// Any message content (a caption too): at most 4000 characters.
+pub fn check_message_length(content: &str) -> Result<(), String> {
+    if content.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(format!(
+            "content must be at most {MAX_MESSAGE_CHARS} characters"
+        ));
+    }
+    Ok(())
+}
+
+/// A group title: trimmed, 1 to 120 characters; returns it trimmed.
+pub fn normalize_title(title: Option<&str>) -> Result<String, String> {
+    let title = title.map(str::trim).unwrap_or("");
+    if title.is_empty() {
+        return Err("title is required".into());
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(format!(
+            "title must be at most {MAX_TITLE_CHARS} characters"
+        ));
+    }
+    Ok(title.to_string())
+}
+
+/// How many member ids one request may name.
+pub fn check_member_id_count(count: usize) -> Result<(), String> {
+    if count > MAX_GROUP_MEMBERS_PER_REQUEST {
+        return Err(format!(
+            "at most {MAX_GROUP_MEMBERS_PER_REQUEST} member_ids per request"
+        ));
+    }
+    Ok(())
+}

@@ -15,6 +15,8 @@ use_local_node
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 RUN_DIR="$ROOT/.dev/e2e"
+# where cargo put the binaries (CARGO_TARGET_DIR may move them out of the repo)
+BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
 TMS_PORT=$(free_port) CORE_PORT=$(free_port) EDGE_PORT=$(free_port)
 DB="teamchat_e2e_$$"
@@ -71,14 +73,14 @@ done
 
 psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 
-TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" setsid target/debug/tms-standin >"$RUN_DIR/tms.log" 2>&1 </dev/null &
+TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" setsid "$BIN_DIR/tms-standin" >"$RUN_DIR/tms.log" 2>&1 </dev/null &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "${PIDS[-1]}"
 
 HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="$E2E_DATABASE_URL" REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}" \
   REDIS_KEY_PREFIX="e2e:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" PRESENCE_GRACE_MS="$PRESENCE_GRACE_MS" \
   EDGE_FANOUT_URL="http://127.0.0.1:$EDGE_PORT/internal/v1/fanout" RUST_LOG="${RUST_LOG:-info}" \
-  setsid target/debug/core-api >"$RUN_DIR/core.log" 2>&1 </dev/null &
+  setsid "$BIN_DIR/core-api" >"$RUN_DIR/core.log" 2>&1 </dev/null &
 PIDS+=($!)
 CORE_PID=$!
 wait_http "http://127.0.0.1:$CORE_PORT/health/ready" core-api "${PIDS[-1]}"

@@ -43,8 +43,6 @@ async fn presence_of(
             "user_ids must hold 1 to {MAX_PRESENCE_IDS} comma-separated ids"
         )));
     }
-    if ids.iter().any(|id| id.len() > 128) {
-        return Err(AppError::validation("user ids are at most 128 bytes"));
-    }
+    crate::services::users::check_ids(&ids, "user_ids")?;
     Ok(super::ok(presence::get(&state, &ids).await?))
 }

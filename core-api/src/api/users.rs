@@ -24,6 +24,7 @@ async fn one(
     _: AuthUser,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
+    users::check_ids(&[&id], "id")?;
     let profile = users::profile(&state, &id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
@@ -41,6 +42,7 @@ async fn batch(
             "ids must hold 1 to {MAX_BATCH} user ids"
         )));
     }
+    users::check_ids(&input.ids, "ids")?;
     let found = users::profiles(&state, &input.ids).await?;
     let ordered: Vec<_> = input
         .ids

@@ -1,15 +1,18 @@
 //! TMS JWT verification for core: the rules are `shared_auth::jwt` (shared
-//! with the edge); this adds the JWKS fetch, cached by `kid`, with refetch on
-//! an unknown `kid` at most once per `JWKS_MIN_REFRESH_SECS`.
+//! with the edge); this adds the JWKS fetch, cached by `kid`, refetched on an
+//! unknown `kid` as `shared_auth::jwks_gate` allows (the edge's policy too),
+//! on the injected clock.
 
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
+use shared_auth::jwks_gate::{JwksGate, RefreshDecision, MAX_WAIT_MS};
 use shared_auth::jwt::{self, JwkKeys, JwtConfig, JwtError, VerifiedToken};
 use shared_types::ErrorCode;
-use tokio::sync::Mutex;
+use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::config::JwtSettings;
 use crate::error::AppError;
 
@@ -17,13 +20,16 @@ pub struct JwtAuthenticator {
     config: JwtConfig,
     jwks_url: Option<String>,
     keys: RwLock<Arc<JwkKeys>>,
-    last_refresh: Mutex<Option<Instant>>,
-    min_refresh: Duration,
+    gate: Mutex<JwksGate>,
+    /// Bumped when a fetch ends, waking the requests that waited for it.
+    fetches: watch::Sender<u64>,
+    min_refresh_ms: u64,
+    clock: Arc<dyn Clock>,
     http: reqwest::Client,
 }
 
 impl JwtAuthenticator {
-    pub fn new(settings: &JwtSettings) -> Self {
+    pub fn new(settings: &JwtSettings, clock: Arc<dyn Clock>) -> Self {
         let config = JwtConfig {
             hs256_secret: settings
                 .hs256_secret
@@ -38,10 +44,13 @@ impl JwtAuthenticator {
             config,
             jwks_url: settings.jwks_url.clone(),
             keys: RwLock::new(Arc::new(JwkKeys::default())),
-            last_refresh: Mutex::new(None),
-            min_refresh: settings.jwks_min_refresh,
+            gate: Mutex::new(JwksGate::default()),
+            fetches: watch::channel(0).0,
+            min_refresh_ms: u64::try_from(settings.jwks_min_refresh.as_millis())
+                .unwrap_or(u64::MAX),
+            clock,
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
+                .timeout(Duration::from_millis(MAX_WAIT_MS))
                 .build()
                 .unwrap_or_default(),
         }
@@ -51,11 +60,15 @@ impl JwtAuthenticator {
         self.keys.read().map(|k| Arc::clone(&k)).unwrap_or_default()
     }
 
+    fn now_ms(&self) -> u64 {
+        self.clock.now().timestamp_millis().max(0) as u64
+    }
+
     pub async fn verify(&self, token: &str, now_unix: u64) -> Result<VerifiedToken, AppError> {
         match jwt::verify(token, &self.config, &self.keys(), now_unix) {
             Err(JwtError::TokenUnknownKey) if self.jwks_url.is_some() => {
                 // verify again even when this caller did not fetch: requests that
-                // waited on the lock get the keys the first one just loaded
+                // waited for a fetch get the keys it just loaded
                 self.refresh_keys().await;
                 jwt::verify(token, &self.config, &self.keys(), now_unix).map_err(reject)
             }
@@ -63,17 +76,33 @@ impl JwtAuthenticator {
         }
     }
 
-    /// Fetches the JWKS unless it was fetched within `min_refresh`. Returns
-    /// whether new keys were loaded. Failures keep the old keys.
-    pub async fn refresh_keys(&self) -> bool {
+    /// On an unknown `kid`: fetches the JWKS if the gate allows, waits for a
+    /// fetch already in flight, or does nothing (fetched recently). Failures
+    /// keep the old keys.
+    pub async fn refresh_keys(&self) {
         let Some(url) = &self.jwks_url else {
-            return false;
+            return;
         };
-        let mut last = self.last_refresh.lock().await;
-        if last.is_some_and(|t| t.elapsed() < self.min_refresh) {
-            return false;
+        // subscribed before deciding, so a fetch ending right after is seen
+        let mut ended = self.fetches.subscribe();
+        let decision = match self.gate.lock() {
+            Ok(mut gate) => gate.begin(self.now_ms(), self.min_refresh_ms),
+            Err(_) => RefreshDecision::Throttled,
+        };
+        match decision {
+            RefreshDecision::Throttled => {}
+            RefreshDecision::Wait => {
+                let wait = Duration::from_millis(MAX_WAIT_MS);
+                let _ = tokio::time::timeout(wait, ended.changed()).await;
+            }
+            RefreshDecision::Fetch => {
+                let _ends = FetchEnds(self);
+                self.fetch(url).await;
+            }
         }
-        *last = Some(Instant::now());
+    }
+
+    async fn fetch(&self, url: &str) {
         let fetched = async {
             let resp = self
                 .http
@@ -94,13 +123,24 @@ impl JwtAuthenticator {
                     *slot = Arc::new(keys);
                 }
                 tracing::info!("JWKS refreshed");
-                true
             }
             Err(e) => {
                 tracing::warn!(error = %e, "JWKS fetch failed; keeping cached keys");
-                false
             }
         }
+    }
+}
+
+/// Ends the fetch in the gate and wakes its waiters, also when the request
+/// that fetched is dropped midway.
+struct FetchEnds<'a>(&'a JwtAuthenticator);
+
+impl Drop for FetchEnds<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut gate) = self.0.gate.lock() {
+            gate.finish(self.0.now_ms());
+        }
+        self.0.fetches.send_modify(|n| *n += 1);
     }
 }
 

@@ -83,18 +83,12 @@ fn bearer_token(parts: &Parts) -> Result<&str, AppError> {
             "Authorization header is not ASCII",
         )
     })?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .unwrap_or("");
-    if token.is_empty() {
-        return Err(AppError::new(
+    shared_auth::bearer_token(value).ok_or_else(|| {
+        AppError::new(
             ErrorCode::TokenMissing,
             "missing Authorization: Bearer token",
-        ));
-    }
-    Ok(token)
+        )
+    })
 }
 
 pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, AppError> {

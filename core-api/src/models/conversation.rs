@@ -111,7 +111,7 @@ impl ConversationRow {
 }
 
 /// One row of "my conversations", with its last message columns flattened.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SummaryRow {
     pub id: Uuid,
     pub kind: DbConversationKind,
@@ -122,5 +122,6 @@ pub struct SummaryRow {
     pub activity_at: DateTime<Utc>,
     pub unread_count: i64,
     pub member_ids: Vec<String>,
-    pub last_message: Option<sqlx::types::Json<shared_types::api::Message>>,
+    #[sqlx(flatten)]
+    pub last_message: crate::models::message::LastMessageColumns,
 }

@@ -59,6 +59,44 @@ pub struct MessageRow {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A conversation's last message as `list_for_user` selects it (a LEFT JOIN,
+/// so every column may be null), turned into a `Message` by the one mapping.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LastMessageColumns {
+    pub lm_id: Option<Uuid>,
+    pub lm_seq: Option<i64>,
+    pub lm_sender_id: Option<String>,
+    pub lm_kind: Option<DbMessageKind>,
+    pub lm_content: Option<String>,
+    pub lm_attachment: Option<Json<Attachment>>,
+    pub lm_reply_to_id: Option<Uuid>,
+    pub lm_client_msg_id: Option<String>,
+    pub lm_created_at: Option<DateTime<Utc>>,
+    pub lm_edited_at: Option<DateTime<Utc>>,
+    pub lm_deleted_at: Option<DateTime<Utc>>,
+}
+
+impl LastMessageColumns {
+    /// `None` for a conversation without messages.
+    pub fn into_message(self, conversation_id: Uuid) -> Option<Message> {
+        let row = MessageRow {
+            id: self.lm_id?,
+            conversation_id,
+            seq: self.lm_seq?,
+            sender_id: self.lm_sender_id?,
+            kind: self.lm_kind?,
+            content: self.lm_content,
+            attachment: self.lm_attachment,
+            reply_to_id: self.lm_reply_to_id,
+            client_msg_id: self.lm_client_msg_id,
+            created_at: self.lm_created_at?,
+            edited_at: self.lm_edited_at,
+            deleted_at: self.lm_deleted_at,
+        };
+        Some(row.into())
+    }
+}
+
 impl From<MessageRow> for Message {
     fn from(row: MessageRow) -> Self {
         Message {

@@ -1,6 +1,4 @@
 use chrono::{DateTime, Utc};
-use shared_types::api::Message;
-use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -230,34 +228,38 @@ pub async fn list_for_user(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<SummaryRow>, sqlx::Error> {
-    sqlx::query_as!(
-        SummaryRow,
-        r#"SELECT c.id, c.kind AS "kind: DbConversationKind", c.title, c.last_seq, c.updated_at,
-                c.last_message_at,
-                COALESCE(c.last_message_at, c.created_at) AS "activity_at!",
+    // a runtime query: its row flattens the last message's columns, which the
+    // checked macros cannot map
+    sqlx::query_as(
+        "SELECT c.id, c.kind, c.title, c.last_seq, c.updated_at, c.last_message_at,
+                COALESCE(c.last_message_at, c.created_at) AS activity_at,
                 (SELECT count(*) FROM messages m
                   WHERE m.conversation_id = c.id AND m.seq > cm.last_read_seq
-                    AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL) AS "unread_count!",
+                    AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL) AS unread_count,
                 ARRAY(SELECT u.tms_user_id FROM conversation_members m2 JOIN users u ON u.id = m2.user_id
-                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, u.tms_user_id) AS "member_ids!",
-                (SELECT json_build_object(
-                        'id', m.id, 'conversation_id', m.conversation_id, 'seq', m.seq,
-                        'sender_id', u.tms_user_id, 'type', m.kind, 'content', m.content,
-                        'client_msg_id', m.client_msg_id, 'reply_to_id', m.reply_to_id,
-                        'attachment', m.attachment, 'created_at', m.created_at,
-                        'edited_at', m.edited_at, 'deleted_at', m.deleted_at)
-                   FROM messages m JOIN users u ON u.id = m.sender_id
-                  WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1) AS "last_message: Json<Message>"
+                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, u.tms_user_id) AS member_ids,
+                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.kind AS lm_kind,
+                lm.content AS lm_content, lm.attachment AS lm_attachment,
+                lm.reply_to_id AS lm_reply_to_id, lm.client_msg_id AS lm_client_msg_id,
+                lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at,
+                lm.deleted_at AS lm_deleted_at
            FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
+           -- the last message, one index probe per conversation; columns only:
+           -- `models::message` maps them to the wire `Message`
+           LEFT JOIN LATERAL (
+                SELECT m.id, m.seq, u.tms_user_id AS sender_id, m.kind, m.content, m.attachment,
+                       m.reply_to_id, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at
+                  FROM messages m JOIN users u ON u.id = m.sender_id
+                 WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1) lm ON true
           WHERE cm.user_id = $1
             AND ($2::timestamptz IS NULL OR (COALESCE(c.last_message_at, c.created_at), c.id) < ($2, $3))
           ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC
-          LIMIT $4"#,
-        user_id,
-        after.map(|a| a.0),
-        after.map(|a| a.1),
-        limit,
+          LIMIT $4",
     )
+    .bind(user_id)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
     .fetch_all(db)
     .await
 }

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared_types::api::{Conversation, ConversationSummary, ConversationType, CreateConversation};
-use shared_types::limits::{MAX_GROUP_MEMBERS_PER_REQUEST, MAX_TITLE_CHARS};
+use shared_types::limits;
 use shared_types::socket::{server_events, NS_MESSAGING, NS_NOTIFICATIONS};
 use shared_types::Pagination;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::models::conversation::DbMemberRole;
+use crate::models::conversation::{ConversationRow, DbMemberRole, MemberRow};
 use crate::repositories::{conversations as repo, users as users_repo};
 use crate::services::fanout::Push;
 use crate::services::pagination::{self, PageQuery};
@@ -140,7 +140,7 @@ pub async fn list_mine(
             unread_count: r.unread_count,
             updated_at: r.updated_at,
             last_message_at: r.last_message_at,
-            last_message: r.last_message.map(|m| m.0),
+            last_message: r.last_message.into_message(r.id),
             member_ids: r.member_ids,
         })
         .collect();
@@ -155,10 +155,28 @@ pub async fn list_mine(
 
 /// The conversation with its members and their profiles (one batch lookup).
 pub(super) async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> {
-    let row = repo::get(&state.db, id)
+    let rows = read_in(&mut *state.db.acquire().await?, id).await?;
+    Ok(with_profiles(state, rows).await)
+}
+
+/// The conversation's row and members, without profiles: what a change reads
+/// inside its transaction, so that TMS is asked only after the commit.
+pub(super) async fn read_in(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+) -> AppResult<(ConversationRow, Vec<MemberRow>)> {
+    let row = repo::get(&mut *conn, id)
         .await?
         .ok_or_else(|| AppError::not_found("conversation"))?;
-    let members = repo::members(&state.db, id).await?;
+    let members = repo::members(&mut *conn, id).await?;
+    Ok((row, members))
+}
+
+/// Adds the members' profiles; never call it while holding a lock (TMS may be slow).
+pub(super) async fn with_profiles(
+    state: &AppState,
+    (row, members): (ConversationRow, Vec<MemberRow>),
+) -> Conversation {
     let ids: Vec<String> = members.iter().map(|m| m.tms_user_id.clone()).collect();
     // profiles are decoration: a TMS outage must not hide the conversation
     let profiles: HashMap<_, _> = users::profiles(state, &ids).await.unwrap_or_default();
@@ -171,7 +189,7 @@ pub(super) async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> 
             member
         })
         .collect();
-    Ok(row.into_conversation(members))
+    row.into_conversation(members)
 }
 
 pub(super) fn notify(state: &AppState, conversation: &Conversation, event: &str) {
@@ -216,21 +234,12 @@ pub(super) fn publish(
     ));
 }
 
-/// Deduplicates, drops the caller, rejects empty or oversized ids and lists.
+/// Deduplicates, drops the caller, rejects ids that break `TmsUserId`'s rule and oversized lists.
 pub(super) fn normalize_member_ids(ids: &[String], me: &str) -> AppResult<Vec<String>> {
-    if ids.len() > MAX_GROUP_MEMBERS_PER_REQUEST {
-        return Err(AppError::validation(format!(
-            "at most {MAX_GROUP_MEMBERS_PER_REQUEST} member_ids per request"
-        )));
-    }
+    limits::check_member_id_count(ids.len()).map_err(AppError::validation)?;
+    users::check_ids(ids, "member_ids")?;
     let mut out: Vec<String> = Vec::with_capacity(ids.len());
     for id in ids {
-        let id = id.trim();
-        if id.is_empty() || id.len() > 128 {
-            return Err(AppError::validation(
-                "member_ids must be non-empty TMS user ids of at most 128 bytes",
-            ));
-        }
         if id != me && !out.iter().any(|o| o == id) {
             out.push(id.to_string());
         }
@@ -239,20 +248,12 @@ pub(super) fn normalize_member_ids(ids: &[String], me: &str) -> AppResult<Vec<St
 }
 
 pub(super) fn validate_title(title: Option<&str>) -> AppResult<String> {
-    let title = title.map(str::trim).unwrap_or("");
-    if title.is_empty() {
-        return Err(AppError::validation("title is required"));
-    }
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(AppError::validation(format!(
-            "title must be at most {MAX_TITLE_CHARS} characters"
-        )));
-    }
-    Ok(title.to_string())
+    limits::normalize_title(title).map_err(AppError::validation)
 }
 
-/// The same key whoever creates the DM; length-prefixed because TMS ids are
-/// opaque and may contain any separator.
+/// `{byte length of the lower id}:{lower}|{higher}`: the same key whoever
+/// creates the DM; length-prefixed because TMS ids are opaque and may contain
+/// any separator (`|` included).
 fn direct_key(a: &str, b: &str) -> String {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
     format!("{}:{low}|{high}", low.len())

@@ -9,7 +9,9 @@ use shared_types::socket::server_events;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::conversations::{evict_from_room, load, normalize_member_ids, notify, publish};
+use super::conversations::{
+    evict_from_room, load, normalize_member_ids, notify, publish, read_in, with_profiles,
+};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::models::conversation::{DbConversationKind, DbMemberRole, MemberRow};
@@ -82,6 +84,7 @@ pub async fn remove_member(
     id: Uuid,
     target: &str,
 ) -> AppResult<Conversation> {
+    users::check_ids(&[target], "user_id")?;
     if target == me.tms_user_id {
         return leave(state, me, id).await;
     }
@@ -99,10 +102,12 @@ pub async fn remove_member(
         }
         _ => {}
     }
-    let before = load(state, id).await?;
+    // members as they were, read under the lock; profiles only after the commit
+    let before = read_in(&mut tx, id).await?;
     repo::remove_member(&mut *tx, id, target_local).await?;
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
+    let before = with_profiles(state, before).await;
     announce_removal(state, &before, target).await;
     load(state, id).await
 }
@@ -110,7 +115,8 @@ pub async fn remove_member(
 /// Leaves a group. An owner who leaves hands ownership to the longest-standing admin, else member.
 pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conversation> {
     let (mut tx, caller) = begin_change(state, me, id).await?;
-    let before = load(state, id).await?;
+    // members as they were, read under the lock; profiles only after the commit
+    let before = read_in(&mut tx, id).await?;
     repo::remove_member(&mut *tx, id, me.user_id).await?;
     if caller.role() == MemberRole::Owner {
         // the row lock keeps the successor a member until commit
@@ -120,6 +126,7 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
     }
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
+    let before = with_profiles(state, before).await;
     announce_removal(state, &before, &me.tms_user_id).await;
     Ok(before)
 }
@@ -132,6 +139,7 @@ pub async fn set_role(
     target: &str,
     role: MemberRole,
 ) -> AppResult<Conversation> {
+    users::check_ids(&[target], "user_id")?;
     let (mut tx, caller) = begin_admin_change(state, me, id).await?;
     if caller.role() != MemberRole::Owner {
         return Err(AppError::forbidden("only the owner can change roles"));

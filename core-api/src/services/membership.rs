@@ -13,7 +13,7 @@ use crate::models::conversation::MemberRow;
 use crate::repositories::conversations as repo;
 use crate::state::AppState;
 
-/// The seed's membership cache TTL.
+/// The membership cache TTL of the original (FastAPI) design.
 pub const MEMBERS_CACHE_TTL_SECS: u64 = 900;
 /// Keeps the cached set non-empty, so "cached with no members" differs from "not cached".
 const SENTINEL: &str = "";

@@ -2,8 +2,8 @@
 //! catch-up, get, edit, delete, read marks.
 
 use serde::Deserialize;
-use shared_types::api::{Message, MessageKind, SendMessage};
-use shared_types::limits::{MAX_CLIENT_MSG_ID_LEN, MAX_MESSAGE_CHARS};
+use shared_types::api::{Message, SendMessage, ValidSend};
+use shared_types::limits;
 use shared_types::socket::{server_events, NS_MESSAGING};
 use shared_types::Pagination;
 use uuid::Uuid;
@@ -34,7 +34,8 @@ pub struct ListQuery {
 }
 
 pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppResult<Sent> {
-    validate(&input)?;
+    // the rules the edge checked too, from the one place
+    let input = ValidSend::try_from(input).map_err(AppError::validation)?;
     if let Some(reply_to) = input.reply_to_id {
         membership::require_member(state, input.conversation_id, me).await?;
         let parent = repo::conversation_of(&state.db, reply_to).await?;
@@ -147,7 +148,7 @@ pub async fn edit(state: &AppState, me: &AuthUser, id: Uuid, content: &str) -> A
     if row.kind != DbMessageKind::Text {
         return Err(AppError::validation("only text messages can be edited"));
     }
-    validate_text(Some(content))?;
+    limits::check_message_text(content).map_err(AppError::validation)?;
     // a delete may have won the race since the read above
     if !repo::edit(&state.db, id, content).await? {
         return Err(AppError::conflict("the message was deleted"));
@@ -199,67 +200,6 @@ fn publish(state: &AppState, message: &Message, event: &str) {
     } else {
         push
     });
-}
-
-fn validate(input: &SendMessage) -> AppResult<()> {
-    if let Some(cmid) = input.client_msg_id.as_deref() {
-        if cmid.is_empty() || cmid.len() > MAX_CLIENT_MSG_ID_LEN {
-            return Err(AppError::validation(format!(
-                "client_msg_id must be 1 to {MAX_CLIENT_MSG_ID_LEN} bytes"
-            )));
-        }
-    }
-    match input.kind {
-        MessageKind::Text => {
-            if input.attachment.is_some() {
-                return Err(AppError::validation("a text message has no attachment"));
-            }
-            validate_text(input.content.as_deref())
-        }
-        MessageKind::Image | MessageKind::File | MessageKind::Voice => {
-            let Some(a) = &input.attachment else {
-                return Err(AppError::validation(
-                    "image, file and voice messages need an attachment",
-                ));
-            };
-            if a.object_key.is_empty()
-                || a.object_key.len() > 512
-                || a.size_bytes <= 0
-                || a.content_type.is_empty()
-            {
-                return Err(AppError::validation(
-                    "attachment needs object_key, content_type and a positive size_bytes",
-                ));
-            }
-            if let Some(caption) = input.content.as_deref() {
-                if caption.chars().count() > MAX_MESSAGE_CHARS {
-                    return Err(AppError::validation(format!(
-                        "content must be at most {MAX_MESSAGE_CHARS} characters"
-                    )));
-                }
-            }
-            Ok(())
-        }
-        MessageKind::System => Err(AppError::validation(
-            "system messages are written by the server only",
-        )),
-        MessageKind::Poll => Err(AppError::validation(
-            "polls are created with POST /api/v1/conversations/{id}/polls",
-        )),
-    }
-}
-
-fn validate_text(content: Option<&str>) -> AppResult<()> {
-    let content = content.unwrap_or("");
-    if content.trim().is_empty() {
-        return Err(AppError::validation("content must not be empty"));
-    }
-    if content.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(AppError::validation(format!(
-            "content must be at most {MAX_MESSAGE_CHARS} characters"
-        )));
-    }
-    Ok(())
 }
 
 fn decode_seq_cursor(cursor: &str) -> AppResult<i64> {

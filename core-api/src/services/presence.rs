@@ -26,7 +26,6 @@ pub const PRESENCE_TTL_SECS: u64 = 300;
 pub const STALE_MS: i64 = PRESENCE_TTL_SECS as i64 * 1000;
 /// `last_seen:{id}` and the pending departure are kept this long.
 const LAST_SEEN_TTL_SECS: u64 = 30 * 86_400;
-const MAX_USER_ID_BYTES: usize = 128;
 
 fn presence_key(user: &str) -> String {
     format!("presence:{user}")
@@ -221,14 +220,7 @@ fn validate(report: &PresenceReport) -> AppResult<()> {
                 "{name} holds at most {MAX_PRESENCE_REPORT_USERS} user ids"
             )));
         }
-        if list
-            .iter()
-            .any(|u| u.is_empty() || u.len() > MAX_USER_ID_BYTES)
-        {
-            return Err(AppError::validation(format!(
-                "{name} must hold user ids of 1 to {MAX_USER_ID_BYTES} bytes"
-            )));
-        }
+        super::users::check_ids(list, name)?;
     }
     Ok(())
 }

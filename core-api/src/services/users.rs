@@ -58,6 +58,15 @@ pub async fn local_id(state: &AppState, tms_user_id: &str) -> AppResult<Uuid> {
     Ok(id)
 }
 
+/// 422 unless every id follows `TmsUserId`'s rule (ids from clients).
+pub fn check_ids<S: AsRef<str>>(ids: &[S], what: &str) -> AppResult<()> {
+    for id in ids {
+        shared_types::TmsUserId::check(id.as_ref())
+            .map_err(|e| AppError::validation(format!("{what}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// One profile. `Ok(None)`: TMS says no such user. With Redis down it comes
 /// from TMS directly; with TMS down too, nothing can answer: 503 CACHE_UNAVAILABLE.
 pub async fn profile(state: &AppState, tms_user_id: &str) -> AppResult<Option<UserProfile>> {
@@ -121,15 +130,6 @@ pub async fn require_known(state: &AppState, ids: &[String]) -> AppResult<()> {
         "unknown user id(s)",
         serde_json::json!({ "unknown_ids": unknown }),
     ))
-}
-
-/// Drops cached profiles (TMS webhook).
-pub async fn invalidate(state: &AppState, ids: &[String]) -> AppResult<()> {
-    let keys: Vec<String> = ids
-        .iter()
-        .flat_map(|id| [fresh_key(id), stale_key(id)])
-        .collect();
-    state.cache.delete(&keys).await
 }
 
 fn tms_unavailable() -> AppError {

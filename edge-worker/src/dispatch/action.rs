@@ -2,7 +2,7 @@
 //! callbacks it makes afterwards.
 
 use serde_json::Value;
-use shared_types::api::SendMessage;
+use shared_types::api::ValidSend;
 use shared_types::socket::Ack;
 use shared_types::ErrorCode;
 use uuid::Uuid;
@@ -66,13 +66,13 @@ pub enum Action {
     LeaveConversations {
         conversation_ids: Vec<Uuid>,
     },
-    /// Persist at core (authoritative for membership and the per-user rate),
+    /// Persist at core (authoritative for membership),
     /// ack `{ok:true,data:message}` or the core error (`FORBIDDEN` for a
     /// non-member). Core fans the message out after commit.
     SendMessage {
         ack: Option<AckHandle>,
         user_id: String,
-        payload: SendMessage,
+        payload: ValidSend,
     },
     /// The session has joined the room: relay `user_typing` through the Room
     /// object (to everyone but `user_id`) and ack `{ok:true}`; if the Room no

@@ -2,6 +2,7 @@
 //! for, plus connection start, alarms and close.
 
 use serde_json::json;
+use shared_types::ids::{InvalidUserId, TmsUserId};
 use shared_types::socket::{Ack, ConnectError, NAMESPACES};
 use shared_types::ErrorCode;
 use uuid::Uuid;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 use super::{ack_frames, connect_error_frame, AckHandle, Authenticated, Cleanup, Opened};
 use crate::engineio::{self, OpenHandshake};
 use crate::heartbeat::{HeartbeatConfig, SocketLiveness};
-use crate::session_state::{SessionState, MAX_USER_ID_BYTES};
+use crate::session_state::SessionState;
 use crate::socketio;
 
 impl SessionState {
@@ -41,11 +42,14 @@ impl SessionState {
         if !NAMESPACES.contains(&nsp) {
             return refuse(ErrorCode::NotFound, "Invalid namespace");
         }
-        if tms_user_id.is_empty() {
-            return refuse(ErrorCode::TokenSubjectMissing, "token has no subject");
-        }
-        if tms_user_id.len() > MAX_USER_ID_BYTES {
-            return refuse(ErrorCode::TokenMalformed, "token subject is too long");
+        // the verifier already applied the rule; this keeps the state sound
+        // whatever calls it
+        match TmsUserId::check(tms_user_id) {
+            Ok(()) => {}
+            Err(InvalidUserId::Empty) => {
+                return refuse(ErrorCode::TokenSubjectMissing, "token has no subject")
+            }
+            Err(e) => return refuse(ErrorCode::TokenMalformed, e.message()),
         }
         let newly_authenticated = match &self.tms_user_id {
             None => {

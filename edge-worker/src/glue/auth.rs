@@ -1,6 +1,6 @@
 //! TMS JWT verification on the edge: the rules are `shared_auth::jwt`, the
 //! same code core runs; this adds the isolate-wide JWKS cache, fetched on an
-//! unknown `kid` as `crate::jwks_gate` allows.
+//! unknown `kid` as `shared_auth::jwks_gate` allows (the policy core follows too).
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use shared_auth::jwt::{self, JwkKeys, JwtError, VerifiedToken};
 use worker::{Date, Delay, Fetch};
 
 use super::config::EdgeConfig;
-use crate::jwks_gate::{JwksGate, RefreshDecision, MAX_WAIT_MS};
+use shared_auth::jwks_gate::{JwksGate, RefreshDecision, MAX_WAIT_MS};
 
 /// How often a waiting request looks whether the fetch it waits for is done.
 const WAIT_STEP_MS: u64 = 10;

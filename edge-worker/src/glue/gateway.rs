@@ -8,7 +8,7 @@
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 
-use shared_types::api::SendMessage;
+use shared_types::api::ValidSend;
 use shared_types::internal::{
     MarkReceipt, Membership, PersistMessage, PersistedMessage, PresenceReport,
 };
@@ -71,7 +71,7 @@ struct Inner {
 struct PendingSend {
     ack: Option<AckHandle>,
     user_id: String,
-    payload: SendMessage,
+    payload: ValidSend,
 }
 
 fn now_ms() -> u64 {
@@ -690,7 +690,7 @@ impl Gateway {
             let Some(send) = next.and_then(|mut batch| batch.pop()) else {
                 return Ok(());
             };
-            let body = PersistMessage::new(send.payload);
+            let body = PersistMessage::new(send.payload.into_inner());
             let result: Result<PersistedMessage, CoreError> = core_client::call(
                 &config,
                 Method::Post,

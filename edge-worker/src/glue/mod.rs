@@ -13,6 +13,7 @@ mod room;
 
 use std::cell::RefCell;
 
+use shared_types::percent::encode_component;
 use shared_types::ErrorCode;
 use worker::{event, Context, Date, Env, Headers, Request, RequestInit, Response};
 
@@ -77,11 +78,11 @@ async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result
         let gateway = gateway_name::gateway_name(&location, shard);
         let mut target = format!(
             "https://gateway.internal/connect?gw={}",
-            urlencode(&gateway)
+            encode_component(&gateway)
         );
         if let Some(token) = query("token") {
             target.push_str("&token=");
-            target.push_str(&urlencode(&token));
+            target.push_str(&encode_component(&token));
         }
         let headers = Headers::new();
         for (name, value) in req.headers().entries() {
@@ -110,16 +111,4 @@ fn engine_io_error(code: u8, message: &str) -> worker::Result<Response> {
         Response::from_json(&serde_json::json!({ "code": code, "message": message }))?
             .with_status(400),
     )
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -46,7 +46,8 @@ pub fn room(env: &Env, conversation_id: &Uuid) -> worker::Result<Stub> {
         .get_stub()
 }
 
-/// Milliseconds from `now_ms` until `at_ms`, for `set_alarm`.
+/// `set_alarm` takes an offset from now (an `i64` of milliseconds), not a
+/// time: this turns the absolute `at_ms` into one, 0 when it is past.
 pub fn offset_ms(at_ms: u64, now_ms: u64) -> i64 {
     at_ms.saturating_sub(now_ms) as i64
 }

@@ -13,11 +13,7 @@ const FORWARDED_HEADERS: &[&str] = &["content-type", "accept", "x-request-id"];
 
 pub async fn forward(mut req: Request, config: &EdgeConfig) -> worker::Result<Response> {
     let header = req.headers().get("authorization")?.unwrap_or_default();
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .unwrap_or("")
-        .trim();
+    let token = shared_auth::bearer_token(&header).unwrap_or("");
     let verified = match auth::verify(config, token).await {
         Ok(v) => v,
         Err(e) => return http::error(e.code(), e.message()),

@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{JwtConfig, JwtError, VerifiedToken, MAX_USER_ID_BYTES};
+use shared_types::TmsUserId;
+
+use super::{JwtConfig, JwtError, VerifiedToken};
 
 pub(super) fn check(
     claims: Value,
@@ -83,10 +85,8 @@ fn check_audience(claims: &Map<String, Value>, expected: Option<&str>) -> Result
     }
 }
 
-/// The `tms_user_id`. It travels edge → core in an HTTP header and inside the
-/// newline-separated canonical string of the internal signature, and keys caches:
-/// hence at most 128 bytes of printable ASCII without surrounding spaces
-/// (header parsers trim them). Every violation is `TokenSubjectMissing`.
+/// The `tms_user_id`, by `shared_types::TmsUserId`'s rule. Every violation
+/// is `TokenSubjectMissing`.
 fn user_id(claims: &Map<String, Value>, user_claim: &str) -> Result<String, JwtError> {
     let id = match claims.get(user_claim) {
         None | Some(Value::Null) => {
@@ -101,26 +101,7 @@ fn user_id(claims: &Map<String, Value>, user_claim: &str) -> Result<String, JwtE
             ))
         }
     };
-    if id.trim().is_empty() {
-        return Err(JwtError::TokenSubjectMissing("user claim empty"));
-    }
-    if id.len() > MAX_USER_ID_BYTES {
-        return Err(JwtError::TokenSubjectMissing(
-            "user claim longer than 128 bytes",
-        ));
-    }
-    if !id
-        .bytes()
-        .all(|byte| byte.is_ascii_graphic() || byte == b' ')
-    {
-        return Err(JwtError::TokenSubjectMissing(
-            "user claim must be printable ASCII",
-        ));
-    }
-    if id.trim() != id {
-        return Err(JwtError::TokenSubjectMissing(
-            "user claim has surrounding spaces",
-        ));
-    }
+    // the one rule of a TMS user id
+    TmsUserId::check(&id).map_err(|e| JwtError::TokenSubjectMissing(e.message()))?;
     Ok(id)
 }

@@ -25,8 +25,8 @@ pub use keys::JwkKeys;
 
 /// Larger tokens are refused before any parsing or crypto.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// The longest accepted `tms_user_id`, in bytes.
-pub const MAX_USER_ID_BYTES: usize = 128;
+/// The longest accepted `tms_user_id`, in bytes (the rule is `shared_types::TmsUserId`).
+pub use shared_types::ids::MAX_TMS_USER_ID_BYTES as MAX_USER_ID_BYTES;
 /// HS256 secrets shorter than this are never used to verify (see [`JwtConfig::validate`]).
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 

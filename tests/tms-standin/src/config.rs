@@ -10,7 +10,7 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8100";
 pub const DEFAULT_API_KEY: &str = "dev-tms-api-key";
 /// Default HS256 secret (`JWT_SECRET`), the same as core's dev default.
 pub const DEFAULT_JWT_SECRET: &str = "dev-jwt-secret-0123456789abcdef0123456789";
-/// HS256 secrets shorter than this are refused (DESIGN.md: at least 32 bytes).
+/// HS256 secrets shorter than this are refused (core requires at least 32 bytes too).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// How the stand-in is set up. `Config::default()` is the dev setup on an

@@ -277,7 +277,7 @@ fn invalid_and_unknown_events_get_immediate_ack_errors() {
         &mut s,
         1,
         "send_message",
-        json!({ "conversation_id": CONV, "content": "hi" }),
+        json!({ "conversation_id": CONV, "content": "   ", "client_msg_id": "c1" }),
     ));
     assert_eq!(ack_error_code(&out[0]), "VALIDATION_ERROR");
     let out = frames(emit(

@@ -1,11 +1,12 @@
-//! When the edge may fetch the TMS JWKS for a token with an unknown `kid`.
-//! One isolate serves many requests at once: the first unknown `kid` starts a
-//! fetch, requests arriving meanwhile wait for it rather than failing, and
-//! after a fetch completes (well or not) none starts again for a while, so a
-//! flood of made-up `kid`s cannot hammer TMS.
+//! When the TMS JWKS may be fetched for a token with an unknown `kid`; the one
+//! policy of edge (per isolate) and core (per process). The first unknown `kid`
+//! starts a fetch, requests arriving meanwhile wait for it rather than failing,
+//! and after a fetch completes (well or not) none starts again for the least
+//! interval, so a flood of made-up `kid`s cannot hammer TMS. Pure: the caller
+//! passes its clock's time in milliseconds and does the fetching.
 
 /// Least time between the end of one fetch and the start of the next, unless
-/// configured (`JWKS_MIN_REFRESH_SECS`, as at core).
+/// configured (`JWKS_MIN_REFRESH_SECS`).
 pub const DEFAULT_MIN_REFRESH_INTERVAL_MS: u64 = 30_000;
 /// Longest a request waits for someone else's fetch.
 pub const MAX_WAIT_MS: u64 = 5_000;
@@ -28,6 +29,8 @@ pub struct JwksGate {
 }
 
 impl JwksGate {
+    /// Decides for one request that met an unknown `kid`; `Fetch` marks a
+    /// fetch in flight until [`JwksGate::finish`].
     pub fn begin(&mut self, now_ms: u64, min_interval_ms: u64) -> RefreshDecision {
         // a fetch that never finished (its request was dropped) blocks no one for long
         if self
@@ -46,6 +49,7 @@ impl JwksGate {
         RefreshDecision::Fetch
     }
 
+    /// The fetch ended, well or not: the interval counts from now.
     pub fn finish(&mut self, now_ms: u64) {
         self.in_flight_since_ms = None;
         self.last_finished_ms = Some(now_ms);
