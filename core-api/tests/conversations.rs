@@ -139,8 +139,10 @@ async fn list_is_paginated_by_activity_with_unread_and_last_message(pool: PgPool
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["id"], group.as_str(), "most recent activity first");
     assert_eq!(items[0]["unread_count"], 1);
-    // the same wire shape as every other `Message` answer
-    assert_eq!(items[0]["last_message"], last);
+    // the same wire shape as every other `Message` answer (list previews carry no reactions)
+    let mut expected = last.clone();
+    expected.as_object_mut().unwrap().remove("reactions");
+    assert_eq!(items[0]["last_message"], expected);
     assert_eq!(items[1]["id"], dm_bob.as_str());
     assert_eq!(items[1]["unread_count"], 2);
     assert_eq!(items[1]["last_message"]["sender_id"], "bob");
