@@ -6,11 +6,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Duration;
 
 use shared_types::internal::{FanoutEvent, FanoutTarget};
 use shared_types::socket::NS_NOTIFICATIONS;
 use uuid::Uuid;
-use worker::{durable_object, Date, DurableObject, Env, Request, Response, State, Storage};
+use worker::{durable_object, Date, Delay, DurableObject, Env, Request, Response, State, Storage};
 
 use super::config::EdgeConfig;
 use super::http;
@@ -44,6 +45,8 @@ struct Shared {
     book: RefCell<Option<RoomBook>>,
     queues: RefCell<OrderedQueues<DeliveryItem>>,
     counters: RefCell<ObjectCounters>,
+    /// A flush task is waiting for held events' hold to end.
+    flush_armed: Cell<bool>,
 }
 
 fn now_ms() -> u64 {
@@ -63,6 +66,7 @@ impl DurableObject for Room {
             book: RefCell::new(None),
             queues: RefCell::new(OrderedQueues::new()),
             counters: RefCell::new(counters),
+            flush_armed: Cell::new(false),
         });
         Self {
             state,
@@ -137,7 +141,7 @@ impl DurableObject for Room {
             .with_book(|b| (b.flush_due(now), b.next_flush_at()));
         if let Some((events, flush_at)) = released {
             // later gaps still holding events need their own wake-up
-            self.arm_flush(flush_at, now).await?;
+            self.arm_flush(flush_at, now);
             self.deliver(events);
         }
         Response::ok("flushed")
@@ -188,21 +192,39 @@ impl Room {
             }
             self.shared.counters.borrow_mut().events += 1;
         }
-        self.arm_flush(flush_at, now).await?;
+        self.arm_flush(flush_at, now);
         self.deliver(released);
         Response::ok("accepted")
     }
 
-    /// Wakes the object when events held behind a gap are due.
-    async fn arm_flush(&self, flush_at: Option<u64>, now: u64) -> worker::Result<()> {
-        if let Some(at) = flush_at {
-            self.shared.counters.borrow_mut().storage_writes += 1;
-            self.shared
-                .storage
-                .set_alarm(objects::offset_ms(at, now))
-                .await?;
+    /// Releases events held behind a gap when their hold ends, from a timer
+    /// in memory: a gap costs no alarm and no storage write (the object is
+    /// busy anyway while it holds events, so it is not evicted meanwhile).
+    fn arm_flush(&self, flush_at: Option<u64>, now: u64) {
+        let Some(first) = flush_at else {
+            return;
+        };
+        if self.shared.flush_armed.replace(true) {
+            return;
         }
-        Ok(())
+        let shared = Rc::clone(&self.shared);
+        self.state.wait_until(async move {
+            let (mut at, mut now) = (first, now);
+            loop {
+                Delay::from(Duration::from_millis(at.saturating_sub(now))).await;
+                now = now_ms();
+                let released = shared.with_book(|b| (b.flush_due(now), b.next_flush_at()));
+                let Some((events, next)) = released else {
+                    break;
+                };
+                shared.deliver_now(events).await;
+                match next {
+                    Some(n) => at = n,
+                    None => break,
+                }
+            }
+            shared.flush_armed.set(false);
+        });
     }
 
     fn deliver(&self, events: Vec<RoomEvent>) {
@@ -249,6 +271,25 @@ fn room_event(event: FanoutEvent, notify: Vec<shared_types::internal::GatewayUse
 }
 
 impl Shared {
+    /// Queues released events and drains the gateways that were idle, here.
+    async fn deliver_now(self: &Rc<Self>, events: Vec<RoomEvent>) {
+        let Some(conversation_id) = self.conversation_id.get() else {
+            return;
+        };
+        let mut idle = Vec::new();
+        for event in &events {
+            let items = self
+                .with_book(|b| b.deliveries(conversation_id, event))
+                .unwrap_or_default();
+            for (gateway, item) in items {
+                if self.queues.borrow_mut().push(&gateway, item) {
+                    idle.push(gateway);
+                }
+            }
+        }
+        futures_util::future::join_all(idle.into_iter().map(|g| self.drain(g))).await;
+    }
+
     fn with_book<T>(&self, f: impl FnOnce(&mut RoomBook) -> T) -> Option<T> {
         self.book.borrow_mut().as_mut().map(f)
     }
