@@ -217,19 +217,19 @@ async fn postgres_crash_under_concurrent_sends() {
         "503 DATABASE_UNAVAILABLE",
     );
     assert!(lost.is_empty(), "acknowledged messages lost: {lost:?}");
-    // sends in flight across the crash either failed with the 503 above or
-    // waited for Postgres and were stored (group commit retries a batch the
-    // crash rejected); at least one must have been in flight, or the test
-    // proved nothing
+    // sends in flight while Postgres was down either failed with the 503
+    // above or waited for it and were stored (group commit retries a batch
+    // the crash rejected); at least one must have overlapped the outage, or
+    // the test proved nothing
     let spanned = outcomes
         .iter()
-        .filter(|o| o.status == 201 && o.done_at - o.took <= crash_at && o.done_at >= back_at)
+        .filter(|o| o.status == 201 && o.done_at - o.took < back_at && o.done_at > crash_at)
         .count();
     assert!(
         !errors.0.is_empty() || spanned > 0,
-        "no send was in flight during the crash: the test proved nothing"
+        "no send overlapped the outage: the test proved nothing"
     );
-    println!("FAULT pg-crash         sends in flight across the crash and stored: {spanned}");
+    println!("FAULT pg-crash         sends that overlapped the outage and were stored: {spanned}");
     assert!(acked.len() > SENDERS, "sends went through");
     let acked_after = outcomes
         .iter()
