@@ -9,9 +9,7 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 
 use shared_types::api::ValidSend;
-use shared_types::internal::{
-    MarkReceipt, Membership, PersistMessage, PersistedMessage, PresenceReport,
-};
+use shared_types::internal::{MarkReceipt, Membership, PersistMessage, PersistedMessage};
 use shared_types::socket::{Ack, ConnectError, UserTyping, NS_MESSAGING};
 use shared_types::ErrorCode;
 use uuid::Uuid;
@@ -31,12 +29,14 @@ use crate::dispatch::{ack_frames, not_a_member, AckHandle, Action};
 use crate::engineio::PING_FRAME;
 use crate::gateway_name;
 use crate::heartbeat::{PingRounds, SocketCheck};
-use crate::presence_batch::{PresenceBatch, Report};
+use crate::presence_batch::PresenceBatch;
 use crate::replay_guard::ReplayGuard;
 use crate::socket_index::{SocketIndex, Transitions};
 use crate::socketio;
 use crate::stats::ObjectCounters;
 use crate::SessionState;
+
+mod presence;
 
 #[wasm_bindgen]
 extern "C" {
@@ -743,64 +743,4 @@ impl Gateway {
         }
         Ok(())
     }
-}
-
-impl Inner {
-    /// Sends batched presence changes to core, one report in flight.
-    async fn flush_presence(&self, gateway: String) {
-        let Ok(config) = EdgeConfig::from_env(&self.env) else {
-            return;
-        };
-        loop {
-            let next = self.presence.borrow_mut().take();
-            let Some(report) = next else {
-                return;
-            };
-            let body = PresenceReport {
-                gateway: gateway.clone(),
-                arrived: report.arrived.clone(),
-                departed: report.departed.clone(),
-                present: Vec::new(),
-            };
-            match post_presence(&config, &body).await {
-                Ok(()) => self.presence.borrow_mut().sent(),
-                Err(e) => {
-                    worker::console_warn!("presence report failed: {}", e.message);
-                    self.presence.borrow_mut().failed(Report {
-                        arrived: report.arrived,
-                        departed: report.departed,
-                    });
-                    return; // the next change or ping round tries again
-                }
-            }
-        }
-    }
-
-    /// The periodic full list, keeping core's `presence:{id}` fresh.
-    async fn report_present(&self, present: Vec<String>) {
-        let Ok(config) = EdgeConfig::from_env(&self.env) else {
-            return;
-        };
-        let gateway = self.name.borrow().clone().unwrap_or_default();
-        let body = PresenceReport {
-            gateway,
-            present,
-            ..Default::default()
-        };
-        if let Err(e) = post_presence(&config, &body).await {
-            worker::console_warn!("presence refresh failed: {}", e.message);
-        }
-    }
-}
-
-async fn post_presence(config: &EdgeConfig, body: &PresenceReport) -> Result<(), CoreError> {
-    core_client::call::<_, serde_json::Value>(
-        config,
-        Method::Post,
-        "/internal/v1/presence",
-        "",
-        Some(body),
-    )
-    .await
-    .map(drop)
 }

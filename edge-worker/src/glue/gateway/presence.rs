@@ -1,0 +1,70 @@
+//! A gateway's presence reports to core: batched changes, and the periodic
+//! full list that keeps `presence:{id}` fresh.
+
+use shared_types::internal::PresenceReport;
+use worker::Method;
+
+use super::Inner;
+use crate::glue::config::EdgeConfig;
+use crate::glue::core_client::{self, CoreError};
+use crate::presence_batch::Report;
+
+impl Inner {
+    /// Sends batched presence changes to core, one report in flight.
+    pub(super) async fn flush_presence(&self, gateway: String) {
+        let Ok(config) = EdgeConfig::from_env(&self.env) else {
+            return;
+        };
+        loop {
+            let next = self.presence.borrow_mut().take();
+            let Some(report) = next else {
+                return;
+            };
+            let body = PresenceReport {
+                gateway: gateway.clone(),
+                arrived: report.arrived.clone(),
+                departed: report.departed.clone(),
+                present: Vec::new(),
+            };
+            match post_presence(&config, &body).await {
+                Ok(()) => self.presence.borrow_mut().sent(),
+                Err(e) => {
+                    worker::console_warn!("presence report failed: {}", e.message);
+                    self.presence.borrow_mut().failed(Report {
+                        arrived: report.arrived,
+                        departed: report.departed,
+                    });
+                    return; // the next change or ping round tries again
+                }
+            }
+        }
+    }
+
+    /// The periodic full list, keeping core's `presence:{id}` fresh.
+    pub(super) async fn report_present(&self, present: Vec<String>) {
+        let Ok(config) = EdgeConfig::from_env(&self.env) else {
+            return;
+        };
+        let gateway = self.name.borrow().clone().unwrap_or_default();
+        let body = PresenceReport {
+            gateway,
+            present,
+            ..Default::default()
+        };
+        if let Err(e) = post_presence(&config, &body).await {
+            worker::console_warn!("presence refresh failed: {}", e.message);
+        }
+    }
+}
+
+async fn post_presence(config: &EdgeConfig, body: &PresenceReport) -> Result<(), CoreError> {
+    core_client::call::<_, serde_json::Value>(
+        config,
+        Method::Post,
+        "/internal/v1/presence",
+        "",
+        Some(body),
+    )
+    .await
+    .map(drop)
+}
