@@ -34,6 +34,7 @@ fi
 : "${TMS_JWKS_URL:=${TMS_API_URL%/}/.well-known/jwks.json}"
 : "${JWT_SECRET:=dev-jwt-secret-0123456789abcdef0123456789}"
 : "${INTERNAL_API_SECRET:=dev-internal-secret-0123456789abcdef012345}"
+: "${TMS_WEBHOOK_SECRET:=dev-tms-webhook-secret-0123456789abcdef0123}"
 : "${ALLOWED_ORIGINS:=*}"
 : "${ENVIRONMENT:=development}"
 : "${RUST_LOG:=info}"
@@ -42,7 +43,7 @@ EDGE_PORT="${EDGE_PORT:-8787}"
 [ -n "${JWT_ISSUER:-}" ] && : "${TMS_ISSUER:=$JWT_ISSUER}" && export TMS_ISSUER
 [ -n "${JWT_AUDIENCE:-}" ] && : "${TMS_AUDIENCE:=$JWT_AUDIENCE}" && export TMS_AUDIENCE
 export HOST PORT DATABASE_URL REDIS_URL TMS_API_URL TMS_API_KEY TMS_JWKS_URL JWT_SECRET \
-  INTERNAL_API_SECRET ALLOWED_ORIGINS ENVIRONMENT RUST_LOG
+  INTERNAL_API_SECRET TMS_WEBHOOK_SECRET ALLOWED_ORIGINS ENVIRONMENT RUST_LOG
 
 CORE_URL="http://127.0.0.1:$PORT"
 LOGS="$ROOT/.dev/logs"
@@ -176,7 +177,12 @@ await() {
 }
 
 if [ "$run_standin" = 1 ]; then
-  start tms-standin "$TARGET_DIR/debug/tms-standin"
+  # profile edits on the stand-in reach core as signed webhooks, through the
+  # edge when it runs (the route needs no user token there)
+  webhook_base="$CORE_URL"
+  [ "$run_edge" = 1 ] && webhook_base="http://127.0.0.1:$EDGE_PORT"
+  TMS_WEBHOOK_URL="${TMS_WEBHOOK_URL:-$webhook_base/api/v1/webhooks/tms}" \
+    start tms-standin "$TARGET_DIR/debug/tms-standin"
   await tms-standin "http://$TMS_STANDIN_ADDR/health" 60
 else
   log "TMS_API_URL=$TMS_API_URL is not local: using that TMS, no stand-in"
@@ -203,6 +209,7 @@ if [ "$run_edge" = 1 ]; then
     --var "JWT_SECRET:$JWT_SECRET" \
     --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" \
     --var "TMS_JWKS_URL:$TMS_JWKS_URL" \
+    --var "ALLOWED_ORIGINS:$ALLOWED_ORIGINS" \
     ${EDGE_WRANGLER_ARGS:-} >>"$LOGS/edge.log" 2>&1 </dev/null &
   EDGE_PID=$!
   pids+=("$EDGE_PID")
@@ -226,6 +233,11 @@ cat <<EOF
 
   Get a dev token (HS256, 1 h; users alice bob carol dave erin frank, load-001..load-500):
     curl -s $TMS/dev/token/alice
+
+  Change a profile in the stand-in: TMS's signed webhook tells core at once
+  (the next GET /api/v1/users/bob shows the new name, co-members get user_updated):
+    curl -s -X PUT $TMS/__control/users/bob -H 'content-type: application/json' \
+      -d '{"id":"bob","display_name":"Robert"}'
 
   Create a DM and send a message:
     ALICE=\$(curl -s '$TMS/dev/token/alice?format=text')

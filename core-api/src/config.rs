@@ -7,15 +7,20 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use shared_types::origins::AllowedOrigins;
 
 /// The secrets of `make dev` and `.env.example`: public, so refused in production.
-pub const DEV_SECRETS: [(&str, &str); 3] = [
+pub const DEV_SECRETS: [(&str, &str); 4] = [
     ("JWT_SECRET", "dev-jwt-secret-0123456789abcdef0123456789"),
     (
         "INTERNAL_API_SECRET",
         "dev-internal-secret-0123456789abcdef012345",
     ),
     ("TMS_API_KEY", "dev-tms-api-key"),
+    (
+        "TMS_WEBHOOK_SECRET",
+        "dev-tms-webhook-secret-0123456789abcdef0123",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +35,8 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     /// `production` refuses the `make dev` secrets (see `DEV_SECRETS`).
     pub environment: Environment,
+    /// `DEBUG=true`: debug-level logs when `RUST_LOG` is unset (refused in production).
+    pub debug: bool,
     pub database_url: SecretString,
     pub database_max_connections: u32,
     /// Longest wait for a pooled connection before answering 503 DATABASE_UNAVAILABLE.
@@ -57,7 +64,9 @@ pub struct Config {
     pub fanout: FanoutSettings,
     /// How long a user with no socket left still counts as online (no flap on reconnect).
     pub presence_grace: Duration,
-    pub allowed_origins: Vec<String>,
+    pub allowed_origins: AllowedOrigins,
+    /// HMAC secret of `POST /api/v1/webhooks/tms`; unset: the webhook answers 503.
+    pub tms_webhook_secret: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -137,7 +146,12 @@ impl Config {
             }
         };
 
-        let database_url = r.required_url("DATABASE_URL", &["postgres", "postgresql"]);
+        let debug = r.flag("DEBUG");
+        if debug && environment == Environment::Production {
+            r.problem("DEBUG: must not be true with ENVIRONMENT=production".into());
+        }
+
+        let database_url = r.database_url();
         let database_max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 20u32);
         let database_acquire_timeout = r.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000);
         let database_statement_timeout = r.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000);
@@ -194,15 +208,13 @@ impl Config {
         };
         let presence_grace =
             Duration::from_millis(r.bounded("PRESENCE_GRACE_MS", 5000, 0..=300_000) as u64);
-        let allowed_origins = r
-            .optional("ALLOWED_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .map(|o| o.trim().to_string())
-                    .filter(|o| !o.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let allowed_origins =
+            AllowedOrigins::parse(&r.optional("ALLOWED_ORIGINS").unwrap_or_default())
+                .unwrap_or_else(|why| {
+                    r.problem(format!("ALLOWED_ORIGINS: {why}"));
+                    AllowedOrigins::default()
+                });
+        let tms_webhook_secret = r.optional_secret("TMS_WEBHOOK_SECRET", MIN_SECRET_BYTES);
 
         if environment == Environment::Production {
             // the secrets `make dev` and `.env.example` use are public
@@ -219,6 +231,7 @@ impl Config {
             Ok(Config {
                 listen_addr,
                 environment,
+                debug,
                 database_url,
                 database_max_connections,
                 database_acquire_timeout,
@@ -237,6 +250,7 @@ impl Config {
                 fanout,
                 presence_grace,
                 allowed_origins,
+                tms_webhook_secret,
             })
         } else {
             Err(ConfigError(r.problems))
@@ -274,6 +288,46 @@ impl Reader<'_> {
                 default
             }),
         }
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, any case: the seed wrote `True`).
+    fn flag(&mut self, name: &str) -> bool {
+        match self
+            .optional(name)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => {
+                self.problem(format!("{name}: `{other}` is not true or false"));
+                false
+            }
+        }
+    }
+
+    /// `DATABASE_URL`; the seed's SQLAlchemy form `postgresql+asyncpg://…`
+    /// names a Python driver, so the `+driver` part is dropped.
+    fn database_url(&mut self) -> SecretString {
+        let name = "DATABASE_URL";
+        let Some(v) = self.optional(name) else {
+            self.problem(format!("{name}: missing"));
+            return SecretString::from(String::new());
+        };
+        let Some((scheme, rest)) = v.split_once("://") else {
+            self.problem(format!("{name}: must be a postgres:// URL"));
+            return SecretString::from(String::new());
+        };
+        let base = scheme
+            .split_once('+')
+            .map_or(scheme, |(base, _driver)| base);
+        if !matches!(base, "postgres" | "postgresql") || rest.is_empty() {
+            self.problem(format!(
+                "{name}: must be a postgres:// URL, e.g. postgres://user:password@host:5432/db"
+            ));
+            return SecretString::from(String::new());
+        }
+        SecretString::from(format!("{base}://{rest}"))
     }
 
     fn bounded(
@@ -473,5 +527,50 @@ mod tests {
             "http://127.0.0.1:8100/.well-known/jwks.json".into(),
         );
         assert!(Config::from_map(&vars).is_ok());
+    }
+
+    #[test]
+    fn the_seeds_sqlalchemy_database_url_is_accepted_without_its_driver() {
+        let mut vars = base();
+        vars.insert(
+            "DATABASE_URL".into(),
+            "postgresql+asyncpg://u:p@db:5432/chat".into(),
+        );
+        let c = Config::from_map(&vars).unwrap();
+        assert_eq!(
+            c.database_url.expose_secret(),
+            "postgresql://u:p@db:5432/chat"
+        );
+        vars.insert("DATABASE_URL".into(), "mysql+aiomysql://u@db/chat".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("DATABASE_URL: must be a postgres:// URL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debug_is_a_flag_refused_in_production() {
+        let mut vars = base();
+        vars.insert("DEBUG".into(), "True".into());
+        assert!(Config::from_map(&vars).unwrap().debug);
+        vars.insert("DEBUG".into(), "maybe".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(err.contains("DEBUG: `maybe` is not true or false"), "{err}");
+        vars.insert("DEBUG".into(), "1".into());
+        vars.insert("ENVIRONMENT".into(), "production".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(err.contains("DEBUG: must not be true"), "{err}");
+    }
+
+    #[test]
+    fn allowed_origins_are_checked() {
+        let mut vars = base();
+        vars.insert("ALLOWED_ORIGINS".into(), "https://a.example.com".into());
+        let c = Config::from_map(&vars).unwrap();
+        assert!(c.allowed_origins.allows("https://a.example.com"));
+        vars.insert("ALLOWED_ORIGINS".into(), "a.example.com/app".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(err.contains("ALLOWED_ORIGINS"), "{err}");
     }
 }

@@ -2,7 +2,6 @@ use core_api::config::Config;
 
 #[tokio::main]
 async fn main() {
-    core_api::telemetry::init();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -10,6 +9,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    core_api::telemetry::init(config.debug);
     let addr = config.listen_addr;
     let grace = config.shutdown_grace;
     let app = match core_api::build(config).await {

@@ -9,6 +9,7 @@ use axum::http::{HeaderName, HeaderValue, Method, Request};
 use axum::Router;
 use secrecy::ExposeSecret;
 use shared_types::limits::MAX_BODY_BYTES;
+use shared_types::origins::AllowedOrigins;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -146,14 +147,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
+fn cors(origins: &AllowedOrigins) -> CorsLayer {
     let base = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers(Any);
-    if origins.iter().any(|o| o == "*") {
+    if origins.allows_any() {
         base.allow_origin(Any)
     } else {
-        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+        let list: Vec<HeaderValue> = origins
+            .origins()
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect();
         base.allow_origin(AllowOrigin::list(list))
     }
 }

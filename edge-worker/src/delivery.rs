@@ -37,6 +37,9 @@ pub enum DeliveryItem {
         user_ids: Vec<String>,
         namespace: String,
         frame: String,
+        /// Then every socket of these users is disconnected and closed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        close: bool,
     },
 }
 
@@ -174,6 +177,7 @@ mod tests {
             user_ids: vec!["bob".into()],
             namespace: "/messaging".into(),
             frame: "42/messaging,[\"x\"]".into(),
+            close: false,
         };
         let json = serde_json::to_string(&item).unwrap();
         assert!(json.starts_with(r#"{"k":"users""#), "{json}");

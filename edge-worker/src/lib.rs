@@ -13,6 +13,7 @@
 //! - `presence_batch`: a Gateway's batched presence reports to core.
 //! - `gateway_name`: gateway names, session ids and shard choice.
 //! - `stats`: the counters each object keeps about itself.
+//! - `front_door`: the Worker's handshake and CORS verdicts on a request.
 //!
 //! None of these modules touch `worker::*`; the Durable Object glue builds on them.
 
@@ -20,6 +21,7 @@ pub mod delivery;
 pub mod dispatch;
 pub mod engineio;
 pub mod events;
+pub mod front_door;
 pub mod gateway_name;
 pub mod heartbeat;
 pub mod presence_batch;

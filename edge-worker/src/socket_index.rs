@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::delivery::DeliveryItem;
 use crate::session_state::{NamespaceSet, SessionState};
+use crate::socketio;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Entry {
@@ -61,6 +62,9 @@ pub struct Plan {
     pub evict: Vec<(String, Uuid)>,
     /// Room items for conversations with no joined socket here.
     pub not_joined: Vec<Uuid>,
+    /// Sockets to close once their frames (ending in a DISCONNECT of each of
+    /// their namespaces, so clients do not reconnect) are sent.
+    pub close: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,11 +154,20 @@ impl SocketIndex {
                 user_ids,
                 namespace,
                 frame,
+                close,
             } => {
                 for user in user_ids {
                     for sid in self.sockets_of(user) {
                         if self.connected(sid, namespace) {
                             plan.sends.push((sid.clone(), frame.clone()));
+                        }
+                        if *close {
+                            if let Some(entry) = self.sockets.get(sid) {
+                                for nsp in entry.namespaces.iter() {
+                                    plan.sends.push((sid.clone(), socketio::disconnect(nsp)));
+                                }
+                            }
+                            plan.close.push(sid.clone());
                         }
                     }
                 }

@@ -22,6 +22,8 @@ pub enum ErrorCode {
     TokenSubjectMissing,
     TokenUnknownKey,
     InternalAuthFailed,
+    /// `POST /webhooks/tms`: `X-TMS-Signature` missing, wrong, stale or replayed.
+    WebhookSignatureInvalid,
     // 403 / 404 / 405
     Forbidden,
     NotFound,
@@ -63,7 +65,8 @@ impl ErrorCode {
             | TokenAudienceInvalid
             | TokenSubjectMissing
             | TokenUnknownKey
-            | InternalAuthFailed => 401,
+            | InternalAuthFailed
+            | WebhookSignatureInvalid => 401,
             Forbidden => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
@@ -98,6 +101,7 @@ impl ErrorCode {
             TokenSubjectMissing => "TOKEN_SUBJECT_MISSING",
             TokenUnknownKey => "TOKEN_UNKNOWN_KEY",
             InternalAuthFailed => "INTERNAL_AUTH_FAILED",
+            WebhookSignatureInvalid => "WEBHOOK_SIGNATURE_INVALID",
             Forbidden => "FORBIDDEN",
             NotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -133,6 +137,7 @@ impl ErrorCode {
         ErrorCode::TokenSubjectMissing,
         ErrorCode::TokenUnknownKey,
         ErrorCode::InternalAuthFailed,
+        ErrorCode::WebhookSignatureInvalid,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,

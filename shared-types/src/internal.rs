@@ -65,6 +65,10 @@ pub struct FanoutEvent {
     /// gateways drop that user's sockets from the conversation's room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evict_user_id: Option<String>,
+    /// For a `Gateways` target: once the event is delivered, the gateways
+    /// disconnect every socket of its users (a user deleted in TMS).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub close_sessions: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

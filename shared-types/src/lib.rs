@@ -7,10 +7,12 @@ pub mod error;
 pub mod ids;
 pub mod internal;
 pub mod limits;
+pub mod origins;
 pub mod percent;
 pub mod polls;
 pub mod reactions;
 pub mod socket;
+pub mod webhooks;
 
 pub use envelope::{ApiErrorBody, Envelope, Pagination};
 pub use error::ErrorCode;

@@ -38,6 +38,11 @@ pub mod server_events {
     /// Data: `reactions::ReactionChanged` (to the room).
     pub const REACTION_ADDED: &str = "reaction_added";
     pub const REACTION_REMOVED: &str = "reaction_removed";
+    /// A co-member's TMS profile changed (on `/notifications`); data: `{user_id}`.
+    pub const USER_UPDATED: &str = "user_updated";
+    /// The server is closing this session (on `/notifications`, then a
+    /// DISCONNECT of every namespace); data: `{reason}`, e.g. `user_deleted`.
+    pub const SESSION_CLOSED: &str = "session_closed";
 }
 
 /// The Socket.IO CONNECT auth payload: `io({auth:{token}})`.

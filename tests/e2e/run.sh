@@ -25,6 +25,9 @@ export E2E_DATABASE_URL="${PG_ADMIN%/*}/$DB"
 export JWT_SECRET="e2e-jwt-secret-0123456789abcdef0123456789"
 export INTERNAL_API_SECRET="e2e-internal-secret-0123456789abcdef01234"
 export TMS_API_KEY="e2e-tms-api-key"
+export TMS_WEBHOOK_SECRET="e2e-tms-webhook-secret-0123456789abcdef012"
+# the one browser origin the edge allows (tests/e2e/compat.test.mjs)
+export ALLOWED_ORIGIN="https://app.e2e.test"
 # small on purpose: a handful of sockets spreads over several gateways
 export GATEWAY_MAX_SOCKETS=5 PRESENCE_GRACE_MS=1500
 PIDS=()
@@ -73,7 +76,7 @@ done
 
 psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 
-TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" setsid "$BIN_DIR/tms-standin" >"$RUN_DIR/tms.log" 2>&1 </dev/null &
+TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" TMS_WEBHOOK_URL="http://127.0.0.1:$EDGE_PORT/api/v1/webhooks/tms" setsid "$BIN_DIR/tms-standin" >"$RUN_DIR/tms.log" 2>&1 </dev/null &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "${PIDS[-1]}"
 
@@ -92,6 +95,7 @@ WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false XDG_CONFIG_HOME="$
   --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" --var "TMS_JWKS_URL:http://127.0.0.1:$TMS_PORT/.well-known/jwks.json" \
   --var PING_INTERVAL_MS:2000 --var PING_TIMEOUT_MS:2000 --var JWKS_MIN_REFRESH_SECS:1 \
   --var "GATEWAY_MAX_SOCKETS:$GATEWAY_MAX_SOCKETS" --var CORE_TIMEOUT_MS:3000 \
+  --var "ALLOWED_ORIGINS:$ALLOWED_ORIGIN" \
   >"$RUN_DIR/wrangler.log" 2>&1 </dev/null &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "${PIDS[-1]}"

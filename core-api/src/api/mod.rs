@@ -1,5 +1,5 @@
 //! Public routes. Each resource module exposes `router()`; this merges them
-//! under `/api/v1` behind authentication.
+//! under `/api/v1` behind authentication (the TMS webhook checks its own signature).
 
 mod auth;
 mod conversations;
@@ -9,6 +9,7 @@ mod polls;
 mod presence;
 mod reactions;
 mod users;
+mod webhooks;
 
 use axum::http::StatusCode;
 use axum::middleware;
@@ -33,6 +34,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             state,
             crate::auth::authenticate,
         ))
+        // signed by TMS, not by a user: outside `authenticate`
+        .merge(webhooks::router())
 }
 
 /// 200 with the envelope.

@@ -14,3 +14,4 @@ pub mod reactions;
 pub mod receipts;
 pub mod send_queue;
 pub mod users;
+pub mod webhooks;

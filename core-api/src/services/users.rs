@@ -118,6 +118,26 @@ pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<Str
     }
 }
 
+/// Drops the cached profile of `tms_user_id` (TMS said it changed), and with
+/// `stale_too` the long-lived copy as well (the user is gone). While Redis is
+/// down the deletion waits for it, ahead of any other write.
+pub async fn forget(state: &AppState, tms_user_id: &str, stale_too: bool) {
+    let mut pipe = redis::pipe();
+    pipe.del(state.cache.key(&fresh_key(tms_user_id))).ignore();
+    if stale_too {
+        pipe.del(state.cache.key(&stale_key(tms_user_id))).ignore();
+    }
+    let queued = pipe.clone();
+    let result = state
+        .cache
+        .run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "profile invalidation deferred until Redis answers");
+        state.cache.replay_on_recovery(queued);
+    }
+}
+
 /// Fails with 422 `UNKNOWN_USER` naming every id TMS does not know.
 pub async fn require_known(state: &AppState, ids: &[String]) -> AppResult<()> {
     let found = profiles(state, ids).await?;

@@ -2,6 +2,7 @@
 //! validated on use so a missing secret is a clear log line, not a crash.
 
 use shared_auth::jwt::JwtConfig;
+use shared_types::origins::AllowedOrigins;
 use worker::Env;
 
 pub struct EdgeConfig {
@@ -20,6 +21,8 @@ pub struct EdgeConfig {
     pub core_timeout_ms: u64,
     /// Bound on every call from one object to another.
     pub object_timeout_ms: u64,
+    /// Browser origins allowed besides the edge's own (CORS and socket upgrades).
+    pub allowed_origins: AllowedOrigins,
 }
 
 /// A binding as a string, whether declared as a var or a secret.
@@ -76,6 +79,12 @@ impl EdgeConfig {
         if let Err(why) = jwt.validate() {
             problems.push(format!("JWT: {why}"));
         }
+        let allowed_origins =
+            AllowedOrigins::parse(&binding(env, "ALLOWED_ORIGINS").unwrap_or_default())
+                .unwrap_or_else(|why| {
+                    problems.push(format!("ALLOWED_ORIGINS: {why}"));
+                    AllowedOrigins::default()
+                });
         let config = Self {
             core_api_url: core_api_url.trim_end_matches('/').to_string(),
             internal_api_secret,
@@ -100,6 +109,7 @@ impl EdgeConfig {
             .min(u64::from(u32::MAX)) as u32,
             core_timeout_ms: number(env, "CORE_TIMEOUT_MS", 5_000, &mut problems),
             object_timeout_ms: number(env, "OBJECT_TIMEOUT_MS", 5_000, &mut problems),
+            allowed_origins,
         };
         if config.gateway_max_sockets == 0 || config.gateway_max_shards == 0 {
             problems.push("GATEWAY_MAX_SOCKETS and GATEWAY_MAX_SHARDS must be at least 1".into());

@@ -152,6 +152,7 @@ fn route(events: Vec<FanoutEvent>) -> (RoomEvents, GatewayItems) {
                         user_ids: target.user_ids.clone(),
                         namespace: event.namespace.clone(),
                         frame: frame.clone(),
+                        close: event.close_sessions,
                     });
                     entry.1 += 1;
                 }

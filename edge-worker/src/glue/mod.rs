@@ -15,8 +15,9 @@ use std::cell::RefCell;
 
 use shared_types::percent::encode_component;
 use shared_types::ErrorCode;
-use worker::{event, Context, Date, Env, Headers, Request, RequestInit, Response};
+use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response};
 
+use crate::front_door::{self, Cors};
 use crate::gateway_name::{self, ShardHint};
 use config::EdgeConfig;
 
@@ -34,15 +35,63 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             return http::error(ErrorCode::InternalError, "edge is misconfigured");
         }
     };
+    let url = req.url()?;
+    let own_origin = url.origin().ascii_serialization();
+    let origin = req.headers().get("origin")?;
+    let preflight = req.method() == Method::Options;
+    let cors_headers = match front_door::cors(
+        &config.allowed_origins,
+        &own_origin,
+        origin.as_deref(),
+        preflight,
+    ) {
+        Cors::Refused => {
+            return http::error(
+                ErrorCode::Forbidden,
+                "this Origin is not allowed (ALLOWED_ORIGINS)",
+            )
+        }
+        Cors::NoOrigin => Vec::new(),
+        Cors::Allowed(headers) => headers,
+    };
+    if preflight && !cors_headers.is_empty() {
+        return with_headers(Response::empty()?.with_status(204), &cors_headers);
+    }
     let path = req.path();
-    match path.as_str() {
+    let resp = match path.as_str() {
         "/" | "/health" => http::ok(&serde_json::json!({ "status": "ok" })),
-        "/socket.io/" | "/socket.io" => upgrade(req, &env, &config).await,
+        "/socket.io/" | "/socket.io" => {
+            let resp = upgrade(req, &env, &config).await?;
+            // a 101 carries no CORS headers (browsers do not check them on
+            // upgrades); a refusal does, so a browser client can read why
+            if resp.status_code() == 101 {
+                return Ok(resp);
+            }
+            Ok(resp)
+        }
         "/internal/v1/fanout" => fanout::receive(req, &env, &config).await,
         "/internal/v1/stats" => fanout::stats(req, &env, &config).await,
+        "/api/v1/webhooks/tms" => proxy::forward_webhook(req, &config).await,
         p if p.starts_with("/api/v1/") => proxy::forward(req, &config).await,
         _ => http::error(ErrorCode::NotFound, "no such route"),
+    }?;
+    with_headers(resp, &cors_headers)
+}
+
+/// `resp` with `extra` headers added. A response fetched from core has
+/// immutable headers, so they are copied into a new set.
+fn with_headers(resp: Response, extra: &[(&'static str, String)]) -> worker::Result<Response> {
+    if extra.is_empty() {
+        return Ok(resp);
     }
+    let headers = Headers::new();
+    for (name, value) in resp.headers().entries() {
+        headers.set(&name, &value)?;
+    }
+    for (name, value) in extra {
+        headers.set(name, value)?;
+    }
+    Ok(resp.with_headers(headers))
 }
 
 /// `/socket.io/?EIO=4&transport=websocket`: hands the socket to a gateway
@@ -56,20 +105,13 @@ async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
-    if query("EIO").as_deref() != Some("4") {
-        return engine_io_error(5, "Unsupported protocol version");
-    }
-    if query("transport").as_deref() != Some("websocket") {
-        // polling is not offered: clients must use transports: ["websocket"]
-        return engine_io_error(0, "Transport unknown");
-    }
-    if req
-        .headers()
-        .get("upgrade")?
-        .map(|v| v.eq_ignore_ascii_case("websocket"))
-        != Some(true)
-    {
-        return engine_io_error(3, "Bad request");
+    let upgrade_header = req.headers().get("upgrade")?;
+    if let Err(refusal) = front_door::check_handshake(
+        query("EIO").as_deref(),
+        query("transport").as_deref(),
+        upgrade_header.as_deref(),
+    ) {
+        return engine_io_error(refusal.code, refusal.message);
     }
     let location = gateway_name::location(req.cf().map(|cf| cf.colo()).as_deref());
     let now = Date::now().as_millis();

@@ -1,5 +1,6 @@
 //! `/api/v1/*` through the edge: the TMS JWT is verified here and the request
 //! goes to core with the signed identity, so core never re-verifies the JWT.
+//! The TMS webhook is the one route without a user: core checks TMS's signature.
 
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
@@ -18,6 +19,26 @@ pub async fn forward(mut req: Request, config: &EdgeConfig) -> worker::Result<Re
         Ok(v) => v,
         Err(e) => return http::error(e.code(), e.message()),
     };
+    relay(&mut req, config, &verified.tms_user_id, FORWARDED_HEADERS).await
+}
+
+/// `POST /api/v1/webhooks/tms`: TMS has no user token; core checks the
+/// `X-TMS-Signature` over the body, which passes through byte for byte.
+pub async fn forward_webhook(mut req: Request, config: &EdgeConfig) -> worker::Result<Response> {
+    relay(&mut req, config, "", WEBHOOK_HEADERS).await
+}
+
+/// Headers of a TMS webhook core needs.
+const WEBHOOK_HEADERS: &[&str] = &["content-type", "x-tms-signature", "x-request-id"];
+
+/// Sends the request to core as `acting_user` ("" for a system call) with
+/// the listed headers; core's answer comes back as is.
+async fn relay(
+    req: &mut Request,
+    config: &EdgeConfig,
+    acting_user: &str,
+    forwarded: &[&str],
+) -> worker::Result<Response> {
     let body = req.bytes().await.unwrap_or_default();
     if body.len() > MAX_BODY_BYTES {
         return http::error(
@@ -31,7 +52,7 @@ pub async fn forward(mut req: Request, config: &EdgeConfig) -> worker::Result<Re
         None => url.path().to_string(),
     };
     let mut extra = Vec::new();
-    for name in FORWARDED_HEADERS {
+    for name in forwarded {
         if let Some(value) = req.headers().get(name)? {
             extra.push((*name, value));
         }
@@ -40,7 +61,7 @@ pub async fn forward(mut req: Request, config: &EdgeConfig) -> worker::Result<Re
         config,
         req.method(),
         &path_and_query,
-        &verified.tms_user_id,
+        acting_user,
         &body,
         &extra,
     )

@@ -166,11 +166,42 @@ fn user_items_reach_every_connected_socket_of_the_users() {
         user_ids: vec!["alice".into()],
         namespace: "/calls".into(),
         frame: "C".into(),
+        close: false,
     };
     assert_eq!(
         index.plan(&item).sends,
         [("a1".to_string(), "C".to_string())]
     );
+    assert!(index.plan(&item).close.is_empty());
+}
+
+#[test]
+fn a_closing_item_disconnects_every_namespace_then_closes_the_users_sockets() {
+    let mut index = SocketIndex::default();
+    index.upsert(
+        "a1",
+        &socket("a1", Some("alice"), &["/messaging", "/notifications"], &[1]),
+    );
+    index.upsert("a2", &socket("a2", Some("alice"), &["/calls"], &[]));
+    index.upsert("b", &socket("b", Some("bob"), &["/notifications"], &[]));
+    let item = DeliveryItem::Users {
+        user_ids: vec!["alice".into()],
+        namespace: "/notifications".into(),
+        frame: "BYE".into(),
+        close: true,
+    };
+    let plan = index.plan(&item);
+    let of = |sid: &str| -> Vec<&str> {
+        plan.sends
+            .iter()
+            .filter(|(s, _)| s == sid)
+            .map(|(_, f)| f.as_str())
+            .collect()
+    };
+    assert_eq!(of("a1"), ["BYE", "41/messaging,", "41/notifications,"]);
+    assert_eq!(of("a2"), ["41/calls,"], "not on /notifications: no BYE");
+    assert!(of("b").is_empty(), "bob is untouched");
+    assert_eq!(plan.close, ["a1", "a2"]);
 }
 
 #[test]

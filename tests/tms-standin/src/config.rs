@@ -27,6 +27,11 @@ pub struct Config {
     pub issuer: Option<String>,
     /// `aud` claim of issued tokens, when set.
     pub audience: Option<String>,
+    /// Where `PUT`/`DELETE /__control/users/{id}` send the signed
+    /// `user.updated`/`user.deleted` webhook (core's `/api/v1/webhooks/tms`).
+    pub webhook_url: Option<String>,
+    /// HMAC secret of those webhooks (core's `TMS_WEBHOOK_SECRET`).
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -37,6 +42,8 @@ impl Default for Config {
             jwt_secret: DEFAULT_JWT_SECRET.to_owned(),
             issuer: None,
             audience: None,
+            webhook_url: None,
+            webhook_secret: None,
         }
     }
 }
@@ -50,6 +57,8 @@ impl fmt::Debug for Config {
             .field("jwt_secret", &"<redacted>")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("webhook_url", &self.webhook_url)
+            .field("webhook_secret", &"<redacted>")
             .finish()
     }
 }
@@ -71,8 +80,9 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Reads `TMS_STANDIN_ADDR`, `TMS_API_KEY`, `JWT_SECRET`, `TMS_ISSUER` and
-    /// `TMS_AUDIENCE`; unset or empty variables take the dev defaults.
+    /// Reads `TMS_STANDIN_ADDR`, `TMS_API_KEY`, `JWT_SECRET`, `TMS_ISSUER`,
+    /// `TMS_AUDIENCE`, `TMS_WEBHOOK_URL` and `TMS_WEBHOOK_SECRET`; unset or
+    /// empty variables take the dev defaults (no webhooks).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -97,6 +107,8 @@ impl Config {
             jwt_secret: get("JWT_SECRET").unwrap_or_else(|| DEFAULT_JWT_SECRET.to_owned()),
             issuer: get("TMS_ISSUER"),
             audience: get("TMS_AUDIENCE"),
+            webhook_url: get("TMS_WEBHOOK_URL"),
+            webhook_secret: get("TMS_WEBHOOK_SECRET"),
         };
         if let Err(ConfigError(more)) = config.validate() {
             problems.extend(more);
@@ -119,6 +131,9 @@ impl Config {
         }
         if self.api_key.is_empty() {
             problems.push("TMS_API_KEY: must not be empty".to_owned());
+        }
+        if self.webhook_url.is_some() != self.webhook_secret.is_some() {
+            problems.push("TMS_WEBHOOK_URL and TMS_WEBHOOK_SECRET: set both or neither".to_owned());
         }
         if problems.is_empty() {
             Ok(())

@@ -27,6 +27,7 @@ pub mod controls;
 pub mod keys;
 mod routes;
 pub mod tokens;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};

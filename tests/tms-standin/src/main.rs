@@ -1,6 +1,7 @@
 //! `tms-standin`: the TMS stand-in as a process, for `make dev` and e2e tests.
 //! Configured by `TMS_STANDIN_ADDR`, `TMS_API_KEY`, `JWT_SECRET`,
-//! `TMS_ISSUER` and `TMS_AUDIENCE` (see `.env.example`).
+//! `TMS_ISSUER`, `TMS_AUDIENCE`, `TMS_WEBHOOK_URL` and `TMS_WEBHOOK_SECRET`
+//! (see `.env.example`).
 
 use tms_standin::{try_spawn, Config};
 use tracing_subscriber::EnvFilter;

@@ -5,7 +5,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -34,6 +34,10 @@ pub fn router(state: StandIn) -> Router {
         .route("/__control/outage", post(control_outage))
         .route("/__control/stats", get(control_stats))
         .route("/__control/users", post(control_add_user))
+        .route(
+            "/__control/users/{id}",
+            put(crate::webhooks::update_user).delete(crate::webhooks::delete_user),
+        )
         .route("/__control/rotate-keys", post(control_rotate_keys))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
         .method_not_allowed_fallback(|| async {
@@ -47,11 +51,11 @@ pub fn router(state: StandIn) -> Router {
         .with_state(state)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-fn bad_json(rejection: JsonRejection) -> Response {
+pub(crate) fn bad_json(rejection: JsonRejection) -> Response {
     error(StatusCode::BAD_REQUEST, rejection.body_text())
 }
 

@@ -66,6 +66,7 @@ impl Push {
                 data,
                 seq,
                 evict_user_id: None,
+                close_sessions: false,
             },
             resolve: Resolve::Nothing,
         }
@@ -85,6 +86,12 @@ impl Push {
     /// Once delivered, the Room drops `user_id`'s sockets.
     pub fn evicting(mut self, user_id: &str) -> Self {
         self.event.evict_user_id = Some(user_id.to_string());
+        self
+    }
+
+    /// Once delivered, the gateways disconnect every socket of the target users.
+    pub fn closing_sessions(mut self) -> Self {
+        self.event.close_sessions = true;
         self
     }
 
@@ -109,6 +116,7 @@ impl Push {
                 data,
                 seq: None,
                 evict_user_id: None,
+                close_sessions: false,
             },
             resolve: Resolve::Users(users),
         }

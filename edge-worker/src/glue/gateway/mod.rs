@@ -354,6 +354,11 @@ impl Gateway {
                     }
                 }
             }
+            for sid in &plan.close {
+                if let Some(ws) = self.socket(sid) {
+                    self.shut(&ws, 1000, "session closed by the server").await?;
+                }
+            }
             if let DeliveryItem::Room {
                 conversation_id, ..
             } = item
