@@ -7,8 +7,8 @@
 #   4. builds and starts the TMS stand-in (:8100) and core-api (:8000), which
 #      applies the migrations at start; and the edge (`wrangler dev` on :8787)
 #      once edge-worker has its Worker glue;
-#   5. waits for /health/ready, prints URLs and a curl walk-through, and stops
-#      every child on Ctrl-C. Logs: .dev/logs/*.log
+#   5. waits for /health/ready, prints URLs (the browser demo's among them)
+#      and a curl walk-through, and stops every child on Ctrl-C. Logs: .dev/logs/*.log
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -228,7 +228,13 @@ cat <<EOF
     core-api     $CORE_URL        ready: $CORE_URL/health/ready
     TMS stand-in $TMS
 EOF
-[ "$run_edge" = 1 ] && echo "    edge         http://127.0.0.1:$EDGE_PORT   socket.io: ws://127.0.0.1:$EDGE_PORT/socket.io/?EIO=4&transport=websocket"
+if [ "$run_edge" = 1 ]; then
+  echo "    edge         http://127.0.0.1:$EDGE_PORT   socket.io: ws://127.0.0.1:$EDGE_PORT/socket.io/?EIO=4&transport=websocket"
+  # the page asks the stand-in for tokens; ?tms= only when it is not on its default address
+  demo_url="http://127.0.0.1:$EDGE_PORT/demo/"
+  [ "$TMS" = "http://127.0.0.1:8100" ] || demo_url="$demo_url?tms=$TMS"
+  echo "    demo         $demo_url   (open it in two windows, sign in as two users)"
+fi
 cat <<EOF
 
   Get a dev token (HS256, 1 h; users alice bob carol dave erin frank, load-001..load-500):

@@ -2,7 +2,7 @@
 # Install the build and test tools that are missing; print what it installs.
 # Idempotent, and fast when everything is there.
 #
-# usage: scripts/ensure-tools.sh [--base] [--rust] [--wasm-target] [--worker] [--node] [--fault-deps] [--sqlx] [--all]
+# usage: scripts/ensure-tools.sh [--base] [--rust] [--wasm-target] [--worker] [--node] [--fault-deps] [--sqlx] [--browser] [--all]
 #   --base         a C linker (gcc) and curl; checks that cargo exists
 #   --rust         rustfmt and clippy (rustup components)
 #   --wasm-target  the wasm32-unknown-unknown target
@@ -11,6 +11,8 @@
 #   --fault-deps   redis-server and the Postgres server binaries (initdb, pg_ctl): core's
 #                  fault tests run their own private instances to kill, freeze and crash
 #   --sqlx         sqlx-cli (postgres, rustls), the version of sqlx in Cargo.lock
+#   --browser      Debian's chromium (/usr/bin/chromium), which the browser demo's
+#                  end-to-end test drives with playwright-core (an npm package, --node)
 #   --all          all of the above (the default without flags)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -21,7 +23,7 @@ WORKER_BUILD_VERSION="0.8.7"
 WASM_BINDGEN_DEFAULT="0.2.130"
 NODE_LOCAL_VERSION="20.20.2" # node-linux-<arch> on the npm registry, when the system node is too old
 
-want_base=0 want_rust=0 want_wasm_target=0 want_worker=0 want_node=0 want_fault_deps=0 want_sqlx=0
+want_base=0 want_rust=0 want_wasm_target=0 want_worker=0 want_node=0 want_fault_deps=0 want_sqlx=0 want_browser=0
 [ $# -eq 0 ] && set -- --all
 for arg in "$@"; do
   case "$arg" in
@@ -32,7 +34,8 @@ for arg in "$@"; do
     --node) want_node=1 ;;
     --fault-deps) want_fault_deps=1 ;;
     --sqlx) want_sqlx=1 ;;
-    --all) want_base=1 want_rust=1 want_wasm_target=1 want_worker=1 want_node=1 want_fault_deps=1 want_sqlx=1 ;;
+    --browser) want_browser=1 ;;
+    --all) want_base=1 want_rust=1 want_wasm_target=1 want_worker=1 want_node=1 want_fault_deps=1 want_sqlx=1 want_browser=1 ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
@@ -173,7 +176,7 @@ ensure_node() {
 
   local lock="$ROOT/package-lock.json" marker="$ROOT/node_modules/.package-lock.json"
   if [ -f "$lock" ] && { [ ! -f "$marker" ] || [ "$lock" -nt "$marker" ] || [ "$ROOT/package.json" -nt "$marker" ]; }; then
-    log "npm ci (wrangler, binaryen, esbuild, socket.io-client, ws)"
+    log "npm ci (wrangler, binaryen, esbuild, socket.io-client, ws, playwright-core)"
     (cd "$ROOT" && npm ci --no-audit --no-fund >&2) || die "npm ci failed"
     touch "$marker"
     installed+=("node_modules")
@@ -194,6 +197,15 @@ ensure_fault_deps() {
   fi
 }
 
+# Playwright's own browser download is not used (it fetches from outside the
+# package registries): playwright-core drives the distribution's chromium.
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+    installed+=(chromium)
+  fi
+}
+
 [ "$want_base" = 1 ] && ensure_base
 [ "$want_rust" = 1 ] && ensure_rust_components
 [ "$want_wasm_target" = 1 ] && ensure_wasm_target
@@ -201,6 +213,7 @@ ensure_fault_deps() {
 [ "$want_node" = 1 ] && ensure_node
 [ "$want_fault_deps" = 1 ] && ensure_fault_deps
 [ "$want_sqlx" = 1 ] && ensure_sqlx_cli
+[ "$want_browser" = 1 ] && ensure_browser
 
 if [ ${#installed[@]} -gt 0 ]; then
   log "installed: ${installed[*]}"

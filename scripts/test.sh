@@ -2,7 +2,7 @@
 # `make test`: every check and test, failing fast with a clear message.
 #   1. ensure tools (rustfmt, clippy, redis-server and the Postgres binaries
 #      core's fault tests run privately, the wasm target, the worker and node
-#      tools) and services (Postgres, Redis);
+#      tools, chromium for the browser demo's test) and services (Postgres, Redis);
 #   2. scripts/lint.sh: cargo fmt --check, clippy native (and wasm32 for the edge);
 #   3. scripts/sqlx-prepare.sh --check: core's .sqlx/ offline data matches its
 #      queries (against a scratch database it creates, migrates and drops);
@@ -19,7 +19,7 @@ cd "$ROOT"
 started=$SECONDS
 
 export SQLX_OFFLINE=true
-scripts/ensure-tools.sh --base --rust --fault-deps --sqlx --wasm-target --worker --node
+scripts/ensure-tools.sh --base --rust --fault-deps --sqlx --wasm-target --worker --node --browser
 scripts/ensure-services.sh
 use_local_node
 

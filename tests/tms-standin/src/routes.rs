@@ -10,6 +10,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use shared_types::api::{BatchUsers, UserProfile};
+use tower::Layer;
+use tower_http::cors::CorsLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -24,13 +26,25 @@ pub const MAX_BATCH_IDS: usize = 500;
 
 /// The stand-in's routes over `state`.
 pub fn router(state: StandIn) -> Router {
+    // The browser demo, served by the edge on another origin, fetches its
+    // tokens here: the dev-token routes allow any origin. Dev only — a real
+    // TMS issues tokens its own way; the other routes stay without CORS.
+    // The layer wraps the nested router whole, so it answers preflights
+    // before method routing would refuse OPTIONS.
+    let dev_tokens = CorsLayer::permissive().layer(
+        Router::new()
+            .route("/token", post(dev_token))
+            .route("/token/{sub}", get(dev_token_for))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(state.clone()),
+    );
     Router::new()
         .route("/health", get(health))
         .route("/users/batch", post(users_batch))
         .route("/users/{id}", get(user))
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/dev/token", post(dev_token))
-        .route("/dev/token/{sub}", get(dev_token_for))
+        .nest_service("/dev", dev_tokens)
         .route("/__control/outage", post(control_outage))
         .route("/__control/stats", get(control_stats))
         .route("/__control/users", post(control_add_user))
@@ -39,16 +53,22 @@ pub fn router(state: StandIn) -> Router {
             put(crate::webhooks::update_user).delete(crate::webhooks::delete_user),
         )
         .route("/__control/rotate-keys", post(control_rotate_keys))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
-        .method_not_allowed_fallback(|| async {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-        })
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not found")
+}
+
+async fn method_not_allowed() -> Response {
+    error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
 }
 
 pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {

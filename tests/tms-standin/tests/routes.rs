@@ -285,6 +285,57 @@ async fn get_dev_token_issues_hs256_for_an_hour() {
     assert_eq!(state.controls().requests(Route::DevToken), 4);
 }
 
+#[tokio::test]
+async fn dev_token_routes_allow_any_origin_and_user_routes_do_not() {
+    let app = router(standin());
+    let origin = "http://127.0.0.1:8787";
+    let with_origin = |req: Request<Body>| {
+        let (mut parts, body) = req.into_parts();
+        parts.headers.insert("origin", origin.parse().unwrap());
+        Request::from_parts(parts, body)
+    };
+    let allow_origin = |resp: &axum::response::Response| {
+        resp.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // the demo page's simple GET, and a JSON POST's preflight
+    let resp = app
+        .clone()
+        .oneshot(with_origin(get("/dev/token/bob?format=text", None)))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(allow_origin(&resp).as_deref(), Some("*"));
+    let preflight = Request::builder()
+        .method("OPTIONS")
+        .uri("/dev/token")
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.clone().oneshot(preflight).await.unwrap();
+    assert!(resp.status().is_success(), "preflight: {}", resp.status());
+    assert_eq!(allow_origin(&resp).as_deref(), Some("*"));
+    let methods = resp.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap();
+    assert!(methods == "*" || methods.contains("POST"), "{methods}");
+
+    // the routes behind the API key are not opened to browsers
+    for uri in ["/users/alice", "/health", "/.well-known/jwks.json"] {
+        let resp = app
+            .clone()
+            .oneshot(with_origin(get(uri, Some(KEY))))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{uri}");
+        assert_eq!(allow_origin(&resp), None, "{uri}");
+    }
+}
+
 /// Verifies `token` with the JWKS key named by its `kid`, as core will.
 async fn verify_with_jwks(app: &Router, token: &str, alg: Algorithm) -> Value {
     let header = decode_header(token).unwrap();
