@@ -57,7 +57,17 @@ pub struct Config {
     pub fanout: FanoutSettings,
     /// How long a user with no socket left still counts as online (no flap on reconnect).
     pub presence_grace: Duration,
+    pub calls: CallSettings,
     pub allowed_origins: Vec<String>,
+}
+
+/// Calls (see `services::calls`).
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    /// How long callees ring before they miss the call.
+    pub ring_timeout: Duration,
+    /// How often the sweeper looks for rings past their deadline.
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +204,16 @@ impl Config {
         };
         let presence_grace =
             Duration::from_millis(r.bounded("PRESENCE_GRACE_MS", 5000, 0..=300_000) as u64);
+        let calls = CallSettings {
+            ring_timeout: Duration::from_secs(
+                r.bounded("CALL_RING_TIMEOUT_SECS", 45, 1..=600) as u64
+            ),
+            sweep_interval: Duration::from_millis(r.bounded(
+                "CALL_SWEEP_INTERVAL_MS",
+                1000,
+                10..=60_000,
+            ) as u64),
+        };
         let allowed_origins = r
             .optional("ALLOWED_ORIGINS")
             .map(|v| {
@@ -236,6 +256,7 @@ impl Config {
                 edge_fanout_url,
                 fanout,
                 presence_grace,
+                calls,
                 allowed_origins,
             })
         } else {
@@ -398,6 +419,21 @@ mod tests {
         assert_eq!(c.redis_response_timeout, Duration::from_millis(1000));
         assert_eq!(c.database_acquire_timeout, Duration::from_millis(2000));
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(c.calls.ring_timeout, Duration::from_secs(45));
+        assert_eq!(c.calls.sweep_interval, Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn call_settings_are_bounded() {
+        let mut vars = base();
+        vars.insert("CALL_RING_TIMEOUT_SECS".into(), "0".into());
+        vars.insert("CALL_SWEEP_INTERVAL_MS".into(), "5".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("CALL_RING_TIMEOUT_SECS: must be between 1 and 600"),
+            "{err}"
+        );
+        assert!(err.contains("CALL_SWEEP_INTERVAL_MS"), "{err}");
     }
 
     #[test]

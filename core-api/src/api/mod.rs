@@ -2,6 +2,7 @@
 //! under `/api/v1` behind authentication.
 
 mod auth;
+pub(crate) mod calls;
 mod conversations;
 pub mod health;
 mod messages;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(presence::router())
         .merge(polls::router())
         .merge(reactions::router())
+        .merge(calls::router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::authenticate,
