@@ -67,6 +67,16 @@ pub struct Config {
     pub allowed_origins: AllowedOrigins,
     /// HMAC secret of `POST /api/v1/webhooks/tms`; unset: the webhook answers 503.
     pub tms_webhook_secret: Option<SecretString>,
+    pub calls: CallSettings,
+}
+
+/// Calls (see `services::calls`).
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    /// How long callees ring before they miss the call.
+    pub ring_timeout: Duration,
+    /// How often the sweeper looks for rings past their deadline.
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +225,16 @@ impl Config {
                     AllowedOrigins::default()
                 });
         let tms_webhook_secret = r.optional_secret("TMS_WEBHOOK_SECRET", MIN_SECRET_BYTES);
+        let calls = CallSettings {
+            ring_timeout: Duration::from_secs(
+                r.bounded("CALL_RING_TIMEOUT_SECS", 45, 1..=600) as u64
+            ),
+            sweep_interval: Duration::from_millis(r.bounded(
+                "CALL_SWEEP_INTERVAL_MS",
+                1000,
+                10..=60_000,
+            ) as u64),
+        };
 
         if environment == Environment::Production {
             // the secrets `make dev` and `.env.example` use are public
@@ -249,6 +269,7 @@ impl Config {
                 edge_fanout_url,
                 fanout,
                 presence_grace,
+                calls,
                 allowed_origins,
                 tms_webhook_secret,
             })
@@ -452,6 +473,21 @@ mod tests {
         assert_eq!(c.redis_response_timeout, Duration::from_millis(1000));
         assert_eq!(c.database_acquire_timeout, Duration::from_millis(2000));
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(c.calls.ring_timeout, Duration::from_secs(45));
+        assert_eq!(c.calls.sweep_interval, Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn call_settings_are_bounded() {
+        let mut vars = base();
+        vars.insert("CALL_RING_TIMEOUT_SECS".into(), "0".into());
+        vars.insert("CALL_SWEEP_INTERVAL_MS".into(), "5".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("CALL_RING_TIMEOUT_SECS: must be between 1 and 600"),
+            "{err}"
+        );
+        assert!(err.contains("CALL_SWEEP_INTERVAL_MS"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::auth::jwt::JwtAuthenticator;
 use crate::cache::{Cache, CacheTimeouts};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::services::calls;
 use crate::services::fanout::{Context as FanoutContext, Fanout};
 use crate::services::send_queue::SendQueue;
 use crate::state::AppState;
@@ -208,12 +209,24 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves; in-flight requests finish first.
+    /// The ring-timeout sweeper runs as long as the server (and once at start).
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let interval = self.state.config.calls.sweep_interval;
+        // aborted on drop too: `run_with_grace` drops this future when the grace is over
+        let _sweeper = AbortOnDrop(calls::sweeper::spawn(self.state.clone(), interval));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -20,6 +20,7 @@ use shared_types::ErrorCode;
 pub use action::{ack_frames, not_a_member, AckHandle, Action, Authenticated, Cleanup, Opened};
 use callbacks::joined_ack;
 
+use crate::calls::parse_call_event;
 use crate::engineio::{self, EioPacket};
 use crate::events::{parse_messaging_event, MessagingEvent};
 use crate::protocol_error::{close_code, ProtocolError};
@@ -188,20 +189,13 @@ impl SessionState {
         };
         match nsp.as_str() {
             NS_MESSAGING => self.on_messaging_event(ack, user_id, name, &args, now_ms),
-            NS_CALLS => match args.into_iter().next() {
-                Some(data @ Value::Object(_)) => Action::CallSignal {
+            NS_CALLS => match parse_call_event(name, &args, &user_id) {
+                Ok(request) => Action::Call {
                     ack,
                     user_id,
-                    event: name.to_owned(),
-                    data,
+                    request,
                 },
-                _ => reply(ack_frames(
-                    ack.as_ref(),
-                    &Ack::err(
-                        ErrorCode::ValidationError,
-                        "expected an object as the first argument",
-                    ),
-                )),
+                Err(response) => reply(ack_frames(ack.as_ref(), &response)),
             },
             _ => reply(ack_frames(
                 ack.as_ref(),

@@ -13,7 +13,7 @@ use shared_types::ErrorCode;
 use uuid::Uuid;
 
 /// Longest client-derived text echoed back in an error message.
-const MAX_ECHO_BYTES: usize = 160;
+pub(crate) const MAX_ECHO_BYTES: usize = 160;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessagingEvent {
@@ -58,7 +58,7 @@ pub fn parse_messaging_event(name: &str, args: &[Value]) -> Result<MessagingEven
 }
 
 /// The first argument, which must be a JSON object of shape `T`.
-fn payload<T: DeserializeOwned>(args: &[Value]) -> Result<T, Ack> {
+pub(crate) fn payload<T: DeserializeOwned>(args: &[Value]) -> Result<T, Ack> {
     let Some(first @ Value::Object(_)) = args.first() else {
         return Err(Ack::err(
             ErrorCode::ValidationError,

@@ -7,6 +7,7 @@
 //! - `session_state` + `dispatch` (+ `events`): one socket's state (kept in
 //!   its WebSocket attachment) and frame → `Action` logic, run per socket
 //!   inside a Gateway object.
+//! - `calls`: `/calls` events checked into the requests that carry them to core.
 //! - `socket_index`: a Gateway's conversation → sockets and user → sockets indexes.
 //! - `delivery`: what gateways are asked to deliver, and ordered per-target queues.
 //! - `room`: the Room object's gateway set and in-order (`seq`) release.
@@ -17,6 +18,7 @@
 //!
 //! None of these modules touch `worker::*`; the Durable Object glue builds on them.
 
+pub mod calls;
 pub mod delivery;
 pub mod dispatch;
 pub mod engineio;

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     // 409 / 413 / 415 / 422
     Conflict,
+    /// The user asked for is already in another ringing or ongoing call.
+    Busy,
     PayloadTooLarge,
     UnsupportedMediaType,
     UnknownUser,
@@ -70,7 +72,7 @@ impl ErrorCode {
             Forbidden => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
-            Conflict => 409,
+            Conflict | Busy => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             // like the original FastAPI design: input that parses but breaks a rule is 422
@@ -106,6 +108,7 @@ impl ErrorCode {
             NotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Conflict => "CONFLICT",
+            Busy => "BUSY",
             PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             UnknownUser => "UNKNOWN_USER",
@@ -142,6 +145,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
+        ErrorCode::Busy,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::UnknownUser,

@@ -2,6 +2,7 @@
 //! runtime, so the same definitions compile natively and for wasm32.
 
 pub mod api;
+pub mod calls;
 pub mod envelope;
 pub mod error;
 pub mod ids;

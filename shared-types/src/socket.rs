@@ -19,6 +19,15 @@ pub mod client_events {
     pub const TYPING_STOP: &str = "typing_stop";
     pub const MESSAGE_READ: &str = "message_read";
     pub const MESSAGE_DELIVERED: &str = "message_delivered";
+    /// `/calls`: data `calls::InviteCall`; the ack carries the `calls::Call`.
+    pub const CALL_INVITE: &str = "call_invite";
+    /// `/calls`: data `calls::CallRef`; the ack carries the `calls::Call`.
+    pub const CALL_ACCEPT: &str = "call_accept";
+    pub const CALL_REJECT: &str = "call_reject";
+    pub const CALL_LEAVE: &str = "call_leave";
+    pub const CALL_END: &str = "call_end";
+    /// `/calls`: data `calls::SendSignal`; the ack carries `calls::SignalSent`.
+    pub const CALL_SIGNAL: &str = "call_signal";
 }
 
 /// Server → client event names.
@@ -43,6 +52,18 @@ pub mod server_events {
     /// The server is closing this session (on `/notifications`, then a
     /// DISCONNECT of every namespace); data: `{reason}`, e.g. `user_deleted`.
     pub const SESSION_CLOSED: &str = "session_closed";
+    /// `/calls`, data `calls::CallEvent`: to the callees being rung.
+    pub const CALL_INVITE: &str = "call_invite";
+    /// `/calls`, data `calls::CallEvent`: to the call's live participants
+    /// (ringing or joined, before or after the change).
+    pub const CALL_ACCEPT: &str = "call_accept";
+    pub const CALL_REJECT: &str = "call_reject";
+    /// Someone left, or the ring timed out for those still ringing in an ongoing call.
+    pub const CALL_UPDATED: &str = "call_updated";
+    /// The call is over (completed, missed or rejected; `end_reason` says why).
+    pub const CALL_END: &str = "call_end";
+    /// `/calls`, data `calls::RelayedSignal`: to every device of the addressed participant.
+    pub const CALL_SIGNAL: &str = "call_signal";
 }
 
 /// The Socket.IO CONNECT auth payload: `io({auth:{token}})`.

@@ -30,6 +30,8 @@ export TMS_WEBHOOK_SECRET="e2e-tms-webhook-secret-0123456789abcdef012"
 export ALLOWED_ORIGIN="https://app.e2e.test"
 # small on purpose: a handful of sockets spreads over several gateways
 export GATEWAY_MAX_SOCKETS=5 PRESENCE_GRACE_MS=1500
+# short on purpose: the missed-call test waits for the ring to time out
+export CALL_RING_TIMEOUT_SECS=3 CALL_SWEEP_INTERVAL_MS=200
 PIDS=()
 
 cleanup() {
@@ -82,6 +84,7 @@ wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "${PIDS[-1]}"
 
 HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="$E2E_DATABASE_URL" REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}" \
   REDIS_KEY_PREFIX="e2e:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" PRESENCE_GRACE_MS="$PRESENCE_GRACE_MS" \
+  CALL_RING_TIMEOUT_SECS="$CALL_RING_TIMEOUT_SECS" CALL_SWEEP_INTERVAL_MS="$CALL_SWEEP_INTERVAL_MS" \
   EDGE_FANOUT_URL="http://127.0.0.1:$EDGE_PORT/internal/v1/fanout" RUST_LOG="${RUST_LOG:-info}" \
   setsid "$BIN_DIR/core-api" >"$RUN_DIR/core.log" 2>&1 </dev/null &
 PIDS+=($!)

@@ -2,6 +2,7 @@
 //! under `/api/v1` behind authentication (the TMS webhook checks its own signature).
 
 mod auth;
+pub(crate) mod calls;
 mod conversations;
 pub mod health;
 mod messages;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(presence::router())
         .merge(polls::router())
         .merge(reactions::router())
+        .merge(calls::router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::authenticate,

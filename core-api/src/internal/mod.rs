@@ -1,6 +1,8 @@
 //! `/internal/v1`: the edge's calls into core. Every route sits behind the
 //! HMAC check; the acting user comes from the signed header.
 
+mod calls;
+
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::middleware;
@@ -28,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/membership", get(check_membership))
         .route("/receipts/{kind}", post(mark_receipt))
         .route("/presence", post(report_presence))
+        .merge(calls::router())
         .route_layer(middleware::from_fn_with_state(state, require_signature))
 }
 

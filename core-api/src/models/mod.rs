@@ -1,5 +1,7 @@
 //! Database rows and their conversion to wire types.
 
+pub mod call;
+pub mod call_state;
 pub mod conversation;
 pub mod message;
 pub mod poll;

@@ -1,5 +1,6 @@
 //! SQL only: no rules, no authorization, no caching.
 
+pub mod calls;
 pub mod conversations;
 pub mod messages;
 pub mod polls;

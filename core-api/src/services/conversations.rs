@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared_types::api::{Conversation, ConversationSummary, ConversationType, CreateConversation};
 use shared_types::limits;
@@ -120,13 +119,17 @@ pub async fn list_mine(
     page: &PageQuery,
 ) -> AppResult<(Vec<ConversationSummary>, Pagination)> {
     let limit = page.limit()?;
-    let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = page
+        .cursor
+        .as_deref()
+        .map(pagination::decode_time_id)
+        .transpose()?;
     let mut rows = repo::list_for_user(&state.db, me.user_id, after, limit + 1).await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if has_more {
         rows.last()
-            .map(|r| pagination::encode(&format!("{}_{}", r.activity_at.timestamp_micros(), r.id)))
+            .map(|r| pagination::encode_time_id(r.activity_at, r.id))
     } else {
         None
     };
@@ -257,22 +260,4 @@ pub(super) fn validate_title(title: Option<&str>) -> AppResult<String> {
 fn direct_key(a: &str, b: &str) -> String {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
     format!("{}:{low}|{high}", low.len())
-}
-
-/// 9999-12-31T23:59:59.999999Z.
-const MAX_CURSOR_MICROS: i64 = 253_402_300_799_999_999;
-
-fn decode_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
-    let raw = pagination::decode(cursor)?;
-    let bad = || AppError::validation("cursor is not valid");
-    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
-    // cursors come from real activity times: anything outside 1970..=9999 is
-    // forged (and some of it would be out of Postgres's range, a 500)
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .filter(|m| (0..=MAX_CURSOR_MICROS).contains(m))
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
 }

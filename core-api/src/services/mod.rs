@@ -1,6 +1,7 @@
 //! Business rules, authorization and caching. Routes call these; these call
 //! repositories.
 
+pub mod calls;
 pub mod conversations;
 pub mod decorate;
 pub mod fanout;

@@ -2,6 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use shared_types::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 
@@ -37,4 +38,27 @@ pub fn decode(cursor: &str) -> AppResult<String> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| AppError::validation("cursor is not valid"))
+}
+
+/// A position in a list ordered by time, then id: `{unix micros}_{uuid}`.
+pub fn encode_time_id(at: DateTime<Utc>, id: uuid::Uuid) -> String {
+    encode(&format!("{}_{id}", at.timestamp_micros()))
+}
+
+/// 9999-12-31T23:59:59.999999Z.
+const MAX_CURSOR_MICROS: i64 = 253_402_300_799_999_999;
+
+pub fn decode_time_id(cursor: &str) -> AppResult<(DateTime<Utc>, uuid::Uuid)> {
+    let raw = decode(cursor)?;
+    let bad = || AppError::validation("cursor is not valid");
+    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
+    // cursors come from real times: anything outside 1970..=9999 is forged
+    // (and some of it would be out of Postgres's range, a 500)
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .filter(|m| (0..=MAX_CURSOR_MICROS).contains(m))
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
 }

@@ -102,6 +102,16 @@ impl TestApp {
         tweak: impl FnOnce(&mut HashMap<String, String>),
         clock: Arc<dyn Clock>,
     ) -> Self {
+        Self::spawn_until(pool, tweak, clock, std::future::pending()).await
+    }
+
+    /// As `spawn_full`, serving until `shutdown` resolves (a restart test).
+    pub async fn spawn_until(
+        pool: PgPool,
+        tweak: impl FnOnce(&mut HashMap<String, String>),
+        clock: Arc<dyn Clock>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Self {
         let tms = tms_standin::spawn(tms_standin::Config::default()).await;
         let mut vars: HashMap<String, String> = [
             ("HOST", "127.0.0.1".to_string()),
@@ -130,7 +140,7 @@ impl TestApp {
             .expect("app starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state.clone();
-        tokio::spawn(app.run_until(std::future::pending()));
+        tokio::spawn(app.run_until(shutdown));
         Self {
             base,
             http: reqwest::Client::new(),

@@ -1,12 +1,12 @@
 //! What the Gateway glue is told to do for one socket, and the small result types of the
 //! callbacks it makes afterwards.
 
-use serde_json::Value;
 use shared_types::api::ValidSend;
 use shared_types::socket::Ack;
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
+use crate::calls::CallRequest;
 use crate::protocol_error::ProtocolError;
 use crate::socketio;
 
@@ -96,13 +96,13 @@ pub enum Action {
         conversation_id: Uuid,
         message_id: Uuid,
     },
-    /// A `/calls` event, passed through with its first argument (an object);
-    /// the call-signaling layer validates and acks it.
-    CallSignal {
+    /// A `/calls` event, checked: send it to core (which checks membership
+    /// and participation and records the change), in the socket's order
+    /// (an offer before its ICE candidates), and ack core's answer.
+    Call {
         ack: Option<AckHandle>,
         user_id: String,
-        event: String,
-        data: Value,
+        request: CallRequest,
     },
 }
 

@@ -296,24 +296,42 @@ fn invalid_and_unknown_events_get_immediate_ack_errors() {
 }
 
 #[test]
-fn calls_pass_through_and_notifications_are_receive_only() {
+fn calls_go_to_core_checked_and_notifications_are_receive_only() {
     let mut s = authed();
     s.on_text_frame("40/calls,", NOW);
     s.on_text_frame("40/notifications,", NOW);
+    let frame =
+        format!(r#"42/calls,9["call_invite",{{"conversation_id":"{CONV}","type":"voice"}}]"#);
+    let Action::Call {
+        ack,
+        user_id,
+        request,
+    } = s.on_text_frame(&frame, NOW)
+    else {
+        panic!("expected a call request");
+    };
     assert_eq!(
-        s.on_text_frame(r#"42/calls,9["call_invite",{"conversation_id":"x"}]"#, NOW),
-        Action::CallSignal {
-            ack: Some(AckHandle {
-                nsp: "/calls".into(),
-                id: 9
-            }),
-            user_id: "alice".into(),
-            event: "call_invite".into(),
-            data: json!({ "conversation_id": "x" })
-        }
+        ack,
+        Some(AckHandle {
+            nsp: "/calls".into(),
+            id: 9
+        })
+    );
+    assert_eq!(user_id, "alice");
+    assert_eq!(request.path(), "/internal/v1/calls");
+    // checked at the edge: no round trip for bad input
+    let bad = format!(r#"42/calls,1["call_invite",{{"conversation_id":"{CONV}","type":"fax"}}]"#);
+    assert_eq!(
+        ack_error_code(&frames(s.on_text_frame(&bad, NOW))[0]),
+        "VALIDATION_ERROR"
+    );
+    let to_self = r#"42/calls,2["call_signal",{"call_id":"0192f1c4-5d6e-7f80-9a1b-2c3d4e5f6a7d","to_user_id":"alice","kind":"ice","payload":{}}]"#;
+    assert_eq!(
+        ack_error_code(&frames(s.on_text_frame(to_self, NOW))[0]),
+        "VALIDATION_ERROR"
     );
     let out = frames(s.on_text_frame(r#"42/calls,1["call_ice","x"]"#, NOW));
-    assert_eq!(ack_error_code(&out[0]), "VALIDATION_ERROR");
+    assert_eq!(ack_error_code(&out[0]), "BAD_REQUEST");
     let out = frames(s.on_text_frame(r#"42/notifications,1["subscribe",{}]"#, NOW));
     assert_eq!(ack_error_code(&out[0]), "BAD_REQUEST");
 }

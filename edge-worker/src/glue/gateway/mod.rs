@@ -36,7 +36,10 @@ use crate::socketio;
 use crate::stats::ObjectCounters;
 use crate::SessionState;
 
+mod calls;
 mod presence;
+
+use calls::PendingCall;
 
 #[wasm_bindgen]
 extern "C" {
@@ -59,6 +62,8 @@ struct Inner {
     name: RefCell<Option<String>>,
     index: RefCell<Option<SocketIndex>>,
     sends: RefCell<OrderedQueues<PendingSend>>,
+    /// A socket's `/calls` requests to core, one at a time in its order.
+    calls: RefCell<OrderedQueues<PendingCall>>,
     presence: RefCell<PresenceBatch>,
     rounds: RefCell<PingRounds>,
     counters: RefCell<ObjectCounters>,
@@ -97,6 +102,7 @@ impl DurableObject for Gateway {
             name: RefCell::new(None),
             index: RefCell::new(None),
             sends: RefCell::new(OrderedQueues::new()),
+            calls: RefCell::new(OrderedQueues::new()),
             presence: RefCell::new(PresenceBatch::default()),
             rounds: RefCell::new(PingRounds::default()),
             counters: RefCell::new(counters),
@@ -524,10 +530,20 @@ impl Gateway {
                     .await?;
                 self.send(ws, &ack_frames(ack.as_ref(), &response));
             }
-            Action::CallSignal { ack, .. } => {
-                let response =
-                    Ack::err(ErrorCode::BadRequest, "call signaling is not available yet");
-                self.send(ws, &ack_frames(ack.as_ref(), &response));
+            Action::Call {
+                ack,
+                user_id,
+                request,
+            } => {
+                let item = PendingCall {
+                    ack,
+                    user_id,
+                    request,
+                };
+                // in the socket's order, like sends: an offer before its ICE candidates
+                if self.inner.calls.borrow_mut().push(session_id, item) {
+                    self.call_pending(session_id).await;
+                }
             }
         }
         Ok(())
@@ -744,6 +760,7 @@ impl Gateway {
         let _ = ws.close(Some(code), Some(reason));
         if let Some((session_id, t)) = closed {
             self.inner.sends.borrow_mut().discard(&session_id);
+            self.inner.calls.borrow_mut().discard(&session_id);
             self.apply(t).await;
         }
         Ok(())
