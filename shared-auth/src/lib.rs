@@ -4,6 +4,8 @@
 //! - [`internal_sig`]: HMAC-SHA256 signing of the internal edge ⇄ core API.
 //! - [`jwks_gate`]: when a JWKS refetch may start (one in flight, a least
 //!   interval after the end of the last one).
+//! - [`oss_sig`]: Alibaba Cloud OSS V4 signatures in URLs (core presigns,
+//!   the OSS stand-in verifies).
 //!
 //! Pure functions only: no I/O, no async runtime and no system clock. Callers pass
 //! the current time (`now_unix`, seconds) and the key material, which keeps both
@@ -12,6 +14,7 @@
 pub mod internal_sig;
 pub mod jwks_gate;
 pub mod jwt;
+pub mod oss_sig;
 
 pub use internal_sig::SigError;
 pub use jwt::{JwkKeys, JwtConfig, JwtError, TokenAlgorithm, VerifiedToken};
