@@ -45,6 +45,8 @@ pub enum ErrorCode {
     CacheUnavailable,
     /// Postgres is down or its pool is exhausted; retry after `Retry-After`.
     DatabaseUnavailable,
+    /// File uploads are off: this deployment has no object storage (`OSS_*`) configured.
+    StorageNotConfigured,
 }
 
 impl ErrorCode {
@@ -76,7 +78,7 @@ impl ErrorCode {
             InternalError => 500,
             EdgeUnavailable => 502,
             TmsUnavailable | ServiceUnavailable | CoreUnavailable | CacheUnavailable
-            | DatabaseUnavailable => 503,
+            | DatabaseUnavailable | StorageNotConfigured => 503,
         }
     }
 
@@ -114,6 +116,7 @@ impl ErrorCode {
             CoreUnavailable => "CORE_UNAVAILABLE",
             CacheUnavailable => "CACHE_UNAVAILABLE",
             DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            StorageNotConfigured => "STORAGE_NOT_CONFIGURED",
         }
     }
 
@@ -149,6 +152,7 @@ impl ErrorCode {
         ErrorCode::CoreUnavailable,
         ErrorCode::CacheUnavailable,
         ErrorCode::DatabaseUnavailable,
+        ErrorCode::StorageNotConfigured,
     ];
 }
 

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod envelope;
 pub mod error;
+pub mod files;
 pub mod ids;
 pub mod internal;
 pub mod limits;
