@@ -8,14 +8,20 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+mod files;
+
+pub use files::{FilesConfig, OssSettings, UploadRule, UrlStyle};
+
 /// The secrets of `make dev` and `.env.example`: public, so refused in production.
-pub const DEV_SECRETS: [(&str, &str); 3] = [
+pub const DEV_SECRETS: [(&str, &str); 4] = [
     ("JWT_SECRET", "dev-jwt-secret-0123456789abcdef0123456789"),
     (
         "INTERNAL_API_SECRET",
         "dev-internal-secret-0123456789abcdef012345",
     ),
     ("TMS_API_KEY", "dev-tms-api-key"),
+    // the OSS stand-in's key
+    ("OSS_ACCESS_KEY_SECRET", "dev-oss-secret-0123456789abcdef"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +64,8 @@ pub struct Config {
     /// How long a user with no socket left still counts as online (no flap on reconnect).
     pub presence_grace: Duration,
     pub allowed_origins: Vec<String>,
+    /// OSS and the upload rules (`config/files.rs`).
+    pub files: FilesConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +211,7 @@ impl Config {
                     .collect()
             })
             .unwrap_or_default();
+        let files = files::read(&mut r);
 
         if environment == Environment::Production {
             // the secrets `make dev` and `.env.example` use are public
@@ -237,6 +246,7 @@ impl Config {
                 fanout,
                 presence_grace,
                 allowed_origins,
+                files,
             })
         } else {
             Err(ConfigError(r.problems))
@@ -448,6 +458,15 @@ mod tests {
     fn production_refuses_the_dev_secrets() {
         let mut vars = base();
         for (name, value) in DEV_SECRETS {
+            vars.insert(name.into(), value.into());
+        }
+        // the rest of the OSS stand-in's settings (all or none)
+        for (name, value) in [
+            ("OSS_ACCESS_KEY_ID", "dev-oss-key"),
+            ("OSS_BUCKET_NAME", "teamchat-dev"),
+            ("OSS_ENDPOINT", "http://127.0.0.1:9100"),
+            ("OSS_REGION", "dev-local"),
+        ] {
             vars.insert(name.into(), value.into());
         }
         assert!(Config::from_map(&vars).is_ok(), "development accepts them");

@@ -3,6 +3,7 @@
 
 mod auth;
 mod conversations;
+mod files;
 pub mod health;
 mod messages;
 mod polls;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(users::router())
         .merge(conversations::router())
         .merge(messages::router())
+        .merge(files::router())
         .merge(presence::router())
         .merge(polls::router())
         .merge(reactions::router())

@@ -1,6 +1,7 @@
 //! Database rows and their conversion to wire types.
 
 pub mod conversation;
+pub mod file;
 pub mod message;
 pub mod poll;
 pub mod reaction;

@@ -1,6 +1,7 @@
 //! SQL only: no rules, no authorization, no caching.
 
 pub mod conversations;
+pub mod files;
 pub mod messages;
 pub mod polls;
 pub mod reactions;

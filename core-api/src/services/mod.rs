@@ -4,6 +4,7 @@
 pub mod conversations;
 pub mod decorate;
 pub mod fanout;
+pub mod files;
 pub mod groups;
 pub mod membership;
 pub mod messages;
