@@ -4,9 +4,9 @@
 #   1. loads .env if present, else the documented dev defaults (no .env needed);
 #   2. ensures tools (cargo, a C linker, curl) and services (Postgres, Redis);
 #   3. creates the dev database if missing;
-#   4. builds and starts the TMS stand-in (:8100) and core-api (:8000), which
-#      applies the migrations at start; and the edge (`wrangler dev` on :8787)
-#      once edge-worker has its Worker glue;
+#   4. builds and starts the TMS stand-in (:8100), the OSS stand-in (:9100)
+#      and core-api (:8000), which applies the migrations at start; and the
+#      edge (`wrangler dev` on :8787) once edge-worker has its Worker glue;
 #   5. waits for /health/ready, prints URLs (the browser demo's among them)
 #      and a curl walk-through, and stops every child on Ctrl-C. Logs: .dev/logs/*.log
 set -euo pipefail
@@ -38,12 +38,18 @@ fi
 : "${ALLOWED_ORIGINS:=*}"
 : "${ENVIRONMENT:=development}"
 : "${RUST_LOG:=info}"
+# file storage: the OSS stand-in unless .env points OSS_ENDPOINT elsewhere
+: "${OSS_ACCESS_KEY_ID:=dev-oss-key}"
+: "${OSS_ACCESS_KEY_SECRET:=dev-oss-secret-0123456789abcdef}"
+: "${OSS_BUCKET_NAME:=teamchat-dev}"
+: "${OSS_ENDPOINT:=http://127.0.0.1:9100}"
 EDGE_PORT="${EDGE_PORT:-8787}"
 # stand-in tokens must carry what core checks
 [ -n "${JWT_ISSUER:-}" ] && : "${TMS_ISSUER:=$JWT_ISSUER}" && export TMS_ISSUER
 [ -n "${JWT_AUDIENCE:-}" ] && : "${TMS_AUDIENCE:=$JWT_AUDIENCE}" && export TMS_AUDIENCE
 export HOST PORT DATABASE_URL REDIS_URL TMS_API_URL TMS_API_KEY TMS_JWKS_URL JWT_SECRET \
-  INTERNAL_API_SECRET TMS_WEBHOOK_SECRET ALLOWED_ORIGINS ENVIRONMENT RUST_LOG
+  INTERNAL_API_SECRET TMS_WEBHOOK_SECRET ALLOWED_ORIGINS ENVIRONMENT RUST_LOG \
+  OSS_ACCESS_KEY_ID OSS_ACCESS_KEY_SECRET OSS_BUCKET_NAME OSS_ENDPOINT
 
 CORE_URL="http://127.0.0.1:$PORT"
 LOGS="$ROOT/.dev/logs"
@@ -59,6 +65,20 @@ case "$tms_hostport" in
 esac
 : "${TMS_STANDIN_ADDR:=${tms_hostport/localhost/127.0.0.1}}"
 export TMS_STANDIN_ADDR
+
+# The OSS stand-in runs when OSS_ENDPOINT points at this machine (path-style URLs).
+oss_hostport="${OSS_ENDPOINT#*://}"
+oss_hostport="${oss_hostport%%/*}"
+case "$oss_hostport" in
+  127.0.0.1:* | localhost:*)
+    run_oss_standin=1
+    : "${OSS_STANDIN_ADDR:=${oss_hostport/localhost/127.0.0.1}}"
+    : "${OSS_REGION:=dev-local}"
+    : "${OSS_URL_STYLE:=path}"
+    export OSS_STANDIN_ADDR OSS_REGION OSS_URL_STYLE
+    ;;
+  *) run_oss_standin=0 ;;
+esac
 
 run_edge=0
 if [ "${DEV_NO_EDGE:-0}" != 1 ]; then
@@ -107,11 +127,12 @@ check_free() { # name port
 }
 check_free core-api "$PORT" PORT
 [ "$run_standin" = 1 ] && check_free tms-standin "${TMS_STANDIN_ADDR##*:}" TMS_API_URL
+[ "$run_oss_standin" = 1 ] && check_free oss-standin "${OSS_STANDIN_ADDR##*:}" OSS_ENDPOINT
 [ "$run_edge" = 1 ] && check_free edge "$EDGE_PORT" EDGE_PORT
 
 # ---------- build ----------
-log "cargo build -p core-api -p tms-standin"
-SQLX_OFFLINE=true cargo build -p core-api -p tms-standin || die "build failed"
+log "cargo build -p core-api -p tms-standin -p oss-standin"
+SQLX_OFFLINE=true cargo build -p core-api -p tms-standin -p oss-standin || die "build failed"
 if [ "$run_edge" = 1 ]; then
   "$ROOT/scripts/build-edge.sh" || die "the edge Worker did not build (DEV_NO_EDGE=1 make dev runs without it)"
 fi
@@ -188,6 +209,13 @@ else
   log "TMS_API_URL=$TMS_API_URL is not local: using that TMS, no stand-in"
 fi
 
+if [ "$run_oss_standin" = 1 ]; then
+  start oss-standin "$TARGET_DIR/debug/oss-standin"
+  await oss-standin "http://$OSS_STANDIN_ADDR/health" 60
+else
+  log "OSS_ENDPOINT=$OSS_ENDPOINT is not local: using that bucket, no OSS stand-in"
+fi
+
 start core-api "$TARGET_DIR/debug/core-api"
 await core-api "$CORE_URL/health/ready" 120
 
@@ -255,6 +283,9 @@ cat <<EOF
       -H 'content-type: application/json' \\
       -d "{\"conversation_id\":\"\$CONV\",\"type\":\"text\",\"content\":\"hi bob\",\"client_msg_id\":\"m-1\"}"
     curl -s "$CORE_URL/api/v1/conversations/\$CONV/messages" -H "Authorization: Bearer \$BOB"
+
+  Files: POST $CORE_URL/api/v1/files/upload-url, then PUT the bytes to its upload_url
+  (OSS: $OSS_ENDPOINT); the README's "Files" section walks through it with curl.
 
 EOF
 

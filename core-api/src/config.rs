@@ -9,8 +9,12 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use shared_types::origins::AllowedOrigins;
 
+mod files;
+
+pub use files::{FilesConfig, OssSettings, UploadRule, UrlStyle};
+
 /// The secrets of `make dev` and `.env.example`: public, so refused in production.
-pub const DEV_SECRETS: [(&str, &str); 4] = [
+pub const DEV_SECRETS: [(&str, &str); 5] = [
     ("JWT_SECRET", "dev-jwt-secret-0123456789abcdef0123456789"),
     (
         "INTERNAL_API_SECRET",
@@ -21,6 +25,8 @@ pub const DEV_SECRETS: [(&str, &str); 4] = [
         "TMS_WEBHOOK_SECRET",
         "dev-tms-webhook-secret-0123456789abcdef0123",
     ),
+    // the OSS stand-in's key
+    ("OSS_ACCESS_KEY_SECRET", "dev-oss-secret-0123456789abcdef"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +74,8 @@ pub struct Config {
     /// HMAC secret of `POST /api/v1/webhooks/tms`; unset: the webhook answers 503.
     pub tms_webhook_secret: Option<SecretString>,
     pub calls: CallSettings,
+    /// OSS and the upload rules (`config/files.rs`).
+    pub files: FilesConfig,
 }
 
 /// Calls (see `services::calls`).
@@ -235,6 +243,7 @@ impl Config {
                 10..=60_000,
             ) as u64),
         };
+        let files = files::read(&mut r);
 
         if environment == Environment::Production {
             // the secrets `make dev` and `.env.example` use are public
@@ -272,6 +281,7 @@ impl Config {
                 calls,
                 allowed_origins,
                 tms_webhook_secret,
+                files,
             })
         } else {
             Err(ConfigError(r.problems))
@@ -538,6 +548,15 @@ mod tests {
     fn production_refuses_the_dev_secrets() {
         let mut vars = base();
         for (name, value) in DEV_SECRETS {
+            vars.insert(name.into(), value.into());
+        }
+        // the rest of the OSS stand-in's settings (all or none)
+        for (name, value) in [
+            ("OSS_ACCESS_KEY_ID", "dev-oss-key"),
+            ("OSS_BUCKET_NAME", "teamchat-dev"),
+            ("OSS_ENDPOINT", "http://127.0.0.1:9100"),
+            ("OSS_REGION", "dev-local"),
+        ] {
             vars.insert(name.into(), value.into());
         }
         assert!(Config::from_map(&vars).is_ok(), "development accepts them");

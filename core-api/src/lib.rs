@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod internal;
 pub mod models;
+pub mod oss;
 pub mod repositories;
 pub mod services;
 pub mod startup;

@@ -253,7 +253,7 @@ impl SessionState {
             MessagingEvent::SendMessage(payload) => Action::SendMessage {
                 ack,
                 user_id,
-                payload,
+                payload: *payload,
             },
             MessagingEvent::Typing {
                 conversation_id,

@@ -19,8 +19,12 @@ pub(crate) const MAX_ECHO_BYTES: usize = 160;
 pub enum MessagingEvent {
     JoinConversation(Uuid),
     LeaveConversation(Uuid),
-    SendMessage(ValidSend),
-    Typing { conversation_id: Uuid, typing: bool },
+    /// Boxed: a send is far larger than the other events.
+    SendMessage(Box<ValidSend>),
+    Typing {
+        conversation_id: Uuid,
+        typing: bool,
+    },
     MarkRead(MessageRef),
     MarkDelivered(MessageRef),
 }
@@ -48,7 +52,7 @@ pub fn parse_messaging_event(name: &str, args: &[Value]) -> Result<MessagingEven
             let message = payload::<SendMessage>(args)?;
             let valid = ValidSend::try_from(message)
                 .map_err(|m| Ack::err(ErrorCode::ValidationError, m))?;
-            Ok(MessagingEvent::SendMessage(valid))
+            Ok(MessagingEvent::SendMessage(Box::new(valid)))
         }
         other => Err(Ack::err(
             ErrorCode::BadRequest,

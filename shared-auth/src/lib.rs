@@ -5,6 +5,8 @@
 //! - [`jwks_gate`]: when a JWKS refetch may start (one in flight, a least
 //!   interval after the end of the last one).
 //! - [`webhook_sig`]: the TMS webhook's `X-TMS-Signature` (sign and verify).
+//! - [`oss_sig`]: Alibaba Cloud OSS V4 signatures in URLs (core presigns,
+//!   the OSS stand-in verifies).
 //!
 //! Pure functions only: no I/O, no async runtime and no system clock. Callers pass
 //! the current time (`now_unix`, seconds) and the key material, which keeps both
@@ -14,6 +16,7 @@ pub mod internal_sig;
 pub mod jwks_gate;
 pub mod jwt;
 pub mod webhook_sig;
+pub mod oss_sig;
 
 pub use internal_sig::SigError;
 pub use jwt::{JwkKeys, JwtConfig, JwtError, TokenAlgorithm, VerifiedToken};

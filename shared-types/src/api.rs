@@ -106,9 +106,13 @@ pub enum MessageKind {
     Poll,
 }
 
-/// Metadata of an uploaded object, for image/file/voice messages.
+/// Metadata of an uploaded object, for image/file/voice messages. A send
+/// names the object by `object_key` (from `POST /files/upload-url`) or, as
+/// in the original design, by `oss_url`; core stores the key only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
+    /// Empty in a send that gives `oss_url` instead.
+    #[serde(default)]
     pub object_key: String,
     pub content_type: String,
     pub size_bytes: i64,
@@ -120,6 +124,15 @@ pub struct Attachment {
     pub height: Option<i32>,
     #[serde(default)]
     pub duration_ms: Option<i32>,
+    /// Sends only: the object's URL in this service's bucket (query ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oss_url: Option<String>,
+    /// Answers and events only: a signed GET URL of the object, valid until
+    /// `url_expires_at`; absent when file storage is not configured. Never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +152,9 @@ pub struct SendMessage {
 
 /// A [`SendMessage`] that passed the send rules, the same at edge and core:
 /// text needs non-blank content and no attachment; image, file and voice need
-/// an attachment (object key ≤ 512 bytes, a content type, a positive size);
+/// an attachment (an object key ≤ 512 bytes or an `oss_url` ≤ 2048 bytes, not
+/// both; a content type, a positive size); core then checks that the object
+/// was issued to the sender;
 /// content ≤ 4000 characters; `system` is the server's only; a
 /// `client_msg_id` is optional (without one a send is not idempotent) and
 /// otherwise 1 to 64 bytes, not blank.
@@ -154,6 +169,7 @@ impl TryFrom<SendMessage> for ValidSend {
     fn try_from(message: SendMessage) -> Result<Self, String> {
         use crate::limits::{
             check_client_msg_id, check_message_length, check_message_text, MAX_OBJECT_KEY_BYTES,
+            MAX_OSS_URL_BYTES,
         };
         if let Some(id) = message.client_msg_id.as_deref() {
             check_client_msg_id(id)?;
@@ -169,15 +185,15 @@ impl TryFrom<SendMessage> for ValidSend {
                 let Some(a) = &message.attachment else {
                     return Err("image, file and voice messages need an attachment".into());
                 };
-                if a.object_key.is_empty()
-                    || a.object_key.len() > MAX_OBJECT_KEY_BYTES
-                    || a.size_bytes <= 0
-                    || a.content_type.is_empty()
-                {
-                    return Err(
-                        "attachment needs object_key, content_type and a positive size_bytes"
-                            .into(),
-                    );
+                let named = match (a.object_key.is_empty(), a.oss_url.as_deref()) {
+                    (false, None) => a.object_key.len() <= MAX_OBJECT_KEY_BYTES,
+                    (true, Some(url)) => !url.is_empty() && url.len() <= MAX_OSS_URL_BYTES,
+                    _ => false,
+                };
+                if !named || a.size_bytes <= 0 || a.content_type.is_empty() {
+                    return Err("attachment needs object_key (or oss_url, not both), \
+                                content_type and a positive size_bytes"
+                        .into());
                 }
                 if let Some(caption) = message.content.as_deref() {
                     check_message_length(caption)?;

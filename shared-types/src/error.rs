@@ -49,6 +49,8 @@ pub enum ErrorCode {
     CacheUnavailable,
     /// Postgres is down or its pool is exhausted; retry after `Retry-After`.
     DatabaseUnavailable,
+    /// File uploads are off: this deployment has no object storage (`OSS_*`) configured.
+    StorageNotConfigured,
 }
 
 impl ErrorCode {
@@ -81,7 +83,7 @@ impl ErrorCode {
             InternalError => 500,
             EdgeUnavailable => 502,
             TmsUnavailable | ServiceUnavailable | CoreUnavailable | CacheUnavailable
-            | DatabaseUnavailable => 503,
+            | DatabaseUnavailable | StorageNotConfigured => 503,
         }
     }
 
@@ -121,6 +123,7 @@ impl ErrorCode {
             CoreUnavailable => "CORE_UNAVAILABLE",
             CacheUnavailable => "CACHE_UNAVAILABLE",
             DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            StorageNotConfigured => "STORAGE_NOT_CONFIGURED",
         }
     }
 
@@ -158,6 +161,7 @@ impl ErrorCode {
         ErrorCode::CoreUnavailable,
         ErrorCode::CacheUnavailable,
         ErrorCode::DatabaseUnavailable,
+        ErrorCode::StorageNotConfigured,
     ];
 }
 

@@ -5,6 +5,7 @@ pub mod api;
 pub mod calls;
 pub mod envelope;
 pub mod error;
+pub mod files;
 pub mod ids;
 pub mod internal;
 pub mod limits;

@@ -32,6 +32,8 @@ pub const MAX_REACTION_EMOJI_PER_MESSAGE: usize = 20;
 
 /// Largest attachment `object_key`, in bytes.
 pub const MAX_OBJECT_KEY_BYTES: usize = 512;
+/// Largest attachment `oss_url` (the original design's way to name an object), in bytes.
+pub const MAX_OSS_URL_BYTES: usize = 2048;
 
 // Each limit is checked by one function below, which edge and core both call;
 // `Err` is the message for a `VALIDATION_ERROR`.

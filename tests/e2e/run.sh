@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests across processes: the TMS stand-in, core-api and the edge
+# End-to-end tests across processes: the TMS and OSS stand-ins, core-api and the edge
 # in real workerd (`wrangler dev`, prebuilt: no rebuild loop), driven by the
 # official socket.io-client. Each run gets its own database and Redis prefix
 # and free ports, and stops everything it started.
@@ -18,7 +18,7 @@ RUN_DIR="$ROOT/.dev/e2e"
 # where cargo put the binaries (CARGO_TARGET_DIR may move them out of the repo)
 BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
-TMS_PORT=$(free_port) CORE_PORT=$(free_port) EDGE_PORT=$(free_port)
+TMS_PORT=$(free_port) CORE_PORT=$(free_port) EDGE_PORT=$(free_port) OSS_PORT=$(free_port)
 DB="teamchat_e2e_$$"
 PG_ADMIN="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
 export E2E_DATABASE_URL="${PG_ADMIN%/*}/$DB"
@@ -28,6 +28,10 @@ export TMS_API_KEY="e2e-tms-api-key"
 export TMS_WEBHOOK_SECRET="e2e-tms-webhook-secret-0123456789abcdef012"
 # the one browser origin the edge allows (tests/e2e/compat.test.mjs)
 export ALLOWED_ORIGIN="https://app.e2e.test"
+# file storage: the OSS stand-in (path-style URLs); core and the stand-in read the same OSS_*
+export OSS_ACCESS_KEY_ID="e2e-oss-key" OSS_ACCESS_KEY_SECRET="e2e-oss-secret-0123456789abcdef"
+export OSS_BUCKET_NAME="teamchat-e2e" OSS_REGION="e2e-local" OSS_URL_STYLE=path
+export OSS_ENDPOINT="http://127.0.0.1:$OSS_PORT"
 # small on purpose: a handful of sockets spreads over several gateways
 export GATEWAY_MAX_SOCKETS=5 PRESENCE_GRACE_MS=1500
 # short on purpose: the missed-call test waits for the ring to time out
@@ -56,8 +60,8 @@ wait_http() { # URL NAME PID
   die "$2 not ready at $1 after 60 s"
 }
 
-log "building core-api and tms-standin (debug)"
-cargo build -q -p core-api -p tms-standin
+log "building core-api, tms-standin and oss-standin (debug)"
+cargo build -q -p core-api -p tms-standin -p oss-standin
 
 # the Worker is rebuilt only when its sources are newer than the build
 if [ ! -f edge-worker/build/index.js ] ||
@@ -82,6 +86,10 @@ TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" TMS_WEBHOOK_URL="http://127.0.0.1:$EDGE_P
 PIDS+=($!)
 wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "${PIDS[-1]}"
 
+OSS_STANDIN_ADDR="127.0.0.1:$OSS_PORT" setsid "$BIN_DIR/oss-standin" >"$RUN_DIR/oss.log" 2>&1 </dev/null &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$OSS_PORT/health" oss-standin "${PIDS[-1]}"
+
 HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="$E2E_DATABASE_URL" REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}" \
   REDIS_KEY_PREFIX="e2e:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" PRESENCE_GRACE_MS="$PRESENCE_GRACE_MS" \
   CALL_RING_TIMEOUT_SECS="$CALL_RING_TIMEOUT_SECS" CALL_SWEEP_INTERVAL_MS="$CALL_SWEEP_INTERVAL_MS" \
@@ -102,7 +110,7 @@ WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false XDG_CONFIG_HOME="$
   >"$RUN_DIR/wrangler.log" 2>&1 </dev/null &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "${PIDS[-1]}"
-log "stack up: tms :$TMS_PORT, core :$CORE_PORT, edge :$EDGE_PORT"
+log "stack up: tms :$TMS_PORT, oss :$OSS_PORT, core :$CORE_PORT, edge :$EDGE_PORT"
 
 export EDGE_URL="http://127.0.0.1:$EDGE_PORT" CORE_URL="http://127.0.0.1:$CORE_PORT" TMS_URL="http://127.0.0.1:$TMS_PORT"
 # the fault test pauses core (SIGSTOP/SIGCONT) to play a hung core

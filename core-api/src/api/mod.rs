@@ -4,6 +4,7 @@
 mod auth;
 pub(crate) mod calls;
 mod conversations;
+mod files;
 pub mod health;
 mod messages;
 mod polls;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(users::router())
         .merge(conversations::router())
         .merge(messages::router())
+        .merge(files::router())
         .merge(presence::router())
         .merge(polls::router())
         .merge(reactions::router())

@@ -3,6 +3,7 @@
 pub mod call;
 pub mod call_state;
 pub mod conversation;
+pub mod file;
 pub mod message;
 pub mod poll;
 pub mod reaction;

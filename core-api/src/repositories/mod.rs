@@ -2,6 +2,7 @@
 
 pub mod calls;
 pub mod conversations;
+pub mod files;
 pub mod messages;
 pub mod polls;
 pub mod reactions;

@@ -15,7 +15,7 @@ use crate::models::conversation::{ConversationRow, DbMemberRole, MemberRow};
 use crate::repositories::{conversations as repo, users as users_repo};
 use crate::services::fanout::Push;
 use crate::services::pagination::{self, PageQuery};
-use crate::services::{membership, users};
+use crate::services::{files, membership, users};
 use crate::state::AppState;
 
 pub struct Created {
@@ -143,7 +143,10 @@ pub async fn list_mine(
             unread_count: r.unread_count,
             updated_at: r.updated_at,
             last_message_at: r.last_message_at,
-            last_message: r.last_message.into_message(r.id),
+            last_message: r.last_message.into_message(r.id).map(|mut m| {
+                files::sign_urls(state, std::slice::from_mut(&mut m));
+                m
+            }),
             member_ids: r.member_ids,
         })
         .collect();

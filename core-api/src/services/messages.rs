@@ -14,8 +14,8 @@ use crate::models::message::DbMessageKind;
 use crate::repositories::messages as repo;
 use crate::repositories::sends::NewMessage;
 use crate::services::fanout::Push;
-use crate::services::membership;
 use crate::services::pagination::{self, PageQuery};
+use crate::services::{files, membership};
 use crate::state::AppState;
 
 pub struct Sent {
@@ -46,13 +46,20 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
             ));
         }
     }
+    // only an object issued to the sender; checked before the send is queued
+    // (issued keys are never revoked, so the check cannot go stale before the
+    // commit), so a refused key fails this send alone and batches stay as they are
+    let attachment = match &input.attachment {
+        Some(a) => Some(files::claim_attachment(state, me, input.kind, a).await?),
+        None => None,
+    };
     let new = NewMessage {
         id: Uuid::new_v4(),
         conversation_id: input.conversation_id,
         sender_id: me.user_id,
         kind: input.kind.into(),
         content: input.content.clone(),
-        attachment: input.attachment.clone(),
+        attachment,
         reply_to_id: input.reply_to_id,
         client_msg_id: input.client_msg_id.clone(),
     };
@@ -67,10 +74,11 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
             "you are not a member of this conversation",
         ));
     };
+    let mut message: Message = stored.message.into();
+    files::sign_urls(state, std::slice::from_mut(&mut message));
     if !stored.created {
-        return retried(stored.message.into(), &input);
+        return retried(message, &input);
     }
-    let message: Message = stored.message.into();
     publish(state, &message, server_events::NEW_MESSAGE);
     Ok(Sent {
         message,
@@ -117,8 +125,10 @@ pub async fn list(
     let next_cursor = has_more
         .then(|| rows.last().map(|r| pagination::encode(&r.seq.to_string())))
         .flatten();
+    let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+    files::sign_urls(state, &mut messages);
     Ok((
-        rows.into_iter().map(Message::from).collect(),
+        messages,
         Pagination {
             next_cursor,
             has_more,
@@ -131,7 +141,9 @@ pub async fn get(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Message
         .await?
         .ok_or_else(|| AppError::not_found("message"))?;
     membership::require_member(state, row.conversation_id, me).await?;
-    Ok(row.into())
+    let mut message: Message = row.into();
+    files::sign_urls(state, std::slice::from_mut(&mut message));
+    Ok(message)
 }
 
 pub async fn edit(state: &AppState, me: &AuthUser, id: Uuid, content: &str) -> AppResult<Message> {

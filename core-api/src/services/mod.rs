@@ -5,6 +5,7 @@ pub mod calls;
 pub mod conversations;
 pub mod decorate;
 pub mod fanout;
+pub mod files;
 pub mod groups;
 pub mod membership;
 pub mod messages;
