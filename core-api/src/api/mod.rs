@@ -1,10 +1,12 @@
 //! Public routes. Each resource module exposes `router()`; this merges them
-//! under `/api/v1` behind authentication.
+//! under `/api/v1` behind authentication and the per-user API limit.
 
 mod auth;
 mod conversations;
 pub mod health;
+mod limits;
 mod messages;
+pub mod metrics;
 mod polls;
 mod presence;
 mod reactions;
@@ -29,6 +31,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(presence::router())
         .merge(polls::router())
         .merge(reactions::router())
+        // runs after authentication (layers added later wrap the earlier ones)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_api,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::authenticate,

@@ -70,6 +70,7 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
     if !stored.created {
         return retried(stored.message.into(), &input);
     }
+    state.metrics.messages_persisted.inc();
     let message: Message = stored.message.into();
     publish(state, &message, server_events::NEW_MESSAGE);
     Ok(Sent {
