@@ -1,5 +1,5 @@
-//! The clock is injected so token expiry, the JWKS refetch interval, presence
-//! and signature windows are deterministic in tests.
+//! The clock is injected so token expiry, the JWKS refetch interval, presence,
+//! signature windows and rate limits are deterministic in tests.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

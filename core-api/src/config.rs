@@ -76,6 +76,10 @@ pub struct Config {
     pub calls: CallSettings,
     /// OSS and the upload rules (`config/files.rs`).
     pub files: FilesConfig,
+    /// Per-user limits (see `services::rate_limit`).
+    pub rate_limits: RateLimitSettings,
+    /// Bearer token `GET /metrics` requires; open when unset.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Calls (see `services::calls`).
@@ -85,6 +89,17 @@ pub struct CallSettings {
     pub ring_timeout: Duration,
     /// How often the sweeper looks for rings past their deadline.
     pub sweep_interval: Duration,
+}
+
+/// Per-user rate limits, each also the burst allowed after a quiet period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// `/api/v1` requests per minute (through the edge and direct alike).
+    pub api_per_minute: u32,
+    /// Socket `send_message`s per second, counted at core.
+    pub socket_sends_per_second: u32,
+    /// Upload URLs per minute.
+    pub upload_urls_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +146,8 @@ pub struct FanoutSettings {
 pub struct ConfigError(pub Vec<String>);
 
 const MIN_SECRET_BYTES: usize = 32;
+/// A guessable scrape token protects nothing.
+const MIN_METRICS_TOKEN_BYTES: usize = 16;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -245,6 +262,13 @@ impl Config {
         };
         let files = files::read(&mut r);
 
+        let rate_limits = RateLimitSettings {
+            api_per_minute: r.rate_limit("RATE_LIMIT_API_PER_MINUTE", 100),
+            socket_sends_per_second: r.rate_limit("RATE_LIMIT_SOCKET_SENDS_PER_SECOND", 10),
+            upload_urls_per_minute: r.rate_limit("RATE_LIMIT_UPLOAD_URLS_PER_MINUTE", 5),
+        };
+        let metrics_token = r.optional_secret("METRICS_TOKEN", MIN_METRICS_TOKEN_BYTES);
+
         if environment == Environment::Production {
             // the secrets `make dev` and `.env.example` use are public
             for (name, dev_value) in DEV_SECRETS {
@@ -282,6 +306,8 @@ impl Config {
                 allowed_origins,
                 tms_webhook_secret,
                 files,
+                rate_limits,
+                metrics_token,
             })
         } else {
             Err(ConfigError(r.problems))
@@ -378,6 +404,12 @@ impl Reader<'_> {
             ));
             default
         }
+    }
+
+    /// A rate limit: at least one request, and few enough that the GCRA's
+    /// interval stays a whole number of microseconds.
+    fn rate_limit(&mut self, name: &str, default: usize) -> u32 {
+        self.bounded(name, default, 1..=1_000_000) as u32
     }
 
     /// A timeout in milliseconds; zero would mean "fail every call", so it is refused.
@@ -485,6 +517,15 @@ mod tests {
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
         assert_eq!(c.calls.ring_timeout, Duration::from_secs(45));
         assert_eq!(c.calls.sweep_interval, Duration::from_millis(1000));
+        assert_eq!(
+            c.rate_limits,
+            RateLimitSettings {
+                api_per_minute: 100,
+                socket_sends_per_second: 10,
+                upload_urls_per_minute: 5,
+            }
+        );
+        assert!(c.metrics_token.is_none());
     }
 
     #[test]
@@ -498,6 +539,28 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("CALL_SWEEP_INTERVAL_MS"), "{err}");
+    }
+
+    #[test]
+    fn rate_limits_and_the_metrics_token_are_checked() {
+        let mut vars = base();
+        vars.insert("RATE_LIMIT_API_PER_MINUTE".into(), "0".into());
+        vars.insert("RATE_LIMIT_SOCKET_SENDS_PER_SECOND".into(), "many".into());
+        vars.insert("METRICS_TOKEN".into(), "short".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("RATE_LIMIT_API_PER_MINUTE: must be between 1 and 1000000"),
+            "{err}"
+        );
+        assert!(err.contains("RATE_LIMIT_SOCKET_SENDS_PER_SECOND"), "{err}");
+        assert!(err.contains("METRICS_TOKEN: must be at least 16"), "{err}");
+        assert!(!err.contains("short"), "secret echoed: {err}");
+        let mut vars = base();
+        vars.insert("RATE_LIMIT_UPLOAD_URLS_PER_MINUTE".into(), "20".into());
+        vars.insert("METRICS_TOKEN".into(), "scrape-token-0123456789".into());
+        let c = Config::from_map(&vars).unwrap();
+        assert_eq!(c.rate_limits.upload_urls_per_minute, 20);
+        assert!(c.metrics_token.is_some());
     }
 
     #[test]

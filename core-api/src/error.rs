@@ -7,6 +7,8 @@ use axum::Json;
 use serde_json::Value;
 use shared_types::{ApiErrorBody, Envelope, ErrorCode};
 
+use crate::services::rate_limit::RateStatus;
+
 pub type AppResult<T> = Result<T, AppError>;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,10 @@ pub enum AppError {
     Redis(#[from] redis::RedisError),
     #[error("internal: {0}")]
     Internal(String),
+    /// A per-user rate limit refused the request: 429 with `Retry-After` and
+    /// the `X-RateLimit-*` headers of that limit.
+    #[error("rate limited: {0:?}")]
+    RateLimited(RateStatus),
 }
 
 impl AppError {
@@ -73,6 +79,7 @@ impl AppError {
             }
             AppError::Redis(_) => ErrorCode::CacheUnavailable,
             AppError::Internal(_) => ErrorCode::InternalError,
+            AppError::RateLimited(_) => ErrorCode::RateLimited,
         }
     }
 
@@ -101,6 +108,11 @@ impl AppError {
                 "cache unavailable, retry shortly",
             ),
             AppError::Internal(_) => ApiErrorBody::new(ErrorCode::InternalError, "internal error"),
+            AppError::RateLimited(status) => ApiErrorBody {
+                code: ErrorCode::RateLimited,
+                message: status.message(),
+                details: Some(status.details()),
+            },
         }
     }
 }
@@ -152,7 +164,7 @@ impl IntoResponse for AppError {
         let status = StatusCode::from_u16(body.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match &self {
-            AppError::Client { .. } => {
+            AppError::Client { .. } | AppError::RateLimited(_) => {
                 tracing::debug!(code = %body.code, "request rejected: {}", body.message)
             }
             AppError::Database(_) if status.is_client_error() => {
@@ -166,6 +178,13 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let mut response = (status, Json(Envelope::err(body))).into_response();
+        if let AppError::RateLimited(limit) = &self {
+            for (name, value) in limit.headers(true) {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, v);
+                }
+            }
+        }
         if let Some(secs) = retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);

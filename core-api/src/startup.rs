@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, Request};
-use axum::Router;
+use axum::http::{header, HeaderName, HeaderValue, Method, Request};
+use axum::{middleware, Router};
 use secrecy::ExposeSecret;
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::origins::AllowedOrigins;
@@ -20,9 +20,11 @@ use tower_http::trace::TraceLayer;
 use crate::auth::jwt::JwtAuthenticator;
 use crate::cache::{Cache, CacheTimeouts};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, Environment};
+use crate::metrics::{Metrics, ScrapeSources};
 use crate::services::calls;
 use crate::services::fanout::{Context as FanoutContext, Fanout};
+use crate::services::rate_limit::RateLimiter;
 use crate::services::send_queue::SendQueue;
 use crate::state::AppState;
 use crate::tms::TmsClient;
@@ -89,7 +91,8 @@ pub async fn build_with_pool(
         },
     )
     .await?;
-    let tms = TmsClient::new(config.tms.clone())?;
+    let metrics = Metrics::default();
+    let tms = TmsClient::new(config.tms.clone(), metrics.clone())?;
     let jwt = Arc::new(JwtAuthenticator::new(&config.jwt, clock.clone()));
     if config.jwt.jwks_url.is_some() {
         // a TMS outage at start must not stop core: unknown kids refetch later
@@ -109,6 +112,20 @@ pub async fn build_with_pool(
         .await
         .map_err(|e| StartError::Bind(config.listen_addr, e))?;
     let sends = SendQueue::start(db.clone(), config.send_writers, config.send_batch_max);
+    metrics.install(ScrapeSources {
+        pools: vec![("main", db.clone()), ("sends", sends.pool().clone())],
+        cache: cache.clone(),
+        fanout: fanout.stats(),
+    });
+    if config.metrics_token.is_none() && config.environment != Environment::Development {
+        tracing::warn!("METRICS_TOKEN is unset: GET /metrics is open to anyone who reaches core");
+    }
+    let limits = RateLimiter::new(
+        cache.clone(),
+        clock.clone(),
+        config.rate_limits,
+        metrics.clone(),
+    );
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -120,6 +137,8 @@ pub async fn build_with_pool(
         local_users: Default::default(),
         replays: Default::default(),
         sends,
+        limits,
+        metrics,
     };
     let router = router(state.clone());
     Ok(Application {
@@ -136,10 +155,16 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .merge(api::health::router())
+        .merge(api::metrics::router())
         .nest("/api/v1", api::router(state.clone()))
         .nest("/internal/v1", internal::router(state.clone()))
+        .route_layer(middleware::from_fn(api::metrics::mark_route))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            api::metrics::track_http,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(&state.config.allowed_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -157,7 +182,14 @@ fn cors(origins: &AllowedOrigins) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers(Any);
+        .allow_headers(Any)
+        // so browser clients can read their budget and when to retry
+        .expose_headers([
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+        ]);
     if origins.allows_any() {
         base.allow_origin(Any)
     } else {

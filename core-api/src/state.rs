@@ -7,7 +7,9 @@ use crate::auth::replay::LocalReplays;
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::services::fanout::Fanout;
+use crate::services::rate_limit::RateLimiter;
 use crate::services::send_queue::SendQueue;
 use crate::services::users::LocalUserIds;
 use crate::tms::TmsClient;
@@ -27,4 +29,7 @@ pub struct AppState {
     pub replays: Arc<LocalReplays>,
     /// Group commit for message sends.
     pub sends: SendQueue,
+    /// Per-user rate limits (Redis, shared by every replica).
+    pub limits: RateLimiter,
+    pub metrics: Metrics,
 }

@@ -1,7 +1,7 @@
 //! HTTP client for the external Team Management System. Knows paths and the
 //! API-key header; caching and fallbacks live in `services::users`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -9,6 +9,7 @@ use shared_types::api::UserProfile;
 use shared_types::percent::encode_component;
 
 use crate::config::TmsConfig;
+use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TmsError {
@@ -24,6 +25,7 @@ pub enum TmsError {
 pub struct TmsClient {
     http: reqwest::Client,
     config: TmsConfig,
+    metrics: Metrics,
 }
 
 #[derive(Deserialize)]
@@ -35,12 +37,22 @@ struct BatchResponse {
 const BATCH_CHUNK: usize = 200;
 
 impl TmsClient {
-    pub fn new(config: TmsConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(config: TmsConfig, metrics: Metrics) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(2))
             .build()?;
-        Ok(Self { http, config })
+        Ok(Self {
+            http,
+            config,
+            metrics,
+        })
+    }
+
+    /// Counts one call by operation and outcome, with its latency.
+    fn observe<T>(&self, op: &'static str, started: Instant, result: &Result<T, TmsError>) {
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.metrics.observe_tms(op, outcome, started.elapsed());
     }
 
     fn url(&self, path: &str) -> String {
@@ -56,6 +68,18 @@ impl TmsClient {
 
     /// `Ok(None)` when TMS says the user does not exist.
     pub async fn get_user(&self, tms_user_id: &str) -> Result<Option<UserProfile>, TmsError> {
+        let started = Instant::now();
+        let result = self.fetch_user(tms_user_id).await;
+        match &result {
+            Ok(None) => self
+                .metrics
+                .observe_tms("user", "not_found", started.elapsed()),
+            _ => self.observe("user", started, &result),
+        }
+        result
+    }
+
+    async fn fetch_user(&self, tms_user_id: &str) -> Result<Option<UserProfile>, TmsError> {
         let path = self
             .config
             .user_path
@@ -80,25 +104,40 @@ impl TmsClient {
     pub async fn get_users(&self, ids: &[String]) -> Result<Vec<UserProfile>, TmsError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH_CHUNK) {
-            let resp = self
-                .authed(self.http.post(self.url(&self.config.users_batch_path)))
-                .json(&serde_json::json!({ "ids": chunk }))
-                .send()
-                .await
-                .map_err(|e| TmsError::Transport(e.without_url().to_string()))?;
-            if resp.status().as_u16() != 200 {
-                return Err(TmsError::Status(resp.status().as_u16()));
-            }
-            let body: BatchResponse = resp
-                .json()
-                .await
-                .map_err(|e| TmsError::Body(e.to_string()))?;
-            found.extend(body.users);
+            let started = Instant::now();
+            let result = self.fetch_users(chunk).await;
+            self.observe("users_batch", started, &result);
+            found.extend(result?);
         }
         Ok(found)
     }
 
+    /// One batch request (at most `BATCH_CHUNK` ids).
+    async fn fetch_users(&self, chunk: &[String]) -> Result<Vec<UserProfile>, TmsError> {
+        let resp = self
+            .authed(self.http.post(self.url(&self.config.users_batch_path)))
+            .json(&serde_json::json!({ "ids": chunk }))
+            .send()
+            .await
+            .map_err(|e| TmsError::Transport(e.without_url().to_string()))?;
+        if resp.status().as_u16() != 200 {
+            return Err(TmsError::Status(resp.status().as_u16()));
+        }
+        let body: BatchResponse = resp
+            .json()
+            .await
+            .map_err(|e| TmsError::Body(e.to_string()))?;
+        Ok(body.users)
+    }
+
     pub async fn health(&self) -> Result<(), TmsError> {
+        let started = Instant::now();
+        let result = self.check_health().await;
+        self.observe("health", started, &result);
+        result
+    }
+
+    async fn check_health(&self) -> Result<(), TmsError> {
         let resp = self
             .http
             .get(self.url(&self.config.health_path))

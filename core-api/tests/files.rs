@@ -576,9 +576,18 @@ async fn a_refused_key_fails_only_its_own_send_in_a_batch(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
-#[ignore = "rate limit lands with issue 9"]
 async fn the_sixth_upload_url_in_a_minute_is_429(pool: PgPool) {
-    let (app, _) = spawn(pool).await;
+    let now = Utc::now().trunc_subsecs(0);
+    let with_the_real_limit = |v: &mut HashMap<String, String>| {
+        oss_vars(v);
+        v.insert("RATE_LIMIT_UPLOAD_URLS_PER_MINUTE".into(), "5".into());
+    };
+    let clock = ManualClock::at(now);
+    let app = TestApp::spawn_full(pool, with_the_real_limit, Arc::new(clock.clone())).await;
+    // refused input spends nothing
+    app.post("/api/v1/files/upload-url", "alice", upload_body("image", "text/html", 10, "a.png"))
+        .await
+        .expect_error(415, "UNSUPPORTED_MEDIA_TYPE");
     for _ in 0..5 {
         upload(&app, "alice", "image", "image/png", 10).await;
     }
@@ -597,4 +606,7 @@ async fn the_sixth_upload_url_in_a_minute_is_429(pool: PgPool) {
     );
     // another user has a budget of their own
     upload(&app, "bob", "image", "image/png", 10).await;
+    // one URL a minute comes back (GCRA: 5 per minute, burst 5)
+    clock.advance(chrono::Duration::seconds(12));
+    upload(&app, "alice", "image", "image/png", 10).await;
 }

@@ -303,7 +303,11 @@ fn rate_limited(packet: &SioPacket, retry_after_ms: u64) -> Action {
         } => reply(vec![socketio::ack(
             nsp,
             *id,
-            &Ack::err(ErrorCode::RateLimited, message),
+            &Ack::err_with_details(
+                ErrorCode::RateLimited,
+                message,
+                Some(serde_json::json!({ "retry_after_ms": retry_after_ms })),
+            ),
         )]),
         SioPacket::Connect { nsp, .. } => reply(vec![connect_error_frame(
             nsp,

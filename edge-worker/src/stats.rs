@@ -1,7 +1,9 @@
-//! What each object counts about itself, for the benchmark and for ops
-//! (`POST /internal/v1/stats`, signed; and one log line per object at most
-//! once a minute, readable with `wrangler tail`). Counters live in memory
-//! since the object was created; `instance` changes when it is re-created.
+//! What each object counts about itself, for the benchmark and for ops:
+//! `POST /internal/v1/stats` (signed), and one JSON log line (`log_line`)
+//! per gateway heartbeat round and per Room at most once a minute, which
+//! `wrangler tail --format json` shows (README, "Edge counters"). Counters
+//! live in memory since the object was created; `instance` changes when it
+//! is re-created.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,4 +40,80 @@ pub struct StatsRequest {
 pub struct StatsResponse {
     pub gateways: std::collections::BTreeMap<String, ObjectCounters>,
     pub rooms: std::collections::BTreeMap<uuid::Uuid, ObjectCounters>,
+}
+
+/// Least time between two log lines of one Room (rooms have no heartbeat).
+pub const ROOM_LOG_EVERY_MS: u64 = 60_000;
+
+/// `{"event":"edge_counters","object":"gateway"|"room","name":…,<counters>}`:
+/// one line of `console.log`, so log tools can parse and filter it.
+pub fn log_line(object: &str, name: &str, counters: &ObjectCounters) -> String {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        event: &'static str,
+        object: &'a str,
+        name: &'a str,
+        #[serde(flatten)]
+        counters: &'a ObjectCounters,
+    }
+    serde_json::to_string(&Line {
+        event: "edge_counters",
+        object,
+        name,
+        counters,
+    })
+    .unwrap_or_default()
+}
+
+/// Spaces log lines out: `due` is true at most once per `every_ms`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogThrottle {
+    last_ms: Option<u64>,
+}
+
+impl LogThrottle {
+    pub fn due(&mut self, now_ms: u64, every_ms: u64) -> bool {
+        match self.last_ms {
+            Some(last) if now_ms.saturating_sub(last) < every_ms => false,
+            _ => {
+                self.last_ms = Some(now_ms);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_is_flat_json_with_every_counter() {
+        let counters = ObjectCounters {
+            instance: "i1".into(),
+            requests: 7,
+            sockets: 3,
+            frames_sent: 12,
+            ..Default::default()
+        };
+        let line: serde_json::Value =
+            serde_json::from_str(&log_line("gateway", "local.0", &counters)).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "event": "edge_counters", "object": "gateway", "name": "local.0",
+                "instance": "i1", "requests": 7, "alarms": 0, "storage_writes": 0,
+                "ws_messages": 0, "sockets": 3, "frames_sent": 12, "events": 0
+            })
+        );
+    }
+
+    #[test]
+    fn the_throttle_lets_one_line_through_per_interval() {
+        let mut t = LogThrottle::default();
+        assert!(t.due(1_000, 60_000));
+        assert!(!t.due(30_000, 60_000));
+        assert!(!t.due(60_999, 60_000));
+        assert!(t.due(61_000, 60_000));
+    }
 }

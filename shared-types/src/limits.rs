@@ -1,7 +1,7 @@
 //! Limits shared by edge and core, so both reject the same input.
 
 /// WebSocket messages per second a socket may send (the edge's local guard;
-/// per-user REST and upload-URL limits at core are planned, not built).
+/// the per-user limits across sockets and edges are core's, configurable).
 pub const WS_MESSAGES_PER_SECOND: u32 = 10;
 
 /// Largest text message, in characters.

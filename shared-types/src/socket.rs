@@ -138,6 +138,10 @@ pub struct Ack {
 pub struct AckError {
     pub code: ErrorCode,
     pub message: String,
+    /// As the REST envelope's `error.details`; for `RATE_LIMITED`,
+    /// `{"retry_after_ms", …}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl Ack {
@@ -158,12 +162,21 @@ impl Ack {
     }
 
     pub fn err(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::err_with_details(code, message, None)
+    }
+
+    pub fn err_with_details(
+        code: ErrorCode,
+        message: impl Into<String>,
+        details: Option<serde_json::Value>,
+    ) -> Self {
         Self {
             ok: false,
             data: None,
             error: Some(AckError {
                 code,
                 message: message.into(),
+                details,
             }),
         }
     }
@@ -174,6 +187,7 @@ impl From<ApiErrorBody> for AckError {
         Self {
             code: e.code,
             message: e.message,
+            details: e.details,
         }
     }
 }

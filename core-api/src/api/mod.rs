@@ -1,12 +1,15 @@
 //! Public routes. Each resource module exposes `router()`; this merges them
-//! under `/api/v1` behind authentication (the TMS webhook checks its own signature).
+//! under `/api/v1` behind authentication and the per-user API limit (the TMS
+//! webhook checks its own signature and is not counted).
 
 mod auth;
 pub(crate) mod calls;
 mod conversations;
 mod files;
 pub mod health;
+mod limits;
 mod messages;
+pub mod metrics;
 mod polls;
 mod presence;
 mod reactions;
@@ -34,6 +37,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(polls::router())
         .merge(reactions::router())
         .merge(calls::router())
+        // runs after authentication (layers added later wrap the earlier ones)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_api,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::authenticate,

@@ -20,6 +20,7 @@ use crate::auth::internal::{require_signature, InternalCaller};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
+use crate::services::rate_limit::LimitKind;
 use crate::services::receipts::{self, Receipt};
 use crate::services::{membership, messages, presence, users};
 use crate::state::AppState;
@@ -81,11 +82,17 @@ impl FromRequestParts<AppState> for ActingUser {
 }
 
 /// POST /internal/v1/messages: persist a socket send; answers after commit.
+/// Over the user's socket-send limit: 429 `RATE_LIMITED`, nothing stored
+/// (the edge puts the error, with `details.retry_after_ms`, in the ack).
 async fn persist_message(
     State(state): State<AppState>,
     ActingUser(me): ActingUser,
     Json(input): Json<PersistMessage>,
 ) -> AppResult<Response> {
+    state
+        .limits
+        .enforce(&me.tms_user_id, LimitKind::SocketSend)
+        .await?;
     let sent = messages::send(&state, &me, input.message).await?;
     let body = PersistedMessage {
         message: sent.message,

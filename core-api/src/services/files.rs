@@ -17,6 +17,7 @@ use crate::config::OssSettings;
 use crate::error::{AppError, AppResult};
 use crate::models::file::UploadRow;
 use crate::repositories::files as repo;
+use crate::services::rate_limit::LimitKind;
 use crate::state::AppState;
 
 /// Longest accepted `filename`, in bytes.
@@ -76,7 +77,11 @@ pub async fn upload_url(
     }
     let name = key_file_name(&input.filename).map_err(AppError::validation)?;
 
-    // rate limit: UploadUrl 5/min (issue 9)
+    // only URLs that would be issued spend the budget (bad input is refused above)
+    state
+        .limits
+        .enforce(&me.tms_user_id, LimitKind::UploadUrl)
+        .await?;
 
     let object_key = format!(
         "u/{}/{}/{name}",

@@ -17,6 +17,8 @@ use crate::state::AppState;
 pub const MEMBERS_CACHE_TTL_SECS: u64 = 900;
 /// Keeps the cached set non-empty, so "cached with no members" differs from "not cached".
 const SENTINEL: &str = "";
+/// The name of `is_member`'s lookups in `cache_lookups_total`.
+const CACHE_NAME: &str = "membership";
 
 /// Outlives any fill in flight by far; a version that expired reads as "",
 /// which only a fill that started after the expiry can have seen.
@@ -85,9 +87,16 @@ pub async fn is_member(
         .run(|mut c| async move { pipe.query_async(&mut c).await })
         .await;
     let version = match read {
-        Ok((cached, true, _)) => return Ok(cached),
-        Ok((_, false, version)) => version,
+        Ok((cached, true, _)) => {
+            state.metrics.cache_lookup(CACHE_NAME, "hit", 1);
+            return Ok(cached);
+        }
+        Ok((_, false, version)) => {
+            state.metrics.cache_lookup(CACHE_NAME, "miss", 1);
+            version
+        }
         Err(e) => {
+            state.metrics.cache_lookup(CACHE_NAME, "error", 1);
             tracing::debug!(%conversation_id, error = %e, "membership cache unavailable: reading Postgres");
             let members = repo::member_tms_ids(&state.db, conversation_id).await?;
             return Ok(members.iter().any(|m| m == tms_user_id));

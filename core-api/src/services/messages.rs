@@ -79,6 +79,7 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
     if !stored.created {
         return retried(message, &input);
     }
+    state.metrics.messages_persisted.inc();
     publish(state, &message, server_events::NEW_MESSAGE);
     Ok(Sent {
         message,

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod pagination;
 pub mod polls;
 pub mod presence;
+pub mod rate_limit;
 pub mod reactions;
 pub mod receipts;
 pub mod send_queue;

@@ -67,6 +67,7 @@ pub async fn create(
     let poll_id = repo::insert(&mut tx, &new_poll, &options).await?;
     let poll = view(&mut tx, poll_id, Some(me.user_id), now).await?;
     tx.commit().await?;
+    state.metrics.messages_persisted.inc();
 
     let mut message: Message = row.into();
     message.poll_id = Some(poll_id);

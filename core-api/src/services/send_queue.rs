@@ -48,6 +48,11 @@ impl SendQueue {
         Self { db, writers }
     }
 
+    /// The sends' own pool (generic plans), for the pool metrics.
+    pub fn pool(&self) -> &PgPool {
+        &self.db
+    }
+
     /// Stores one send; returns once it is committed (or failed). `None`:
     /// not stored, the sender is not a member or the conversation does not exist.
     pub async fn store(&self, new: NewMessage) -> AppResult<Option<Stored>> {

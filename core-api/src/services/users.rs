@@ -70,7 +70,7 @@ pub fn check_ids<S: AsRef<str>>(ids: &[S], what: &str) -> AppResult<()> {
 /// One profile. `Ok(None)`: TMS says no such user. With Redis down it comes
 /// from TMS directly; with TMS down too, nothing can answer: 503 CACHE_UNAVAILABLE.
 pub async fn profile(state: &AppState, tms_user_id: &str) -> AppResult<Option<UserProfile>> {
-    if let Ok(Some(p)) = cached(state, &fresh_key(tms_user_id)).await {
+    if let Ok(Some(p)) = cached(state, FRESH, tms_user_id).await {
         return Ok(Some(p));
     }
     match state.tms.get_user(tms_user_id).await {
@@ -81,7 +81,7 @@ pub async fn profile(state: &AppState, tms_user_id: &str) -> AppResult<Option<Us
         Ok(None) => Ok(None),
         Err(e) => {
             tracing::warn!(error = %e, "TMS user lookup failed; trying stale cache");
-            match cached(state, &stale_key(tms_user_id)).await {
+            match cached(state, STALE, tms_user_id).await {
                 Ok(Some(p)) => Ok(Some(p)),
                 Ok(None) => Err(tms_unavailable()),
                 Err(CacheDown) => Err(cache_unavailable()),
@@ -95,7 +95,7 @@ pub async fn profile(state: &AppState, tms_user_id: &str) -> AppResult<Option<Us
 pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, UserProfile>> {
     let mut found = HashMap::with_capacity(ids.len());
     // with the cache down every id is missing and TMS answers for all
-    let missing = lookup_many(state, ids, fresh_key, &mut found)
+    let missing = lookup_many(state, ids, FRESH, &mut found)
         .await
         .unwrap_or_else(|CacheDown| ids.to_vec());
     if missing.is_empty() {
@@ -109,7 +109,7 @@ pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<Str
         }
         Err(e) => {
             tracing::warn!(error = %e, "TMS batch lookup failed; trying stale cache");
-            match lookup_many(state, &missing, stale_key, &mut found).await {
+            match lookup_many(state, &missing, STALE, &mut found).await {
                 Ok(still) if still.is_empty() => Ok(found),
                 Ok(_) => Err(tms_unavailable()),
                 Err(CacheDown) => Err(cache_unavailable()),
@@ -170,21 +170,39 @@ fn cache_unavailable() -> AppError {
 /// nothing about whether a copy exists.
 struct CacheDown;
 
-async fn cached(state: &AppState, key: &str) -> Result<Option<UserProfile>, CacheDown> {
+/// The fresh and the stale copies: each its key and its name in `cache_lookups_total`.
+type Copy = (fn(&str) -> String, &'static str);
+const FRESH: Copy = (fresh_key, "profile");
+const STALE: Copy = (stale_key, "profile_stale");
+
+async fn cached(
+    state: &AppState,
+    (key, name): Copy,
+    tms_user_id: &str,
+) -> Result<Option<UserProfile>, CacheDown> {
     // a cache outage degrades to TMS lookups, it does not fail the request
-    let raw = state.cache.get(key).await.map_err(|_| CacheDown)?;
-    Ok(raw.and_then(|raw| serde_json::from_str(&raw).ok()))
+    let Ok(raw) = state.cache.get(&key(tms_user_id)).await else {
+        state.metrics.cache_lookup(name, "error", 1);
+        return Err(CacheDown);
+    };
+    let profile = raw.and_then(|raw| serde_json::from_str(&raw).ok());
+    let result = if profile.is_some() { "hit" } else { "miss" };
+    state.metrics.cache_lookup(name, result, 1);
+    Ok(profile)
 }
 
 /// Fills `found` from the cache; returns the ids still missing.
 async fn lookup_many(
     state: &AppState,
     ids: &[String],
-    key: fn(&str) -> String,
+    (key, name): Copy,
     found: &mut HashMap<String, UserProfile>,
 ) -> Result<Vec<String>, CacheDown> {
     let keys: Vec<String> = ids.iter().map(|id| key(id)).collect();
-    let values = state.cache.mget(&keys).await.map_err(|_| CacheDown)?;
+    let Ok(values) = state.cache.mget(&keys).await else {
+        state.metrics.cache_lookup(name, "error", ids.len() as u64);
+        return Err(CacheDown);
+    };
     let mut missing = Vec::new();
     for (id, value) in ids.iter().zip(values) {
         match value.and_then(|raw| serde_json::from_str::<UserProfile>(&raw).ok()) {
@@ -194,6 +212,11 @@ async fn lookup_many(
             None => missing.push(id.clone()),
         }
     }
+    let hits = (ids.len() - missing.len()) as u64;
+    state.metrics.cache_lookup(name, "hit", hits);
+    state
+        .metrics
+        .cache_lookup(name, "miss", missing.len() as u64);
     Ok(missing)
 }
 

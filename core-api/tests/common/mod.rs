@@ -17,6 +17,14 @@ use sqlx::PgPool;
 use tms_standin::RunningStandIn;
 
 pub const INTERNAL_SECRET: &str = "test-internal-secret-0123456789abcdef0123";
+/// The highest rate limit the configuration accepts: out of reach of any test.
+pub const UNLIMITED: u32 = 1_000_000;
+/// The rate-limit variables; remove them in `tweak` to get core's defaults.
+pub const RATE_LIMIT_VARS: [&str; 3] = [
+    "RATE_LIMIT_API_PER_MINUTE",
+    "RATE_LIMIT_SOCKET_SENDS_PER_SECOND",
+    "RATE_LIMIT_UPLOAD_URLS_PER_MINUTE",
+];
 
 pub struct TestApp {
     pub base: String,
@@ -129,6 +137,10 @@ impl TestApp {
             ("TMS_API_KEY", tms.api_key().to_string()),
             ("JWT_SECRET", tms.config().jwt_secret.clone()),
             ("INTERNAL_API_SECRET", INTERNAL_SECRET.to_string()),
+            // other tests send bursts; tests/rate_limits.rs sets its own limits
+            ("RATE_LIMIT_API_PER_MINUTE", UNLIMITED.to_string()),
+            ("RATE_LIMIT_SOCKET_SENDS_PER_SECOND", UNLIMITED.to_string()),
+            ("RATE_LIMIT_UPLOAD_URLS_PER_MINUTE", UNLIMITED.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

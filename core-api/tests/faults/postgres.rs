@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::procs::PgCluster;
 use super::{ready, recovery, signed, timed, Timings};
-use crate::common::{redis_url, TestApp, INTERNAL_SECRET};
+use crate::common::{redis_url, TestApp, INTERNAL_SECRET, RATE_LIMIT_VARS, UNLIMITED};
 
 const ACQUIRE_TIMEOUT_MS: u64 = 1000;
 const STATEMENT_TIMEOUT_MS: u64 = 1000;
@@ -46,6 +46,8 @@ async fn core_on(cluster: &PgCluster) -> TestApp {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    // 16 senders as fast as they can: no rate limit may answer for the database
+    .chain(RATE_LIMIT_VARS.map(|k| (k.to_string(), UNLIMITED.to_string())))
     .collect();
     let config = core_api::config::Config::from_map(&vars).expect("config");
     // the real start path: pool with the configured timeouts, migrations

@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use shared_types::socket::Ack;
 use shared_types::{Envelope, ErrorCode};
 use wasm_bindgen::JsValue;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
@@ -14,11 +15,14 @@ use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestIni
 use super::auth::now_unix;
 use super::config::EdgeConfig;
 
-/// A failed call, ready to become an ack error.
+/// A failed call, ready to become an ack error (core's 429 `RATE_LIMITED`
+/// for a socket send becomes that ack error, with its details).
 #[derive(Debug)]
 pub struct CoreError {
     pub code: ErrorCode,
     pub message: String,
+    /// Core's `error.details`, passed on to the ack (e.g. `retry_after_ms`).
+    pub details: Option<serde_json::Value>,
 }
 
 impl CoreError {
@@ -27,7 +31,13 @@ impl CoreError {
         Self {
             code: ErrorCode::CoreUnavailable,
             message: "core is unavailable, retry later".into(),
+            details: None,
         }
+    }
+
+    /// The socket ack carrying this error.
+    pub fn ack(self) -> Ack {
+        Ack::err_with_details(self.code, self.message, self.details)
     }
 }
 
@@ -108,6 +118,7 @@ pub async fn call<B: Serialize, T: DeserializeOwned>(
         (_, Some(e)) => Err(CoreError {
             code: e.code,
             message: e.message,
+            details: e.details,
         }),
         (None, None) => Err(CoreError::unavailable("empty envelope")),
     }

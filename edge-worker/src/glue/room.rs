@@ -20,7 +20,7 @@ use crate::delivery::{Delivered, Delivery, DeliveryItem, OrderedQueues};
 use crate::replay_guard::ReplayGuard;
 use crate::room::{GatewaySet, Room as RoomBook, RoomEvent};
 use crate::socketio;
-use crate::stats::ObjectCounters;
+use crate::stats::{self, LogThrottle, ObjectCounters};
 
 const STORAGE_KEY: &str = "gateways";
 /// How long a gap in `seq` may hold later messages back.
@@ -45,6 +45,7 @@ struct Shared {
     book: RefCell<Option<RoomBook>>,
     queues: RefCell<OrderedQueues<DeliveryItem>>,
     counters: RefCell<ObjectCounters>,
+    log: Cell<LogThrottle>,
     /// A flush task is waiting for held events' hold to end.
     flush_armed: Cell<bool>,
 }
@@ -66,6 +67,7 @@ impl DurableObject for Room {
             book: RefCell::new(None),
             queues: RefCell::new(OrderedQueues::new()),
             counters: RefCell::new(counters),
+            log: Cell::new(LogThrottle::default()),
             flush_armed: Cell::new(false),
         });
         Self {
@@ -149,6 +151,17 @@ impl DurableObject for Room {
 }
 
 impl Room {
+    /// One `edge_counters` line, at most once a minute (rooms have no heartbeat).
+    fn log_counters(&self, now: u64) {
+        let mut log = self.shared.log.get();
+        if log.due(now, stats::ROOM_LOG_EVERY_MS) {
+            let name = self.shared.conversation_id.get().unwrap_or_default();
+            let counters = self.shared.counters.borrow();
+            worker::console_log!("{}", stats::log_line("room", &name.to_string(), &counters));
+        }
+        self.shared.log.set(log);
+    }
+
     async fn load(&self) -> worker::Result<()> {
         if self.shared.book.borrow().is_some() {
             return Ok(());
@@ -192,6 +205,7 @@ impl Room {
             }
             self.shared.counters.borrow_mut().events += 1;
         }
+        self.log_counters(now);
         self.arm_flush(flush_at, now);
         self.deliver(released);
         Response::ok("accepted")

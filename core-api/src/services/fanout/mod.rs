@@ -123,7 +123,7 @@ impl Push {
     }
 }
 
-/// Counters, for logs and tests.
+/// Counters, for `/metrics` and tests.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Refused because the lane's queue was full (or shutting down).
@@ -134,6 +134,8 @@ pub struct Stats {
     pub events_sent: AtomicU64,
     /// Batches given up after every attempt (or refused with a 4xx).
     pub batches_failed: AtomicU64,
+    /// The events of those batches.
+    pub events_failed: AtomicU64,
 }
 
 #[derive(Clone)]

@@ -47,6 +47,7 @@ impl Sender {
             self.stats.events_sent.fetch_add(count, Ordering::Relaxed);
         } else {
             self.stats.batches_failed.fetch_add(1, Ordering::Relaxed);
+            self.stats.events_failed.fetch_add(count, Ordering::Relaxed);
         }
     }
 

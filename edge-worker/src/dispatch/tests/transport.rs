@@ -31,7 +31,7 @@ fn flood_is_rate_limited_locally() {
     assert_eq!(
         out,
         [
-            r#"43/messaging,10[{"ok":false,"error":{"code":"RATE_LIMITED","message":"too many messages: retry after 100 ms"}}]"#
+            r#"43/messaging,10[{"ok":false,"error":{"code":"RATE_LIMITED","message":"too many messages: retry after 100 ms","details":{"retry_after_ms":100}}}]"#
         ]
     );
     let no_ack = format!(

@@ -33,7 +33,7 @@ use crate::presence_batch::PresenceBatch;
 use crate::replay_guard::ReplayGuard;
 use crate::socket_index::{SocketIndex, Transitions};
 use crate::socketio;
-use crate::stats::ObjectCounters;
+use crate::stats::{self, ObjectCounters};
 use crate::SessionState;
 
 mod calls;
@@ -200,6 +200,9 @@ impl DurableObject for Gateway {
                 self.inner.report_present(present).await;
             }
         }
+        let mut counters = self.inner.counters.borrow().clone();
+        counters.sockets = (sockets.len() - dead.len()) as u64;
+        worker::console_log!("{}", stats::log_line("gateway", &self.name(), &counters));
         if sockets.len() > dead.len() {
             let at = PingRounds::next_round_at(heartbeat, now);
             self.set_alarm(at, now).await?;
@@ -629,7 +632,7 @@ impl Gateway {
         Ok(match answer {
             Ok(m) if m.is_member => None,
             Ok(_) => Some(not_a_member()),
-            Err(e) => Some(Ack::err(e.code, e.message)),
+            Err(e) => Some(e.ack()),
         })
     }
 
@@ -724,7 +727,7 @@ impl Gateway {
                 Ok(persisted) => {
                     Ack::ok(serde_json::to_value(persisted.message).unwrap_or_default())
                 }
-                Err(e) => Ack::err(e.code, e.message),
+                Err(e) => e.ack(),
             };
             self.ack(session_id, send.ack.as_ref(), &response);
         }
@@ -747,7 +750,7 @@ impl Gateway {
             core_client::call(&config, Method::Post, &path, user_id, Some(&body)).await;
         Ok(match result {
             Ok(data) => Ack::ok(data),
-            Err(e) => Ack::err(e.code, e.message),
+            Err(e) => e.ack(),
         })
     }
 
