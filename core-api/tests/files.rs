@@ -585,9 +585,13 @@ async fn the_sixth_upload_url_in_a_minute_is_429(pool: PgPool) {
     let clock = ManualClock::at(now);
     let app = TestApp::spawn_full(pool, with_the_real_limit, Arc::new(clock.clone())).await;
     // refused input spends nothing
-    app.post("/api/v1/files/upload-url", "alice", upload_body("image", "text/html", 10, "a.png"))
-        .await
-        .expect_error(415, "UNSUPPORTED_MEDIA_TYPE");
+    app.post(
+        "/api/v1/files/upload-url",
+        "alice",
+        upload_body("image", "text/html", 10, "a.png"),
+    )
+    .await
+    .expect_error(415, "UNSUPPORTED_MEDIA_TYPE");
     for _ in 0..5 {
         upload(&app, "alice", "image", "image/png", 10).await;
     }

@@ -15,8 +15,8 @@
 pub mod internal_sig;
 pub mod jwks_gate;
 pub mod jwt;
-pub mod webhook_sig;
 pub mod oss_sig;
+pub mod webhook_sig;
 
 pub use internal_sig::SigError;
 pub use jwt::{JwkKeys, JwtConfig, JwtError, TokenAlgorithm, VerifiedToken};
