@@ -11,6 +11,7 @@ pub mod internal;
 pub mod models;
 pub mod repositories;
 pub mod services;
+pub mod spec;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

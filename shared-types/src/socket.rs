@@ -19,6 +19,17 @@ pub mod client_events {
     pub const TYPING_STOP: &str = "typing_stop";
     pub const MESSAGE_READ: &str = "message_read";
     pub const MESSAGE_DELIVERED: &str = "message_delivered";
+
+    /// Every client → server event (the event docs are checked against it).
+    pub const ALL: &[&str] = &[
+        JOIN_CONVERSATION,
+        LEAVE_CONVERSATION,
+        SEND_MESSAGE,
+        TYPING_START,
+        TYPING_STOP,
+        MESSAGE_READ,
+        MESSAGE_DELIVERED,
+    ];
 }
 
 /// Server → client event names.
@@ -38,10 +49,28 @@ pub mod server_events {
     /// Data: `reactions::ReactionChanged` (to the room).
     pub const REACTION_ADDED: &str = "reaction_added";
     pub const REACTION_REMOVED: &str = "reaction_removed";
+
+    /// Every server → client event (the event docs are checked against it).
+    pub const ALL: &[&str] = &[
+        NEW_MESSAGE,
+        MESSAGE_UPDATED,
+        MESSAGE_DELETED,
+        MESSAGE_STATUS,
+        USER_TYPING,
+        USER_ONLINE,
+        USER_OFFLINE,
+        CONVERSATION_UPDATED,
+        MEMBER_ADDED,
+        MEMBER_REMOVED,
+        POLL_UPDATED,
+        REACTION_ADDED,
+        REACTION_REMOVED,
+    ];
 }
 
 /// The Socket.IO CONNECT auth payload: `io({auth:{token}})`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectAuth {
     #[serde(default)]
     pub token: Option<String>,
@@ -49,12 +78,14 @@ pub struct ConnectAuth {
 
 /// CONNECT_ERROR payload: `{message, data:{code}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectError {
     pub message: String,
     pub data: ConnectErrorData,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectErrorData {
     pub code: ErrorCode,
 }
@@ -70,12 +101,14 @@ impl ConnectError {
 
 /// `join_conversation`, `leave_conversation`, `typing_start`, `typing_stop`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationRef {
     pub conversation_id: Uuid,
 }
 
 /// `message_read`, `message_delivered`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageRef {
     pub conversation_id: Uuid,
     pub message_id: Uuid,
@@ -83,6 +116,7 @@ pub struct MessageRef {
 
 /// `user_typing` (server → client).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserTyping {
     pub conversation_id: Uuid,
     pub user_id: String,
@@ -92,14 +126,58 @@ pub struct UserTyping {
 /// `user_online` / `user_offline` (server → client, on `/messaging`), to
 /// online users who share a conversation with `user_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresenceChanged {
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// `member_added` (server → client, `/notifications`), to every member, the added ones included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MembersAdded {
+    pub conversation_id: Uuid,
+    /// TMS ids of the users added, in the order asked.
+    pub user_ids: Vec<String>,
+}
+
+/// `member_removed` (server → client): on `/notifications` to the members as
+/// they were before (the removed user included), and on `/messaging` to the
+/// conversation's room, which then drops the removed user's sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberRemoved {
+    pub conversation_id: Uuid,
+    /// Who left or was removed (TMS id).
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+
+/// `message_status` (server → client, `/messaging`): a recipient marked a
+/// message delivered or read; to the sender's devices only, never the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageStatusChanged {
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+    /// The recipient who marked it (TMS id).
+    pub user_id: String,
+    pub status: ReceiptKind,
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The ack every client event gets: `{ok:true,data}` or `{ok:false,error}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ack {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,6 +187,7 @@ pub struct Ack {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AckError {
     pub code: ErrorCode,
     pub message: String,
