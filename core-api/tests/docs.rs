@@ -219,6 +219,34 @@ async fn openapi_json_is_a_3_1_document_of_the_api(pool: PgPool) {
     // examples come from typed values
     let message = &doc["components"]["schemas"]["Message"]["examples"][0];
     serde_json::from_value::<shared_types::api::Message>(message.clone()).expect("a Message");
+    // operation ids name client methods: one each
+    let ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap_or_default())
+        .collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "operation ids repeat: {ids:?}");
+
+    // real answers have exactly the documented envelope fields
+    let schemas = &doc["components"]["schemas"];
+    let fields = |schema: &str| -> BTreeSet<String> {
+        let required = schemas[schema]["required"].as_array().unwrap();
+        required
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect()
+    };
+    let keys =
+        |body: &Value| -> BTreeSet<String> { body.as_object().unwrap().keys().cloned().collect() };
+    let me = app.get("/api/v1/auth/me", "alice").await;
+    assert_eq!(keys(&me.body), fields("Data_Me"));
+    let page = app.get("/api/v1/conversations", "alice").await;
+    assert_eq!(keys(&page.body), fields("Page_ConversationSummary"));
+    let error = app.get("/api/v1/conversations/not-a-uuid", "alice").await;
+    assert_eq!(keys(&error.body), fields("ErrorEnvelope"));
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]

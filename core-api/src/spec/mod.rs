@@ -71,6 +71,8 @@ pub fn openapi() -> Document {
 
 fn finish(doc: &mut Document) {
     doc.info.description = Some(DESCRIPTION.into());
+    // utoipa copies the crate's (empty) license, which is not a valid License object
+    doc.info.license = None;
     let components = doc.components.get_or_insert_with(Default::default);
     envelopes::reference_data(components);
     errors::add_schemas(components);
@@ -136,4 +138,20 @@ pub fn operations(doc: &Document) -> BTreeSet<(String, String)> {
         }
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_has_its_schema_in_a_document() {
+        let rest = openapi().components.unwrap_or_default();
+        let mut missing = examples::attach(&mut rest.clone());
+        let events = asyncapi();
+        missing.retain(|name| events["components"]["schemas"].get(name).is_none());
+        assert!(missing.is_empty(), "examples of no schema: {missing:?}");
+        let message = serde_json::to_value(&rest.schemas["Message"]).unwrap_or_default();
+        assert!(message["examples"][0].is_object(), "{message}");
+    }
 }
