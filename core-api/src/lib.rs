@@ -13,6 +13,7 @@ pub mod models;
 pub mod oss;
 pub mod repositories;
 pub mod services;
+pub mod spec;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -153,10 +153,9 @@ pub fn router(state: AppState) -> Router {
         let request_id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
     });
+    let public: Router<AppState> = api::public_routes(Some(&state)).into();
     Router::new()
-        .merge(api::health::router())
-        .merge(api::metrics::router())
-        .nest("/api/v1", api::router(state.clone()))
+        .merge(public)
         .nest("/internal/v1", internal::router(state.clone()))
         .route_layer(middleware::from_fn(api::metrics::mark_route))
         .fallback(api::not_found)

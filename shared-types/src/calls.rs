@@ -23,6 +23,7 @@ pub const MAX_SIGNAL_PAYLOAD_BYTES: usize = 16 * 1024;
 pub const MAX_CALL_PARTICIPANTS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CallMedia {
     Voice,
@@ -30,6 +31,7 @@ pub enum CallMedia {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CallStatus {
     /// Nobody has answered yet; callees' devices ring until `ring_expires_at`.
@@ -52,6 +54,7 @@ impl CallStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantStatus {
     /// Rung, not answered yet.
@@ -76,6 +79,7 @@ impl ParticipantStatus {
 
 /// Why a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// A participant ended it for everyone (`end`).
@@ -89,6 +93,7 @@ pub enum EndReason {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     Offer,
@@ -98,12 +103,14 @@ pub enum SignalKind {
 
 /// `POST /api/v1/conversations/{id}/calls`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartCall {
     #[serde(rename = "type")]
     pub media: CallMedia,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallParticipant {
     /// TMS id.
     pub user_id: String,
@@ -113,6 +120,7 @@ pub struct CallParticipant {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Call {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -139,6 +147,7 @@ pub struct Call {
 /// `call_updated` and `call_end` events: the call after the change, and who
 /// made it (`null` when the ring timed out).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallEvent {
     pub call: Call,
     pub user_id: Option<String>,
@@ -146,6 +155,7 @@ pub struct CallEvent {
 
 /// Client → server `call_invite` on `/calls`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteCall {
     pub conversation_id: Uuid,
     #[serde(rename = "type")]
@@ -154,12 +164,14 @@ pub struct InviteCall {
 
 /// Client → server `call_accept`, `call_reject`, `call_leave`, `call_end`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallRef {
     pub call_id: Uuid,
 }
 
 /// `POST /internal/v1/calls/{id}/signal` (the acting user sends it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Signal {
     pub to_user_id: String,
     pub kind: SignalKind,
@@ -168,6 +180,7 @@ pub struct Signal {
 
 /// Client → server `call_signal` on `/calls`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendSignal {
     pub call_id: Uuid,
     #[serde(flatten)]
@@ -176,6 +189,7 @@ pub struct SendSignal {
 
 /// Server → client `call_signal`: to every `/calls` socket of the addressed user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RelayedSignal {
     pub call_id: Uuid,
     pub from_user_id: String,
@@ -185,6 +199,7 @@ pub struct RelayedSignal {
 
 /// The ack of a relayed `call_signal` (handed to the push lanes, not yet delivered).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignalSent {
     pub call_id: Uuid,
     pub to_user_id: String,

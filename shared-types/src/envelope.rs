@@ -46,6 +46,7 @@ impl Envelope<()> {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -65,6 +66,7 @@ impl ApiErrorBody {
 
 /// Cursor pagination: pass `next_cursor` back as `?cursor=` while `has_more`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pagination {
     pub next_cursor: Option<String>,
     pub has_more: bool,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Socket.IO ack errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ErrorCode {
     // 400
     BadRequest,

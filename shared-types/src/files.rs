@@ -9,6 +9,7 @@ use crate::api::MessageKind;
 
 /// What an upload is for; each kind has its own type allowlist and size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
     Image,
@@ -49,6 +50,7 @@ impl FileKind {
 
 /// `POST /api/v1/files/upload-url`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadUrlRequest {
     pub kind: FileKind,
     /// A bare media type, e.g. `image/png` (no parameters).
@@ -62,6 +64,7 @@ pub struct UploadUrlRequest {
 /// The answer: `PUT` the file's bytes to `upload_url` with `headers` before
 /// `expires_at`, then send a message whose attachment names `object_key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadUrl {
     pub upload_url: String,
     /// Always `PUT`.

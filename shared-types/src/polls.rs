@@ -10,6 +10,7 @@ use crate::api::Message;
 
 /// `POST /api/v1/conversations/{id}/polls`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatePoll {
     pub question: String,
     /// 2 to 10 option texts, in display order.
@@ -27,11 +28,13 @@ pub struct CreatePoll {
 
 /// `PUT /api/v1/polls/{id}/vote`: the caller's whole choice; it replaces any earlier vote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Vote {
     pub option_ids: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PollOption {
     pub id: Uuid,
     pub position: i32,
@@ -43,6 +46,7 @@ pub struct PollOption {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Poll {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -71,6 +75,7 @@ pub struct Poll {
 
 /// Answer of `POST /api/v1/conversations/{id}/polls`: the poll and the message that carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedPoll {
     pub poll: Poll,
     pub message: Message,

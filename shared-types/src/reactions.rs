@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 /// One emoji on a message, as message responses carry them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReactionCount {
     pub emoji: String,
     pub count: i64,
@@ -15,6 +16,7 @@ pub struct ReactionCount {
 
 /// Answer of the reaction routes: the message's reactions after the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageReactions {
     pub message_id: Uuid,
     pub conversation_id: Uuid,
@@ -24,6 +26,7 @@ pub struct MessageReactions {
 
 /// `reaction_added` / `reaction_removed` (server → client, `/messaging`, to the room).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReactionChanged {
     pub conversation_id: Uuid,
     pub message_id: Uuid,

@@ -28,6 +28,23 @@ pub mod client_events {
     pub const CALL_END: &str = "call_end";
     /// `/calls`: data `calls::SendSignal`; the ack carries `calls::SignalSent`.
     pub const CALL_SIGNAL: &str = "call_signal";
+
+    /// Every client → server event (the event docs are checked against it).
+    pub const ALL: &[&str] = &[
+        JOIN_CONVERSATION,
+        LEAVE_CONVERSATION,
+        SEND_MESSAGE,
+        TYPING_START,
+        TYPING_STOP,
+        MESSAGE_READ,
+        MESSAGE_DELIVERED,
+        CALL_INVITE,
+        CALL_ACCEPT,
+        CALL_REJECT,
+        CALL_LEAVE,
+        CALL_END,
+        CALL_SIGNAL,
+    ];
 }
 
 /// Server → client event names.
@@ -64,10 +81,36 @@ pub mod server_events {
     pub const CALL_END: &str = "call_end";
     /// `/calls`, data `calls::RelayedSignal`: to every device of the addressed participant.
     pub const CALL_SIGNAL: &str = "call_signal";
+
+    /// Every server → client event (the event docs are checked against it).
+    pub const ALL: &[&str] = &[
+        NEW_MESSAGE,
+        MESSAGE_UPDATED,
+        MESSAGE_DELETED,
+        MESSAGE_STATUS,
+        USER_TYPING,
+        USER_ONLINE,
+        USER_OFFLINE,
+        CONVERSATION_UPDATED,
+        MEMBER_ADDED,
+        MEMBER_REMOVED,
+        POLL_UPDATED,
+        REACTION_ADDED,
+        REACTION_REMOVED,
+        USER_UPDATED,
+        SESSION_CLOSED,
+        CALL_INVITE,
+        CALL_ACCEPT,
+        CALL_REJECT,
+        CALL_UPDATED,
+        CALL_END,
+        CALL_SIGNAL,
+    ];
 }
 
 /// The Socket.IO CONNECT auth payload: `io({auth:{token}})`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectAuth {
     #[serde(default)]
     pub token: Option<String>,
@@ -75,12 +118,14 @@ pub struct ConnectAuth {
 
 /// CONNECT_ERROR payload: `{message, data:{code}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectError {
     pub message: String,
     pub data: ConnectErrorData,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectErrorData {
     pub code: ErrorCode,
 }
@@ -96,12 +141,14 @@ impl ConnectError {
 
 /// `join_conversation`, `leave_conversation`, `typing_start`, `typing_stop`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationRef {
     pub conversation_id: Uuid,
 }
 
 /// `message_read`, `message_delivered`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageRef {
     pub conversation_id: Uuid,
     pub message_id: Uuid,
@@ -109,23 +156,85 @@ pub struct MessageRef {
 
 /// `user_typing` (server → client).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserTyping {
     pub conversation_id: Uuid,
     pub user_id: String,
     pub typing: bool,
 }
 
+/// `user_updated` (server → client, on `/notifications`): a co-member's TMS
+/// profile changed; refetch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserUpdated {
+    pub user_id: String,
+}
+
+/// `session_closed` (server → client, on `/notifications`): the server ends
+/// the session; a DISCONNECT of every namespace follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionClosed {
+    /// Why, e.g. `user_deleted`.
+    pub reason: String,
+}
+
 /// `user_online` / `user_offline` (server → client, on `/messaging`), to
 /// online users who share a conversation with `user_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresenceChanged {
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// `member_added` (server → client, `/notifications`), to every member, the added ones included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MembersAdded {
+    pub conversation_id: Uuid,
+    /// TMS ids of the users added, in the order asked.
+    pub user_ids: Vec<String>,
+}
+
+/// `member_removed` (server → client): on `/notifications` to the members as
+/// they were before (the removed user included), and on `/messaging` to the
+/// conversation's room, which then drops the removed user's sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberRemoved {
+    pub conversation_id: Uuid,
+    /// Who left or was removed (TMS id).
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+
+/// `message_status` (server → client, `/messaging`): a recipient marked a
+/// message delivered or read; to the sender's devices only, never the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageStatusChanged {
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+    /// The recipient who marked it (TMS id).
+    pub user_id: String,
+    pub status: ReceiptKind,
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The ack every client event gets: `{ok:true,data}` or `{ok:false,error}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ack {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +244,7 @@ pub struct Ack {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AckError {
     pub code: ErrorCode,
     pub message: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// One webhook delivery: `{"type":"user.updated","data":{"tms_user_id":"alice"}}`.
 /// `id` is TMS's event id when it sends one (logged, not required).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TmsWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -15,6 +16,7 @@ pub struct TmsWebhook {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TmsWebhookUser {
     pub tms_user_id: String,
 }
@@ -26,6 +28,7 @@ pub const USER_DELETED: &str = "user.deleted";
 
 /// The answer to a verified webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookOutcome {
     /// False for an event type core does not act on.
     pub handled: bool,

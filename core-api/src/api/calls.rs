@@ -1,8 +1,10 @@
+//! Calls: start one in a conversation, act on it, read it and the history.
+
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
-use shared_types::calls::StartCall;
+use shared_types::calls::{Call, StartCall};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -10,18 +12,33 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path, Query};
 use crate::services::calls::{self, Act};
 use crate::services::pagination::PageQuery;
+use crate::spec::{Data, Page};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/conversations/{id}/calls", post(start).get(history))
-        .route("/calls/{id}", get(get_one))
-        .route("/calls/{id}/{action}", post(act))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start, history))
+        .routes(routes!(get_one))
+        .routes(routes!(act))
 }
 
-/// POST /api/v1/conversations/{id}/calls `{type: voice|video}`: 201 with the
-/// ringing call; its other members' `/calls` sockets get `call_invite`.
-/// 409 `BUSY` when the caller, or every callee, is in another call.
+/// Start a call
+///
+/// Rings the conversation's other members: their `/calls` sockets get
+/// `call_invite`. A callee already ringing or in a call is marked `busy` and
+/// not rung; 409 `BUSY` (with `details.busy_user_ids`) when the caller, or
+/// every callee, is in another call, and nothing is stored.
+#[utoipa::path(
+    post, path = "/conversations/{id}/calls", operation_id = "startCall", tag = "calls",
+    params(("id" = Uuid, Path, description = "Conversation id")),
+    request_body = StartCall,
+    responses(
+        (status = 201, description = "The ringing call", body = Data<Call>),
+        (status = 403, description = "Not a member"),
+        (status = 404, description = "No such conversation"),
+        (status = 409, description = "`BUSY`: the caller or every callee is in another call"),
+    ),
+)]
 async fn start(
     State(state): State<AppState>,
     me: AuthUser,
@@ -33,7 +50,18 @@ async fn start(
     ))
 }
 
-/// GET /api/v1/conversations/{id}/calls?cursor=&limit=: the history, newest first.
+/// Call history of a conversation
+///
+/// Newest first, with cursor pagination; any member may read it.
+#[utoipa::path(
+    get, path = "/conversations/{id}/calls", operation_id = "listCalls", tag = "calls",
+    params(("id" = Uuid, Path, description = "Conversation id"), PageQuery),
+    responses(
+        (status = 200, description = "One page", body = Page<Call>),
+        (status = 403, description = "Not a member"),
+        (status = 404, description = "No such conversation"),
+    ),
+)]
 async fn history(
     State(state): State<AppState>,
     me: AuthUser,
@@ -44,7 +72,18 @@ async fn history(
     Ok(super::page(items, pagination))
 }
 
-/// GET /api/v1/calls/{id}: the call with its participants.
+/// Get a call
+///
+/// With its participants, their statuses and the duration once answered and ended.
+#[utoipa::path(
+    get, path = "/calls/{id}", operation_id = "getCall", tag = "calls",
+    params(("id" = Uuid, Path, description = "Call id")),
+    responses(
+        (status = 200, description = "The call", body = Data<Call>),
+        (status = 403, description = "Not a member of its conversation"),
+        (status = 404, description = "No such call"),
+    ),
+)]
 async fn get_one(
     State(state): State<AppState>,
     me: AuthUser,
@@ -53,7 +92,23 @@ async fn get_one(
     Ok(super::ok(calls::get(&state, &me, id).await?))
 }
 
-/// POST /api/v1/calls/{id}/{accept|reject|leave|end}: the call after the change.
+/// Accept, reject, leave or end a call
+///
+/// Participants only. Answers the call after the change; a repeated action
+/// answers 200 with the call unchanged and announces nothing.
+#[utoipa::path(
+    post, path = "/calls/{id}/{action}", operation_id = "actOnCall", tag = "calls",
+    params(
+        ("id" = Uuid, Path, description = "Call id"),
+        ("action" = String, Path, description = "`accept`, `reject`, `leave` or `end`"),
+    ),
+    responses(
+        (status = 200, description = "The call after the change", body = Data<Call>),
+        (status = 403, description = "Not a participant"),
+        (status = 404, description = "No such call or action"),
+        (status = 409, description = "Not possible in the call's state (e.g. the caller rejecting)"),
+    ),
+)]
 async fn act(
     State(state): State<AppState>,
     me: AuthUser,

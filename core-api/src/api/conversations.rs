@@ -1,8 +1,11 @@
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
-use axum::Router;
-use shared_types::api::{AddMembers, CreateConversation, UpdateConversation, UpdateMemberRole};
+use shared_types::api::{
+    AddMembers, Conversation, ConversationSummary, CreateConversation, Message, UpdateConversation,
+    UpdateMemberRole,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -11,22 +14,32 @@ use crate::extract::{Json, Path, Query};
 use crate::services::messages::{self, ListQuery};
 use crate::services::pagination::PageQuery;
 use crate::services::{conversations, decorate, groups};
+use crate::spec::{Data, Page};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/conversations", post(create).get(list))
-        .route("/conversations/{id}", get(get_one).patch(rename))
-        .route("/conversations/{id}/members", post(add_members))
-        .route(
-            "/conversations/{id}/members/{user_id}",
-            delete(remove_member).patch(set_role),
-        )
-        .route("/conversations/{id}/leave", post(leave))
-        .route("/conversations/{id}/messages", get(list_messages))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, rename))
+        .routes(routes!(add_members))
+        .routes(routes!(remove_member, set_role))
+        .routes(routes!(leave))
+        .routes(routes!(list_messages))
 }
 
-/// POST /api/v1/conversations: 201 with the new conversation, or 200 with the existing DM.
+/// Create a DM or a group
+///
+/// A DM names one other member and exists once per pair: asking again
+/// answers the existing one with 200. A group needs a title.
+#[utoipa::path(
+    post, path = "/conversations", operation_id = "createConversation", tag = "conversations",
+    request_body = CreateConversation,
+    responses(
+        (status = 201, description = "Created", body = Data<Conversation>),
+        (status = 200, description = "The DM with that user already existed", body = Data<Conversation>),
+        (status = 422, description = "Bad members or title, or a user TMS does not know (`UNKNOWN_USER`)"),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     me: AuthUser,
@@ -40,7 +53,16 @@ async fn create(
     })
 }
 
-/// GET /api/v1/conversations?cursor=&limit=: mine, most recent activity first.
+/// List my conversations
+///
+/// Most recent activity first, with `unread_count` and `last_message`.
+#[utoipa::path(
+    get, path = "/conversations", operation_id = "listConversations", tag = "conversations",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page", body = Page<ConversationSummary>),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     me: AuthUser,
@@ -50,7 +72,16 @@ async fn list(
     Ok(super::page(items, pagination))
 }
 
-/// GET /api/v1/conversations/{id}
+/// Get a conversation with its members
+#[utoipa::path(
+    get, path = "/conversations/{id}", operation_id = "getConversation", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The conversation", body = Data<Conversation>),
+        (status = 403, description = "Not a member"),
+        (status = 404, description = "No such conversation"),
+    ),
+)]
 async fn get_one(
     State(state): State<AppState>,
     me: AuthUser,
@@ -59,7 +90,20 @@ async fn get_one(
     Ok(super::ok(conversations::get(&state, &me, id).await?))
 }
 
-/// PATCH /api/v1/conversations/{id} `{title}`: group owner/admin only.
+/// Rename a group
+///
+/// Group owner or admin only.
+#[utoipa::path(
+    patch, path = "/conversations/{id}", operation_id = "renameConversation", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id")),
+    request_body = UpdateConversation,
+    responses(
+        (status = 200, description = "The renamed group", body = Data<Conversation>),
+        (status = 403, description = "Not a member, or not owner/admin"),
+        (status = 404, description = "No such conversation"),
+        (status = 422, description = "Bad title, or a DM (DMs have no title)"),
+    ),
+)]
 async fn rename(
     State(state): State<AppState>,
     me: AuthUser,
@@ -71,7 +115,20 @@ async fn rename(
     ))
 }
 
-/// POST /api/v1/conversations/{id}/members `{member_ids}`
+/// Add members to a group
+///
+/// Group owner or admin only; ids that are members already stay as they are.
+#[utoipa::path(
+    post, path = "/conversations/{id}/members", operation_id = "addMembers", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id")),
+    request_body = AddMembers,
+    responses(
+        (status = 200, description = "The group with its members", body = Data<Conversation>),
+        (status = 403, description = "Not a member, or not owner/admin"),
+        (status = 404, description = "No such conversation"),
+        (status = 422, description = "Bad ids, unknown users, or a DM"),
+    ),
+)]
 async fn add_members(
     State(state): State<AppState>,
     me: AuthUser,
@@ -83,7 +140,23 @@ async fn add_members(
     ))
 }
 
-/// DELETE /api/v1/conversations/{id}/members/{user_id}
+/// Remove a member from a group
+///
+/// Owner or admin; the owner cannot be removed, and only the owner removes
+/// an admin. Removing yourself is leaving.
+#[utoipa::path(
+    delete, path = "/conversations/{id}/members/{user_id}", operation_id = "removeMember", tag = "conversations",
+    params(
+        ("id" = Uuid, Path, description = "Conversation id"),
+        ("user_id" = String, Path, description = "The member's TMS user id"),
+    ),
+    responses(
+        (status = 200, description = "The group without them", body = Data<Conversation>),
+        (status = 403, description = "Not a member, or not allowed to remove them"),
+        (status = 404, description = "No such conversation or member"),
+        (status = 422, description = "A DM"),
+    ),
+)]
 async fn remove_member(
     State(state): State<AppState>,
     me: AuthUser,
@@ -94,7 +167,24 @@ async fn remove_member(
     ))
 }
 
-/// PATCH /api/v1/conversations/{id}/members/{user_id} `{role}`: owner only.
+/// Set a member's role
+///
+/// Owner only: `admin` or `member`, for another member (ownership is not
+/// handed over this way).
+#[utoipa::path(
+    patch, path = "/conversations/{id}/members/{user_id}", operation_id = "setMemberRole", tag = "conversations",
+    params(
+        ("id" = Uuid, Path, description = "Conversation id"),
+        ("user_id" = String, Path, description = "The member's TMS user id"),
+    ),
+    request_body = UpdateMemberRole,
+    responses(
+        (status = 200, description = "The group", body = Data<Conversation>),
+        (status = 403, description = "Not a member, or not the owner"),
+        (status = 404, description = "No such conversation or member"),
+        (status = 422, description = "A DM, `owner` as the role, or yourself as the target"),
+    ),
+)]
 async fn set_role(
     State(state): State<AppState>,
     me: AuthUser,
@@ -106,7 +196,20 @@ async fn set_role(
     ))
 }
 
-/// POST /api/v1/conversations/{id}/leave
+/// Leave a group
+///
+/// An owner who leaves hands the ownership to the longest-standing admin,
+/// else member. Answers the group with its members as they were before.
+#[utoipa::path(
+    post, path = "/conversations/{id}/leave", operation_id = "leaveConversation", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The group as it was before leaving", body = Data<Conversation>),
+        (status = 403, description = "Not a member"),
+        (status = 404, description = "No such conversation"),
+        (status = 422, description = "A DM (DMs cannot be left)"),
+    ),
+)]
 async fn leave(
     State(state): State<AppState>,
     me: AuthUser,
@@ -115,7 +218,20 @@ async fn leave(
     Ok(super::ok(groups::leave(&state, &me, id).await?))
 }
 
-/// GET /api/v1/conversations/{id}/messages?cursor=&limit= (newest first) or ?after_seq=N (catch-up, oldest first)
+/// List a conversation's messages
+///
+/// Newest first, paged with `cursor`; or, with `after_seq=N`, every message
+/// with `seq` above N, oldest first (catch-up after a reconnect: no gaps, no
+/// duplicates).
+#[utoipa::path(
+    get, path = "/conversations/{id}/messages", operation_id = "listMessages", tag = "messages",
+    params(("id" = Uuid, Path, description = "Conversation id"), ListQuery),
+    responses(
+        (status = 200, description = "One page", body = Page<Message>),
+        (status = 403, description = "Not a member"),
+        (status = 404, description = "No such conversation"),
+    ),
+)]
 async fn list_messages(
     State(state): State<AppState>,
     me: AuthUser,

@@ -3,25 +3,35 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 use shared_types::api::Health;
 use shared_types::{ApiErrorBody, Envelope, ErrorCode};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::spec::Data;
 use crate::state::AppState;
 
 /// Longest a readiness check waits on a dependency: a balancer polls it, so a
 /// hung dependency must read as "not ready" at once, not after a request timeout.
 pub const READY_CHECK_TIMEOUT: Duration = Duration::from_millis(500);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
 }
 
-/// GET /health/live: the process is up.
+/// Liveness
+///
+/// The process is up.
+#[utoipa::path(
+    get, path = "/health/live", operation_id = "live", tag = "health",
+    responses(
+        (status = 200, description = "Up", body = Data<Health>),
+    ),
+)]
 async fn live() -> Response {
     super::ok(Health {
         status: "ok".into(),
@@ -29,8 +39,17 @@ async fn live() -> Response {
     })
 }
 
-/// GET /health/ready: Postgres and Redis answer, checked together, each
-/// within [`READY_CHECK_TIMEOUT`]; a Redis already known down answers at once.
+/// Readiness
+///
+/// Postgres and Redis answer, checked together, each within 500 ms; a Redis
+/// already known down answers at once. `checks` says which is down.
+#[utoipa::path(
+    get, path = "/health/ready", operation_id = "ready", tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Data<Health>),
+        (status = 503, description = "`SERVICE_UNAVAILABLE`: `details` names each dependency `ok` or `down`"),
+    ),
+)]
 async fn ready(State(state): State<AppState>) -> Response {
     let postgres = async {
         let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);

@@ -9,8 +9,8 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use secrecy::ExposeSecret;
 use shared_types::ErrorCode;
 use subtle::ConstantTimeEq;
@@ -19,11 +19,22 @@ use crate::error::AppError;
 use crate::metrics::CONTENT_TYPE as PROMETHEUS_TEXT;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(scrape))
 }
 
-/// GET /metrics
+/// Prometheus metrics
+///
+/// Text format 0.0.4. With `METRICS_TOKEN` set, a scrape brings it as a
+/// bearer token; unset (dev), the route is open.
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "getMetrics", tag = "health",
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        (status = 401, description = "`TOKEN_MISSING` or `INTERNAL_AUTH_FAILED`: the metrics token is required"),
+    ),
+)]
 async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     if let Some(expected) = &state.config.metrics_token {
         let given = headers

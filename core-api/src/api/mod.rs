@@ -1,10 +1,15 @@
-//! Public routes. Each resource module exposes `router()`; this merges them
-//! under `/api/v1` behind authentication and the per-user API limit (the TMS
-//! webhook checks its own signature and is not counted).
+//! Public routes. Each resource module exposes `router()`, an
+//! `OpenApiRouter` whose routes are registered with `routes!(handler, …)`
+//! from their `#[utoipa::path]` annotations, so a route and its OpenAPI entry
+//! are one thing. `public_routes` puts health, metrics, the docs and
+//! `/api/v1` together: the app serves it and `crate::spec::openapi` documents
+//! it. `/api/v1` runs behind authentication and the per-user API limit; the
+//! TMS webhook checks its own signature and is not counted.
 
 mod auth;
 pub(crate) mod calls;
 mod conversations;
+pub mod docs;
 mod files;
 pub mod health;
 mod limits;
@@ -19,15 +24,20 @@ mod webhooks;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use shared_types::{Envelope, ErrorCode, Pagination};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+/// Health, docs and `/api/v1`. With a state, `/api/v1` requires
+/// authentication (the served app); without one the routes only feed the
+/// OpenAPI document and are never served.
+pub fn public_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
+    let mut v1 = OpenApiRouter::new()
         .merge(auth::router())
         .merge(users::router())
         .merge(conversations::router())
@@ -36,18 +46,26 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(presence::router())
         .merge(polls::router())
         .merge(reactions::router())
-        .merge(calls::router())
-        // runs after authentication (layers added later wrap the earlier ones)
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            limits::limit_api,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            state,
-            crate::auth::authenticate,
-        ))
-        // signed by TMS, not by a user: outside `authenticate`
-        .merge(webhooks::router())
+        .merge(calls::router());
+    if let Some(state) = state {
+        // the limit runs after authentication (layers added later wrap the earlier ones)
+        v1 = v1
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                limits::limit_api,
+            ))
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::auth::authenticate,
+            ));
+    }
+    // signed by TMS, not by a user: outside `authenticate`
+    let v1 = v1.merge(webhooks::router());
+    OpenApiRouter::with_openapi(crate::spec::ApiDoc::openapi())
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(docs::router())
+        .nest("/api/v1", v1)
 }
 
 /// 200 with the envelope.

@@ -3,27 +3,43 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
-use shared_types::api::MAX_PRESENCE_IDS;
+use shared_types::api::{Presence, MAX_PRESENCE_IDS};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::Query;
 use crate::services::presence;
+use crate::spec::List;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/presence", get(presence_of))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(presence_of))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PresenceQuery {
+    /// 1 to 100 comma-separated TMS user ids.
+    #[param(example = "alice,bob")]
     user_ids: Option<String>,
 }
 
-/// One entry per asked id, in the order asked.
+/// Who is online
+///
+/// One entry per asked id, in the order asked. A user who left less than the
+/// grace period ago still counts as online.
+#[utoipa::path(
+    get, path = "/presence", operation_id = "getPresence", tag = "presence",
+    params(PresenceQuery),
+    responses(
+        (status = 200, description = "One entry per id", body = List<Presence>),
+        (status = 422, description = "Not 1 to 100 valid ids"),
+    ),
+)]
 async fn presence_of(
     State(state): State<AppState>,
     _: AuthUser,

@@ -1,21 +1,39 @@
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::put;
-use axum::Router;
+use shared_types::reactions::MessageReactions;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::Path;
 use crate::services::reactions;
+use crate::spec::Data;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/messages/{id}/reactions/{emoji}", put(add).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(add, remove))
 }
 
-/// PUT /api/v1/messages/{id}/reactions/{emoji} (percent-encoded): 201 when
-/// added, 200 when the caller already had it; with the message's reactions.
+/// React to a message
+///
+/// One emoji (one grapheme cluster, ≤ 32 bytes), percent-encoded in the path.
+#[utoipa::path(
+    put, path = "/messages/{id}/reactions/{emoji}", operation_id = "addReaction", tag = "reactions",
+    params(
+        ("id" = Uuid, Path, description = "Message id"),
+        ("emoji" = String, Path, description = "The emoji, percent-encoded (`%F0%9F%91%8D` for 👍)"),
+    ),
+    responses(
+        (status = 201, description = "Added; the message's reactions", body = Data<MessageReactions>),
+        (status = 200, description = "The caller had it already", body = Data<MessageReactions>),
+        (status = 403, description = "Not a member of its conversation"),
+        (status = 404, description = "No such message"),
+        (status = 409, description = "A 21st different emoji, or a deleted message"),
+        (status = 422, description = "Not one emoji"),
+    ),
+)]
 async fn add(
     State(state): State<AppState>,
     me: AuthUser,
@@ -29,7 +47,23 @@ async fn add(
     })
 }
 
-/// DELETE /api/v1/messages/{id}/reactions/{emoji}: 200 whether or not it was there.
+/// Remove my reaction
+///
+/// 200 whether or not it was there.
+#[utoipa::path(
+    delete, path = "/messages/{id}/reactions/{emoji}", operation_id = "removeReaction", tag = "reactions",
+    params(
+        ("id" = Uuid, Path, description = "Message id"),
+        ("emoji" = String, Path, description = "The emoji, percent-encoded (`%F0%9F%91%8D` for 👍)"),
+    ),
+    responses(
+        (status = 200, description = "The message's reactions", body = Data<MessageReactions>),
+        (status = 403, description = "Not a member of its conversation"),
+        (status = 404, description = "No such message"),
+        (status = 409, description = "A deleted message"),
+        (status = 422, description = "Not one emoji"),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     me: AuthUser,

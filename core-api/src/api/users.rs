@@ -1,24 +1,35 @@
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
-use shared_types::api::BatchUsers;
+use shared_types::api::{BatchUsers, UserProfile};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
 use crate::services::users;
+use crate::spec::{Data, List};
 use crate::state::AppState;
 
 const MAX_BATCH: usize = 200;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/users/batch", post(batch))
-        .route("/users/{id}", get(one))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(batch))
+        .routes(routes!(one))
 }
 
-/// GET /api/v1/users/{id}: a TMS profile through the cache.
+/// Get a user's profile
+///
+/// From TMS through the Redis cache; a stale copy is served while TMS is down.
+#[utoipa::path(
+    get, path = "/users/{id}", operation_id = "getUser", tag = "users",
+    params(("id" = String, Path, description = "TMS user id")),
+    responses(
+        (status = 200, description = "The profile", body = Data<UserProfile>),
+        (status = 404, description = "TMS does not know this user"),
+    ),
+)]
 async fn one(
     State(state): State<AppState>,
     _: AuthUser,
@@ -31,7 +42,16 @@ async fn one(
     Ok(super::ok(profile))
 }
 
-/// POST /api/v1/users/batch `{ids}`: profiles of the known ids, in one TMS call at most.
+/// Get several profiles
+///
+/// 1 to 200 ids; answers the known ones in the order asked, with one TMS call at most.
+#[utoipa::path(
+    post, path = "/users/batch", operation_id = "getUsers", tag = "users",
+    request_body = BatchUsers,
+    responses(
+        (status = 200, description = "The profiles found", body = List<UserProfile>),
+    ),
+)]
 async fn batch(
     State(state): State<AppState>,
     _: AuthUser,

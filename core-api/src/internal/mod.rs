@@ -12,6 +12,7 @@ use axum::Router;
 use shared_types::internal::{
     MarkReceipt, Membership, PersistMessage, PersistedMessage, PresenceReport,
 };
+use shared_types::socket::ReceiptKind;
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
 use crate::services::rate_limit::LimitKind;
-use crate::services::receipts::{self, Receipt};
+use crate::services::receipts;
 use crate::services::{membership, messages, presence, users};
 use crate::state::AppState;
 
@@ -127,8 +128,8 @@ async fn mark_receipt(
     Json(input): Json<MarkReceipt>,
 ) -> AppResult<Response> {
     let receipt = match kind.as_str() {
-        "read" => Receipt::Read,
-        "delivered" => Receipt::Delivered,
+        "read" => ReceiptKind::Read,
+        "delivered" => ReceiptKind::Delivered,
         _ => return Err(AppError::not_found("receipt kind")),
     };
     let view = receipts::mark(

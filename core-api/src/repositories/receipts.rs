@@ -26,7 +26,9 @@ pub async fn mark(
     Ok((row.delivered_at, row.read_at))
 }
 
-#[derive(Debug, serde::Serialize)]
+/// One recipient's marks, as `GET /messages/{id}/status` answers them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = RecipientStatus)]
 pub struct StatusRow {
     pub user_id: String,
     pub delivered_at: Option<DateTime<Utc>>,

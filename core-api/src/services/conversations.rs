@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
+use chrono::{DateTime, Utc};
 use shared_types::api::{Conversation, ConversationSummary, ConversationType, CreateConversation};
 use shared_types::limits;
-use shared_types::socket::{server_events, NS_MESSAGING, NS_NOTIFICATIONS};
+use shared_types::socket::{server_events, MemberRemoved, NS_MESSAGING, NS_NOTIFICATIONS};
 use shared_types::Pagination;
 use uuid::Uuid;
 
@@ -211,7 +211,11 @@ pub(super) fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
             id,
             NS_MESSAGING,
             server_events::MEMBER_REMOVED,
-            json!({ "conversation_id": id, "user_id": user_id }),
+            serde_json::to_value(MemberRemoved {
+                conversation_id: id,
+                user_id: user_id.to_owned(),
+            })
+            .unwrap_or_default(),
             None,
         )
         .evicting(user_id),

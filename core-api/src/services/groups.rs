@@ -3,9 +3,8 @@
 //! one group run one at a time and every check (the caller's role, the
 //! target's role, the next owner) holds until commit.
 
-use serde_json::json;
 use shared_types::api::{AddMembers, Conversation, MemberRole};
-use shared_types::socket::server_events;
+use shared_types::socket::{server_events, MemberRemoved, MembersAdded};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -71,7 +70,11 @@ pub async fn add_members(
             state,
             &conversation,
             server_events::MEMBER_ADDED,
-            json!({ "conversation_id": id, "user_ids": added_tms }),
+            serde_json::to_value(MembersAdded {
+                conversation_id: id,
+                user_ids: added_tms.into_iter().cloned().collect(),
+            })
+            .unwrap_or_default(),
         );
     }
     Ok(conversation)
@@ -171,7 +174,11 @@ async fn announce_removal(state: &AppState, before: &Conversation, removed: &str
         state,
         before,
         server_events::MEMBER_REMOVED,
-        json!({ "conversation_id": before.id, "user_id": removed }),
+        serde_json::to_value(MemberRemoved {
+            conversation_id: before.id,
+            user_id: removed.to_owned(),
+        })
+        .unwrap_or_default(),
     );
     evict_from_room(state, before.id, removed);
 }

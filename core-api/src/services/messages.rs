@@ -25,11 +25,16 @@ pub struct Sent {
 }
 
 /// Not `#[serde(flatten)]` over `PageQuery`: flattened query strings lose their number types.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// `pagination.next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Catch-up: messages with `seq` above this, oldest first.
+    #[param(minimum = 0)]
     pub after_seq: Option<i64>,
 }
 

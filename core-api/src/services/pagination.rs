@@ -8,9 +8,13 @@ use shared_types::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 
 use crate::error::{AppError, AppResult};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// `pagination.next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

@@ -2,8 +2,7 @@
 //! `last_read_seq`, which is what unread counts are computed from.
 
 use serde::Serialize;
-use serde_json::json;
-use shared_types::socket::{server_events, NS_MESSAGING};
+use shared_types::socket::{server_events, MessageStatusChanged, ReceiptKind, NS_MESSAGING};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -13,13 +12,9 @@ use crate::services::fanout::Push;
 use crate::services::membership;
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Receipt {
-    Delivered,
-    Read,
-}
-
-#[derive(Debug, Serialize)]
+/// The caller's receipt of one message, after the mark.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Receipt)]
 pub struct ReceiptView {
     pub conversation_id: Uuid,
     pub message_id: Uuid,
@@ -33,7 +28,7 @@ pub async fn mark(
     me: &AuthUser,
     conversation_id: Option<Uuid>,
     message_id: Uuid,
-    receipt: Receipt,
+    receipt: ReceiptKind,
 ) -> AppResult<ReceiptView> {
     let message = messages_repo::get(&state.db, message_id)
         .await?
@@ -45,7 +40,7 @@ pub async fn mark(
     if message.sender_id == me.tms_user_id {
         return Err(AppError::validation("you cannot mark your own message"));
     }
-    let read = receipt == Receipt::Read;
+    let read = receipt == ReceiptKind::Read;
     let mut tx = state.db.begin().await?;
     let (delivered_at, read_at) = repo::mark(&mut *tx, message_id, me.user_id, read).await?;
     if read {
@@ -61,10 +56,15 @@ pub async fn mark(
         read_at,
     };
     if state.fanout.is_enabled() {
-        let data = json!({
-            "conversation_id": view.conversation_id, "message_id": message_id, "user_id": view.user_id,
-            "status": if read { "read" } else { "delivered" }, "delivered_at": delivered_at, "read_at": read_at,
-        });
+        let event = MessageStatusChanged {
+            conversation_id: view.conversation_id,
+            message_id,
+            user_id: view.user_id.clone(),
+            status: receipt,
+            delivered_at,
+            read_at,
+        };
+        let data = serde_json::to_value(event).unwrap_or_default();
         // to the sender's devices only, in order with the conversation's other events
         state.fanout.publish(Push::to_users(
             message.conversation_id.to_string(),

@@ -4,7 +4,7 @@
 
 use secrecy::ExposeSecret;
 use shared_auth::webhook_sig;
-use shared_types::socket::{server_events, NS_NOTIFICATIONS};
+use shared_types::socket::{server_events, SessionClosed, UserUpdated, NS_NOTIFICATIONS};
 use shared_types::webhooks::{TmsWebhook, WebhookOutcome, USER_DELETED, USER_UPDATED};
 use shared_types::{ErrorCode, TmsUserId};
 
@@ -61,7 +61,10 @@ pub async fn receive(
         }
         USER_DELETED => {
             users::forget(state, user, true).await;
-            let data = serde_json::json!({ "reason": "user_deleted" });
+            let data = serde_json::to_value(SessionClosed {
+                reason: "user_deleted".into(),
+            })
+            .unwrap_or_default();
             state.fanout.publish(
                 Push::to_users(
                     user.to_string(),
@@ -95,7 +98,10 @@ async fn tell_co_members(state: &AppState, user: &str) {
     if members.is_empty() {
         return;
     }
-    let data = serde_json::json!({ "user_id": user });
+    let data = serde_json::to_value(UserUpdated {
+        user_id: user.to_string(),
+    })
+    .unwrap_or_default();
     state.fanout.publish(Push::to_users(
         user.to_string(),
         members,
