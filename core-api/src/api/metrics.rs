@@ -9,11 +9,11 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use secrecy::ExposeSecret;
 use shared_types::ErrorCode;
 use subtle::ConstantTimeEq;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::AppError;
 use crate::metrics::CONTENT_TYPE as PROMETHEUS_TEXT;
@@ -25,11 +25,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Prometheus metrics
 ///
-/// Text format 0.0.4. With `METRICS_TOKEN` set, a scrape brings it as a
-/// bearer token; unset (dev), the route is open.
+/// Text format 0.0.4. With `METRICS_TOKEN` set, a scrape brings it as
+/// `Authorization: Bearer <METRICS_TOKEN>` (not a TMS token); unset (dev),
+/// the route is open.
 #[utoipa::path(
     get, path = "/metrics", operation_id = "getMetrics", tag = "health",
-    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The metrics", content_type = "text/plain", body = String),
         (status = 401, description = "`TOKEN_MISSING` or `INTERNAL_AUTH_FAILED`: the metrics token is required"),

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use shared_types::api::{Conversation, ConversationSummary, ConversationType, CreateConversation};
 use shared_types::limits;
 use shared_types::socket::{server_events, MemberRemoved, NS_MESSAGING, NS_NOTIFICATIONS};

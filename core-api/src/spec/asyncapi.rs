@@ -99,7 +99,20 @@ pub fn asyncapi() -> Value {
     let mut operations = Map::new();
     for event in &events {
         let channel = channel_key(event.namespace);
-        let key = format!("{channel}.{}", event.name);
+        // `/calls` has events of the same name both ways (`call_invite`…):
+        // the server's then get ids of their own
+        let both_ways = matches!(event.direction, Direction::ServerToClient { .. })
+            && events.iter().any(|other| {
+                other.namespace == event.namespace
+                    && other.name == event.name
+                    && matches!(other.direction, Direction::ClientToServer { .. })
+            });
+        let id: String = if both_ways {
+            format!("to_client.{}", event.name)
+        } else {
+            event.name.into()
+        };
+        let key = format!("{channel}.{id}");
         let message_ref =
             |id: &str| json!({ "$ref": format!("#/channels/{channel}/messages/{id}") });
         let mut add_message = |id: String, message: Value| {
@@ -108,7 +121,7 @@ pub fn asyncapi() -> Value {
             messages.insert(format!("{channel}.{id}"), message);
         };
         add_message(
-            event.name.into(),
+            id.clone(),
             json!({ "name": event.name, "summary": event.summary, "payload": schema_ref(&event.payload) }),
         );
         let operation = match &event.direction {
@@ -134,7 +147,7 @@ pub fn asyncapi() -> Value {
                 "channel": { "$ref": format!("#/channels/{channel}") },
                 "summary": event.summary,
                 "description": format!("To {to}."),
-                "messages": [message_ref(event.name)],
+                "messages": [message_ref(&id)],
             }),
         };
         operations.insert(key, operation);

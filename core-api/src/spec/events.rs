@@ -6,7 +6,9 @@
 use std::borrow::Cow;
 
 use shared_types::api::{Conversation, Message, SendMessage};
-use shared_types::calls::{Call, CallEvent, CallRef, InviteCall, RelayedSignal, SendSignal, SignalSent};
+use shared_types::calls::{
+    Call, CallEvent, CallRef, InviteCall, RelayedSignal, SendSignal, SignalSent,
+};
 use shared_types::polls::Poll;
 use shared_types::reactions::ReactionChanged;
 use shared_types::socket::{

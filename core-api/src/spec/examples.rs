@@ -200,13 +200,21 @@ fn examples() -> Vec<(&'static str, Value)> {
         (
             "Attachment",
             value(Attachment {
-                object_key: "uploads/alice/0192f1c4/photo.jpg".into(),
+                object_key: "u/alice/0192f1c4-7b1e-4d3a-9c55-2f0e8a6d1b42/photo.jpg".into(),
                 content_type: "image/jpeg".into(),
                 size_bytes: 482_133,
                 file_name: Some("photo.jpg".into()),
                 width: Some(1600),
                 height: Some(1200),
                 duration_ms: None,
+                oss_url: None,
+                url: Some(
+                    "https://teamchat.oss-cn-hangzhou.aliyuncs.com/u/alice/\
+                     0192f1c4-7b1e-4d3a-9c55-2f0e8a6d1b42/photo.jpg?\
+                     x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-expires=900&…"
+                        .into(),
+                ),
+                url_expires_at: Some(at(15)),
             }),
         ),
         (
