@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { EDGE, TMS, token } from "./helpers.mjs";
+import { EDGE, TMS, token, edgeFetch } from "./helpers.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -60,7 +60,7 @@ async function shoot(t, page, name) {
 }
 
 async function uploadRouteExists(tok) {
-  const r = await fetch(`${EDGE}/api/v1/files/upload-url`, {
+  const r = await edgeFetch(`${EDGE}/api/v1/files/upload-url`, {
     method: "POST",
     headers: { authorization: `Bearer ${tok}`, "content-type": "application/json" },
     body: "{}",

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
-import { EDGE, TMS, api, clientId, closeAll, connect, conversation, received, sql, token, until } from "./helpers.mjs";
+import { EDGE, TMS, api, clientId, closeAll, connect, conversation, received, sql, token, until, edgeFetch } from "./helpers.mjs";
 
 after(closeAll);
 
@@ -32,7 +32,7 @@ test("a default io(url) client, which starts with long-polling, is told to use t
 });
 
 test("CORS: an allowed origin gets its preflight and headers; any other origin is refused, sockets included", async () => {
-  const preflight = await fetch(`${EDGE}/api/v1/conversations`, {
+  const preflight = await edgeFetch(`${EDGE}/api/v1/conversations`, {
     method: "OPTIONS",
     headers: { origin: ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
   });
@@ -48,7 +48,7 @@ test("CORS: an allowed origin gets its preflight and headers; any other origin i
   assert.equal(get.headers.get("access-control-allow-origin"), ORIGIN);
   assert.match(get.headers.get("access-control-expose-headers"), /retry-after/);
 
-  const evilPreflight = await fetch(`${EDGE}/api/v1/conversations`, {
+  const evilPreflight = await edgeFetch(`${EDGE}/api/v1/conversations`, {
     method: "OPTIONS",
     headers: { origin: "https://evil.e2e.test", "access-control-request-method": "POST" },
   });
@@ -96,7 +96,7 @@ function signed(body, { t = Math.floor(Date.now() / 1000), secret = SECRET } = {
 }
 
 async function webhook(body, headers) {
-  const r = await fetch(`${EDGE}/api/v1/webhooks/tms`, { method: "POST", headers, body });
+  const r = await edgeFetch(`${EDGE}/api/v1/webhooks/tms`, { method: "POST", headers, body });
   return [r.status, await r.json()];
 }
 

@@ -18,11 +18,24 @@ export async function token(user, extra = {}) {
   return (await r.json()).token;
 }
 
+/** `fetch` to the edge, sent again when wrangler's dev proxy lost its pooled
+ *  connection to workerd before the request got there: it then answers 503
+ *  "Your worker restarted mid-request" and retries only GET/HEAD itself. This
+ *  is the local proxy's (seen after a few idle seconds), not the Worker's. */
+export async function edgeFetch(url, init) {
+  for (let attempt = 1; ; attempt++) {
+    const r = await fetch(url, init);
+    if (r.status !== 503 || attempt === 3) return r;
+    const text = await r.clone().text();
+    if (!text.includes("restarted mid-request")) return r;
+  }
+}
+
 /** REST through the edge; returns [status, body]. */
 export async function api(tok, method, path, body) {
   const headers = { "content-type": "application/json" };
   if (tok) headers.authorization = `Bearer ${tok}`;
-  const r = await fetch(EDGE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await edgeFetch(EDGE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return [r.status, await r.json()];
 }
 
@@ -107,7 +120,12 @@ export function gatewayOf(socket) {
 /** The edge objects' own counters (`POST /internal/v1/stats`). */
 export async function edgeStats({ gateways = [], conversations = [] }) {
   const body = JSON.stringify({ gateways, conversations });
-  const r = await fetch(`${EDGE}/internal/v1/stats`, { method: "POST", headers: signedHeaders("/internal/v1/stats", body), body });
+  // a retry is signed again: the edge refuses a replayed signature
+  let r;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    r = await fetch(`${EDGE}/internal/v1/stats`, { method: "POST", headers: signedHeaders("/internal/v1/stats", body), body });
+    if (r.status !== 503 || !(await r.clone().text()).includes("restarted mid-request")) break;
+  }
   if (r.status !== 200) throw new Error(`stats: ${r.status} ${await r.text()}`);
   return (await r.json()).data;
 }
