@@ -256,6 +256,7 @@ cat <<EOF
     core-api     $CORE_URL        ready: $CORE_URL/health/ready
     TMS stand-in $TMS
 EOF
+[ "$run_oss_standin" = 1 ] && echo "    OSS stand-in http://$OSS_STANDIN_ADDR   bucket: $OSS_BUCKET_NAME"
 if [ "$run_edge" = 1 ]; then
   echo "    edge         http://127.0.0.1:$EDGE_PORT   socket.io: ws://127.0.0.1:$EDGE_PORT/socket.io/?EIO=4&transport=websocket"
   # the page asks the stand-in for tokens; ?tms= only when it is not on its default address
