@@ -74,6 +74,8 @@ const mf = new Miniflare({
   durableObjects,
   cf: false, // no download of the cf object: the fallback one, as wrangler with CLOUDFLARE_CF_FETCH_ENABLED=false
   log: new Log(LogLevel.WARN),
+  // for a CPU profile of the Worker (bench/profile.mjs); off unless asked for
+  ...(process.env.MF_INSPECTOR_PORT ? { inspectorPort: Number(process.env.MF_INSPECTOR_PORT) } : {}),
 });
 const url = await mf.ready;
 console.log(`listening ${url}`);

@@ -7,6 +7,8 @@
 # usage: scripts/bench-edge.sh
 # env:   DURATION=15 WARMUP=3 (s, per message workload)  IDLE_SOCKETS=2000
 #        IDLE_CYCLES=3 PING_INTERVAL_MS=10000  TARGETS="reference wrangler miniflare"
+#        WORKLOADS="idle room rooms10" (a subset is for trying a change; the
+#        report then lacks the others)
 #        BENCH_KEEP=1 keeps the logs in .dev/bench
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -21,6 +23,8 @@ IDLE_CYCLES=${IDLE_CYCLES:-3}
 PING_INTERVAL_MS=${PING_INTERVAL_MS:-10000}
 PING_TIMEOUT_MS=${PING_TIMEOUT_MS:-20000}
 TARGETS=${TARGETS:-reference wrangler miniflare}
+WORKLOADS=${WORKLOADS:-idle room rooms10}
+wants() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 RUN_DIR="$ROOT/.dev/bench"
 RESULTS="$RUN_DIR/results"
@@ -110,20 +114,26 @@ EDGE_VARS=(
 run_workloads() {
   local name=$1 kind=$2 url=$3 pid=$4 comm=$5
   local common=(--url "$url" --target "$kind" --tms "$TMS_URL" --secret "$INTERNAL_API_SECRET")
-  log "$name: $IDLE_SOCKETS idle sockets over $IDLE_CYCLES ping cycles of $PING_INTERVAL_MS ms"
-  timeout 330 node bench/load.mjs "${common[@]}" --workload idle --sockets "$IDLE_SOCKETS" --cycles "$IDLE_CYCLES" \
-    --ping-interval-ms "$PING_INTERVAL_MS" --rss-root "$pid" --rss-comm "$comm" --out "$RESULTS/$name-idle.json" \
-    >>"$RUN_DIR/load.log" 2>&1 || warn "$name idle workload failed (see $RUN_DIR/load.log)"
-  sleep 5 # let the server settle after closing 2,000 sockets
-  log "$name: 1 room x 20 members x 10 msg/s for ${DURATION}s (+${WARMUP}s warm-up)"
-  timeout 330 node bench/load.mjs "${common[@]}" --workload rooms --rooms 1 --members 20 --rate 10 \
-    --duration "$DURATION" --warmup "$WARMUP" --out "$RESULTS/$name-room.json" \
-    >>"$RUN_DIR/load.log" 2>&1 || warn "$name one-room workload failed (see $RUN_DIR/load.log)"
-  sleep 2
-  log "$name: 10 rooms x 20 members x 10 msg/s for ${DURATION}s (+${WARMUP}s warm-up)"
-  timeout 330 node bench/load.mjs "${common[@]}" --workload rooms --rooms 10 --members 20 --rate 10 \
-    --duration "$DURATION" --warmup "$WARMUP" --out "$RESULTS/$name-rooms10.json" \
-    >>"$RUN_DIR/load.log" 2>&1 || warn "$name ten-room workload failed (see $RUN_DIR/load.log)"
+  if wants idle; then
+    log "$name: $IDLE_SOCKETS idle sockets over $IDLE_CYCLES ping cycles of $PING_INTERVAL_MS ms"
+    timeout 330 node bench/load.mjs "${common[@]}" --workload idle --sockets "$IDLE_SOCKETS" --cycles "$IDLE_CYCLES" \
+      --ping-interval-ms "$PING_INTERVAL_MS" --rss-root "$pid" --rss-comm "$comm" --out "$RESULTS/$name-idle.json" \
+      >>"$RUN_DIR/load.log" 2>&1 || warn "$name idle workload failed (see $RUN_DIR/load.log)"
+    sleep 5 # let the server settle after closing 2,000 sockets
+  fi
+  if wants room; then
+    log "$name: 1 room x 20 members x 10 msg/s for ${DURATION}s (+${WARMUP}s warm-up)"
+    timeout 330 node bench/load.mjs "${common[@]}" --workload rooms --rooms 1 --members 20 --rate 10 \
+      --duration "$DURATION" --warmup "$WARMUP" --out "$RESULTS/$name-room.json" \
+      >>"$RUN_DIR/load.log" 2>&1 || warn "$name one-room workload failed (see $RUN_DIR/load.log)"
+    sleep 2
+  fi
+  if wants rooms10; then
+    log "$name: 10 rooms x 20 members x 10 msg/s for ${DURATION}s (+${WARMUP}s warm-up)"
+    timeout 330 node bench/load.mjs "${common[@]}" --workload rooms --rooms 10 --members 20 --rate 10 \
+      --duration "$DURATION" --warmup "$WARMUP" --out "$RESULTS/$name-rooms10.json" \
+      >>"$RUN_DIR/load.log" 2>&1 || warn "$name ten-room workload failed (see $RUN_DIR/load.log)"
+  fi
 }
 
 for target in $TARGETS; do

@@ -117,6 +117,24 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// `body()`, after logging the error as its kind deserves (an internal
+    /// cause at error level; it never reaches the body).
+    pub fn logged_body(&self) -> ApiErrorBody {
+        let body = self.body();
+        match self {
+            AppError::Client { .. } | AppError::RateLimited(_) => {
+                tracing::debug!(code = %body.code, "request rejected: {}", body.message)
+            }
+            AppError::Database(_) if body.code.http_status() < 500 => {
+                tracing::info!(code = %body.code, error = %self, "constraint violation")
+            }
+            _ => tracing::error!(code = %body.code, error = %self, "request failed"),
+        }
+        body
+    }
+}
+
 /// Seconds a client should wait before retrying after a dependency outage:
 /// Redis answers again within a probe interval, a restarted Postgres in a few seconds.
 const CACHE_RETRY_AFTER_SECS: u64 = 1;
@@ -160,18 +178,9 @@ fn constraint_violation(e: &sqlx::Error) -> Option<(ErrorCode, &'static str)> {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = self.body();
+        let body = self.logged_body();
         let status = StatusCode::from_u16(body.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        match &self {
-            AppError::Client { .. } | AppError::RateLimited(_) => {
-                tracing::debug!(code = %body.code, "request rejected: {}", body.message)
-            }
-            AppError::Database(_) if status.is_client_error() => {
-                tracing::info!(code = %body.code, error = %self, "constraint violation")
-            }
-            _ => tracing::error!(code = %body.code, error = %self, "request failed"),
-        }
         let retry_after = match body.code {
             ErrorCode::CacheUnavailable => Some(CACHE_RETRY_AFTER_SECS),
             ErrorCode::DatabaseUnavailable => Some(DATABASE_RETRY_AFTER_SECS),

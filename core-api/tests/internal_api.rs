@@ -379,3 +379,118 @@ async fn every_failure_gets_the_same_opaque_answer(pool: PgPool) {
         assert_eq!(answer, &answers[0]);
     }
 }
+
+/// The batch of a gateway: `(user, content)` pairs as text sends.
+fn batch(conversation: &str, sends: &[(&str, &str)]) -> serde_json::Value {
+    let sends: Vec<_> = sends
+        .iter()
+        .map(|(user, content)| {
+            json!({"user_id": user, "message": {"conversation_id": conversation, "type": "text", "content": content, "client_msg_id": content}})
+        })
+        .collect();
+    json!({ "sends": sends })
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_batch_answers_each_send_in_order_and_keeps_each_senders_order(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let group = app.conversation("alice", "group", &["bob"]).await;
+    let body = batch(
+        &group,
+        &[
+            ("alice", "a-1"),
+            ("bob", "b-1"),
+            ("alice", "a-2"),
+            ("carol", "intruder"),
+            ("bob", " "),
+            ("alice", "a-3"),
+            ("bob", "b-2"),
+        ],
+    );
+    let r = app
+        .internal(Method::POST, "/internal/v1/messages/batch", "", &body)
+        .await;
+    r.expect(200);
+    let results = r.data()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 7);
+    let content = |i: usize| results[i]["data"]["message"]["content"].clone();
+    let seq = |i: usize| results[i]["data"]["message"]["seq"].as_i64().unwrap();
+    for (i, expected) in [(0, "a-1"), (1, "b-1"), (2, "a-2"), (5, "a-3"), (6, "b-2")] {
+        assert_eq!(results[i]["success"], true, "send {i}: {}", results[i]);
+        assert_eq!(content(i), expected);
+        assert_eq!(results[i]["data"]["created"], true);
+    }
+    assert!(
+        seq(0) < seq(2) && seq(2) < seq(5),
+        "alice's sends in her order"
+    );
+    assert!(seq(1) < seq(6), "bob's sends in his order");
+    assert_eq!(
+        results[3]["error"]["code"], "FORBIDDEN",
+        "carol is no member"
+    );
+    assert_eq!(results[4]["error"]["code"], "VALIDATION_ERROR");
+    let mut seqs: Vec<i64> = [0, 1, 2, 5, 6].iter().map(|i| seq(*i)).collect();
+    seqs.sort();
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5], "gap-free");
+    let stored: Vec<(String, String)> = sqlx::query_as(
+        "SELECT u.tms_user_id, m.content FROM messages m JOIN users u ON u.id = m.sender_id
+         WHERE m.conversation_id = $1::uuid ORDER BY m.seq",
+    )
+    .bind(&group)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 5, "only the accepted sends: {stored:?}");
+
+    // the same batch again (an edge retry): the originals, nothing new
+    let again = app
+        .internal(Method::POST, "/internal/v1/messages/batch", "", &body)
+        .await;
+    again.expect(200);
+    assert_eq!(again.data()["results"][0]["data"]["created"], false);
+    assert_eq!(
+        again.data()["results"][0]["data"]["message"]["id"],
+        results[0]["data"]["message"]["id"]
+    );
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_batch_is_a_system_call_with_a_bounded_size(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let group = app.conversation("alice", "group", &["bob"]).await;
+    let path = "/internal/v1/messages/batch";
+    // signed on a user's behalf: refused, nothing stored
+    app.internal(
+        Method::POST,
+        path,
+        "alice",
+        &batch(&group, &[("alice", "x")]),
+    )
+    .await
+    .expect_error(401, "INTERNAL_AUTH_FAILED");
+    // unsigned: refused
+    app.raw(
+        Method::POST,
+        path,
+        None,
+        Some(&batch(&group, &[("alice", "y")])),
+    )
+    .await
+    .expect_error(401, "INTERNAL_AUTH_FAILED");
+    let names: Vec<String> = (0..=shared_types::internal::MAX_BATCHED_SENDS)
+        .map(|i| format!("m-{i}"))
+        .collect();
+    let too_many: Vec<(&str, &str)> = names.iter().map(|n| ("alice", n.as_str())).collect();
+    app.internal(Method::POST, path, "", &batch(&group, &too_many))
+        .await
+        .expect_error(422, "VALIDATION_ERROR");
+    app.internal(Method::POST, path, "", &json!({"sends": "no"}))
+        .await
+        .expect_error(422, "VALIDATION_ERROR");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}

@@ -278,3 +278,40 @@ async fn the_redis_script_decides_as_the_pure_gcra(pool: PgPool) {
         assert_eq!(us(status.reset_after), expected.reset_after_us, "step {i}");
     }
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_gateways_batch_spends_each_senders_socket_budget(pool: PgPool) {
+    let (app, _clock) = app_with_defaults(pool).await;
+    let group = app.conversation("alice", "group", &["bob"]).await;
+    // 15 of alice's sends and 2 of bob's in one batch: alice's first 10 fit
+    let mut sends: Vec<Value> = (0..15)
+        .map(|i| json!({"user_id": "alice", "message": send_body(&group, &format!("a-{i}"))}))
+        .collect();
+    sends.insert(
+        3,
+        json!({"user_id": "bob", "message": send_body(&group, "b-0")}),
+    );
+    sends.push(json!({"user_id": "bob", "message": send_body(&group, "b-1")}));
+    let r = app
+        .internal(
+            Method::POST,
+            "/internal/v1/messages/batch",
+            "",
+            &json!({ "sends": sends }),
+        )
+        .await;
+    r.expect(200);
+    let results = r.data()["results"].as_array().unwrap();
+    let outcome: Vec<bool> = results.iter().map(|x| x["success"] == true).collect();
+    let mut expected = vec![true; 10];
+    expected.extend([false; 5]);
+    expected.insert(3, true);
+    expected.push(true);
+    assert_eq!(outcome, expected);
+    for refused in results.iter().filter(|x| x["success"] == false) {
+        assert_eq!(refused["error"]["code"], "RATE_LIMITED");
+        assert_eq!(refused["error"]["details"]["kind"], "socket_send");
+        assert_eq!(refused["error"]["details"]["retry_after_ms"], 100);
+    }
+    assert_eq!(messages_in(&app.pool, &group).await, 12);
+}

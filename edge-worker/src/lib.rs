@@ -31,6 +31,7 @@ pub mod protocol_error;
 pub mod rate_guard;
 pub mod replay_guard;
 pub mod room;
+pub mod send_batch;
 pub mod session_state;
 pub mod socket_index;
 pub mod socketio;

@@ -6,6 +6,7 @@
 //! (subscribe at its Room), the last one gone (unsubscribe), the first socket
 //! of a user (presence: arrived) and the last one (departed).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
@@ -53,11 +54,12 @@ impl Transitions {
     }
 }
 
-/// Frames to write, and sockets to evict, for one delivery.
+/// Frames to write, and sockets to evict, for one delivery. The frames
+/// borrow from the delivery: one event's frame is not copied per socket.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct Plan<'a> {
     /// (socket id, frame), in delivery order.
-    pub sends: Vec<(String, String)>,
+    pub sends: Vec<(String, Cow<'a, str>)>,
     /// Sockets that leave the conversation once their frames are sent.
     pub evict: Vec<(String, Uuid)>,
     /// Room items for conversations with no joined socket here.
@@ -147,7 +149,7 @@ impl SocketIndex {
     }
 
     /// Where the frames of one delivery go.
-    pub fn plan(&self, item: &DeliveryItem) -> Plan {
+    pub fn plan<'a>(&self, item: &'a DeliveryItem) -> Plan<'a> {
         let mut plan = Plan::default();
         match item {
             DeliveryItem::Users {
@@ -159,12 +161,14 @@ impl SocketIndex {
                 for user in user_ids {
                     for sid in self.sockets_of(user) {
                         if self.connected(sid, namespace) {
-                            plan.sends.push((sid.clone(), frame.clone()));
+                            plan.sends
+                                .push((sid.clone(), Cow::Borrowed(frame.as_str())));
                         }
                         if *close {
                             if let Some(entry) = self.sockets.get(sid) {
                                 for nsp in entry.namespaces.iter() {
-                                    plan.sends.push((sid.clone(), socketio::disconnect(nsp)));
+                                    plan.sends
+                                        .push((sid.clone(), Cow::Owned(socketio::disconnect(nsp))));
                                 }
                             }
                             plan.close.push(sid.clone());
@@ -192,7 +196,8 @@ impl SocketIndex {
                             continue;
                         }
                         if self.connected(sid, namespace) {
-                            plan.sends.push((sid.clone(), frame.clone()));
+                            plan.sends
+                                .push((sid.clone(), Cow::Borrowed(frame.as_str())));
                         }
                     }
                 }
@@ -201,7 +206,8 @@ impl SocketIndex {
                         for sid in self.sockets_of(user) {
                             let in_room = joined.is_some_and(|j| j.contains(sid));
                             if !in_room && self.connected(sid, &notify.namespace) {
-                                plan.sends.push((sid.clone(), notify.frame.clone()));
+                                plan.sends
+                                    .push((sid.clone(), Cow::Borrowed(notify.frame.as_str())));
                             }
                         }
                     }

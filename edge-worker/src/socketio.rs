@@ -318,6 +318,14 @@ pub fn ack(nsp: &str, ack_id: u64, response: &Ack) -> String {
     ))
 }
 
+/// The ACK `[{"ok":true,"data":<data_json>}]`, as `ack` makes it for
+/// `Ack::ok`, around JSON that is already serialised (a message in core's
+/// answer): it is not parsed into a value and written again.
+pub fn ack_ok_raw(nsp: &str, ack_id: u64, data_json: &str) -> String {
+    let json = format!("[{{\"ok\":true,\"data\":{data_json}}}]");
+    message_frame(&encode_parts(Kind::Ack, nsp, Some(ack_id), Some(json)))
+}
+
 /// Server-side disconnect of one namespace: `41/messaging,`.
 pub fn disconnect(nsp: &str) -> String {
     message_frame(&encode_parts(Kind::Disconnect, nsp, None, None))

@@ -24,6 +24,11 @@ pub struct ObjectCounters {
     pub frames_sent: u64,
     /// Events accepted from core (rooms).
     pub events: u64,
+    /// Calls to core carrying socket sends (gateways), and the sends in them.
+    #[serde(default)]
+    pub send_batches: u64,
+    #[serde(default)]
+    pub sends: u64,
 }
 
 /// Body of `POST /internal/v1/stats`.
@@ -94,6 +99,8 @@ mod tests {
             requests: 7,
             sockets: 3,
             frames_sent: 12,
+            send_batches: 2,
+            sends: 9,
             ..Default::default()
         };
         let line: serde_json::Value =
@@ -103,7 +110,8 @@ mod tests {
             serde_json::json!({
                 "event": "edge_counters", "object": "gateway", "name": "local.0",
                 "instance": "i1", "requests": 7, "alarms": 0, "storage_writes": 0,
-                "ws_messages": 0, "sockets": 3, "frames_sent": 12, "events": 0
+                "ws_messages": 0, "sockets": 3, "frames_sent": 12, "events": 0,
+                "send_batches": 2, "sends": 9
             })
         );
     }

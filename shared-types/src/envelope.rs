@@ -34,6 +34,18 @@ impl<T> Envelope<T> {
     }
 }
 
+impl<T> Envelope<T> {
+    /// A failure where a `T` would have been (one item of a batch answer).
+    pub fn failure(error: ApiErrorBody) -> Self {
+        Self {
+            success: false,
+            data: None,
+            error: Some(error),
+            pagination: None,
+        }
+    }
+}
+
 impl Envelope<()> {
     pub fn err(error: ApiErrorBody) -> Self {
         Self {

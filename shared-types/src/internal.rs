@@ -33,6 +33,50 @@ pub struct PersistedMessage {
     pub created: bool,
 }
 
+/// `POST /internal/v1/messages/batch`: a gateway's queued socket sends, as
+/// one system call (each send names the user the edge verified). Core stores
+/// each user's sends in their order and answers one result per send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistBatch {
+    pub sends: Vec<BatchedSend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchedSend {
+    /// The sender's `tms_user_id`.
+    pub user_id: String,
+    pub message: SendMessage,
+}
+
+/// Response of `POST /internal/v1/messages/batch`: one envelope per send, in
+/// the batch's order (a refused send fails alone, e.g. `RATE_LIMITED`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersistedBatch {
+    pub results: Vec<crate::Envelope<PersistedMessage>>,
+}
+
+/// Most sends in one batch.
+pub const MAX_BATCHED_SENDS: usize = 256;
+
+impl PersistBatch {
+    /// The body of a batch whose sends were each serialised on arrival
+    /// (`serde_json::to_string(&BatchedSend)`), so the edge can weigh them
+    /// against the body limit without serialising them twice.
+    pub fn body_from_encoded<S: AsRef<str>>(sends: &[S]) -> String {
+        let len: usize = sends.iter().map(|s| s.as_ref().len() + 1).sum();
+        let mut body = String::with_capacity(len + 12);
+        body.push_str("{\"sends\":[");
+        for (i, send) in sends.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(send.as_ref());
+        }
+        body.push_str("]}");
+        body
+    }
+}
+
 /// `GET /internal/v1/conversations/{id}/membership` (acting user in the header).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
@@ -146,5 +190,39 @@ impl From<Message> for PersistedMessage {
             message,
             created: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::MessageKind;
+
+    #[test]
+    fn a_body_of_sends_encoded_one_by_one_reads_as_the_batch() {
+        let sends: Vec<BatchedSend> = ["alice", "bob \"b\""]
+            .iter()
+            .map(|user| BatchedSend {
+                user_id: (*user).to_owned(),
+                message: SendMessage {
+                    conversation_id: Uuid::nil(),
+                    kind: MessageKind::Text,
+                    content: Some(format!("hi from {user}\n")),
+                    client_msg_id: Some("c-1".into()),
+                    reply_to_id: None,
+                    attachment: None,
+                },
+            })
+            .collect();
+        let encoded: Vec<String> = sends
+            .iter()
+            .map(|s| serde_json::to_string(s).unwrap())
+            .collect();
+        let body = PersistBatch::body_from_encoded(&encoded);
+        let read: PersistBatch = serde_json::from_str(&body).unwrap();
+        assert_eq!(read, PersistBatch { sends });
+        let empty: PersistBatch =
+            serde_json::from_str(&PersistBatch::body_from_encoded::<String>(&[])).unwrap();
+        assert!(empty.sends.is_empty());
     }
 }

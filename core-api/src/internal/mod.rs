@@ -10,10 +10,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use shared_types::internal::{
-    MarkReceipt, Membership, PersistMessage, PersistedMessage, PresenceReport,
+    MarkReceipt, Membership, PersistBatch, PersistMessage, PersistedBatch, PersistedMessage,
+    PresenceReport, MAX_BATCHED_SENDS,
 };
 use shared_types::socket::ReceiptKind;
-use shared_types::ErrorCode;
+use shared_types::{Envelope, ErrorCode};
 use uuid::Uuid;
 
 use crate::api;
@@ -21,14 +22,14 @@ use crate::auth::internal::{require_signature, InternalCaller};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
-use crate::services::rate_limit::LimitKind;
 use crate::services::receipts;
-use crate::services::{membership, messages, presence, users};
+use crate::services::{membership, presence, socket_sends, users};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/messages", post(persist_message))
+        .route("/messages/batch", post(persist_batch))
         .route("/conversations/{id}/membership", get(check_membership))
         .route("/receipts/{kind}", post(mark_receipt))
         .route("/presence", post(report_presence))
@@ -90,11 +91,7 @@ async fn persist_message(
     ActingUser(me): ActingUser,
     Json(input): Json<PersistMessage>,
 ) -> AppResult<Response> {
-    state
-        .limits
-        .enforce(&me.tms_user_id, LimitKind::SocketSend)
-        .await?;
-    let sent = messages::send(&state, &me, input.message).await?;
+    let sent = socket_sends::send(&state, &me.tms_user_id, input.message).await?;
     let body = PersistedMessage {
         message: sent.message,
         created: sent.created,
@@ -104,6 +101,33 @@ async fn persist_message(
     } else {
         api::ok(body)
     })
+}
+
+/// POST /internal/v1/messages/batch: a gateway's queued socket sends (a
+/// system call; each send names its verified sender). 200 with one envelope
+/// per send, in order, once every send is committed or refused.
+async fn persist_batch(
+    State(state): State<AppState>,
+    _: SystemCall,
+    Json(batch): Json<PersistBatch>,
+) -> AppResult<Response> {
+    if batch.sends.len() > MAX_BATCHED_SENDS {
+        return Err(AppError::validation(format!(
+            "at most {MAX_BATCHED_SENDS} sends in a batch"
+        )));
+    }
+    let results = socket_sends::send_batch(&state, batch.sends)
+        .await
+        .into_iter()
+        .map(|answer| match answer {
+            Ok(sent) => Envelope::ok(PersistedMessage {
+                message: sent.message,
+                created: sent.created,
+            }),
+            Err(e) => Envelope::failure(e.logged_body()),
+        })
+        .collect();
+    Ok(api::ok(PersistedBatch { results }))
 }
 
 /// GET /internal/v1/conversations/{id}/membership: may the acting user join this room?

@@ -16,5 +16,6 @@ pub mod rate_limit;
 pub mod reactions;
 pub mod receipts;
 pub mod send_queue;
+pub mod socket_sends;
 pub mod users;
 pub mod webhooks;

@@ -22,6 +22,11 @@ impl AckHandle {
     pub fn frame(&self, response: &Ack) -> String {
         socketio::ack(&self.nsp, self.id, response)
     }
+
+    /// The ACK frame of a success whose data is JSON already serialised.
+    pub fn frame_ok_raw(&self, data_json: &str) -> String {
+        socketio::ack_ok_raw(&self.nsp, self.id, data_json)
+    }
 }
 
 /// The frames answering an optional ack: none when the client asked for no callback.

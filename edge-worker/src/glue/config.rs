@@ -1,6 +1,9 @@
 //! The Worker's configuration from its bindings (`[vars]` and secrets),
 //! validated on use so a missing secret is a clear log line, not a crash.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use shared_auth::jwt::JwtConfig;
 use shared_types::origins::AllowedOrigins;
 use worker::Env;
@@ -52,7 +55,23 @@ impl EdgeConfig {
             .unwrap_or_default()
     }
 
-    pub fn from_env(env: &Env) -> Result<Self, String> {
+    /// The configuration, read from the bindings once per isolate (a
+    /// deployment's bindings do not change while its isolate lives; reading
+    /// them took a few per cent of the CPU under load). A misconfiguration is
+    /// read again on every call, so each use logs it.
+    pub fn from_env(env: &Env) -> Result<Rc<Self>, String> {
+        thread_local! {
+            static CACHED: RefCell<Option<Rc<EdgeConfig>>> = const { RefCell::new(None) };
+        }
+        if let Some(config) = CACHED.with(|c| c.borrow().clone()) {
+            return Ok(config);
+        }
+        let config = Rc::new(Self::read(env)?);
+        CACHED.with(|c| *c.borrow_mut() = Some(Rc::clone(&config)));
+        Ok(config)
+    }
+
+    fn read(env: &Env) -> Result<Self, String> {
         let mut problems = Vec::new();
         let core_api_url = binding(env, "CORE_API_URL").unwrap_or_else(|| {
             problems.push("CORE_API_URL: missing".into());

@@ -17,7 +17,7 @@ use super::config::EdgeConfig;
 
 /// A failed call, ready to become an ack error (core's 429 `RATE_LIMITED`
 /// for a socket send becomes that ack error, with its details).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CoreError {
     pub code: ErrorCode,
     pub message: String,
@@ -107,8 +107,19 @@ pub async fn call<B: Serialize, T: DeserializeOwned>(
         Some(b) => serde_json::to_vec(b).map_err(CoreError::unavailable)?,
         None => Vec::new(),
     };
+    call_with_body(config, method, path, acting_user, &bytes).await
+}
+
+/// `call` with a body serialised by the caller.
+pub async fn call_with_body<T: DeserializeOwned>(
+    config: &EdgeConfig,
+    method: Method,
+    path: &str,
+    acting_user: &str,
+    bytes: &[u8],
+) -> Result<T, CoreError> {
     let content_type = [("content-type", "application/json".to_string())];
-    let mut resp = send(config, method, path, acting_user, &bytes, &content_type)
+    let mut resp = send(config, method, path, acting_user, bytes, &content_type)
         .await
         .map_err(CoreError::unavailable)?;
     let text = resp.text().await.map_err(CoreError::unavailable)?;

@@ -409,3 +409,17 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_raw_ok_ack_is_the_same_frame_as_a_value_ack() {
+    let data = r#"{"id":"m-1","content":"h\u00e9 \"x\"","seq":3,"attachment":null}"#;
+    let value: serde_json::Value = serde_json::from_str(data).unwrap();
+    let expected = ack("/messaging", 7, &shared_types::socket::Ack::ok(value));
+    // the raw frame keeps core's bytes; both decode to the same ACK
+    let raw = ack_ok_raw("/messaging", 7, data);
+    assert!(raw.starts_with("43/messaging,7[{\"ok\":true,\"data\":{"));
+    let json = |frame: &str| -> serde_json::Value {
+        serde_json::from_str(&frame["43/messaging,7".len()..]).unwrap()
+    };
+    assert_eq!(json(&raw), json(&expected));
+}

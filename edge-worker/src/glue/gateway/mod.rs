@@ -6,10 +6,11 @@
 //! runtime's auto-response and never run this code. This file only does I/O.
 
 use std::cell::{Cell, RefCell, RefMut};
+use std::collections::HashMap;
 use std::rc::Rc;
 
-use shared_types::api::ValidSend;
-use shared_types::internal::{MarkReceipt, Membership, PersistMessage, PersistedMessage};
+use shared_types::internal::{MarkReceipt, Membership, MAX_BATCHED_SENDS};
+use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::socket::{Ack, ConnectError, UserTyping, NS_MESSAGING};
 use shared_types::ErrorCode;
 use uuid::Uuid;
@@ -21,7 +22,7 @@ use worker::{
 };
 
 use super::config::EdgeConfig;
-use super::core_client::{self, CoreError};
+use super::core_client;
 use super::objects::{self, Relay, Subscription};
 use super::{auth, http};
 use crate::delivery::{Delivered, Delivery, DeliveryItem, OrderedQueues};
@@ -31,6 +32,7 @@ use crate::gateway_name;
 use crate::heartbeat::{PingRounds, SocketCheck};
 use crate::presence_batch::PresenceBatch;
 use crate::replay_guard::ReplayGuard;
+use crate::send_batch::SendBatcher;
 use crate::socket_index::{SocketIndex, Transitions};
 use crate::socketio;
 use crate::stats::{self, ObjectCounters};
@@ -38,8 +40,10 @@ use crate::SessionState;
 
 mod calls;
 mod presence;
+mod sends;
 
 use calls::PendingCall;
+use sends::{PendingSend, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 
 #[wasm_bindgen]
 extern "C" {
@@ -47,6 +51,35 @@ extern "C" {
     type RawState;
     #[wasm_bindgen(method, catch, js_name = getWebSocketAutoResponseTimestamp)]
     fn auto_response_timestamp(this: &RawState, ws: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// A WebSocket, to send a frame already made a JS string: one event's
+    /// frame is converted once, not once per socket.
+    type RawSocket;
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_value(this: &RawSocket, data: &JsValue) -> Result<(), JsValue>;
+}
+
+/// A socket's session from its attachment, kept as JSON text: one crossing
+/// into JS each way (an attachment written and read field by field through
+/// `serde_wasm_bindgen` took a tenth of the object's CPU under load).
+fn read_session(ws: &WebSocket) -> worker::Result<Option<SessionState>> {
+    let Some(text) = ws.deserialize_attachment::<String>()? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| worker::Error::RustError(format!("session attachment unreadable: {e}")))
+}
+
+fn write_session(ws: &WebSocket, session: &SessionState) -> worker::Result<()> {
+    let text = serde_json::to_string(session)?;
+    ws.serialize_attachment(&text)
+}
+
+fn send_js(ws: &WebSocket, frame: &JsValue) -> bool {
+    let socket: &JsValue = ws.as_ref().as_ref();
+    let raw: &RawSocket = socket.unchecked_ref();
+    raw.send_value(frame).is_ok()
 }
 
 #[durable_object]
@@ -61,7 +94,11 @@ struct Inner {
     env: Env,
     name: RefCell<Option<String>>,
     index: RefCell<Option<SocketIndex>>,
-    sends: RefCell<OrderedQueues<PendingSend>>,
+    /// Session id → socket, rebuilt with the index (a tag lookup per frame
+    /// cost more than the frame).
+    sockets: RefCell<HashMap<String, WebSocket>>,
+    /// Socket sends on their way to core, batched across sockets.
+    sends: RefCell<SendBatcher<PendingSend>>,
     /// A socket's `/calls` requests to core, one at a time in its order.
     calls: RefCell<OrderedQueues<PendingCall>>,
     presence: RefCell<PresenceBatch>,
@@ -71,12 +108,6 @@ struct Inner {
     /// Increases with every subscription change sent to a Room.
     version: Cell<u64>,
     alarm_armed: Cell<bool>,
-}
-
-struct PendingSend {
-    ack: Option<AckHandle>,
-    user_id: String,
-    payload: ValidSend,
 }
 
 fn now_ms() -> u64 {
@@ -101,7 +132,12 @@ impl DurableObject for Gateway {
             env,
             name: RefCell::new(None),
             index: RefCell::new(None),
-            sends: RefCell::new(OrderedQueues::new()),
+            sockets: RefCell::new(HashMap::new()),
+            sends: RefCell::new(SendBatcher::new(
+                SEND_BATCHES_IN_FLIGHT,
+                MAX_BATCHED_SENDS,
+                MAX_BODY_BYTES - BATCH_BODY_MARGIN,
+            )),
             calls: RefCell::new(OrderedQueues::new()),
             presence: RefCell::new(PresenceBatch::default()),
             rounds: RefCell::new(PingRounds::default()),
@@ -142,7 +178,7 @@ impl DurableObject for Gateway {
         message: WebSocketIncomingMessage,
     ) -> worker::Result<()> {
         self.inner.counters.borrow_mut().ws_messages += 1;
-        let Some(mut session) = ws.deserialize_attachment::<SessionState>()? else {
+        let Some(mut session) = read_session(&ws)? else {
             let _ = ws.close(Some(1011), Some("session state lost"));
             return Ok(());
         };
@@ -178,7 +214,7 @@ impl DurableObject for Gateway {
         let sockets = self.state.get_websockets();
         let mut dead = Vec::new();
         for ws in &sockets {
-            let Some(session) = ws.deserialize_attachment::<SessionState>()? else {
+            let Some(session) = read_session(ws)? else {
                 continue;
             };
             let liveness = session.liveness(self.last_pong_at(ws));
@@ -214,7 +250,7 @@ impl DurableObject for Gateway {
 }
 
 impl Gateway {
-    fn config(&self) -> worker::Result<EdgeConfig> {
+    fn config(&self) -> worker::Result<std::rc::Rc<EdgeConfig>> {
         EdgeConfig::from_env(&self.inner.env).map_err(|e| {
             worker::console_error!("{e}");
             worker::Error::RustError("edge misconfigured".into())
@@ -233,12 +269,15 @@ impl Gateway {
     fn index(&self) -> RefMut<'_, SocketIndex> {
         let mut slot = self.inner.index.borrow_mut();
         if slot.is_none() {
-            let states: Vec<SessionState> = self
-                .state
-                .get_websockets()
-                .iter()
-                .filter_map(|ws| ws.deserialize_attachment::<SessionState>().ok().flatten())
-                .collect();
+            let mut states: Vec<SessionState> = Vec::new();
+            let mut sockets = self.inner.sockets.borrow_mut();
+            sockets.clear();
+            for ws in self.state.get_websockets() {
+                if let Ok(Some(state)) = read_session(&ws) {
+                    sockets.insert(state.session_id.clone(), ws);
+                    states.push(state);
+                }
+            }
             if self.inner.name.borrow().is_none() {
                 *self.inner.name.borrow_mut() = states
                     .iter()
@@ -262,7 +301,7 @@ impl Gateway {
     /// attachment, or the change would report no transition.
     fn store(&self, ws: &WebSocket, session: &SessionState) -> worker::Result<Transitions> {
         let mut index = self.index();
-        ws.serialize_attachment(session)?;
+        write_session(ws, session)?;
         Ok(index.upsert(&session.session_id, session))
     }
 
@@ -272,7 +311,7 @@ impl Gateway {
         ws: &WebSocket,
         change: impl FnOnce(&mut SessionState) -> T,
     ) -> worker::Result<Option<(T, Transitions)>> {
-        let Some(mut session) = ws.deserialize_attachment::<SessionState>()? else {
+        let Some(mut session) = read_session(ws)? else {
             return Ok(None);
         };
         let out = change(&mut session);
@@ -281,6 +320,10 @@ impl Gateway {
     }
 
     fn socket(&self, session_id: &str) -> Option<WebSocket> {
+        drop(self.index()); // the map is rebuilt with it after a wake-up
+        if let Some(ws) = self.inner.sockets.borrow().get(session_id) {
+            return Some(ws.clone());
+        }
         self.state
             .get_websockets_with_tag(session_id)
             .into_iter()
@@ -322,6 +365,10 @@ impl Gateway {
         self.state
             .accept_websocket_with_tags(&pair.server, &[session_id.as_str()]);
         self.store(&pair.server, &session)?;
+        self.inner
+            .sockets
+            .borrow_mut()
+            .insert(session_id.clone(), pair.server.clone());
         pair.server.send_with_str(&opened.frame)?;
         if !self.inner.alarm_armed.get() {
             if self.state.storage().get_alarm().await?.is_none() {
@@ -348,13 +395,23 @@ impl Gateway {
         let mut answer = Delivered::default();
         for item in &delivery.items {
             let plan = self.index().plan(item);
+            // the frames of one item are mostly the same one: convert it once
+            let mut last: Option<(*const u8, JsValue)> = None;
+            let sockets = self.inner.sockets.borrow();
             for (sid, frame) in &plan.sends {
-                if let Some(ws) = self.socket(sid) {
-                    if ws.send_with_str(frame).is_ok() {
-                        answer.frames += 1;
-                    }
+                // borrowed, not cloned: a clone and its drop are two calls into JS
+                let Some(ws) = sockets.get(sid) else {
+                    continue;
+                };
+                let js = match &last {
+                    Some((at, js)) if *at == frame.as_ptr() => js,
+                    _ => &last.insert((frame.as_ptr(), JsValue::from_str(frame))).1,
+                };
+                if send_js(ws, js) {
+                    answer.frames += 1;
                 }
             }
+            drop(sockets);
             for (sid, conversation_id) in &plan.evict {
                 if let Some(ws) = self.socket(sid) {
                     // the Room learns from `not_joined` below; no separate unsubscribe
@@ -491,17 +548,7 @@ impl Gateway {
                 ack,
                 user_id,
                 payload,
-            } => {
-                let item = PendingSend {
-                    ack,
-                    user_id,
-                    payload,
-                };
-                // the first send drains the socket's queue; later ones wait their turn
-                if self.inner.sends.borrow_mut().push(session_id, item) {
-                    self.send_pending(session_id).await?;
-                }
-            }
+            } => self.queue_send(session_id, ack, user_id, payload).await,
             Action::Typing {
                 ack,
                 user_id,
@@ -691,48 +738,6 @@ impl Gateway {
         )
     }
 
-    /// Persists a socket's queued sends one at a time, acking each after core commits.
-    async fn send_pending(&self, session_id: &str) -> worker::Result<()> {
-        let config = match self.config() {
-            Ok(c) => c,
-            Err(e) => {
-                // never leave the queue busy with acks hanging
-                let error = Ack::err(ErrorCode::InternalError, "edge is misconfigured");
-                loop {
-                    let next = self.inner.sends.borrow_mut().take(session_id, usize::MAX);
-                    let Some(batch) = next else {
-                        return Err(e);
-                    };
-                    for send in batch {
-                        self.ack(session_id, send.ack.as_ref(), &error);
-                    }
-                }
-            }
-        };
-        loop {
-            let next = self.inner.sends.borrow_mut().take(session_id, 1);
-            let Some(send) = next.and_then(|mut batch| batch.pop()) else {
-                return Ok(());
-            };
-            let body = PersistMessage::new(send.payload.into_inner());
-            let result: Result<PersistedMessage, CoreError> = core_client::call(
-                &config,
-                Method::Post,
-                "/internal/v1/messages",
-                &send.user_id,
-                Some(&body),
-            )
-            .await;
-            let response = match result {
-                Ok(persisted) => {
-                    Ack::ok(serde_json::to_value(persisted.message).unwrap_or_default())
-                }
-                Err(e) => e.ack(),
-            };
-            self.ack(session_id, send.ack.as_ref(), &response);
-        }
-    }
-
     async fn receipt(
         &self,
         user_id: &str,
@@ -762,6 +767,7 @@ impl Gateway {
         })?;
         let _ = ws.close(Some(code), Some(reason));
         if let Some((session_id, t)) = closed {
+            self.inner.sockets.borrow_mut().remove(&session_id);
             self.inner.sends.borrow_mut().discard(&session_id);
             self.inner.calls.borrow_mut().discard(&session_id);
             self.apply(t).await;
