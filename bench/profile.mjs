@@ -1,5 +1,5 @@
-// A CPU profile of the Worker under Miniflare (bench/miniflare-edge.mjs started
-// with MF_INSPECTOR_PORT): samples for --seconds, then prints the functions
+// A CPU profile of the Worker (bench/workerd-edge.mjs or miniflare-edge.mjs
+// started with EDGE_INSPECTOR_PORT): samples for --seconds, then prints the functions
 // with the most self time. Wasm functions show under their Rust names when the
 // build keeps its name section.
 //

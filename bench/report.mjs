@@ -16,7 +16,7 @@ const { values: o } = parseArgs({
     out: { type: "string", default: join(ROOT, "BENCHMARKS.md") },
     plot: { type: "string", default: join(ROOT, "bench/latency.png") },
     "ping-interval-ms": { type: "string", default: "10000" },
-    targets: { type: "string", default: "reference wrangler miniflare" },
+    targets: { type: "string", default: "reference floor wrangler workerd" },
   },
 });
 
@@ -32,7 +32,10 @@ const OBJECT_GB = 0.128;
 const PROD_PING_MS = 25_000;
 
 const TARGETS = o.targets.split(/\s+/).filter(Boolean);
-const LABEL = { reference: "reference (npm socket.io)", wrangler: "edge, wrangler dev", miniflare: "edge, workerd via Miniflare" };
+// `floor` runs only the idle workload; the message tables and criteria leave it out
+const MESSAGING = TARGETS.filter((t) => t !== "floor");
+const EDGES = MESSAGING.filter((t) => t !== "reference");
+const LABEL = { floor: "floor: a JS Durable Object that only holds WebSockets (workerd serve)", reference: "reference (npm socket.io)", wrangler: "edge, wrangler dev", workerd: "edge, workerd serve", miniflare: "edge, workerd via Miniflare" };
 const load = (t, w) => {
   const f = join(o.results, `${t}-${w}.json`);
   return existsSync(f) ? JSON.parse(readFileSync(f, "utf8")) : null;
@@ -60,7 +63,7 @@ function messageTable(w) {
     "| target | deliveries/s (offered) | delivered | lost | out of order | send→delivery p50 / p99 | ack p99 | RATE_LIMITED | other ack errors |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
-  for (const t of TARGETS) {
+  for (const t of MESSAGING) {
     const r = R[t][w];
     if (!r) {
       rows.push(`| ${LABEL[t]} | failed (see .dev/bench/load.log) | | | | | | | |`);
@@ -100,6 +103,10 @@ function ratioTable() {
   ];
   for (const t of TARGETS.filter((t) => t !== "reference")) {
     const r = R[t];
+    if (t === "floor") {
+      rows.push(`| ${LABEL[t]} | – | – | – | – | ${ratio(r.idle?.bytes_per_socket, ref.idle?.bytes_per_socket)} | ${ratio(r.idle?.connects_per_s, ref.idle?.connects_per_s)} |`);
+      continue;
+    }
     rows.push(
       `| ${LABEL[t]} | ${ratio(r.room?.deliveries_per_s, ref.room?.deliveries_per_s)} | ${ratio(r.rooms10?.deliveries_per_s, ref.rooms10?.deliveries_per_s)} | ${ratio(r.room?.latency_ms.p99, ref.room?.latency_ms.p99)} | ${ratio(r.rooms10?.latency_ms.p99, ref.rooms10?.latency_ms.p99)} | ${ratio(r.idle?.bytes_per_socket, ref.idle?.bytes_per_socket)} | ${ratio(r.idle?.connects_per_s, ref.idle?.connects_per_s)} |`,
     );
@@ -161,7 +168,7 @@ function perIdle(r) {
 
 function countersSection() {
   const out = [];
-  for (const t of TARGETS.filter((t) => t !== "reference")) {
+  for (const t of EDGES) {
     out.push(`### ${LABEL[t]}`, "");
     const rows = ["| workload | messages | DO requests/message (bound 1 + gateways) | billable requests/message | storage writes/message | cost per million messages |", "|---|---:|---:|---:|---:|---:|"];
     let any = false;
@@ -197,7 +204,7 @@ function countersSection() {
 
 function criteria() {
   const ref = R.reference;
-  const out = ["| criterion (issue 7) | " + TARGETS.filter((t) => t !== "reference").map((t) => LABEL[t]).join(" | ") + " |", "|---|" + TARGETS.filter((t) => t !== "reference").map(() => "---").join("|") + "|"];
+  const out = ["| criterion (issue 7) | " + EDGES.map((t) => LABEL[t]).join(" | ") + " |", "|---|" + EDGES.map(() => "---").join("|") + "|"];
   const mark = (ok, text) => (ok == null ? `n/a ${text}` : `${ok ? "✅" : "❌"} ${text}`);
   const lines = [
     ["1 room: 0 lost, 0 out of order", (r) => (r.room ? mark(r.room.lost === 0 && r.room.order_violations === 0, `${r.room.lost} lost, ${r.room.order_violations} out of order`) : "failed")],
@@ -207,9 +214,9 @@ function criteria() {
     ["DO requests per message ≤ 1 + gateways", (r) => { const c = perMessage(r.room); return c.unavailable ? "counters unavailable" : mark(c.objectRequests <= c.bound, `${f2(c.objectRequests)} ≤ ${f2(c.bound)}`); }],
     ["0 storage writes per message", (r) => { const c = perMessage(r.room); return c.unavailable ? "counters unavailable" : mark(c.writes === 0, f2(c.writes)); }],
     ["0 wake-ups per idle socket between pings", (r) => { const i = perIdle(r.idle); return i.unavailable ? "counters unavailable" : mark(i.wakeupsPerSocketPerPing === 0, f2(i.wakeupsPerSocketPerPing)); }],
-    ["idle memory per socket ≤ 2 × reference", (r) => (r.idle && ref?.idle ? mark(r.idle.bytes_per_socket <= 2 * ref.idle.bytes_per_socket, ratio(r.idle.bytes_per_socket, ref.idle.bytes_per_socket)) : "failed")],
+    ["idle memory per socket ≤ 2 × reference", (r) => (r.idle && ref?.idle ? mark(r.idle.bytes_per_socket <= 2 * ref.idle.bytes_per_socket, ratio(r.idle.bytes_per_socket, ref.idle.bytes_per_socket) + (R.floor?.idle ? ` (workerd's floor alone: ${ratio(R.floor.idle.bytes_per_socket, ref.idle.bytes_per_socket)})` : "")) : "failed")],
   ];
-  for (const [name, fn] of lines) out.push(`| ${name} | ${TARGETS.filter((t) => t !== "reference").map((t) => fn(R[t])).join(" | ")} |`);
+  for (const [name, fn] of lines) out.push(`| ${name} | ${EDGES.map((t) => fn(R[t])).join(" | ")} |`);
   return out.join("\n");
 }
 
@@ -223,7 +230,7 @@ function plot() {
   const panels = [];
   for (const [w, title] of [["room", "1 room, 20 members x 10 msg/s"], ["rooms10", "10 rooms, 20 members x 10 msg/s each"]]) {
     const series = [];
-    for (const t of TARGETS) {
+    for (const t of MESSAGING) {
       const r = R[t][w];
       const xs = (r?.latency_sample_ms || []).slice().sort((a, b) => a - b);
       if (!xs.length) continue;
@@ -283,12 +290,11 @@ official \`socket.io-client\` ${version("socket.io-client")}, WebSocket only) is
 Targets:
 - **reference**: npm \`socket.io\` ${version("socket.io")} in memory (\`bench/reference-server.mjs\`): the same events, no auth check, no database.
 - **edge, wrangler dev**: this project's edge under \`wrangler dev --local\` (wrangler ${version("wrangler")}), release core over a fresh database, the TMS stand-in.
-- **edge, workerd via Miniflare**: the same build, run by Miniflare's API (miniflare ${version("miniflare")}, workerd ${version("workerd")}) without wrangler's dev proxy (\`bench/miniflare-edge.mjs\`), same core.
-
+${TARGETS.includes("floor") ? `- **floor**: \`bench/floor/worker.mjs\` in \`workerd serve\` (\`bench/workerd-edge.mjs --floor\`), idle workload only: a Durable Object in plain JavaScript that accepts hibernatable WebSockets and answers just the Engine.IO open and the namespace CONNECT, keeping no state; what workerd itself holds per WebSocket, under any gateway.\n` : ""}${TARGETS.includes("workerd") ? `- **edge, workerd serve**: the same build in \`workerd serve\` (workerd ${version("workerd")}) with a generated config (\`bench/workerd-edge.mjs\`): the Worker and its Durable Objects alone, as production runs them, with neither wrangler's dev proxy nor Miniflare's entry worker in front; same core.\n` : ""}${TARGETS.includes("miniflare") ? `- **edge, workerd via Miniflare**: the same build, run by Miniflare's API (miniflare ${version("miniflare")}, workerd ${version("workerd")}) without wrangler's dev proxy (\`bench/miniflare-edge.mjs\`), same core.\n` : ""}
 Workloads (each member paced evenly, one send every 100 ms at a random phase; ${first?.duration_s ?? "?"} s measured after ${first?.warmup_s ?? "?"} s warm-up; then up to 12 s of drain):
 - **1 room**: 20 members, each sending 10 msg/s: 200 msg/s, 3,800 deliveries/s offered (the sender's own copy is not counted).
 - **10 rooms**: ten such rooms at once: 2,000 msg/s, 38,000 deliveries/s offered.
-- **idle**: ${f0(R.reference?.idle?.sockets ?? first?.sockets)} sockets on \`/messaging\` (no joins) connected 10 at a time within a 90 s budget, then held for ${R.reference?.idle?.cycles ?? "?"} ping cycles of ${pingMs} ms; memory per socket is the RSS of the server's processes (node for the reference, all \`workerd\` processes under wrangler or Miniflare) after the hold minus before, divided by the sockets.
+- **idle**: ${f0(R.reference?.idle?.sockets ?? first?.sockets)} sockets on \`/messaging\` (no joins) connected 10 at a time within a 90 s budget, then held for ${R.reference?.idle?.cycles ?? "?"} ping cycles of ${pingMs} ms; memory per socket is the RSS of the server's processes (node for the reference, all \`workerd\` processes of the edge) after the hold minus before, divided by the sockets.
 
 Definitions: *deliveries/s* are \`new_message\` events received during the measured window per second; *delivered* is received ÷ offered
 (messages sent in the window × 19 receivers); *lost* counts (message, receiver) pairs that had not arrived at the end of the drain, for

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The edge benchmark in one run: the same workloads on the reference npm
 # `socket.io` server (in memory), on the edge under `wrangler dev`, and on the
-# edge in workerd through Miniflare's API (no dev proxy), with a release core.
+# edge in `workerd serve` alone (no dev proxy, no Miniflare entry worker; the
+# `miniflare` target runs it through Miniflare's API), with a release core.
 # Writes BENCHMARKS.md and bench/latency.png; not part of `make test`.
 #
 # usage: scripts/bench-edge.sh
 # env:   DURATION=15 WARMUP=3 (s, per message workload)  IDLE_SOCKETS=2000
-#        IDLE_CYCLES=3 PING_INTERVAL_MS=10000  TARGETS="reference wrangler miniflare"
+#        IDLE_CYCLES=3 PING_INTERVAL_MS=10000
+#        TARGETS="reference floor wrangler workerd" (also: miniflare)
 #        WORKLOADS="idle room rooms10" (a subset is for trying a change; the
 #        report then lacks the others)
 #        BENCH_KEEP=1 keeps the logs in .dev/bench
@@ -22,7 +24,7 @@ IDLE_SOCKETS=${IDLE_SOCKETS:-2000}
 IDLE_CYCLES=${IDLE_CYCLES:-3}
 PING_INTERVAL_MS=${PING_INTERVAL_MS:-10000}
 PING_TIMEOUT_MS=${PING_TIMEOUT_MS:-20000}
-TARGETS=${TARGETS:-reference wrangler miniflare}
+TARGETS=${TARGETS:-reference floor wrangler workerd}
 WORKLOADS=${WORKLOADS:-idle room rooms10}
 wants() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -163,6 +165,34 @@ for target in $TARGETS; do
       run_workloads wrangler edge "http://127.0.0.1:$port" "$pid" workerd
       stop_group "$pid"
       ;;
+    floor)
+      # workerd's own memory per held WebSocket: the idle workload only
+      port=$(free_port)
+      setsid node bench/workerd-edge.mjs --floor --port "$port" >"$RUN_DIR/floor.log" 2>&1 </dev/null &
+      pid=$!
+      PIDS+=("$pid")
+      wait_http "http://127.0.0.1:$port/health" "the floor worker" "$pid"
+      if wants idle; then
+        log "floor: $IDLE_SOCKETS idle sockets held by a do-nothing Durable Object"
+        timeout 330 node bench/load.mjs --url "http://127.0.0.1:$port" --target reference --workload idle \
+          --sockets "$IDLE_SOCKETS" --cycles "$IDLE_CYCLES" --ping-interval-ms "$PING_INTERVAL_MS" \
+          --rss-root "$pid" --rss-comm workerd --out "$RESULTS/floor-idle.json" \
+          >>"$RUN_DIR/load.log" 2>&1 || warn "floor idle workload failed (see $RUN_DIR/load.log)"
+      fi
+      stop_group "$pid"
+      ;;
+    workerd)
+      port=$(free_port)
+      start_core "$port"
+      setsid node bench/workerd-edge.mjs --port "$port" --config .wrangler-bench.toml \
+        --var "CORE_API_URL:http://127.0.0.1:$CORE_PORT" "${EDGE_VARS[@]}" \
+        >"$RUN_DIR/workerd.log" 2>&1 </dev/null &
+      pid=$!
+      PIDS+=("$pid")
+      wait_http "http://127.0.0.1:$port/health" "the edge in workerd serve" "$pid"
+      run_workloads workerd edge "http://127.0.0.1:$port" "$pid" workerd
+      stop_group "$pid"
+      ;;
     miniflare)
       port=$(free_port)
       start_core "$port"
@@ -175,7 +205,7 @@ for target in $TARGETS; do
       run_workloads miniflare edge "http://127.0.0.1:$port" "$pid" workerd
       stop_group "$pid"
       ;;
-    *) die "unknown target: $target (reference, wrangler, miniflare)" ;;
+    *) die "unknown target: $target (reference, floor, wrangler, workerd, miniflare)" ;;
   esac
 done
 

@@ -49,7 +49,11 @@ pub enum DeliveryItem {
 pub struct Notify {
     pub user_ids: Vec<String>,
     pub namespace: String,
-    pub frame: String,
+    /// `None` on a gateway that also gets the room `frame`: the notification
+    /// is that frame in `namespace` (the gateway swaps the namespace), so the
+    /// event is not carried and parsed twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<String>,
 }
 
 /// The body of a gateway's `/deliver`.

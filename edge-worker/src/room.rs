@@ -258,7 +258,8 @@ impl Room {
                     (Some(users), Some(frame)) => Some(Notify {
                         user_ids: (*users).clone(),
                         namespace: shared_types::socket::NS_NOTIFICATIONS.to_owned(),
-                        frame: frame.clone(),
+                        // a gateway that gets the room frame derives it
+                        frame: (!joined).then(|| frame.clone()),
                     }),
                     _ => None,
                 };

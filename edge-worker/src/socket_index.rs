@@ -190,24 +190,40 @@ impl SocketIndex {
                 }
                 let joined_sockets = joined.into_iter().flatten();
                 if let Some(frame) = frame {
+                    // one lookup per socket: this loop runs for every socket of every event
                     for sid in joined_sockets.clone() {
-                        let user = self.sockets.get(sid).and_then(|e| e.user.as_ref());
-                        if exclude_user.is_some() && user == exclude_user.as_ref() {
+                        let Some(entry) = self.sockets.get(sid) else {
+                            continue;
+                        };
+                        if exclude_user.is_some() && entry.user.as_ref() == exclude_user.as_ref() {
                             continue;
                         }
-                        if self.connected(sid, namespace) {
+                        if entry.namespaces.contains(namespace) {
                             plan.sends
                                 .push((sid.clone(), Cow::Borrowed(frame.as_str())));
                         }
                     }
                 }
                 if let Some(notify) = notify {
+                    // its own frame, or the room frame in its namespace (made once)
+                    let mut notify_frame: Option<Cow<'a, str>> =
+                        notify.frame.as_deref().map(Cow::Borrowed);
                     for user in &notify.user_ids {
                         for sid in self.sockets_of(user) {
                             let in_room = joined.is_some_and(|j| j.contains(sid));
-                            if !in_room && self.connected(sid, &notify.namespace) {
-                                plan.sends
-                                    .push((sid.clone(), Cow::Borrowed(notify.frame.as_str())));
+                            if in_room || !self.connected(sid, &notify.namespace) {
+                                continue;
+                            }
+                            if notify_frame.is_none() {
+                                notify_frame = frame
+                                    .as_deref()
+                                    .and_then(|f| {
+                                        socketio::with_namespace(f, namespace, &notify.namespace)
+                                    })
+                                    .map(Cow::Owned);
+                            }
+                            if let Some(f) = &notify_frame {
+                                plan.sends.push((sid.clone(), f.clone()));
                             }
                         }
                     }

@@ -308,6 +308,28 @@ pub fn event(nsp: &str, name: &str, data: &Value) -> String {
     ))
 }
 
+/// `event` around data that is already JSON text (core's, passed through
+/// the edge unparsed): the same frame, without building a value.
+pub fn event_raw(nsp: &str, name: &str, data_json: &str) -> String {
+    let json = format!("[{},{data_json}]", to_json(name));
+    message_frame(&encode_parts(Kind::Event, nsp, None, Some(json)))
+}
+
+/// An EVENT frame moved to another namespace (`42/messaging,[…]` →
+/// `42/notifications,[…]`); `None` if `frame` is not an EVENT of `from`.
+pub fn with_namespace(frame: &str, from: &str, to: &str) -> Option<String> {
+    let prefix = |nsp: &str| {
+        if nsp == DEFAULT_NAMESPACE || nsp.is_empty() {
+            "42".to_owned()
+        } else {
+            format!("42{nsp},")
+        }
+    };
+    let rest = frame.strip_prefix(&prefix(from))?;
+    rest.starts_with('[')
+        .then(|| format!("{}{rest}", prefix(to)))
+}
+
 /// Answers the client's ack callback: `43/messaging,12[{"ok":true,…}]`.
 pub fn ack(nsp: &str, ack_id: u64, response: &Ack) -> String {
     message_frame(&encode_parts(

@@ -88,20 +88,22 @@ pub struct Membership {
 /// `POST /internal/v1/fanout` on the edge: events that originated in core,
 /// in the order core committed them. Core sends what queued up on one of its
 /// push lanes as one batch; the edge keeps the order per target.
+/// `D` is how `data` is held: a JSON value at core, the JSON text itself at
+/// the edge (which builds frames around it and never needs its fields).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FanoutBatch {
-    pub events: Vec<FanoutEvent>,
+pub struct FanoutBatch<D = serde_json::Value> {
+    pub events: Vec<FanoutEvent<D>>,
 }
 
 /// One event for the edge to deliver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FanoutEvent {
+pub struct FanoutEvent<D = serde_json::Value> {
     pub target: FanoutTarget,
     /// Socket.IO namespace, e.g. `/messaging`.
     pub namespace: String,
     /// Event name, e.g. `new_message`.
     pub event: String,
-    pub data: serde_json::Value,
+    pub data: D,
     /// Per-conversation order key; the Room delivers in `seq` order and drops repeats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,

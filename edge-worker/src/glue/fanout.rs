@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use futures_util::future::{join, join_all};
 use serde::de::DeserializeOwned;
 use shared_types::internal::{
-    FanoutBatch, FanoutEvent, FanoutResult, FanoutTarget, HEADER_NONCE, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, HEADER_USER,
+    FanoutBatch, FanoutResult, FanoutTarget, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    HEADER_USER,
 };
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use worker::{Env, Method, Request, Response};
 
 use super::config::EdgeConfig;
-use super::objects::{self, Publish};
+use super::objects::{self, EdgeEvent, Publish};
 use super::{auth, http};
 use crate::delivery::{Delivery, DeliveryItem};
 use crate::socketio;
@@ -75,10 +75,11 @@ async fn verified_body<T: DeserializeOwned>(
 }
 
 pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result<Response> {
-    let (batch, signature): (FanoutBatch, String) = match verified_body(req, config).await {
-        Ok(v) => v,
-        Err(answer) => return answer,
-    };
+    let (batch, signature): (FanoutBatch<Box<serde_json::value::RawValue>>, String) =
+        match verified_body(req, config).await {
+            Ok(v) => v,
+            Err(answer) => return answer,
+        };
     let total = batch.events.len();
     let (rooms, gateways) = route(batch.events);
     let timeout = config.object_timeout_ms;
@@ -131,12 +132,12 @@ pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Re
     })
 }
 
-type RoomEvents = BTreeMap<Uuid, Vec<FanoutEvent>>;
+type RoomEvents = BTreeMap<Uuid, Vec<EdgeEvent>>;
 type GatewayItems = BTreeMap<String, (Vec<DeliveryItem>, usize)>;
 
 /// Groups a batch by target, keeping its order within each target; a
 /// user-addressed event is serialised once for all its gateways.
-fn route(events: Vec<FanoutEvent>) -> (RoomEvents, GatewayItems) {
+fn route(events: Vec<EdgeEvent>) -> (RoomEvents, GatewayItems) {
     let mut rooms: RoomEvents = BTreeMap::new();
     let mut gateways: GatewayItems = BTreeMap::new();
     for event in events {
@@ -145,7 +146,7 @@ fn route(events: Vec<FanoutEvent>) -> (RoomEvents, GatewayItems) {
                 conversation_id, ..
             } => rooms.entry(*conversation_id).or_default().push(event),
             FanoutTarget::Gateways { gateways: targets } => {
-                let frame = socketio::event(&event.namespace, &event.event, &event.data);
+                let frame = socketio::event_raw(&event.namespace, &event.event, event.data.get());
                 for target in targets {
                     let entry = gateways.entry(target.gateway.clone()).or_default();
                     entry.0.push(DeliveryItem::Users {
@@ -173,7 +174,7 @@ pub async fn stats(req: Request, env: &Env, config: &EdgeConfig) -> worker::Resu
     for name in ask.gateways {
         let stub = objects::gateway(env, &name)?;
         if let Ok(mut resp) = http::post_json(&stub, "/stats", &(), timeout).await {
-            if let Ok(c) = resp.json::<ObjectCounters>().await {
+            if let Ok(c) = http::response_json::<ObjectCounters>(&mut resp).await {
                 out.gateways.insert(name, c);
             }
         }
@@ -181,7 +182,7 @@ pub async fn stats(req: Request, env: &Env, config: &EdgeConfig) -> worker::Resu
     for id in ask.conversations {
         let stub = objects::room(env, &id)?;
         if let Ok(mut resp) = http::post_json(&stub, "/stats", &(), timeout).await {
-            if let Ok(c) = resp.json::<ObjectCounters>().await {
+            if let Ok(c) = http::response_json::<ObjectCounters>(&mut resp).await {
                 out.rooms.insert(id, c);
             }
         }

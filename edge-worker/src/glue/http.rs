@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared_types::{ApiErrorBody, Envelope, ErrorCode};
 use wasm_bindgen::JsValue;
@@ -51,4 +52,18 @@ pub async fn post_json<T: Serialize>(
         .with_body(Some(JsValue::from_str(&text)));
     let req = Request::new_with_init(&format!("https://do.internal{path}"), &init)?;
     within(timeout_ms, stub.fetch_with_request(req)).await
+}
+
+/// A JSON request body read as text and parsed in Rust. `Request::json`
+/// goes through a JS object (`serde_wasm_bindgen`), which is slower and cannot
+/// carry raw JSON (`RawValue`) through.
+pub async fn request_json<T: DeserializeOwned>(req: &mut Request) -> worker::Result<T> {
+    let text = req.text().await?;
+    serde_json::from_str(&text).map_err(|e| worker::Error::RustError(format!("bad body: {e}")))
+}
+
+/// `request_json` for a response.
+pub async fn response_json<T: DeserializeOwned>(resp: &mut Response) -> worker::Result<T> {
+    let text = resp.text().await?;
+    serde_json::from_str(&text).map_err(|e| worker::Error::RustError(format!("bad body: {e}")))
 }

@@ -113,7 +113,7 @@ async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result
     ) {
         return engine_io_error(refusal.code, refusal.message);
     }
-    let location = gateway_name::location(req.cf().map(|cf| cf.colo()).as_deref());
+    let location = gateway_name::location(colo(&req).as_deref());
     let now = Date::now().as_millis();
     let shards = SHARD_HINT.with(|h| h.borrow().order(&location, config.gateway_max_shards, now));
     for shard in shards {
@@ -153,4 +153,15 @@ fn engine_io_error(code: u8, message: &str) -> worker::Result<Response> {
         Response::from_json(&serde_json::json!({ "code": code, "message": message }))?
             .with_status(400),
     )
+}
+
+/// `request.cf.colo`, when the runtime gives one: `workerd serve` gives a
+/// `cf` without it, where `Cf::colo` would panic.
+fn colo(req: &Request) -> Option<String> {
+    let raw: &wasm_bindgen::JsValue = req.inner().as_ref();
+    let cf = js_sys::Reflect::get(raw, &"cf".into()).ok()?;
+    if cf.is_undefined() || cf.is_null() {
+        return None;
+    }
+    js_sys::Reflect::get(&cf, &"colo".into()).ok()?.as_string()
 }

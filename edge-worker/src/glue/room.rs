@@ -8,14 +8,14 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use shared_types::internal::{FanoutEvent, FanoutTarget};
+use shared_types::internal::FanoutTarget;
 use shared_types::socket::NS_NOTIFICATIONS;
 use uuid::Uuid;
 use worker::{durable_object, Date, Delay, DurableObject, Env, Request, Response, State, Storage};
 
 use super::config::EdgeConfig;
 use super::http;
-use super::objects::{self, Publish, Relay, Subscription};
+use super::objects::{self, EdgeEvent, Publish, Relay, Subscription};
 use crate::delivery::{Delivered, Delivery, DeliveryItem, OrderedQueues};
 use crate::replay_guard::ReplayGuard;
 use crate::room::{GatewaySet, Room as RoomBook, RoomEvent};
@@ -86,7 +86,7 @@ impl DurableObject for Room {
         self.load().await?;
         match path.as_str() {
             "/subscribe" | "/unsubscribe" => {
-                let s: Subscription = req.json().await?;
+                let s: Subscription = http::request_json(&mut req).await?;
                 self.shared.conversation_id.set(Some(s.conversation_id));
                 let subscribe = path == "/subscribe";
                 let changed = self
@@ -105,7 +105,7 @@ impl DurableObject for Room {
                 Response::ok("ok")
             }
             "/relay" => {
-                let relay: Relay = req.json().await?;
+                let relay: Relay = http::request_json(&mut req).await?;
                 self.shared.conversation_id.set(Some(relay.conversation_id));
                 let items = self.shared.with_book(|b| {
                     b.is_subscribed(&relay.from_gateway).then(|| {
@@ -127,7 +127,7 @@ impl DurableObject for Room {
                 }
             }
             "/publish" => {
-                let publish: Publish = req.json().await?;
+                let publish: Publish = http::request_json(&mut req).await?;
                 self.publish(publish).await
             }
             _ => Response::error("not found", 404),
@@ -271,10 +271,11 @@ impl Room {
 }
 
 /// Serialises an event's frames once, for every gateway.
-fn room_event(event: FanoutEvent, notify: Vec<shared_types::internal::GatewayUsers>) -> RoomEvent {
-    let frame = socketio::event(&event.namespace, &event.event, &event.data);
+fn room_event(event: EdgeEvent, notify: Vec<shared_types::internal::GatewayUsers>) -> RoomEvent {
+    let data = event.data.get();
+    let frame = socketio::event_raw(&event.namespace, &event.event, data);
     let notify_frame =
-        (!notify.is_empty()).then(|| socketio::event(NS_NOTIFICATIONS, &event.event, &event.data));
+        (!notify.is_empty()).then(|| socketio::event_raw(NS_NOTIFICATIONS, &event.event, data));
     RoomEvent {
         namespace: event.namespace,
         frame,
@@ -342,7 +343,9 @@ impl Shared {
                 Err(e) => Err(e),
             };
             let delivered: Option<Delivered> = match answer {
-                Ok(mut resp) if resp.status_code() == 200 => resp.json().await.ok(),
+                Ok(mut resp) if resp.status_code() == 200 => {
+                    http::response_json(&mut resp).await.ok()
+                }
                 Ok(resp) => {
                     worker::console_warn!("gateway {gateway} answered {}", resp.status_code());
                     None

@@ -223,6 +223,21 @@ fn one_delivery_per_gateway_with_the_notified_members_of_each() {
         }
         other => panic!("{other:?}"),
     }
+    match &out[2].1 {
+        DeliveryItem::Room { notify, .. } => {
+            assert_eq!(notify.as_ref().unwrap().frame.as_deref(), Some("N"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &out[1].1 {
+        DeliveryItem::Room { frame, notify, .. } => {
+            assert_eq!(frame.as_deref(), Some("M"));
+            let notify = notify.as_ref().unwrap();
+            assert_eq!(notify.user_ids, ["bob"]);
+            assert_eq!(notify.frame, None, "B.0 derives it from the room frame");
+        }
+        other => panic!("{other:?}"),
+    }
     match &out[0].1 {
         DeliveryItem::Room { frame, notify, .. } => {
             assert_eq!(frame.as_deref(), Some("M"));

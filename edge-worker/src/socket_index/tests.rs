@@ -153,7 +153,7 @@ fn notified_members_get_the_notification_only_on_sockets_outside_the_room() {
         notify: Some(Notify {
             user_ids: vec!["alice".into(), "bob".into(), "nobody".into()],
             namespace: "/notifications".into(),
-            frame: "N".into(),
+            frame: Some("N".into()),
         }),
     };
     let plan = index.plan(&item);
@@ -227,4 +227,37 @@ fn an_eviction_names_the_removed_users_joined_sockets_after_the_frame() {
     let plan = index.plan(&item);
     assert_eq!(plan.sends.len(), 2, "bob hears of his own removal");
     assert_eq!(plan.evict, [("b1".to_string(), conv(1))]);
+}
+
+#[test]
+fn a_notification_without_its_own_frame_is_the_room_frame_in_its_namespace() {
+    let mut index = SocketIndex::default();
+    index.upsert("a", &socket("a", Some("alice"), &["/messaging"], &[1]));
+    index.upsert("b", &socket("b", Some("bob"), &["/notifications"], &[]));
+    let data = serde_json::json!({"id": "m-1"});
+    let item = DeliveryItem::Room {
+        conversation_id: conv(1),
+        frame: Some(socketio::event("/messaging", "new_message", &data)),
+        namespace: "/messaging".into(),
+        exclude_user: None,
+        evict_user: None,
+        notify: Some(Notify {
+            user_ids: vec!["alice".into(), "bob".into()],
+            namespace: "/notifications".into(),
+            frame: None,
+        }),
+    };
+    assert_eq!(
+        sends(&index.plan(&item)),
+        [
+            (
+                "a".to_string(),
+                socketio::event("/messaging", "new_message", &data)
+            ),
+            (
+                "b".to_string(),
+                socketio::event("/notifications", "new_message", &data)
+            ),
+        ]
+    );
 }

@@ -423,3 +423,65 @@ fn a_raw_ok_ack_is_the_same_frame_as_a_value_ack() {
     };
     assert_eq!(json(&raw), json(&expected));
 }
+
+#[test]
+fn a_raw_event_is_the_same_frame_as_a_value_event() {
+    let data = r#"{"id":"m-1","content":"h\u00e9 \"x\"","n":[1,2]}"#;
+    let value: serde_json::Value = serde_json::from_str(data).unwrap();
+    let raw = event_raw("/messaging", "new_message", data);
+    assert!(
+        raw.starts_with(r#"42/messaging,["new_message",{"id""#),
+        "{raw}"
+    );
+    let parsed = |frame: &str| -> serde_json::Value {
+        serde_json::from_str(&frame["42/messaging,".len()..]).unwrap()
+    };
+    assert_eq!(
+        parsed(&raw),
+        parsed(&event("/messaging", "new_message", &value))
+    );
+}
+
+#[test]
+fn cores_fanout_batch_reads_with_its_data_as_raw_json() {
+    use shared_types::internal::{FanoutBatch, FanoutEvent, FanoutTarget};
+    let sent = FanoutEvent {
+        target: FanoutTarget::Conversation {
+            conversation_id: uuid::Uuid::nil(),
+            notify: Vec::new(),
+        },
+        namespace: "/messaging".into(),
+        event: "new_message".into(),
+        data: serde_json::json!({"id": "m-1", "seq": 4}),
+        seq: Some(4),
+        evict_user_id: None,
+        close_sessions: false,
+    };
+    let text = serde_json::to_string(&FanoutBatch {
+        events: vec![sent.clone()],
+    })
+    .unwrap();
+    let read: FanoutBatch<Box<serde_json::value::RawValue>> = serde_json::from_str(&text).unwrap();
+    let raw = &read.events[0];
+    assert_eq!(raw.seq, Some(4));
+    assert_eq!(
+        event_raw(&raw.namespace, &raw.event, raw.data.get()),
+        event("/messaging", "new_message", &sent.data)
+    );
+}
+
+#[test]
+fn an_event_moves_to_another_namespace_unchanged() {
+    let data = serde_json::json!({"id": "m-1"});
+    let frame = event("/messaging", "new_message", &data);
+    assert_eq!(
+        with_namespace(&frame, "/messaging", "/notifications"),
+        Some(event("/notifications", "new_message", &data))
+    );
+    assert_eq!(with_namespace(&frame, "/calls", "/notifications"), None);
+    assert_eq!(
+        with_namespace("43/messaging,1[]", "/messaging", "/x"),
+        None,
+        "not an event"
+    );
+}

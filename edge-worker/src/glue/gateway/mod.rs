@@ -165,7 +165,7 @@ impl DurableObject for Gateway {
         match path.as_str() {
             "/connect" => self.accept_upgrade(&req).await,
             "/deliver" => {
-                let delivery: Delivery = req.json().await?;
+                let delivery: Delivery = http::request_json(&mut req).await?;
                 self.deliver(delivery).await
             }
             _ => Response::error("not found", 404),
@@ -396,22 +396,23 @@ impl Gateway {
         for item in &delivery.items {
             let plan = self.index().plan(item);
             // the frames of one item are mostly the same one: convert it once
-            let mut last: Option<(*const u8, JsValue)> = None;
-            let sockets = self.inner.sockets.borrow();
-            for (sid, frame) in &plan.sends {
-                // borrowed, not cloned: a clone and its drop are two calls into JS
-                let Some(ws) = sockets.get(sid) else {
-                    continue;
-                };
-                let js = match &last {
-                    Some((at, js)) if *at == frame.as_ptr() => js,
-                    _ => &last.insert((frame.as_ptr(), JsValue::from_str(frame))).1,
-                };
-                if send_js(ws, js) {
-                    answer.frames += 1;
+            {
+                let mut last: Option<(*const u8, JsValue)> = None;
+                let sockets = self.inner.sockets.borrow();
+                for (sid, frame) in &plan.sends {
+                    // borrowed, not cloned: a clone and its drop are two calls into JS
+                    let Some(ws) = sockets.get(sid) else {
+                        continue;
+                    };
+                    let js = match &last {
+                        Some((at, js)) if *at == frame.as_ptr() => js,
+                        _ => &last.insert((frame.as_ptr(), JsValue::from_str(frame))).1,
+                    };
+                    if send_js(ws, js) {
+                        answer.frames += 1;
+                    }
                 }
             }
-            drop(sockets);
             for (sid, conversation_id) in &plan.evict {
                 if let Some(ws) = self.socket(sid) {
                     // the Room learns from `not_joined` below; no separate unsubscribe
