@@ -1,8 +1,9 @@
 //! The internal edge ⇄ core HMAC: round trips, tampering, skew, nonces, and a
 //! fixed vector computed outside Rust.
 
+use sha2::{Digest, Sha256};
 use shared_auth::internal_sig::{
-    sign, signed_headers, validate_secret, verify, SigError, MAX_SKEW_SECS,
+    sign, signed_headers, validate_secret, verify, verify_digest, SigError, MAX_SKEW_SECS,
 };
 use shared_types::internal::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER};
 
@@ -42,8 +43,10 @@ impl Received {
         }
     }
 
+    /// `verify`, after checking that `verify_digest` (the body's hash
+    /// computed elsewhere) decides the same for every case.
     fn verify_at(&self, now: u64) -> Result<(), SigError> {
-        verify(
+        let whole = verify(
             SECRET,
             self.method,
             self.path,
@@ -54,7 +57,21 @@ impl Received {
             &self.signature,
             now,
             MAX_SKEW_SECS,
-        )
+        );
+        let by_digest = verify_digest(
+            SECRET,
+            self.method,
+            self.path,
+            &self.timestamp,
+            &self.nonce,
+            self.user,
+            &hex::encode(Sha256::digest(self.body)),
+            &self.signature,
+            now,
+            MAX_SKEW_SECS,
+        );
+        assert_eq!(whole, by_digest);
+        whole
     }
 }
 
