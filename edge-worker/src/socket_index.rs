@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use uuid::Uuid;
 
 use crate::delivery::DeliveryItem;
@@ -71,9 +73,12 @@ pub struct Plan<'a> {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SocketIndex {
-    sockets: BTreeMap<String, Entry>,
+    /// Hash maps for the lookups made for every socket of every event (keys
+    /// are the gateway's own session ids and verified user ids); the sets
+    /// stay ordered, so deliveries go out in a stable order.
+    sockets: FxHashMap<String, Entry>,
     by_conversation: BTreeMap<Uuid, BTreeSet<String>>,
-    by_user: BTreeMap<String, BTreeSet<String>>,
+    by_user: FxHashMap<String, BTreeSet<String>>,
 }
 
 impl SocketIndex {
@@ -90,6 +95,14 @@ impl SocketIndex {
     /// Records a socket's current attachment.
     pub fn upsert(&mut self, socket_id: &str, state: &SessionState) -> Transitions {
         let new = Entry::of(state);
+        // most frames change nothing the index holds
+        let unchanged = match self.sockets.get(socket_id) {
+            Some(old) => *old == new,
+            None => new == Entry::default(),
+        };
+        if unchanged {
+            return Transitions::default();
+        }
         let old = self.sockets.remove(socket_id).unwrap_or_default();
         let mut t = Transitions::default();
         for conversation in old.joined.difference(&new.joined) {
@@ -139,7 +152,9 @@ impl SocketIndex {
 
     /// Users with at least one authenticated socket here.
     pub fn users(&self) -> Vec<String> {
-        self.by_user.keys().cloned().collect()
+        let mut users: Vec<String> = self.by_user.keys().cloned().collect();
+        users.sort();
+        users
     }
 
     pub fn joined_sockets(&self, conversation_id: &Uuid) -> usize {
@@ -252,25 +267,53 @@ impl SocketIndex {
     }
 }
 
+/// Sets of socket ids by key: the conversation index (ordered) and the user
+/// index (hashed) keep their sets the same way.
+trait SocketSets<K> {
+    fn set_of(&mut self, key: K) -> &mut BTreeSet<String>;
+    fn existing(&mut self, key: &K) -> Option<&mut BTreeSet<String>>;
+    fn forget(&mut self, key: &K);
+}
+
+impl<K: Ord + Clone> SocketSets<K> for BTreeMap<K, BTreeSet<String>> {
+    fn set_of(&mut self, key: K) -> &mut BTreeSet<String> {
+        self.entry(key).or_default()
+    }
+    fn existing(&mut self, key: &K) -> Option<&mut BTreeSet<String>> {
+        self.get_mut(key)
+    }
+    fn forget(&mut self, key: &K) {
+        self.remove(key);
+    }
+}
+
+impl SocketSets<String> for FxHashMap<String, BTreeSet<String>> {
+    fn set_of(&mut self, key: String) -> &mut BTreeSet<String> {
+        self.entry(key).or_default()
+    }
+    fn existing(&mut self, key: &String) -> Option<&mut BTreeSet<String>> {
+        self.get_mut(key)
+    }
+    fn forget(&mut self, key: &String) {
+        self.remove(key);
+    }
+}
+
 /// Returns true when `socket` is the first under `key`.
-fn add_to<K: Ord>(map: &mut BTreeMap<K, BTreeSet<String>>, key: K, socket: &str) -> bool {
-    let set = map.entry(key).or_default();
+fn add_to<K>(map: &mut impl SocketSets<K>, key: K, socket: &str) -> bool {
+    let set = map.set_of(key);
     set.insert(socket.to_owned()) && set.len() == 1
 }
 
 /// Returns true when `socket` was the last under `key`.
-fn remove_from<K: Ord + Clone>(
-    map: &mut BTreeMap<K, BTreeSet<String>>,
-    key: &K,
-    socket: &str,
-) -> bool {
-    let Some(set) = map.get_mut(key) else {
+fn remove_from<K>(map: &mut impl SocketSets<K>, key: &K, socket: &str) -> bool {
+    let Some(set) = map.existing(key) else {
         return false;
     };
     if !set.remove(socket) || !set.is_empty() {
         return false;
     }
-    map.remove(key);
+    map.forget(key);
     true
 }
 

@@ -6,9 +6,9 @@
 //! runtime's auto-response and never run this code. This file only does I/O.
 
 use std::cell::{Cell, RefCell, RefMut};
-use std::collections::HashMap;
 use std::rc::Rc;
 
+use rustc_hash::FxHashMap;
 use shared_types::internal::{MarkReceipt, Membership, MAX_BATCHED_SENDS};
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::socket::{Ack, ConnectError, UserTyping, NS_MESSAGING};
@@ -96,7 +96,7 @@ struct Inner {
     index: RefCell<Option<SocketIndex>>,
     /// Session id → socket, rebuilt with the index (a tag lookup per frame
     /// cost more than the frame).
-    sockets: RefCell<HashMap<String, WebSocket>>,
+    sockets: RefCell<FxHashMap<String, WebSocket>>,
     /// Socket sends on their way to core, batched across sockets.
     sends: RefCell<SendBatcher<PendingSend>>,
     /// A socket's `/calls` requests to core, one at a time in its order.
@@ -132,7 +132,7 @@ impl DurableObject for Gateway {
             env,
             name: RefCell::new(None),
             index: RefCell::new(None),
-            sockets: RefCell::new(HashMap::new()),
+            sockets: RefCell::new(FxHashMap::default()),
             sends: RefCell::new(SendBatcher::new(
                 SEND_BATCHES_IN_FLIGHT,
                 MAX_BATCHED_SENDS,
