@@ -235,9 +235,9 @@ impl Config {
         let internal_api_secret = r.required_secret("INTERNAL_API_SECRET", MIN_SECRET_BYTES);
         let edge_fanout_url = r.optional_url("EDGE_FANOUT_URL", &["http", "https"]);
         let fanout = FanoutSettings {
-            lanes: r.bounded("FANOUT_LANES", 8, 1..=256),
-            queue_capacity: r.bounded("FANOUT_QUEUE_CAPACITY", 1024, 1..=1_000_000),
-            max_batch: r.bounded("FANOUT_MAX_BATCH", 100, 1..=1000),
+            lanes: r.bounded("FANOUT_LANES", 32, 1..=256),
+            queue_capacity: r.bounded("FANOUT_QUEUE_CAPACITY", 4096, 1..=1_000_000),
+            max_batch: r.bounded("FANOUT_MAX_BATCH", 250, 1..=1000),
             timeout: Duration::from_millis(r.bounded("FANOUT_TIMEOUT_MS", 2000, 1..=60_000) as u64),
             drain: Duration::from_millis(r.bounded("FANOUT_DRAIN_MS", 5000, 0..=300_000) as u64),
         };
@@ -508,8 +508,8 @@ mod tests {
         assert_eq!(c.tms.base_url, "http://127.0.0.1:8100");
         assert_eq!(c.jwt.user_claim, "sub");
         assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.fanout.lanes, 8);
-        assert_eq!(c.fanout.max_batch, 100);
+        assert_eq!(c.fanout.lanes, 32);
+        assert_eq!(c.fanout.max_batch, 250);
         assert_eq!(c.presence_grace, Duration::from_millis(5000));
         assert_eq!(c.redis_connect_timeout, Duration::from_millis(250));
         assert_eq!(c.redis_response_timeout, Duration::from_millis(1000));

@@ -366,3 +366,38 @@ async fn unreadable_presence_drops_only_the_user_part(pool: PgPool) {
     let stats = app.state.fanout.stats().unwrap();
     assert_eq!(stats.unresolved.load(Ordering::Relaxed), 2);
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_batch_over_the_edge_body_limit_goes_as_consecutive_parts_in_order(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |v| {
+        v.insert("FANOUT_LANES".into(), "1".into());
+        v.insert("FANOUT_TIMEOUT_MS".into(), "10000".into());
+    })
+    .await;
+    let dm = app.conversation("alice", "direct", &["bob"]).await;
+    let stall = edge.stall().await;
+    app.send("alice", &dm, "first").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // 80 messages of 4,000 characters queue behind it: about 2.5 times the edge's body limit
+    let long = "x".repeat(4000);
+    for _ in 0..80 {
+        app.send("alice", &dm, &long).await;
+    }
+    drop(stall);
+    let pushed = edge.wait_for("new_message", 81).await;
+    let seqs: Vec<i64> = pushed.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=81).collect::<Vec<_>>(), "complete and in order");
+    let batches = edge.batches();
+    assert!(
+        batches.len() >= 3,
+        "the first, then the backlog in at least two parts: {}",
+        batches.len()
+    );
+    for batch in &batches {
+        let bytes = serde_json::to_vec(batch).unwrap().len();
+        assert!(
+            bytes <= shared_types::limits::MAX_BODY_BYTES,
+            "{bytes} bytes in one POST"
+        );
+    }
+}

@@ -18,6 +18,8 @@ use crate::delivery::{DeliveryItem, Notify};
 pub const DEFAULT_MAX_HOLD_MS: u64 = 300;
 /// Most events held behind a gap; beyond that the oldest gap is skipped.
 pub const MAX_HELD_EVENTS: usize = 256;
+/// Most skipped seqs remembered, so one that turns up late is still delivered.
+pub const MAX_SKIPPED_SEQS: usize = 4096;
 
 /// In-order delivery keyed by `seq`: ascending, no repeats, gaps held briefly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +31,13 @@ pub struct SeqBuffer<T> {
     last_delivered: Option<i64>,
     /// Events waiting for a gap to fill: seq → (held since, event).
     held: BTreeMap<i64, (u64, T)>,
+    /// Seqs given up on when their gap was skipped. Core numbers without
+    /// gaps, so a skipped seq was only late (core publishes after commit,
+    /// and two sends committed together may be published in either order;
+    /// under load the second can miss the hold): it is delivered when it
+    /// comes, out of order, rather than lost.
+    #[serde(default)]
+    skipped: BTreeSet<i64>,
     max_hold_ms: u64,
 }
 
@@ -43,6 +52,7 @@ impl<T> SeqBuffer<T> {
         Self {
             last_delivered: None,
             held: BTreeMap::new(),
+            skipped: BTreeSet::new(),
             max_hold_ms,
         }
     }
@@ -56,10 +66,18 @@ impl<T> SeqBuffer<T> {
     }
 
     /// Takes one event; returns the events now deliverable, in `seq` order.
-    /// Repeats (`seq` ≤ last delivered, or already held) are dropped.
+    /// Repeats (`seq` ≤ last delivered, or already held) are dropped, except
+    /// a seq whose gap was skipped: it is delivered late, once.
     pub fn accept(&mut self, seq: i64, event: T, now_ms: u64) -> Vec<(i64, T)> {
         let last = self.last_delivered.unwrap_or(0);
-        if seq <= last || self.held.contains_key(&seq) {
+        if seq <= last {
+            return if self.skipped.remove(&seq) {
+                vec![(seq, event)]
+            } else {
+                Vec::new()
+            };
+        }
+        if self.held.contains_key(&seq) {
             return Vec::new();
         }
         if Some(seq) == last.checked_add(1) {
@@ -102,6 +120,17 @@ impl<T> SeqBuffer<T> {
     /// Gives up on the lowest gap: delivers the lowest held event and its run.
     fn skip_gap(&mut self, ready: &mut Vec<(i64, T)>) {
         if let Some((seq, (_, event))) = self.held.pop_first() {
+            // the most recent skipped seqs only: a jump of millions stays cheap
+            let window = MAX_SKIPPED_SEQS as i64;
+            let from = self
+                .last_delivered
+                .unwrap_or(0)
+                .saturating_add(1)
+                .max(seq.saturating_sub(window));
+            self.skipped.extend(from..seq);
+            while self.skipped.len() > MAX_SKIPPED_SEQS {
+                self.skipped.pop_first();
+            }
             self.last_delivered = Some(seq);
             ready.push((seq, event));
             self.drain_consecutive(ready);

@@ -44,6 +44,19 @@ fn repeats_and_old_seqs_are_dropped() {
 }
 
 #[test]
+fn a_seq_skipped_behind_a_gap_is_delivered_late_once() {
+    let mut b = buf();
+    b.accept(1, (), 0);
+    assert!(b.accept(3, (), 10).is_empty());
+    assert_eq!(seqs(b.flush_due(310)), [3], "2 given up on");
+    // 2 turns up after all: delivered, out of order, not dropped
+    assert_eq!(seqs(b.accept(2, (), 400)), [2]);
+    assert!(b.accept(2, (), 401).is_empty(), "a second copy is a repeat");
+    assert!(b.accept(1, (), 402).is_empty(), "never skipped: a repeat");
+    assert_eq!(seqs(b.accept(4, (), 403)), [4]);
+}
+
+#[test]
 fn gap_is_filled_in_order() {
     let mut b = buf();
     b.accept(1, (), 0);
@@ -63,8 +76,9 @@ fn a_lost_event_blocks_for_at_most_the_hold_time() {
     b.accept(4, (), 150);
     assert!(b.flush_due(399).is_empty());
     assert_eq!(seqs(b.flush_due(400)), [3, 4]);
-    // the lost 2 arriving late is now a repeat
-    assert!(b.accept(2, (), 500).is_empty());
+    // 2 arriving late is delivered then, out of order, and only once
+    assert_eq!(seqs(b.accept(2, (), 500)), [2]);
+    assert!(b.accept(2, (), 501).is_empty());
     assert_eq!(seqs(b.accept(5, (), 500)), [5]);
 }
 

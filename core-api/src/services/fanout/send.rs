@@ -9,6 +9,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use shared_auth::internal_sig;
 use shared_types::internal::{FanoutBatch, FanoutEvent, FanoutTarget, GatewayUsers};
+use shared_types::limits::MAX_BODY_BYTES;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -38,16 +39,28 @@ impl Sender {
         if events.is_empty() {
             return;
         }
-        let count = events.len() as u64;
-        let Ok(body) = serde_json::to_vec(&FanoutBatch { events }) else {
-            return;
-        };
-        if self.post(lane, &body).await {
-            self.stats.batches_sent.fetch_add(1, Ordering::Relaxed);
-            self.stats.events_sent.fetch_add(count, Ordering::Relaxed);
-        } else {
-            self.stats.batches_failed.fetch_add(1, Ordering::Relaxed);
-            self.stats.events_failed.fetch_add(count, Ordering::Relaxed);
+        // a batch over the edge's body limit goes as consecutive halves, in order
+        let mut pending = vec![events];
+        while let Some(events) = pending.pop() {
+            let count = events.len() as u64;
+            let batch = FanoutBatch { events };
+            let Ok(body) = serde_json::to_vec(&batch) else {
+                continue;
+            };
+            if body.len() > MAX_BODY_BYTES && count > 1 {
+                let mut events = batch.events;
+                let second = events.split_off(events.len() / 2);
+                pending.push(second);
+                pending.push(events);
+                continue;
+            }
+            if self.post(lane, &body).await {
+                self.stats.batches_sent.fetch_add(1, Ordering::Relaxed);
+                self.stats.events_sent.fetch_add(count, Ordering::Relaxed);
+            } else {
+                self.stats.batches_failed.fetch_add(1, Ordering::Relaxed);
+                self.stats.events_failed.fetch_add(count, Ordering::Relaxed);
+            }
         }
     }
 
