@@ -122,7 +122,10 @@ function perMessage(r) {
   const messages = r.acked_ok_total;
   const objectRequests = (m.requests || 0) + (m.alarms || 0) + (g.requests || 0) + (g.alarms || 0);
   const wsIn = g.ws_messages || 0;
-  const writes = (m.storage_writes || 0) + (g.storage_writes || 0);
+  // a gateway re-arms its ping alarm (one set_alarm, counted as a write) each
+  // time it fires: that is the idle cost per ping interval, not a message's
+  const alarmRearms = Math.min(g.alarms || 0, g.storage_writes || 0);
+  const writes = (m.storage_writes || 0) + (g.storage_writes || 0) - alarmRearms;
   const activeMs = (m.active_ms ?? null) === null && (g.active_ms ?? null) === null ? null : (m.active_ms || 0) + (g.active_ms || 0);
   const billable = objectRequests + wsIn / PRICE.wsRatio;
   const gwPerRoom = r.gateways_per_room?.length ? r.gateways_per_room.reduce((a, b) => a + b, 0) / r.gateways_per_room.length : null;
@@ -330,7 +333,7 @@ gateways that held the sockets and the rooms of the workload. Per message (messa
 
 - *DO requests/message* = (room requests + room alarms + gateway requests + gateway alarms) ÷ messages; the bound is 1 + the gateways holding the room's members.
 - *billable requests/message* = the same + incoming WebSocket messages ÷ 20 (Cloudflare bills incoming WebSocket messages 20:1 as requests).
-- *storage writes/message* = (room + gateway storage writes) ÷ messages.
+- *storage writes/message* = (room + gateway storage writes, less the gateways' ping-alarm re-arms, one per alarm fired, which are the idle cost below) ÷ messages.
 - cost = billable requests × $0.15/M + storage rows written × $1.00/M (+ duration at $12.50/M GB-s, 128 MB per active object, when the edge reports active time).
 - Idle: the same sums over the gateways during the hold, per socket-hour (sockets × hold); *wake-ups* are gateway requests + incoming WebSocket messages (anything but the ping alarm) per socket per ping cycle.
 
