@@ -22,7 +22,8 @@ const { values: o } = parseArgs({
     config: { type: "string", default: join(ROOT, "wrangler.toml") },
     var: { type: "string", multiple: true, default: [] },
     // instead of the edge: bench/floor/worker.mjs, a Durable Object that only
-    // holds WebSockets (workerd's own memory per socket, for the idle workload)
+    // holds WebSockets (workerd's own memory per socket, for the idle workload),
+    // with the edge's compatibility date and flags
     floor: { type: "boolean", default: false },
   },
 });
@@ -63,7 +64,7 @@ const edge :Workerd.Worker = (
     ${modules().join(",\n    ")}
   ],
   compatibilityDate = ${str(cfg.compatibilityDate)},
-  compatibilityFlags = [${(o.floor ? [] : cfg.flags).map(str).join(", ")}],
+  compatibilityFlags = [${cfg.flags.map(str).join(", ")}],
   bindings = [
     ${bindings.join(",\n    ")}
   ],
