@@ -138,6 +138,22 @@ run_workloads() {
   fi
 }
 
+# run_node_edge NAME SCRIPT DESCRIPTION: the edge in workerd started by a Node
+# runner (workerd-edge.mjs or miniflare-edge.mjs), with its own core
+run_node_edge() {
+  local name=$1 script=$2 what=$3 port pid
+  port=$(free_port)
+  start_core "$port"
+  setsid node "$script" --port "$port" --config .wrangler-bench.toml \
+    --var "CORE_API_URL:http://127.0.0.1:$CORE_PORT" "${EDGE_VARS[@]}" \
+    >"$RUN_DIR/$name.log" 2>&1 </dev/null &
+  pid=$!
+  PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$port/health" "$what" "$pid"
+  run_workloads "$name" edge "http://127.0.0.1:$port" "$pid" workerd
+  stop_group "$pid"
+}
+
 for target in $TARGETS; do
   case "$target" in
     reference)
@@ -181,30 +197,8 @@ for target in $TARGETS; do
       fi
       stop_group "$pid"
       ;;
-    workerd)
-      port=$(free_port)
-      start_core "$port"
-      setsid node bench/workerd-edge.mjs --port "$port" --config .wrangler-bench.toml \
-        --var "CORE_API_URL:http://127.0.0.1:$CORE_PORT" "${EDGE_VARS[@]}" \
-        >"$RUN_DIR/workerd.log" 2>&1 </dev/null &
-      pid=$!
-      PIDS+=("$pid")
-      wait_http "http://127.0.0.1:$port/health" "the edge in workerd serve" "$pid"
-      run_workloads workerd edge "http://127.0.0.1:$port" "$pid" workerd
-      stop_group "$pid"
-      ;;
-    miniflare)
-      port=$(free_port)
-      start_core "$port"
-      setsid node bench/miniflare-edge.mjs --port "$port" --config .wrangler-bench.toml \
-        --var "CORE_API_URL:http://127.0.0.1:$CORE_PORT" "${EDGE_VARS[@]}" \
-        >"$RUN_DIR/miniflare.log" 2>&1 </dev/null &
-      pid=$!
-      PIDS+=("$pid")
-      wait_http "http://127.0.0.1:$port/health" "the edge under Miniflare" "$pid"
-      run_workloads miniflare edge "http://127.0.0.1:$port" "$pid" workerd
-      stop_group "$pid"
-      ;;
+    workerd) run_node_edge workerd bench/workerd-edge.mjs "the edge in workerd serve" ;;
+    miniflare) run_node_edge miniflare bench/miniflare-edge.mjs "the edge under Miniflare" ;;
     *) die "unknown target: $target (reference, floor, wrangler, workerd, miniflare)" ;;
   esac
 done
