@@ -21,12 +21,12 @@ pub use action::{ack_frames, not_a_member, AckHandle, Action, Authenticated, Cle
 use callbacks::joined_ack;
 
 use crate::calls::parse_call_event;
-use crate::engineio::{self, EioPacket};
 use crate::events::{parse_messaging_event, MessagingEvent};
-use crate::protocol_error::{close_code, ProtocolError};
+use crate::protocol::engineio::{self, EioPacket};
+use crate::protocol::error::{close_code, ProtocolError};
+use crate::protocol::socketio::{self, SioPacket};
 use crate::rate_guard::{RateDecision, WS_SOCKET_LIMIT};
 use crate::session_state::{SessionState, MAX_JOINED_CONVERSATIONS};
-use crate::socketio::{self, SioPacket};
 
 fn reply(frames: Vec<String>) -> Action {
     if frames.is_empty() {

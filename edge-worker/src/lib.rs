@@ -21,25 +21,22 @@
 pub mod calls;
 pub mod delivery;
 pub mod dispatch;
-pub mod engineio;
 pub mod events;
 pub mod front_door;
 pub mod gateway_name;
-pub mod heartbeat;
 pub mod presence_batch;
-pub mod protocol_error;
+pub mod protocol;
 pub mod rate_guard;
 pub mod replay_guard;
 pub mod room;
 pub mod send_batch;
 pub mod session_state;
 pub mod socket_index;
-pub mod socketio;
 pub mod stats;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;
 
 pub use dispatch::{ack_frames, not_a_member, AckHandle, Action, Authenticated, Cleanup, Opened};
-pub use protocol_error::ProtocolError;
+pub use protocol::ProtocolError;
 pub use session_state::SessionState;

@@ -14,8 +14,8 @@ use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use crate::delivery::DeliveryItem;
+use crate::protocol::socketio;
 use crate::session_state::{NamespaceSet, SessionState};
-use crate::socketio;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Entry {

@@ -7,8 +7,8 @@ use shared_types::ErrorCode;
 use uuid::Uuid;
 
 use crate::calls::CallRequest;
-use crate::protocol_error::ProtocolError;
-use crate::socketio;
+use crate::protocol::error::ProtocolError;
+use crate::protocol::socketio;
 
 /// Where to send the answer to a client's ack callback.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

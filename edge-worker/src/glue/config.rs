@@ -50,9 +50,12 @@ fn number(env: &Env, name: &str, default: u64, problems: &mut Vec<String>) -> u6
 }
 
 impl EdgeConfig {
-    pub fn heartbeat(&self) -> crate::heartbeat::HeartbeatConfig {
-        crate::heartbeat::HeartbeatConfig::new(self.ping_interval_ms, self.ping_timeout_ms)
-            .unwrap_or_default()
+    pub fn heartbeat(&self) -> crate::protocol::heartbeat::HeartbeatConfig {
+        crate::protocol::heartbeat::HeartbeatConfig::new(
+            self.ping_interval_ms,
+            self.ping_timeout_ms,
+        )
+        .unwrap_or_default()
     }
 
     /// The configuration, read from the bindings once per isolate (a
@@ -133,9 +136,10 @@ impl EdgeConfig {
         if config.gateway_max_sockets == 0 || config.gateway_max_shards == 0 {
             problems.push("GATEWAY_MAX_SOCKETS and GATEWAY_MAX_SHARDS must be at least 1".into());
         }
-        if let Err(e) =
-            crate::heartbeat::HeartbeatConfig::new(config.ping_interval_ms, config.ping_timeout_ms)
-        {
+        if let Err(e) = crate::protocol::heartbeat::HeartbeatConfig::new(
+            config.ping_interval_ms,
+            config.ping_timeout_ms,
+        ) {
             problems.push(format!("PING_INTERVAL_MS/PING_TIMEOUT_MS: {e}"));
         }
         if problems.is_empty() {

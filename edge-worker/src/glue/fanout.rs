@@ -20,7 +20,7 @@ use super::config::EdgeConfig;
 use super::objects::{self, EdgeEvent, Publish};
 use super::{auth, http};
 use crate::delivery::{Delivery, DeliveryItem};
-use crate::socketio;
+use crate::protocol::socketio;
 use crate::stats::{ObjectCounters, StatsRequest, StatsResponse};
 
 /// The verified body and signature of a signed core → edge request.

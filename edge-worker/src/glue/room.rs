@@ -17,9 +17,9 @@ use super::config::EdgeConfig;
 use super::http;
 use super::objects::{self, EdgeEvent, Publish, Relay, Subscription};
 use crate::delivery::{Delivered, Delivery, DeliveryItem, OrderedQueues};
+use crate::protocol::socketio;
 use crate::replay_guard::ReplayGuard;
 use crate::room::{GatewaySet, Room as RoomBook, RoomEvent};
-use crate::socketio;
 use crate::stats::{self, LogThrottle, ObjectCounters};
 
 const STORAGE_KEY: &str = "gateways";

@@ -4,7 +4,7 @@ use shared_types::socket::ConnectError;
 use shared_types::ErrorCode;
 
 use super::*;
-use crate::heartbeat::HeartbeatConfig;
+use crate::protocol::heartbeat::HeartbeatConfig;
 
 #[test]
 fn open_sends_the_handshake_and_arms_the_first_ping() {

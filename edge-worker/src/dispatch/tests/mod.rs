@@ -4,7 +4,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
-use crate::heartbeat::HeartbeatConfig;
+use crate::protocol::heartbeat::HeartbeatConfig;
 
 mod connect;
 mod events;

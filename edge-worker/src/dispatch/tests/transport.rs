@@ -87,7 +87,7 @@ fn a_pong_that_reaches_rust_changes_nothing() {
 
 #[test]
 fn a_socket_that_never_connects_a_namespace_has_a_deadline() {
-    use crate::heartbeat::{HeartbeatConfig, PingRounds, SocketCheck};
+    use crate::protocol::heartbeat::{HeartbeatConfig, PingRounds, SocketCheck};
     let rounds = PingRounds::default();
     let s = opened();
     let check =

@@ -27,14 +27,14 @@ use super::objects::{self, Relay, Subscription};
 use super::{auth, http};
 use crate::delivery::{Delivered, Delivery, DeliveryItem, OrderedQueues};
 use crate::dispatch::{ack_frames, not_a_member, AckHandle, Action};
-use crate::engineio::PING_FRAME;
 use crate::gateway_name;
-use crate::heartbeat::{PingRounds, SocketCheck};
 use crate::presence_batch::PresenceBatch;
+use crate::protocol::engineio::PING_FRAME;
+use crate::protocol::heartbeat::{PingRounds, SocketCheck};
+use crate::protocol::socketio;
 use crate::replay_guard::ReplayGuard;
 use crate::send_batch::SendBatcher;
 use crate::socket_index::{SocketIndex, Transitions};
-use crate::socketio;
 use crate::stats::{self, ObjectCounters};
 use crate::SessionState;
 
@@ -372,7 +372,8 @@ impl Gateway {
         pair.server.send_with_str(&opened.frame)?;
         if !self.inner.alarm_armed.get() {
             if self.state.storage().get_alarm().await?.is_none() {
-                let at = crate::heartbeat::PingRounds::next_round_at(config.heartbeat(), now);
+                let at =
+                    crate::protocol::heartbeat::PingRounds::next_round_at(config.heartbeat(), now);
                 self.set_alarm(at, now).await?;
             }
             self.inner.alarm_armed.set(true);

@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use shared_types::socket::{Ack, ConnectError};
 
-use crate::engineio::message_frame;
-use crate::protocol_error::ProtocolError;
+use crate::protocol::engineio::message_frame;
+use crate::protocol::error::ProtocolError;
 
 pub const DEFAULT_NAMESPACE: &str = "/";
 /// Largest ack id accepted: JavaScript clients cannot count past 2^53 exactly,

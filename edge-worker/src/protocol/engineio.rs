@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use shared_types::limits::MAX_WS_FRAME_BYTES;
 
-use crate::heartbeat::HeartbeatConfig;
-use crate::protocol_error::ProtocolError;
+use crate::protocol::error::ProtocolError;
+use crate::protocol::heartbeat::HeartbeatConfig;
 
 /// The payload of the open packet (`0{…}`), in the exact field order the
 /// reference server sends.

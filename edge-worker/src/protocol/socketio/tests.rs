@@ -346,7 +346,8 @@ fn helper_frames_decode_back() {
         disconnect("/messaging"),
     ];
     for f in frames {
-        let Ok(crate::engineio::EioPacket::Message(text)) = crate::engineio::decode_text_frame(&f)
+        let Ok(crate::protocol::engineio::EioPacket::Message(text)) =
+            crate::protocol::engineio::decode_text_frame(&f)
         else {
             panic!("{f} is not a message frame");
         };
@@ -382,7 +383,7 @@ mod properties {
         #[test]
         fn any_text_decodes_or_fails_cleanly(text in ".{0,64}") {
             let _ = decode(&text);
-            let _ = crate::engineio::decode_text_frame(&text);
+            let _ = crate::protocol::engineio::decode_text_frame(&text);
         }
 
         /// Text built from packet-like pieces reaches the deeper parsing paths.
