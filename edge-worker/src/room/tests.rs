@@ -168,7 +168,7 @@ fn gateways(names: &[&str]) -> GatewaySet {
 
 #[test]
 fn the_gateway_set_changes_only_on_first_join_and_last_leave() {
-    let mut room = Room::default();
+    let mut room = RoomState::default();
     assert!(room.subscribe("DFW.0", 1));
     assert!(!room.subscribe("DFW.0", 2), "already in: no write");
     assert!(room.subscribe("AMS.1", 1));
@@ -180,7 +180,7 @@ fn the_gateway_set_changes_only_on_first_join_and_last_leave() {
 
 #[test]
 fn an_older_change_that_arrives_late_is_ignored() {
-    let mut room = Room::default();
+    let mut room = RoomState::default();
     // leave (v5) overtook the join (v4) it followed
     assert!(!room.unsubscribe("G.0", 5));
     assert!(!room.subscribe("G.0", 4), "stale join");
@@ -193,7 +193,7 @@ fn an_older_change_that_arrives_late_is_ignored() {
 
 #[test]
 fn publish_orders_seq_events_and_passes_others_through() {
-    let mut room = Room::new(GatewaySet::new(), 300);
+    let mut room = RoomState::new(GatewaySet::new(), 300);
     assert_eq!(frames(room.publish(Some(1), event("m1"), 0)), ["m1"]);
     assert!(room.publish(Some(3), event("m3"), 0).is_empty());
     assert_eq!(frames(room.publish(None, event("edit"), 1)), ["edit"]);
@@ -208,7 +208,7 @@ fn publish_orders_seq_events_and_passes_others_through() {
 #[test]
 fn one_delivery_per_gateway_with_the_notified_members_of_each() {
     let conversation = Uuid::from_u128(1);
-    let room = Room::new(gateways(&["A.0", "B.0"]), 300);
+    let room = RoomState::new(gateways(&["A.0", "B.0"]), 300);
     let mut e = event("M");
     e.notify_frame = Some("N".into());
     e.notify = vec![
@@ -263,7 +263,7 @@ fn one_delivery_per_gateway_with_the_notified_members_of_each() {
 
 #[test]
 fn a_removal_evicts_only_on_gateways_that_hold_the_room() {
-    let room = Room::new(gateways(&["A.0"]), 300);
+    let room = RoomState::new(gateways(&["A.0"]), 300);
     let mut e = event("R");
     e.evict_user = Some("bob".into());
     let out = room.deliveries(Uuid::nil(), &e);
@@ -272,7 +272,7 @@ fn a_removal_evicts_only_on_gateways_that_hold_the_room() {
 
 #[test]
 fn typing_is_relayed_to_the_other_gateways_only() {
-    let room = Room::new(gateways(&["A.0", "B.0", "C.0"]), 300);
+    let room = RoomState::new(gateways(&["A.0", "B.0", "C.0"]), 300);
     let out = room.relay_deliveries(Uuid::nil(), "B.0", "/messaging", "T", "alice");
     let names: Vec<&str> = out.iter().map(|(g, _)| g.as_str()).collect();
     assert_eq!(names, ["A.0", "C.0"]);

@@ -20,13 +20,13 @@ use shared_types::ErrorCode;
 pub use action::{ack_frames, not_a_member, AckHandle, Action, Authenticated, Cleanup, Opened};
 use callbacks::joined_ack;
 
-use crate::calls::parse_call_event;
-use crate::events::{parse_messaging_event, MessagingEvent};
+use crate::gateway::calls::parse_call_event;
+use crate::gateway::events::{parse_messaging_event, MessagingEvent};
+use crate::gateway::rate_guard::{RateDecision, WS_SOCKET_LIMIT};
+use crate::gateway::session::{SessionState, MAX_JOINED_CONVERSATIONS};
 use crate::protocol::engineio::{self, EioPacket};
 use crate::protocol::error::{close_code, ProtocolError};
 use crate::protocol::socketio::{self, SioPacket};
-use crate::rate_guard::{RateDecision, WS_SOCKET_LIMIT};
-use crate::session_state::{SessionState, MAX_JOINED_CONVERSATIONS};
 
 fn reply(frames: Vec<String>) -> Action {
     if frames.is_empty() {

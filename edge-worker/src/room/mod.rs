@@ -5,13 +5,17 @@
 //! the order buffer lives in memory (catch-up with `after_seq` covers a Room
 //! that restarted).
 
+pub mod api;
+#[cfg(target_arch = "wasm32")]
+mod glue;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use shared_types::internal::GatewayUsers;
 use uuid::Uuid;
 
-use crate::delivery::{DeliveryItem, Notify};
+use crate::gateway::delivery::{DeliveryItem, Notify};
 
 /// How long a gap in `seq` may hold back later events before they are
 /// released anyway (a lost event must never block the room).
@@ -174,7 +178,7 @@ pub type GatewaySet = BTreeMap<String, u64>;
 /// One conversation's room: the gateways holding its joined sockets, and
 /// ordered release of its events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Room {
+pub struct RoomState {
     gateways: GatewaySet,
     /// Versions of unsubscriptions, in memory only (a restart forgets them,
     /// which matters only for a change still on its way at that moment).
@@ -182,7 +186,7 @@ pub struct Room {
     order: SeqBuffer<RoomEvent>,
 }
 
-impl Room {
+impl RoomState {
     /// A Room that loaded its stored gateway set.
     pub fn new(gateways: GatewaySet, max_hold_ms: u64) -> Self {
         Self {

@@ -7,9 +7,9 @@ use shared_types::ErrorCode;
 use worker::Method;
 
 use super::Gateway;
-use crate::calls::CallRequest;
-use crate::dispatch::AckHandle;
-use crate::glue::core_client::{self, CoreError};
+use crate::gateway::calls::CallRequest;
+use crate::gateway::dispatch::AckHandle;
+use crate::runtime::core_client::{self, CoreError};
 
 pub(super) struct PendingCall {
     pub(super) ack: Option<AckHandle>,

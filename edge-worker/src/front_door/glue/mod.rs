@@ -1,15 +1,9 @@
-//! The Worker's glue: fetch routing and the Durable Objects. Every protocol
-//! and bookkeeping rule lives in the plain-Rust modules of this crate.
+//! The Worker's fetch handler: routes a request to a gateway (socket
+//! upgrades), to core (REST, the TMS webhook) or to Rooms and gateways
+//! (core's fan-out). The verdicts are `front_door`'s; this only does I/O.
 
-mod auth;
-mod config;
-mod core_client;
 mod fanout;
-mod gateway;
-mod http;
-mod objects;
 mod proxy;
-mod room;
 
 use std::cell::RefCell;
 
@@ -18,8 +12,9 @@ use shared_types::ErrorCode;
 use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response};
 
 use crate::front_door::{self, Cors};
-use crate::gateway_name::{self, ShardHint};
-use config::EdgeConfig;
+use crate::gateway::names::{self, ShardHint};
+use crate::runtime::config::EdgeConfig;
+use crate::runtime::{http, objects};
 
 thread_local! {
     /// Per isolate: where the last full gateway was, so upgrades skip it.
@@ -113,11 +108,11 @@ async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result
     ) {
         return engine_io_error(refusal.code, refusal.message);
     }
-    let location = gateway_name::location(colo(&req).as_deref());
+    let location = names::location(colo(&req).as_deref());
     let now = Date::now().as_millis();
     let shards = SHARD_HINT.with(|h| h.borrow().order(&location, config.gateway_max_shards, now));
     for shard in shards {
-        let gateway = gateway_name::gateway_name(&location, shard);
+        let gateway = names::gateway_name(&location, shard);
         let mut target = format!(
             "https://gateway.internal/connect?gw={}",
             encode_component(&gateway)

@@ -1,7 +1,7 @@
 //! Gateway: a Durable Object holding many WebSockets near their clients,
 //! with the hibernation API. Each socket's state is its attachment
-//! (`SessionState`) and its protocol runs through `crate::dispatch`; the
-//! indexes (`crate::socket_index`) are rebuilt from the attachments when the
+//! (`SessionState`) and its protocol runs through `crate::gateway::dispatch`; the
+//! indexes (`crate::gateway::index`) are rebuilt from the attachments when the
 //! object wakes. One alarm pings every socket; pongs are answered by the
 //! runtime's auto-response and never run this code. This file only does I/O.
 
@@ -21,22 +21,22 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
 };
 
-use super::config::EdgeConfig;
-use super::core_client;
-use super::objects::{self, Relay, Subscription};
-use super::{auth, http};
-use crate::delivery::{Delivered, Delivery, DeliveryItem, OrderedQueues};
-use crate::dispatch::{ack_frames, not_a_member, AckHandle, Action};
-use crate::gateway_name;
-use crate::presence_batch::PresenceBatch;
+use crate::common::queues::OrderedQueues;
+use crate::common::replay_guard::ReplayGuard;
+use crate::common::stats::{self, ObjectCounters};
+use crate::gateway::delivery::{Delivered, Delivery, DeliveryItem};
+use crate::gateway::dispatch::{ack_frames, not_a_member, AckHandle, Action};
+use crate::gateway::index::{SocketIndex, Transitions};
+use crate::gateway::names;
+use crate::gateway::presence::PresenceBatch;
+use crate::gateway::sends::SendBatcher;
+use crate::gateway::session::SessionState;
 use crate::protocol::engineio::PING_FRAME;
 use crate::protocol::heartbeat::{PingRounds, SocketCheck};
 use crate::protocol::socketio;
-use crate::replay_guard::ReplayGuard;
-use crate::send_batch::SendBatcher;
-use crate::socket_index::{SocketIndex, Transitions};
-use crate::stats::{self, ObjectCounters};
-use crate::SessionState;
+use crate::room::api::{Relay, Subscription};
+use crate::runtime::config::EdgeConfig;
+use crate::runtime::{auth, core_client, http, objects};
 
 mod calls;
 mod presence;
@@ -281,7 +281,7 @@ impl Gateway {
             if self.inner.name.borrow().is_none() {
                 *self.inner.name.borrow_mut() = states
                     .iter()
-                    .find_map(|s| gateway_name::gateway_of_session(&s.session_id))
+                    .find_map(|s| names::gateway_of_session(&s.session_id))
                     .map(str::to_owned);
             }
             *slot = Some(SocketIndex::rebuild(&states));
@@ -357,7 +357,7 @@ impl Gateway {
         }
         *self.inner.name.borrow_mut() = Some(gateway.clone());
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let session_id = gateway_name::session_id(&gateway, &nonce);
+        let session_id = names::session_id(&gateway, &nonce);
         let now = now_ms();
         let (session, opened) =
             SessionState::open(&session_id, query("token"), config.heartbeat(), now);

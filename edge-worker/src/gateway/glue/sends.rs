@@ -1,5 +1,5 @@
 //! A gateway's socket sends on their way to core: serialised once on
-//! arrival, batched across sockets by `crate::send_batch`, one call to core
+//! arrival, batched across sockets by `crate::gateway::sends`, one call to core
 //! per batch, and every send acked with its own result.
 
 use serde::Deserialize;
@@ -11,8 +11,8 @@ use shared_types::{ApiErrorBody, ErrorCode};
 use worker::Method;
 
 use super::Gateway;
-use crate::dispatch::AckHandle;
-use crate::glue::core_client::{self, CoreError};
+use crate::gateway::dispatch::AckHandle;
+use crate::runtime::core_client::{self, CoreError};
 
 pub(super) struct PendingSend {
     pub(super) ack: Option<AckHandle>,

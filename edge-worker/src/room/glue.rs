@@ -2,7 +2,7 @@
 //! sockets joined to `conversation:{id}` (stored, written only when a
 //! gateway's first socket joins or its last one leaves) and sends each event
 //! once per gateway, in `seq` order, from per-gateway queues. The logic is
-//! `crate::room` and `crate::delivery`; this only does I/O.
+//! `room::RoomState` and `gateway::delivery`; this only does I/O.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -13,14 +13,15 @@ use shared_types::socket::NS_NOTIFICATIONS;
 use uuid::Uuid;
 use worker::{durable_object, Date, Delay, DurableObject, Env, Request, Response, State, Storage};
 
-use super::config::EdgeConfig;
-use super::http;
-use super::objects::{self, EdgeEvent, Publish, Relay, Subscription};
-use crate::delivery::{Delivered, Delivery, DeliveryItem, OrderedQueues};
+use super::api::{EdgeEvent, Publish, Relay, Subscription};
+use super::{GatewaySet, RoomEvent, RoomState};
+use crate::common::queues::OrderedQueues;
+use crate::common::replay_guard::ReplayGuard;
+use crate::common::stats::{self, LogThrottle, ObjectCounters};
+use crate::gateway::delivery::{Delivered, Delivery, DeliveryItem};
 use crate::protocol::socketio;
-use crate::replay_guard::ReplayGuard;
-use crate::room::{GatewaySet, Room as RoomBook, RoomEvent};
-use crate::stats::{self, LogThrottle, ObjectCounters};
+use crate::runtime::config::EdgeConfig;
+use crate::runtime::{http, objects};
 
 const STORAGE_KEY: &str = "gateways";
 /// How long a gap in `seq` may hold later messages back.
@@ -42,7 +43,7 @@ struct Shared {
     env: Env,
     storage: Storage,
     conversation_id: Cell<Option<Uuid>>,
-    book: RefCell<Option<RoomBook>>,
+    book: RefCell<Option<RoomState>>,
     queues: RefCell<OrderedQueues<DeliveryItem>>,
     counters: RefCell<ObjectCounters>,
     log: Cell<LogThrottle>,
@@ -169,7 +170,7 @@ impl Room {
         let stored: Option<GatewaySet> = self.shared.storage.get(STORAGE_KEY).await?;
         let mut slot = self.shared.book.borrow_mut();
         if slot.is_none() {
-            *slot = Some(RoomBook::new(stored.unwrap_or_default(), MAX_HOLD_MS));
+            *slot = Some(RoomState::new(stored.unwrap_or_default(), MAX_HOLD_MS));
         }
         Ok(())
     }
@@ -305,7 +306,7 @@ impl Shared {
         futures_util::future::join_all(idle.into_iter().map(|g| self.drain(g))).await;
     }
 
-    fn with_book<T>(&self, f: impl FnOnce(&mut RoomBook) -> T) -> Option<T> {
+    fn with_book<T>(&self, f: impl FnOnce(&mut RoomState) -> T) -> Option<T> {
         self.book.borrow_mut().as_mut().map(f)
     }
 

@@ -13,9 +13,9 @@ use rustc_hash::FxHashMap;
 
 use uuid::Uuid;
 
-use crate::delivery::DeliveryItem;
+use crate::gateway::delivery::DeliveryItem;
+use crate::gateway::session::{NamespaceSet, SessionState};
 use crate::protocol::socketio;
-use crate::session_state::{NamespaceSet, SessionState};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Entry {

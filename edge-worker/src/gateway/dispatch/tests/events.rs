@@ -4,7 +4,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
-use crate::session_state::MAX_JOINED_CONVERSATIONS;
+use crate::gateway::session::MAX_JOINED_CONVERSATIONS;
 
 #[test]
 fn join_asks_core_then_confirms() {

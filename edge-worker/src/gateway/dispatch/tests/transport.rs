@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::session_state::DEFAULT_CONNECT_TIMEOUT_MS;
+use crate::gateway::session::DEFAULT_CONNECT_TIMEOUT_MS;
 
 #[test]
 fn flood_is_rate_limited_locally() {

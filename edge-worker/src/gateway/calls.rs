@@ -10,7 +10,7 @@ use shared_types::socket::{client_events, Ack};
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
-use crate::events::{payload, truncate, MAX_ECHO_BYTES};
+use crate::gateway::events::{payload, truncate, MAX_ECHO_BYTES};
 
 /// What a `/calls` event asks core to do.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,12 +16,12 @@ use shared_types::ErrorCode;
 use uuid::Uuid;
 use worker::{Env, Method, Request, Response};
 
-use super::config::EdgeConfig;
-use super::objects::{self, EdgeEvent, Publish};
-use super::{auth, http};
-use crate::delivery::{Delivery, DeliveryItem};
+use crate::common::stats::{ObjectCounters, StatsRequest, StatsResponse};
+use crate::gateway::delivery::{Delivery, DeliveryItem};
 use crate::protocol::socketio;
-use crate::stats::{ObjectCounters, StatsRequest, StatsResponse};
+use crate::room::api::{EdgeEvent, Publish};
+use crate::runtime::config::EdgeConfig;
+use crate::runtime::{auth, http, objects};
 
 /// The verified body and signature of a signed core → edge request.
 async fn verified_body<T: DeserializeOwned>(

@@ -119,13 +119,13 @@ impl EdgeConfig {
             gateway_max_sockets: number(
                 env,
                 "GATEWAY_MAX_SOCKETS",
-                crate::gateway_name::DEFAULT_MAX_SOCKETS as u64,
+                crate::gateway::names::DEFAULT_MAX_SOCKETS as u64,
                 &mut problems,
             ) as usize,
             gateway_max_shards: number(
                 env,
                 "GATEWAY_MAX_SHARDS",
-                u64::from(crate::gateway_name::DEFAULT_MAX_SHARDS),
+                u64::from(crate::gateway::names::DEFAULT_MAX_SHARDS),
                 &mut problems,
             )
             .min(u64::from(u32::MAX)) as u32,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use shared_types::socket::NAMESPACES;
 use uuid::Uuid;
 
-use crate::rate_guard::RateGuard;
+use crate::gateway::rate_guard::RateGuard;
 
 /// Conservative size budget for the serialized attachment (Cloudflare's
 /// documented attachment limit has been 2 KiB).
@@ -225,8 +225,10 @@ mod tests {
             typing: true,
             at_ms: u64::MAX,
         });
-        s.rate
-            .check(crate::rate_guard::WS_SOCKET_LIMIT, u64::MAX / 1_000);
+        s.rate.check(
+            crate::gateway::rate_guard::WS_SOCKET_LIMIT,
+            u64::MAX / 1_000,
+        );
         s.connect_deadline_ms = Some(u64::MAX);
         let json = serde_json::to_string(&s).unwrap();
         assert!(

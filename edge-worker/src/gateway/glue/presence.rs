@@ -5,9 +5,9 @@ use shared_types::internal::PresenceReport;
 use worker::Method;
 
 use super::Inner;
-use crate::glue::config::EdgeConfig;
-use crate::glue::core_client::{self, CoreError};
-use crate::presence_batch::Report;
+use crate::gateway::presence::Report;
+use crate::runtime::config::EdgeConfig;
+use crate::runtime::core_client::{self, CoreError};
 
 impl Inner {
     /// Sends batched presence changes to core, one report in flight.

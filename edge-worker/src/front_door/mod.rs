@@ -2,6 +2,9 @@
 //! the Socket.IO handshake query and CORS. Pure, so `cargo test` covers it;
 //! `glue` only reads the request and writes the answer.
 
+#[cfg(target_arch = "wasm32")]
+mod glue;
+
 use shared_types::origins::AllowedOrigins;
 
 /// Engine.IO's own refusal of a handshake: HTTP 400 with `{code, message}`,

@@ -1,10 +1,11 @@
-//! Addressing the Durable Objects and the small JSON messages between them.
+//! What a Room object is asked: subscription changes and typing relays from
+//! gateways, and core's events (through the Worker). JSON bodies between
+//! objects.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use shared_types::internal::FanoutEvent;
 use uuid::Uuid;
-use worker::{Env, Stub};
 
 /// A gateway's first socket joined a conversation (`subscribed: true`) or
 /// its last one left. `version` increases with every change of that
@@ -38,22 +39,4 @@ pub type EdgeEvent = FanoutEvent<Box<RawValue>>;
 pub struct Publish {
     pub signature: String,
     pub events: Vec<EdgeEvent>,
-}
-
-pub fn gateway(env: &Env, name: &str) -> worker::Result<Stub> {
-    env.durable_object("GATEWAY")?
-        .id_from_name(name)?
-        .get_stub()
-}
-
-pub fn room(env: &Env, conversation_id: &Uuid) -> worker::Result<Stub> {
-    env.durable_object("ROOM")?
-        .id_from_name(&conversation_id.to_string())?
-        .get_stub()
-}
-
-/// `set_alarm` takes an offset from now (an `i64` of milliseconds), not a
-/// time: this turns the absolute `at_ms` into one, 0 when it is past.
-pub fn offset_ms(at_ms: u64, now_ms: u64) -> i64 {
-    at_ms.saturating_sub(now_ms) as i64
 }

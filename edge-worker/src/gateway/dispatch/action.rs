@@ -6,7 +6,7 @@ use shared_types::socket::Ack;
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
-use crate::calls::CallRequest;
+use crate::gateway::calls::CallRequest;
 use crate::protocol::error::ProtocolError;
 use crate::protocol::socketio;
 

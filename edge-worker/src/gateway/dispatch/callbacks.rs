@@ -8,10 +8,10 @@ use shared_types::ErrorCode;
 use uuid::Uuid;
 
 use super::{ack_frames, connect_error_frame, AckHandle, Authenticated, Cleanup, Opened};
+use crate::gateway::session::SessionState;
 use crate::protocol::engineio::{self, OpenHandshake};
 use crate::protocol::heartbeat::{HeartbeatConfig, SocketLiveness};
 use crate::protocol::socketio;
-use crate::session_state::SessionState;
 
 impl SessionState {
     /// A new socket: the state to attach and the open frame to send first.

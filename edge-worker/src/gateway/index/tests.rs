@@ -1,5 +1,5 @@
 use super::*;
-use crate::delivery::Notify;
+use crate::gateway::delivery::Notify;
 
 /// The plan's sends as owned pairs, to compare.
 fn sends(plan: &Plan) -> Vec<(String, String)> {

@@ -6,8 +6,8 @@ use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
 use worker::{Request, Response};
 
-use super::config::EdgeConfig;
-use super::{auth, core_client, http};
+use crate::runtime::config::EdgeConfig;
+use crate::runtime::{auth, core_client, http};
 
 /// Request headers core may need; everything else (cookies, the JWT) stays here.
 const FORWARDED_HEADERS: &[&str] = &["content-type", "accept", "x-request-id"];

@@ -1,0 +1,23 @@
+//! Addressing the Durable Objects (their messages are `room::api` and
+//! `gateway::delivery`).
+
+use uuid::Uuid;
+use worker::{Env, Stub};
+
+pub fn gateway(env: &Env, name: &str) -> worker::Result<Stub> {
+    env.durable_object("GATEWAY")?
+        .id_from_name(name)?
+        .get_stub()
+}
+
+pub fn room(env: &Env, conversation_id: &Uuid) -> worker::Result<Stub> {
+    env.durable_object("ROOM")?
+        .id_from_name(&conversation_id.to_string())?
+        .get_stub()
+}
+
+/// `set_alarm` takes an offset from now (an `i64` of milliseconds), not a
+/// time: this turns the absolute `at_ms` into one, 0 when it is past.
+pub fn offset_ms(at_ms: u64, now_ms: u64) -> i64 {
+    at_ms.saturating_sub(now_ms) as i64
+}
