@@ -2,8 +2,9 @@
 # `make lint`: formatting and clippy, as `make test` runs them.
 #   cargo fmt --all -- --check
 #   cargo clippy --workspace --all-targets -- -D warnings
-#   cargo clippy -p edge-worker --target wasm32-unknown-unknown -- -D warnings
-#     (once edge-worker has its Worker glue; needs the wasm32 target)
+#   cargo clippy -p edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
+#     (the Worker's glue is wasm32 only; --all-targets also compiles the
+#     edge's tests for wasm32, so a test there cannot rot uncompiled)
 # Stops at the first failure with a non-zero exit.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -23,4 +24,4 @@ step() { # description cmd...
 step "formatting" cargo fmt --all -- --check
 step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
 wasm_target_installed || die "the wasm32-unknown-unknown target is missing: run scripts/ensure-tools.sh --wasm-target"
-step "clippy (edge, wasm32)" cargo clippy -p edge-worker --target wasm32-unknown-unknown -- -D warnings
+step "clippy (edge, wasm32, with its tests)" cargo clippy -p edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings

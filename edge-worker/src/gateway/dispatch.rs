@@ -17,7 +17,10 @@ use serde_json::{json, Value};
 use shared_types::socket::{Ack, ConnectAuth, ConnectError, NAMESPACES, NS_CALLS, NS_MESSAGING};
 use shared_types::ErrorCode;
 
-pub use action::{ack_frames, not_a_member, AckHandle, Action, Authenticated, Cleanup, Opened};
+pub use action::{
+    ack_frames, core_unavailable, not_a_member, AckHandle, Action, Authenticated, Cleanup, Opened,
+    CORE_UNAVAILABLE,
+};
 use callbacks::joined_ack;
 
 use crate::gateway::calls::parse_call_event;

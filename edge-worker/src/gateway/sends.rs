@@ -7,8 +7,25 @@
 //! with a send in flight contributes nothing to the next batch until that
 //! batch is answered, and within a batch its sends stay in order (core stores
 //! each sender's sends of a batch one after the other).
+//!
+//! Core answers a batch with one result per send, in the batch's order;
+//! `batch_acks` turns that answer into each send's ACK frame.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use shared_types::api::ValidSend;
+use shared_types::internal::BatchedSend;
+use shared_types::socket::Ack;
+use shared_types::{ApiErrorBody, ErrorCode};
+
+use crate::gateway::dispatch::{ack_frames, core_unavailable, AckHandle};
+
+/// Calls to core with socket sends in flight at once, per gateway.
+pub const SEND_BATCHES_IN_FLIGHT: usize = 4;
+/// Room left in a batch body for its envelope (`{"sends":[…]}`).
+pub const BATCH_BODY_MARGIN: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendBatcher<T> {
@@ -132,6 +149,112 @@ impl<T> SendBatcher<T> {
     }
 }
 
+/// A socket's send waiting for core: the `BatchedSend`, serialised once
+/// on arrival, and where its answer goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSend {
+    pub ack: Option<AckHandle>,
+    pub encoded: String,
+}
+
+impl PendingSend {
+    /// The send to queue, or the frames refusing one that could not be encoded.
+    pub fn encode(
+        ack: Option<AckHandle>,
+        user_id: String,
+        payload: ValidSend,
+    ) -> Result<Self, Vec<String>> {
+        let send = BatchedSend {
+            user_id,
+            message: payload.into_inner(),
+        };
+        match serde_json::to_string(&send) {
+            Ok(encoded) => Ok(Self { ack, encoded }),
+            Err(_) => {
+                let error = Ack::err(ErrorCode::InternalError, "send could not be encoded");
+                Err(ack_frames(ack.as_ref(), &error))
+            }
+        }
+    }
+}
+
+/// Core's `PersistedBatch`, read without building its messages: each
+/// message's JSON goes into its ack as core wrote it.
+#[derive(Debug, Deserialize)]
+pub struct BatchAnswer {
+    results: Vec<SendResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SendResult {
+    #[serde(default)]
+    data: Option<Persisted>,
+    #[serde(default)]
+    error: Option<ApiErrorBody>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Persisted {
+    message: Box<RawValue>,
+}
+
+/// The ACK frames answering one batch, and what was wrong with core's
+/// answer (for the log; the clients only see `CORE_UNAVAILABLE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchAcks {
+    /// (socket id, frame), in the batch's order; sends without an ack have none.
+    pub frames: Vec<(String, String)>,
+    pub problems: Vec<String>,
+}
+
+/// Each send's ACK frame from core's answer to `batch` (or from the error
+/// that replaced it). The n-th result answers the n-th send of the batch,
+/// whether or not that send asked for an ack or its socket is still open;
+/// an answer with another number of results answers none of them.
+pub fn batch_acks(batch: &Batch<PendingSend>, answer: Result<BatchAnswer, Ack>) -> BatchAcks {
+    let count: usize = batch.iter().map(|(_, sends)| sends.len()).sum();
+    let mut acks = BatchAcks::default();
+    let mut results = match answer {
+        Ok(answer) if answer.results.len() == count => Ok(answer.results.into_iter()),
+        Ok(answer) => {
+            let why = format!("{} results for {count} sends", answer.results.len());
+            acks.problems.push(why);
+            Err(core_unavailable())
+        }
+        Err(error) => Err(error),
+    };
+    for (session_id, sends) in batch {
+        for send in sends {
+            let result = results.as_mut().map(|each| each.next());
+            let Some(ack) = &send.ack else {
+                continue;
+            };
+            let frame = match result {
+                Ok(Some(result)) => match result_frame(ack, result) {
+                    Ok(frame) => frame,
+                    Err(why) => {
+                        acks.problems.push(why.into());
+                        ack.frame(&core_unavailable())
+                    }
+                },
+                Ok(None) => ack.frame(&core_unavailable()),
+                Err(error) => ack.frame(error),
+            };
+            acks.frames.push((session_id.clone(), frame));
+        }
+    }
+    acks
+}
+
+/// A send's ACK frame from its result, or why the result is unusable.
+fn result_frame(ack: &AckHandle, result: SendResult) -> Result<String, &'static str> {
+    match (result.data, result.error) {
+        (_, Some(e)) => Ok(ack.frame(&Ack::err_with_details(e.code, e.message, e.details))),
+        (Some(persisted), None) => Ok(ack.frame_ok_raw(persisted.message.get())),
+        (None, None) => Err("empty result"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +354,130 @@ mod tests {
         let all = b.drain_all();
         assert_eq!(all, vec![("a".into(), vec![1, 3]), ("b".into(), vec![2])]);
         assert_eq!(b.next_batch(), None);
+    }
+
+    fn pending(ack_id: Option<u64>) -> PendingSend {
+        PendingSend {
+            ack: ack_id.map(|id| AckHandle {
+                nsp: "/messaging".into(),
+                id,
+            }),
+            encoded: String::new(),
+        }
+    }
+
+    fn answer(json: &str) -> Result<BatchAnswer, Ack> {
+        Ok(serde_json::from_str(json).unwrap())
+    }
+
+    /// The edge's reading of core's answer follows `PersistedBatch`.
+    #[test]
+    fn core_batch_answers_read_as_raw_results() {
+        use shared_types::internal::{PersistedBatch, PersistedMessage};
+        use shared_types::Envelope;
+        let message: shared_types::api::Message = serde_json::from_value(serde_json::json!({
+            "id": "00000000-0000-0000-0000-000000000001",
+            "conversation_id": "00000000-0000-0000-0000-000000000002",
+            "sender_id": "alice", "type": "text", "content": "hi", "seq": 1,
+            "created_at": "2026-12-02T00:00:00Z"
+        }))
+        .unwrap();
+        let answer = PersistedBatch {
+            results: vec![
+                Envelope::ok(PersistedMessage {
+                    message: message.clone(),
+                    created: true,
+                }),
+                Envelope::failure(ApiErrorBody::new(ErrorCode::RateLimited, "slow down")),
+            ],
+        };
+        let text = serde_json::to_string(&Envelope::ok(answer)).unwrap();
+        let read: Envelope<BatchAnswer> = serde_json::from_str(&text).unwrap();
+        let mut results = read.data.unwrap().results.into_iter();
+        let first = results.next().unwrap();
+        let raw = first.data.unwrap().message;
+        let again: shared_types::api::Message = serde_json::from_str(raw.get()).unwrap();
+        assert_eq!(again, message);
+        let second = results.next().unwrap();
+        assert_eq!(second.error.unwrap().code, ErrorCode::RateLimited);
+        assert!(second.data.is_none());
+    }
+
+    /// The n-th result answers the n-th send, also after a send that asked
+    /// for no ack: each ack gets its own message, as core wrote it.
+    #[test]
+    fn each_send_is_acked_with_its_own_result() {
+        let batch = vec![
+            ("s1".to_owned(), vec![pending(Some(1)), pending(None)]),
+            ("s2".to_owned(), vec![pending(Some(7))]),
+        ];
+        let acks = batch_acks(
+            &batch,
+            answer(
+                r#"{"results":[
+                    {"data":{"message":{"id":"m1"},"created":true}},
+                    {"data":{"message":{"id":"m2"},"created":true}},
+                    {"error":{"code":"RATE_LIMITED","message":"slow down","details":{"retry_after_ms":40}}}
+                ]}"#,
+            ),
+        );
+        assert_eq!(
+            acks.frames,
+            vec![
+                (
+                    "s1".to_owned(),
+                    r#"43/messaging,1[{"ok":true,"data":{"id":"m1"}}]"#.to_owned()
+                ),
+                (
+                    "s2".to_owned(),
+                    r#"43/messaging,7[{"ok":false,"error":{"code":"RATE_LIMITED","message":"slow down","details":{"retry_after_ms":40}}}]"#
+                        .to_owned()
+                ),
+            ]
+        );
+        assert!(acks.problems.is_empty());
+    }
+
+    #[test]
+    fn a_miscounted_or_failed_answer_acks_every_send_with_the_error() {
+        let batch = vec![("s1".to_owned(), vec![pending(Some(1)), pending(Some(2))])];
+        let unavailable = |id: u64| {
+            format!(
+                r#"43/messaging,{id}[{{"ok":false,"error":{{"code":"CORE_UNAVAILABLE","message":"core is unavailable, retry later"}}}}]"#
+            )
+        };
+        let short = batch_acks(
+            &batch,
+            answer(r#"{"results":[{"data":{"message":{"id":"m1"}}}]}"#),
+        );
+        let frames: Vec<&str> = short.frames.iter().map(|(_, f)| f.as_str()).collect();
+        assert_eq!(frames, [unavailable(1), unavailable(2)]);
+        assert_eq!(short.problems, ["1 results for 2 sends"]);
+
+        let limited = Ack::err(ErrorCode::RateLimited, "slow down");
+        let failed = batch_acks(&batch, Err(limited));
+        assert_eq!(
+            failed.frames[1].1,
+            r#"43/messaging,2[{"ok":false,"error":{"code":"RATE_LIMITED","message":"slow down"}}]"#
+        );
+
+        let empty = batch_acks(&batch, answer(r#"{"results":[{},{"data":{"message":1}}]}"#));
+        assert_eq!(empty.frames[0].1, unavailable(1));
+        assert_eq!(empty.frames[1].1, r#"43/messaging,2[{"ok":true,"data":1}]"#);
+        assert_eq!(empty.problems, ["empty result"]);
+    }
+
+    #[test]
+    fn a_send_is_encoded_once_with_its_sender() {
+        let message: shared_types::api::SendMessage = serde_json::from_value(serde_json::json!({
+            "conversation_id": "00000000-0000-0000-0000-000000000002",
+            "type": "text", "content": "hi"
+        }))
+        .unwrap();
+        let payload = ValidSend::try_from(message).unwrap();
+        let send = PendingSend::encode(None, "alice".into(), payload).unwrap();
+        let sent: BatchedSend = serde_json::from_str(&send.encoded).unwrap();
+        assert_eq!(sent.user_id, "alice");
+        assert_eq!(sent.message.content.as_deref(), Some("hi"));
     }
 }

@@ -14,6 +14,7 @@ use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestIni
 
 use super::auth::now_unix;
 use super::config::EdgeConfig;
+use crate::gateway::dispatch::CORE_UNAVAILABLE;
 
 /// A failed call, ready to become an ack error (core's 429 `RATE_LIMITED`
 /// for a socket send becomes that ack error, with its details).
@@ -30,7 +31,7 @@ impl CoreError {
         worker::console_error!("core call failed: {why}");
         Self {
             code: ErrorCode::CoreUnavailable,
-            message: "core is unavailable, retry later".into(),
+            message: CORE_UNAVAILABLE.into(),
             details: None,
         }
     }

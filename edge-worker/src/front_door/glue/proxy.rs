@@ -6,6 +6,7 @@ use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
 use worker::{Request, Response};
 
+use crate::gateway::dispatch::CORE_UNAVAILABLE;
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::{auth, core_client, http};
 
@@ -70,10 +71,7 @@ async fn relay(
         Ok(resp) => Ok(resp),
         Err(e) => {
             worker::console_error!("proxy to core failed: {e}");
-            http::error(
-                ErrorCode::CoreUnavailable,
-                "core is unavailable, retry later",
-            )
+            http::error(ErrorCode::CoreUnavailable, CORE_UNAVAILABLE)
         }
     }
 }

@@ -135,6 +135,15 @@ pub struct Cleanup {
     pub conversation_ids: Vec<Uuid>,
 }
 
+/// What a client is told when the edge could not get core's answer (down,
+/// slow, garbled); the cause is logged, never shown.
+pub const CORE_UNAVAILABLE: &str = "core is unavailable, retry later";
+
+/// The ack for a call to core that got no usable answer.
+pub fn core_unavailable() -> Ack {
+    Ack::err(ErrorCode::CoreUnavailable, CORE_UNAVAILABLE)
+}
+
 /// The ack for a send (or join) to a conversation the user is not a member of.
 pub fn not_a_member() -> Ack {
     Ack::err(ErrorCode::Forbidden, "not a member of this conversation")

@@ -29,7 +29,7 @@ use crate::gateway::dispatch::{ack_frames, not_a_member, AckHandle, Action};
 use crate::gateway::index::{SocketIndex, Transitions};
 use crate::gateway::names;
 use crate::gateway::presence::PresenceBatch;
-use crate::gateway::sends::SendBatcher;
+use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 use crate::gateway::session::SessionState;
 use crate::protocol::engineio::PING_FRAME;
 use crate::protocol::heartbeat::{PingRounds, SocketCheck};
@@ -43,7 +43,6 @@ mod presence;
 mod sends;
 
 use calls::PendingCall;
-use sends::{PendingSend, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 
 #[wasm_bindgen]
 extern "C" {
@@ -513,8 +512,13 @@ impl Gateway {
     }
 
     fn ack(&self, session_id: &str, ack: Option<&AckHandle>, response: &Ack) {
+        self.send_to(session_id, &ack_frames(ack, response));
+    }
+
+    /// Frames for a socket that may have closed meanwhile.
+    fn send_to(&self, session_id: &str, frames: &[String]) {
         if let Some(ws) = self.socket(session_id) {
-            self.send(&ws, &ack_frames(ack, response));
+            self.send(&ws, frames);
         }
     }
 

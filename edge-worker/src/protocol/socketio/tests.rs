@@ -355,6 +355,7 @@ fn helper_frames_decode_back() {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use super::*;
     use proptest::prelude::*;
