@@ -280,17 +280,10 @@ impl SessionState {
                     typing,
                 }
             }
-            MessagingEvent::MarkRead(r) => Action::MarkRead {
+            MessagingEvent::Receipt(receipt) => Action::MarkReceipt {
                 ack,
                 user_id,
-                conversation_id: r.conversation_id,
-                message_id: r.message_id,
-            },
-            MessagingEvent::MarkDelivered(r) => Action::MarkDelivered {
-                ack,
-                user_id,
-                conversation_id: r.conversation_id,
-                message_id: r.message_id,
+                receipt,
             },
         }
     }

@@ -8,7 +8,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shared_types::api::{SendMessage, ValidSend};
-use shared_types::socket::{client_events, Ack, ConversationRef, MessageRef};
+use shared_types::internal::MarkReceipt;
+use shared_types::socket::{client_events, Ack, ConversationRef, MessageRef, ReceiptKind};
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
@@ -25,8 +26,32 @@ pub enum MessagingEvent {
         conversation_id: Uuid,
         typing: bool,
     },
-    MarkRead(MessageRef),
-    MarkDelivered(MessageRef),
+    /// `message_read` or `message_delivered`.
+    Receipt(Receipt),
+}
+
+/// A message marked read or delivered, for core to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub kind: ReceiptKind,
+    pub message: MessageRef,
+}
+
+impl Receipt {
+    /// Core's route for it (`/internal/v1/receipts/{kind}`).
+    pub fn path(&self) -> &'static str {
+        match self.kind {
+            ReceiptKind::Read => "/internal/v1/receipts/read",
+            ReceiptKind::Delivered => "/internal/v1/receipts/delivered",
+        }
+    }
+
+    pub fn body(&self) -> MarkReceipt {
+        MarkReceipt {
+            conversation_id: self.message.conversation_id,
+            message_id: self.message.message_id,
+        }
+    }
 }
 
 /// Parses `socket.emit(name, payload, ack)` on `/messaging`. `Err` is the ack
@@ -44,9 +69,14 @@ pub fn parse_messaging_event(name: &str, args: &[Value]) -> Result<MessagingEven
                 typing: name == client_events::TYPING_START,
             })
         }
-        client_events::MESSAGE_READ => payload::<MessageRef>(args).map(MessagingEvent::MarkRead),
-        client_events::MESSAGE_DELIVERED => {
-            payload::<MessageRef>(args).map(MessagingEvent::MarkDelivered)
+        client_events::MESSAGE_READ | client_events::MESSAGE_DELIVERED => {
+            let kind = if name == client_events::MESSAGE_READ {
+                ReceiptKind::Read
+            } else {
+                ReceiptKind::Delivered
+            };
+            payload::<MessageRef>(args)
+                .map(|message| MessagingEvent::Receipt(Receipt { kind, message }))
         }
         client_events::SEND_MESSAGE => {
             let message = payload::<SendMessage>(args)?;
@@ -142,11 +172,17 @@ mod tests {
         };
         assert_eq!(
             parse_messaging_event("message_read", &msg),
-            Ok(MessagingEvent::MarkRead(expected.clone()))
+            Ok(MessagingEvent::Receipt(Receipt {
+                kind: ReceiptKind::Read,
+                message: expected.clone()
+            }))
         );
         assert_eq!(
             parse_messaging_event("message_delivered", &msg),
-            Ok(MessagingEvent::MarkDelivered(expected))
+            Ok(MessagingEvent::Receipt(Receipt {
+                kind: ReceiptKind::Delivered,
+                message: expected
+            }))
         );
         let send = [json!({ "conversation_id": CID, "content": "hi", "client_msg_id": "c1" })];
         let Ok(MessagingEvent::SendMessage(m)) = parse_messaging_event("send_message", &send)

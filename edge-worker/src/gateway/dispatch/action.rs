@@ -7,6 +7,7 @@ use shared_types::ErrorCode;
 use uuid::Uuid;
 
 use crate::gateway::calls::CallRequest;
+use crate::gateway::events::Receipt;
 use crate::protocol::error::ProtocolError;
 use crate::protocol::socketio;
 
@@ -88,18 +89,11 @@ pub enum Action {
         conversation_id: Uuid,
         typing: bool,
     },
-    /// Mark at core (it checks membership), ack the result.
-    MarkRead {
+    /// Mark read or delivered at core (it checks membership), ack the result.
+    MarkReceipt {
         ack: Option<AckHandle>,
         user_id: String,
-        conversation_id: Uuid,
-        message_id: Uuid,
-    },
-    MarkDelivered {
-        ack: Option<AckHandle>,
-        user_id: String,
-        conversation_id: Uuid,
-        message_id: Uuid,
+        receipt: Receipt,
     },
     /// A `/calls` event, checked: send it to core (which checks membership
     /// and participation and records the change), in the socket's order

@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
-use shared_types::internal::{MarkReceipt, Membership, MAX_BATCHED_SENDS};
+use shared_types::internal::{Membership, MAX_BATCHED_SENDS};
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::socket::{Ack, ConnectError, UserTyping, NS_MESSAGING};
 use shared_types::ErrorCode;
@@ -26,6 +26,7 @@ use crate::common::replay_guard::ReplayGuard;
 use crate::common::stats::{self, ObjectCounters};
 use crate::gateway::delivery::{Delivered, Delivery, DeliveryItem};
 use crate::gateway::dispatch::{ack_frames, not_a_member, AckHandle, Action};
+use crate::gateway::events::Receipt;
 use crate::gateway::index::{SocketIndex, Transitions};
 use crate::gateway::names;
 use crate::gateway::presence::PresenceBatch;
@@ -564,26 +565,12 @@ impl Gateway {
                 let response = self.typing(&user_id, conversation_id, typing).await;
                 self.send(ws, &ack_frames(ack.as_ref(), &response));
             }
-            Action::MarkRead {
+            Action::MarkReceipt {
                 ack,
                 user_id,
-                conversation_id,
-                message_id,
+                receipt,
             } => {
-                let response = self
-                    .receipt(&user_id, conversation_id, message_id, "read")
-                    .await?;
-                self.send(ws, &ack_frames(ack.as_ref(), &response));
-            }
-            Action::MarkDelivered {
-                ack,
-                user_id,
-                conversation_id,
-                message_id,
-            } => {
-                let response = self
-                    .receipt(&user_id, conversation_id, message_id, "delivered")
-                    .await?;
+                let response = self.receipt(&user_id, &receipt).await?;
                 self.send(ws, &ack_frames(ack.as_ref(), &response));
             }
             Action::Call {
@@ -744,21 +731,11 @@ impl Gateway {
         )
     }
 
-    async fn receipt(
-        &self,
-        user_id: &str,
-        conversation_id: Uuid,
-        message_id: Uuid,
-        kind: &str,
-    ) -> worker::Result<Ack> {
+    async fn receipt(&self, user_id: &str, receipt: &Receipt) -> worker::Result<Ack> {
         let config = self.config()?;
-        let body = MarkReceipt {
-            conversation_id,
-            message_id,
-        };
-        let path = format!("/internal/v1/receipts/{kind}");
+        let body = receipt.body();
         let result: Result<serde_json::Value, _> =
-            core_client::call(&config, Method::Post, &path, user_id, Some(&body)).await;
+            core_client::call(&config, Method::Post, receipt.path(), user_id, Some(&body)).await;
         Ok(match result {
             Ok(data) => Ack::ok(data),
             Err(e) => e.ack(),

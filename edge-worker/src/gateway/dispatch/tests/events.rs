@@ -1,9 +1,11 @@
 //! `/messaging`, `/calls` and `/notifications` events.
 
 use serde_json::json;
+use shared_types::socket::{MessageRef, ReceiptKind};
 use uuid::Uuid;
 
 use super::*;
+use crate::gateway::events::Receipt;
 use crate::gateway::session::MAX_JOINED_CONVERSATIONS;
 
 #[test]
@@ -245,29 +247,59 @@ fn a_repeated_typing_state_is_acked_but_not_relayed() {
 fn read_and_delivered_marks_go_to_core() {
     let mut s = authed();
     let payload = json!({ "conversation_id": CONV, "message_id": MSG });
-    let message_id = Uuid::parse_str(MSG).unwrap();
+    let message = MessageRef {
+        conversation_id: conv(),
+        message_id: Uuid::parse_str(MSG).unwrap(),
+    };
     let ack = Some(AckHandle {
         nsp: "/messaging".into(),
         id: 1,
     });
     assert_eq!(
         emit(&mut s, 1, "message_read", payload.clone()),
-        Action::MarkRead {
+        Action::MarkReceipt {
             ack: ack.clone(),
             user_id: "alice".into(),
-            conversation_id: conv(),
-            message_id
+            receipt: Receipt {
+                kind: ReceiptKind::Read,
+                message: message.clone()
+            }
         }
     );
     assert_eq!(
         emit(&mut s, 1, "message_delivered", payload),
-        Action::MarkDelivered {
+        Action::MarkReceipt {
             ack,
             user_id: "alice".into(),
-            conversation_id: conv(),
-            message_id
+            receipt: Receipt {
+                kind: ReceiptKind::Delivered,
+                message
+            }
         }
     );
+}
+
+#[test]
+fn receipts_name_core_s_route_by_their_kind() {
+    let message = MessageRef {
+        conversation_id: conv(),
+        message_id: Uuid::parse_str(MSG).unwrap(),
+    };
+    for (kind, path) in [
+        (ReceiptKind::Read, "/internal/v1/receipts/read"),
+        (ReceiptKind::Delivered, "/internal/v1/receipts/delivered"),
+    ] {
+        let receipt = Receipt {
+            kind,
+            message: message.clone(),
+        };
+        assert_eq!(receipt.path(), path);
+        // core reads `{kind}` with the same serde names
+        let name = serde_json::to_value(kind).unwrap();
+        assert!(path.ends_with(name.as_str().unwrap()), "{path}");
+        assert_eq!(receipt.body().message_id, message.message_id);
+        assert_eq!(receipt.body().conversation_id, conv());
+    }
 }
 
 #[test]
