@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod dispatch;
 pub mod events;
 pub mod index;
+pub mod join;
 pub mod names;
 pub mod presence;
 pub mod rate_guard;

@@ -25,9 +25,10 @@ use crate::common::queues::OrderedQueues;
 use crate::common::replay_guard::ReplayGuard;
 use crate::common::stats::{self, ObjectCounters};
 use crate::gateway::delivery::{Delivered, Delivery, DeliveryItem};
-use crate::gateway::dispatch::{ack_frames, not_a_member, AckHandle, Action};
+use crate::gateway::dispatch::{ack_frames, AckHandle, Action};
 use crate::gateway::events::Receipt;
 use crate::gateway::index::{SocketIndex, Transitions};
+use crate::gateway::join::{Join, JoinStep};
 use crate::gateway::names;
 use crate::gateway::presence::PresenceBatch;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
@@ -37,7 +38,8 @@ use crate::protocol::heartbeat::{PingRounds, SocketCheck};
 use crate::protocol::socketio;
 use crate::room::api::{Relay, Subscription};
 use crate::runtime::config::EdgeConfig;
-use crate::runtime::{auth, core_client, http, objects};
+use crate::runtime::core_client::{self, CoreError};
+use crate::runtime::{auth, http, objects};
 
 mod calls;
 mod presence;
@@ -614,11 +616,8 @@ impl Gateway {
         Ok(())
     }
 
-    /// Asks core, joins locally (subscribing this gateway at the Room if it is
-    /// the first socket here), then asks core again: a removal that commits
-    /// between the first answer and the join sends its eviction to a Room
-    /// that may not list this gateway yet, so only the second answer (core
-    /// invalidates before it fans out) catches it.
+    /// Runs a `join_conversation` (`gateway::join`: ask core, join here,
+    /// subscribe, ask again, take it back on a refusal).
     async fn join(
         &self,
         ws: &WebSocket,
@@ -626,54 +625,49 @@ impl Gateway {
         user_id: &str,
         conversation_id: Uuid,
     ) -> worker::Result<()> {
-        if let Some(refusal) = self.membership_refusal(user_id, conversation_id).await? {
-            self.send(ws, &ack_frames(ack.as_ref(), &refusal));
-            return Ok(());
-        }
-        let Some((frames, t)) =
-            self.update(ws, |s| s.on_join_confirmed(ack.as_ref(), conversation_id))?
-        else {
-            return Ok(());
-        };
-        let Some(frames) = frames else {
-            return Ok(()); // closed meanwhile: its cleanup ran already
-        };
-        let refusal = if !self.apply(t).await {
-            Some(Ack::err(
-                ErrorCode::ServiceUnavailable,
-                "the conversation's room is unavailable, retry later",
-            ))
-        } else {
-            self.membership_refusal(user_id, conversation_id).await?
-        };
-        match refusal {
-            None => self.send(ws, &frames),
-            Some(refusal) => {
-                if let Some((_, t)) = self.update(ws, |s| s.on_evicted(conversation_id))? {
-                    self.apply(t).await;
+        let (mut join, mut step) = Join::start(ack, conversation_id);
+        let mut transitions = Transitions::default();
+        loop {
+            step = match step {
+                JoinStep::AskCore => {
+                    let answer = self.membership(user_id, &join.membership_path()).await?;
+                    join.on_membership(answer)
                 }
-                self.send(ws, &ack_frames(ack.as_ref(), &refusal));
-            }
+                JoinStep::JoinHere => {
+                    let joined =
+                        self.update(ws, |s| s.on_join_confirmed(join.ack(), conversation_id))?;
+                    join.on_joined(joined.and_then(|(frames, t)| {
+                        transitions = t;
+                        frames
+                    }))
+                }
+                JoinStep::Subscribe => {
+                    join.on_subscribed(self.apply(std::mem::take(&mut transitions)).await)
+                }
+                JoinStep::Leave => {
+                    if let Some((_, t)) = self.update(ws, |s| s.on_evicted(conversation_id))? {
+                        self.apply(t).await;
+                    }
+                    join.on_left()
+                }
+                JoinStep::Reply(frames) => {
+                    self.send(ws, &frames);
+                    return Ok(());
+                }
+                JoinStep::Stop => return Ok(()),
+            };
         }
-        Ok(())
     }
 
-    /// `None` if core says the user is a member; else the ack to answer with
-    /// (`FORBIDDEN`, or core's error when it could not answer).
-    async fn membership_refusal(
+    /// Core's answer about the user's membership, or its error as an ack.
+    async fn membership(
         &self,
         user_id: &str,
-        conversation_id: Uuid,
-    ) -> worker::Result<Option<Ack>> {
+        path: &str,
+    ) -> worker::Result<Result<Membership, Ack>> {
         let config = self.config()?;
-        let path = format!("/internal/v1/conversations/{conversation_id}/membership");
-        let answer: Result<Membership, _> =
-            core_client::call::<(), _>(&config, Method::Get, &path, user_id, None).await;
-        Ok(match answer {
-            Ok(m) if m.is_member => None,
-            Ok(_) => Some(not_a_member()),
-            Err(e) => Some(e.ack()),
-        })
+        let answer = core_client::call::<(), _>(&config, Method::Get, path, user_id, None).await;
+        Ok(answer.map_err(CoreError::ack))
     }
 
     /// Writes `user_typing` to the other local sockets in the room and has
