@@ -7,6 +7,8 @@ use serde_json::value::RawValue;
 use shared_types::internal::FanoutEvent;
 use uuid::Uuid;
 
+use crate::gateway::delivery::DeliveryItem;
+
 /// A gateway's first socket joined a conversation (`subscribed: true`) or
 /// its last one left. `version` increases with every change of that
 /// gateway, so the Room can ignore one that arrives late.
@@ -20,13 +22,28 @@ pub struct Subscription {
 /// A typing frame from a gateway (which wrote it to its own sockets) for the
 /// other gateways of the room. The Room refuses it (403) from a gateway it
 /// does not list.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Relay {
     pub conversation_id: Uuid,
     pub from_gateway: String,
     pub namespace: String,
     pub frame: String,
     pub exclude_user: String,
+}
+
+impl Relay {
+    /// The delivery of the relayed frame, the same for every gateway: the
+    /// sending one writes it to its own sockets, the Room sends it to the others.
+    pub fn item(&self) -> DeliveryItem {
+        DeliveryItem::Room {
+            conversation_id: self.conversation_id,
+            frame: Some(self.frame.clone()),
+            namespace: self.namespace.clone(),
+            exclude_user: Some(self.exclude_user.clone()),
+            evict_user: None,
+            notify: None,
+        }
+    }
 }
 
 /// Core's event as the edge holds it: `data` is core's JSON text, which

@@ -109,15 +109,8 @@ impl DurableObject for Room {
                 let relay: Relay = http::request_json(&mut req).await?;
                 self.shared.conversation_id.set(Some(relay.conversation_id));
                 let items = self.shared.with_book(|b| {
-                    b.is_subscribed(&relay.from_gateway).then(|| {
-                        b.relay_deliveries(
-                            relay.conversation_id,
-                            &relay.from_gateway,
-                            &relay.namespace,
-                            &relay.frame,
-                            &relay.exclude_user,
-                        )
-                    })
+                    b.is_subscribed(&relay.from_gateway)
+                        .then(|| b.relay_deliveries(&relay))
                 });
                 match items.flatten() {
                     Some(items) => {

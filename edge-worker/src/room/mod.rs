@@ -16,6 +16,7 @@ use shared_types::internal::GatewayUsers;
 use uuid::Uuid;
 
 use crate::gateway::delivery::{DeliveryItem, Notify};
+use api::Relay;
 
 /// How long a gap in `seq` may hold back later events before they are
 /// released anyway (a lost event must never block the room).
@@ -311,28 +312,11 @@ impl RoomState {
 
     /// A typing frame from `from_gateway` (which wrote it to its own sockets
     /// already) for every other gateway in the room.
-    pub fn relay_deliveries(
-        &self,
-        conversation_id: Uuid,
-        from_gateway: &str,
-        namespace: &str,
-        frame: &str,
-        exclude_user: &str,
-    ) -> Vec<(String, DeliveryItem)> {
+    pub fn relay_deliveries(&self, relay: &Relay) -> Vec<(String, DeliveryItem)> {
         self.gateways
             .keys()
-            .filter(|g| g.as_str() != from_gateway)
-            .map(|gateway| {
-                let item = DeliveryItem::Room {
-                    conversation_id,
-                    frame: Some(frame.to_owned()),
-                    namespace: namespace.to_owned(),
-                    exclude_user: Some(exclude_user.to_owned()),
-                    evict_user: None,
-                    notify: None,
-                };
-                (gateway.clone(), item)
-            })
+            .filter(|g| **g != relay.from_gateway)
+            .map(|gateway| (gateway.clone(), relay.item()))
             .collect()
     }
 }

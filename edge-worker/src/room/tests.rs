@@ -273,7 +273,14 @@ fn a_removal_evicts_only_on_gateways_that_hold_the_room() {
 #[test]
 fn typing_is_relayed_to_the_other_gateways_only() {
     let room = RoomState::new(gateways(&["A.0", "B.0", "C.0"]), 300);
-    let out = room.relay_deliveries(Uuid::nil(), "B.0", "/messaging", "T", "alice");
+    let relay = Relay {
+        conversation_id: Uuid::nil(),
+        from_gateway: "B.0".into(),
+        namespace: "/messaging".into(),
+        frame: "T".into(),
+        exclude_user: "alice".into(),
+    };
+    let out = room.relay_deliveries(&relay);
     let names: Vec<&str> = out.iter().map(|(g, _)| g.as_str()).collect();
     assert_eq!(names, ["A.0", "C.0"]);
     assert!(matches!(&out[0].1, DeliveryItem::Room { exclude_user: Some(u), .. } if u == "alice"));

@@ -11,8 +11,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap;
 use shared_types::internal::{Membership, MAX_BATCHED_SENDS};
 use shared_types::limits::MAX_BODY_BYTES;
-use shared_types::socket::{Ack, ConnectError, UserTyping, NS_MESSAGING};
-use shared_types::ErrorCode;
+use shared_types::socket::{Ack, ConnectError};
 use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -33,10 +32,10 @@ use crate::gateway::names;
 use crate::gateway::presence::PresenceBatch;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 use crate::gateway::session::SessionState;
+use crate::gateway::typing::{Typing, TypingStep};
 use crate::protocol::engineio::PING_FRAME;
 use crate::protocol::heartbeat::{PingRounds, SocketCheck};
-use crate::protocol::socketio;
-use crate::room::api::{Relay, Subscription};
+use crate::room::api::Subscription;
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::core_client::{self, CoreError};
 use crate::runtime::{auth, http, objects};
@@ -564,8 +563,8 @@ impl Gateway {
                 conversation_id,
                 typing,
             } => {
-                let response = self.typing(&user_id, conversation_id, typing).await;
-                self.send(ws, &ack_frames(ack.as_ref(), &response));
+                let frames = self.typing(ack, &user_id, conversation_id, typing).await;
+                self.send(ws, &frames);
             }
             Action::MarkReceipt {
                 ack,
@@ -670,59 +669,41 @@ impl Gateway {
         Ok(answer.map_err(CoreError::ack))
     }
 
-    /// Writes `user_typing` to the other local sockets in the room and has
-    /// the Room relay it to the other gateways: no call to core.
-    async fn typing(&self, user_id: &str, conversation_id: Uuid, typing: bool) -> Ack {
-        let event = UserTyping {
-            conversation_id,
-            user_id: user_id.to_owned(),
-            typing,
-        };
-        let frame = socketio::event(
-            NS_MESSAGING,
-            "user_typing",
-            &serde_json::to_value(event).unwrap_or_default(),
-        );
-        let local = DeliveryItem::Room {
-            conversation_id,
-            frame: Some(frame.clone()),
-            namespace: NS_MESSAGING.into(),
-            exclude_user: Some(user_id.to_owned()),
-            evict_user: None,
-            notify: None,
-        };
+    /// Runs a typing change (`gateway::typing`): this gateway's sockets
+    /// first, then the Room relays it to the other gateways; no call to core.
+    async fn typing(
+        &self,
+        ack: Option<AckHandle>,
+        user_id: &str,
+        conversation_id: Uuid,
+        typing: bool,
+    ) -> Vec<String> {
+        let (mut typing, mut step) =
+            Typing::start(ack, &self.name(), user_id, conversation_id, typing);
+        let local = typing.local();
         let plan = self.index().plan(&local);
         for (sid, frame) in &plan.sends {
             if let Some(ws) = self.socket(sid) {
                 let _ = ws.send_with_str(frame);
             }
         }
-        let relay = Relay {
-            conversation_id,
-            from_gateway: self.name(),
-            namespace: NS_MESSAGING.into(),
-            frame,
-            exclude_user: user_id.to_owned(),
-        };
         let timeout = self.config().map(|c| c.object_timeout_ms).unwrap_or(5_000);
-        for attempt in 0..2 {
-            let answer = match objects::room(&self.inner.env, &conversation_id) {
-                Ok(stub) => http::post_json(&stub, "/relay", &relay, timeout).await,
-                Err(e) => Err(e),
-            };
-            match answer {
-                Ok(resp) if resp.status_code() == 200 => return Ack::ok_empty(),
-                // the Room lost this gateway (a late "not joined"): subscribe again once
-                Ok(resp) if resp.status_code() == 403 && attempt == 0 => {
-                    self.subscription(conversation_id, true).await;
+        loop {
+            step = match step {
+                TypingStep::Relay => {
+                    let answer = match objects::room(&self.inner.env, &conversation_id) {
+                        Ok(stub) => http::post_json(&stub, "/relay", typing.relay(), timeout).await,
+                        Err(e) => Err(e),
+                    };
+                    typing.on_relayed(answer.ok().map(|r| r.status_code()))
                 }
-                Ok(_) | Err(_) => break,
-            }
+                TypingStep::SubscribeAgain => {
+                    self.subscription(conversation_id, true).await;
+                    typing.on_subscribed()
+                }
+                TypingStep::Reply(frames) => return frames,
+            };
         }
-        Ack::err(
-            ErrorCode::ServiceUnavailable,
-            "the conversation's room is unavailable, retry later",
-        )
     }
 
     async fn receipt(&self, user_id: &str, receipt: &Receipt) -> worker::Result<Ack> {
