@@ -10,6 +10,7 @@ use shared_types::socket::{client_events, Ack};
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
+use crate::gateway::dispatch::AckHandle;
 use crate::gateway::events::{payload, truncate, MAX_ECHO_BYTES};
 
 /// What a `/calls` event asks core to do.
@@ -74,6 +75,15 @@ pub fn parse_call_event(name: &str, args: &[Value], user_id: &str) -> Result<Cal
             format!("unknown event `{}`", truncate(other, MAX_ECHO_BYTES)),
         )),
     }
+}
+
+/// A socket's `/calls` request waiting for its turn (one at a time per
+/// socket, in its order: an offer before its ICE candidates).
+#[derive(Debug, Clone)]
+pub struct PendingCall {
+    pub ack: Option<AckHandle>,
+    pub user_id: String,
+    pub request: CallRequest,
 }
 
 #[cfg(test)]

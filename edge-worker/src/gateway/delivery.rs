@@ -1,5 +1,14 @@
 //! What a Gateway object is asked to deliver, by a Room (room events) or by
-//! the Worker (user-addressed events from core), and what it answers.
+//! the Worker (user-addressed events from core), how it runs a delivery
+//! (`DeliveryRun`) and what it answers (`Delivered`).
+//!
+//! Per item, the glue writes the frames of the index's `Plan`, then evicts
+//! and closes the sockets it names. Evictions report presence only: the
+//! Room learns that this gateway holds no joined socket any more from the
+//! answer's `not_joined`, so no unsubscribe is sent on the side.
+
+use crate::common::replay_guard::ReplayGuard;
+use crate::gateway::index::{SocketIndex, Transitions};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -73,9 +82,173 @@ pub struct Delivered {
     pub not_joined: Vec<Uuid>,
 }
 
+/// One `/deliver` in progress, building its answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryRun {
+    answer: Delivered,
+}
+
+impl DeliveryRun {
+    /// `None` for a delivery core signed whose signature this gateway has
+    /// seen already (a replay, answered 401); a Room's is never signed.
+    pub fn admit(delivery: &Delivery, replays: &mut ReplayGuard, now_ms: u64) -> Option<Self> {
+        match &delivery.signature {
+            Some(signature) if !replays.first_sight(signature, now_ms) => None,
+            _ => Some(Self::default()),
+        }
+    }
+
+    /// A frame was written to a socket.
+    pub fn frame_sent(&mut self) {
+        self.answer.frames = self.answer.frames.saturating_add(1);
+    }
+
+    /// What to act on after a socket was evicted: its presence changes, but
+    /// no unsubscribe (the Room reads `not_joined` from this answer).
+    pub fn evicted(&self, transitions: Transitions) -> Transitions {
+        Transitions {
+            unsubscribe: Vec::new(),
+            ..transitions
+        }
+    }
+
+    /// An item is done (frames, evictions, closes): a Room item whose
+    /// conversation has no joined socket here now is named in `not_joined`.
+    pub fn item_done(&mut self, item: &DeliveryItem, index: &SocketIndex) {
+        if let DeliveryItem::Room {
+            conversation_id, ..
+        } = item
+        {
+            let not_joined = &mut self.answer.not_joined;
+            if index.joined_sockets(conversation_id) == 0 && !not_joined.contains(conversation_id) {
+                not_joined.push(*conversation_id);
+            }
+        }
+    }
+
+    pub fn answer(self) -> Delivered {
+        self.answer
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::session::SessionState;
+
+    fn conv() -> Uuid {
+        Uuid::from_u128(7)
+    }
+
+    fn joined(id: &str, user: &str) -> SessionState {
+        let mut s = SessionState::new(id, None, 0);
+        s.on_authenticated("/messaging", user);
+        s.on_join_confirmed(None, conv());
+        s
+    }
+
+    fn room_item(frame: &str, evict_user: Option<&str>) -> DeliveryItem {
+        DeliveryItem::Room {
+            conversation_id: conv(),
+            frame: Some(frame.into()),
+            namespace: "/messaging".into(),
+            exclude_user: None,
+            evict_user: evict_user.map(str::to_owned),
+            notify: None,
+        }
+    }
+
+    /// Runs a delivery the way the gateway's glue does, over real sessions
+    /// and index: the frames written, the transitions acted on, the answer.
+    fn run(
+        delivery: &Delivery,
+        sessions: &mut [SessionState],
+        index: &mut SocketIndex,
+    ) -> (Vec<(String, String)>, Vec<Transitions>, Delivered) {
+        let mut run = DeliveryRun::default();
+        let (mut written, mut acted) = (Vec::new(), Vec::new());
+        for item in &delivery.items {
+            let plan = index.plan(item);
+            for (sid, frame) in &plan.sends {
+                written.push((sid.clone(), frame.to_string()));
+                run.frame_sent();
+            }
+            for (sid, conversation_id) in &plan.evict {
+                let s = sessions.iter_mut().find(|s| s.session_id == *sid).unwrap();
+                s.on_evicted(*conversation_id);
+                acted.push(run.evicted(index.upsert(sid, s)));
+            }
+            run.item_done(item, index);
+        }
+        (written, acted, run.answer())
+    }
+
+    #[test]
+    fn an_evicted_user_gets_the_frame_then_leaves_and_the_room_is_told_in_the_answer() {
+        let mut sessions = vec![joined("a1", "alice"), joined("b1", "bob")];
+        let mut index = SocketIndex::rebuild(&sessions);
+        let removal = Delivery {
+            signature: None,
+            items: vec![room_item("R", Some("bob"))],
+        };
+        let (written, acted, answer) = run(&removal, &mut sessions, &mut index);
+        assert_eq!(
+            written,
+            [("a1".into(), "R".into()), ("b1".into(), "R".into())]
+        );
+        assert_eq!(
+            acted,
+            [Transitions::default()],
+            "bob's socket left; alice's holds the room"
+        );
+        assert_eq!(
+            answer,
+            Delivered {
+                frames: 2,
+                not_joined: vec![]
+            }
+        );
+
+        let alice_leaves = Delivery {
+            signature: None,
+            items: vec![room_item("S", Some("alice")), room_item("T", None)],
+        };
+        let (written, acted, answer) = run(&alice_leaves, &mut sessions, &mut index);
+        assert_eq!(written, [("a1".into(), "S".into())]);
+        assert_eq!(
+            acted,
+            [Transitions::default()],
+            "the last joined socket left: no unsubscribe on the side"
+        );
+        assert_eq!(
+            answer,
+            Delivered {
+                frames: 1,
+                not_joined: vec![conv()]
+            },
+            "named once, for the Room to stop"
+        );
+    }
+
+    #[test]
+    fn core_s_deliveries_are_admitted_once_and_a_room_s_always() {
+        let mut replays = ReplayGuard::default();
+        let signed = Delivery {
+            signature: Some("sig".into()),
+            items: vec![],
+        };
+        assert!(DeliveryRun::admit(&signed, &mut replays, 0).is_some());
+        assert!(
+            DeliveryRun::admit(&signed, &mut replays, 1).is_none(),
+            "a replay"
+        );
+        let from_room = Delivery {
+            signature: None,
+            items: vec![],
+        };
+        assert!(DeliveryRun::admit(&from_room, &mut replays, 1).is_some());
+        assert!(DeliveryRun::admit(&from_room, &mut replays, 2).is_some());
+    }
 
     #[test]
     fn items_have_a_compact_tagged_wire_form() {

@@ -17,6 +17,7 @@ pub mod presence;
 pub mod rate_guard;
 pub mod sends;
 pub mod session;
+pub mod subscriptions;
 pub mod typing;
 
 #[cfg(target_arch = "wasm32")]

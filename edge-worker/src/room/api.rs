@@ -12,7 +12,7 @@ use crate::gateway::delivery::DeliveryItem;
 /// A gateway's first socket joined a conversation (`subscribed: true`) or
 /// its last one left. `version` increases with every change of that
 /// gateway, so the Room can ignore one that arrives late.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
     pub conversation_id: Uuid,
     pub gateway: String,

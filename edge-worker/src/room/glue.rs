@@ -9,17 +9,15 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use shared_types::internal::FanoutTarget;
-use shared_types::socket::NS_NOTIFICATIONS;
 use uuid::Uuid;
 use worker::{durable_object, Date, Delay, DurableObject, Env, Request, Response, State, Storage};
 
-use super::api::{EdgeEvent, Publish, Relay, Subscription};
+use super::api::{Publish, Relay, Subscription};
 use super::{GatewaySet, RoomEvent, RoomState};
 use crate::common::queues::OrderedQueues;
 use crate::common::replay_guard::ReplayGuard;
 use crate::common::stats::{self, LogThrottle, ObjectCounters};
 use crate::gateway::delivery::{Delivered, Delivery, DeliveryItem};
-use crate::protocol::socketio;
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::{http, objects};
 
@@ -189,7 +187,7 @@ impl Room {
             };
             self.shared.conversation_id.set(Some(conversation_id));
             let seq = event.seq;
-            let room_event = room_event(event, notify);
+            let room_event = RoomEvent::of(event, notify);
             if let Some((ready, at)) = self.shared.with_book(|b| {
                 let ready = b.publish(seq, room_event, now);
                 (ready, b.next_flush_at())
@@ -264,21 +262,6 @@ impl Room {
     }
 }
 
-/// Serialises an event's frames once, for every gateway.
-fn room_event(event: EdgeEvent, notify: Vec<shared_types::internal::GatewayUsers>) -> RoomEvent {
-    let data = event.data.get();
-    let frame = socketio::event_raw(&event.namespace, &event.event, data);
-    let notify_frame =
-        (!notify.is_empty()).then(|| socketio::event_raw(NS_NOTIFICATIONS, &event.event, data));
-    RoomEvent {
-        namespace: event.namespace,
-        frame,
-        notify,
-        notify_frame,
-        evict_user: event.evict_user_id,
-    }
-}
-
 impl Shared {
     /// Queues released events and drains the gateways that were idle, here.
     async fn deliver_now(self: &Rc<Self>, events: Vec<RoomEvent>) {
@@ -323,11 +306,7 @@ impl Shared {
             let Some(items) = next else {
                 return;
             };
-            let version_before = self
-                .book
-                .borrow()
-                .as_ref()
-                .and_then(|b| b.gateways().get(&gateway).copied());
+            let version_sent = self.with_book(|b| b.version_of(&gateway)).flatten();
             let delivery = Delivery {
                 signature: None,
                 items,
@@ -349,19 +328,17 @@ impl Shared {
                     None
                 }
             };
-            let conversation = self.conversation_id.get();
-            let left =
-                delivered.is_some_and(|d| conversation.is_some_and(|c| d.not_joined.contains(&c)));
-            if let (true, Some(version)) = (left, version_before) {
-                // the gateway holds no joined socket any more: stop sending, unless
-                // it subscribed again since (a newer version)
-                let changed = self
-                    .with_book(|b| b.unsubscribe(&gateway, version.saturating_add(1)))
-                    .unwrap_or(false);
-                if changed {
-                    if let Err(e) = self.save().await {
-                        worker::console_warn!("room could not store its gateways: {e}");
-                    }
+            let Some(conversation_id) = self.conversation_id.get() else {
+                continue;
+            };
+            let changed = self
+                .with_book(|b| {
+                    b.on_delivered(conversation_id, &gateway, version_sent, delivered.as_ref())
+                })
+                .unwrap_or(false);
+            if changed {
+                if let Err(e) = self.save().await {
+                    worker::console_warn!("room could not store its gateways: {e}");
                 }
             }
         }

@@ -13,10 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use shared_types::internal::GatewayUsers;
+use shared_types::socket::NS_NOTIFICATIONS;
 use uuid::Uuid;
 
-use crate::gateway::delivery::{DeliveryItem, Notify};
-use api::Relay;
+use crate::gateway::delivery::{Delivered, DeliveryItem, Notify};
+use crate::protocol::socketio;
+use api::{EdgeEvent, Relay};
 
 /// How long a gap in `seq` may hold back later events before they are
 /// released anyway (a lost event must never block the room).
@@ -171,6 +173,25 @@ pub struct RoomEvent {
     pub evict_user: Option<String>,
 }
 
+impl RoomEvent {
+    /// Core's event for this Room, its frames serialised once for every
+    /// gateway (and the `/notifications` one only when there are members to
+    /// notify); `notify` is the event target's.
+    pub fn of(event: EdgeEvent, notify: Vec<GatewayUsers>) -> Self {
+        let data = event.data.get();
+        let frame = socketio::event_raw(&event.namespace, &event.event, data);
+        let notify_frame =
+            (!notify.is_empty()).then(|| socketio::event_raw(NS_NOTIFICATIONS, &event.event, data));
+        Self {
+            namespace: event.namespace,
+            frame,
+            notify,
+            notify_frame,
+            evict_user: event.evict_user_id,
+        }
+    }
+}
+
 /// Subscribed gateways → the version of their last change. A gateway
 /// numbers its changes (`subscribe`, `unsubscribe`) increasingly, so one
 /// that overtook an older one on the way is not undone by it.
@@ -228,6 +249,30 @@ impl RoomState {
 
     pub fn is_subscribed(&self, gateway: &str) -> bool {
         self.gateways.contains_key(gateway)
+    }
+
+    /// The version of a gateway's subscription, to pass to `on_delivered`
+    /// with the answer to a delivery sent now.
+    pub fn version_of(&self, gateway: &str) -> Option<u64> {
+        self.gateways.get(gateway).copied()
+    }
+
+    /// A gateway answered a delivery (`None`: it did not). One that holds no
+    /// joined socket of this conversation any more (`not_joined`) leaves the
+    /// set, unless it subscribed again after the delivery left (a newer
+    /// version than `version_sent`). Returns whether the stored set changed.
+    pub fn on_delivered(
+        &mut self,
+        conversation_id: Uuid,
+        gateway: &str,
+        version_sent: Option<u64>,
+        answer: Option<&Delivered>,
+    ) -> bool {
+        let left = answer.is_some_and(|d| d.not_joined.contains(&conversation_id));
+        match (left, version_sent) {
+            (true, Some(version)) => self.unsubscribe(gateway, version.saturating_add(1)),
+            _ => false,
+        }
     }
 
     /// Takes an event. `seq: Some` (new messages) are released in order and
@@ -291,7 +336,7 @@ impl RoomState {
                 let notify = match (notify_by_gateway.get(gateway), &event.notify_frame) {
                     (Some(users), Some(frame)) => Some(Notify {
                         user_ids: (*users).clone(),
-                        namespace: shared_types::socket::NS_NOTIFICATIONS.to_owned(),
+                        namespace: NS_NOTIFICATIONS.to_owned(),
                         // a gateway that gets the room frame derives it
                         frame: (!joined).then(|| frame.clone()),
                     }),

@@ -285,3 +285,77 @@ fn typing_is_relayed_to_the_other_gateways_only() {
     assert_eq!(names, ["A.0", "C.0"]);
     assert!(matches!(&out[0].1, DeliveryItem::Room { exclude_user: Some(u), .. } if u == "alice"));
 }
+
+fn not_joined(conversation_id: Uuid) -> Delivered {
+    Delivered {
+        frames: 0,
+        not_joined: vec![conversation_id],
+    }
+}
+
+#[test]
+fn a_gateway_without_joined_sockets_is_dropped_after_its_answer() {
+    let c = Uuid::from_u128(1);
+    let mut room = RoomState::new(gateways(&["A.0", "B.0"]), 300);
+    let sent = room.version_of("A.0");
+    assert!(room.on_delivered(c, "A.0", sent, Some(&not_joined(c))));
+    assert!(!room.is_subscribed("A.0"));
+    assert!(room.is_subscribed("B.0"));
+}
+
+#[test]
+fn a_gateway_that_subscribed_again_meanwhile_stays() {
+    let c = Uuid::from_u128(1);
+    let mut room = RoomState::new(gateways(&["A.0"]), 300);
+    let sent = room.version_of("A.0");
+    // its socket left and another joined while the delivery was on its way
+    assert!(room.unsubscribe("A.0", sent.unwrap() + 5));
+    assert!(room.subscribe("A.0", sent.unwrap() + 9));
+    assert!(!room.on_delivered(c, "A.0", sent, Some(&not_joined(c))));
+    assert!(room.is_subscribed("A.0"));
+}
+
+#[test]
+fn an_answer_about_other_rooms_or_no_answer_changes_nothing() {
+    let c = Uuid::from_u128(1);
+    let mut room = RoomState::new(gateways(&["A.0"]), 300);
+    let sent = room.version_of("A.0");
+    let other = not_joined(Uuid::from_u128(2));
+    assert!(!room.on_delivered(c, "A.0", sent, Some(&other)));
+    assert!(!room.on_delivered(c, "A.0", sent, None));
+    assert!(!room.on_delivered(c, "A.0", sent, Some(&Delivered::default())));
+    assert!(
+        !room.on_delivered(c, "Z.0", None, Some(&not_joined(c))),
+        "a gateway the room did not list"
+    );
+    assert!(room.is_subscribed("A.0"));
+}
+
+#[test]
+fn core_s_event_is_framed_once_and_for_notifications_only_when_someone_is_notified() {
+    let event: EdgeEvent = serde_json::from_str(
+        r#"{"target":{"kind":"conversation","conversation_id":"00000000-0000-0000-0000-000000000001"},
+            "namespace":"/messaging","event":"new_message","data":{"id":"m1"},"seq":4,
+            "evict_user_id":"bob"}"#,
+    )
+    .unwrap();
+    let quiet = RoomEvent::of(event, Vec::new());
+    assert_eq!(quiet.frame, r#"42/messaging,["new_message",{"id":"m1"}]"#);
+    assert_eq!(quiet.notify_frame, None);
+    assert_eq!(quiet.evict_user.as_deref(), Some("bob"));
+    let event: EdgeEvent = serde_json::from_str(
+        r#"{"target":{"kind":"conversation","conversation_id":"00000000-0000-0000-0000-000000000001"},
+            "namespace":"/messaging","event":"new_message","data":{"id":"m2"}}"#,
+    )
+    .unwrap();
+    let notify = vec![GatewayUsers {
+        gateway: "A.0".into(),
+        user_ids: vec!["carol".into()],
+    }];
+    let loud = RoomEvent::of(event, notify.clone());
+    assert_eq!(
+        loud.notify_frame.as_deref(),
+        Some(r#"42/notifications,["new_message",{"id":"m2"}]"#)
+    );
+    assert_eq!(loud.notify, notify);
+}

@@ -7,15 +7,7 @@ use shared_types::ErrorCode;
 use worker::Method;
 
 use super::Gateway;
-use crate::gateway::calls::CallRequest;
-use crate::gateway::dispatch::AckHandle;
 use crate::runtime::core_client::{self, CoreError};
-
-pub(super) struct PendingCall {
-    pub(super) ack: Option<AckHandle>,
-    pub(super) user_id: String,
-    pub(super) request: CallRequest,
-}
 
 impl Gateway {
     /// Drains the socket's queue, acking each request with core's answer.

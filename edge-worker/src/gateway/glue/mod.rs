@@ -1,20 +1,28 @@
 //! Gateway: a Durable Object holding many WebSockets near their clients,
 //! with the hibernation API. Each socket's state is its attachment
-//! (`SessionState`) and its protocol runs through `crate::gateway::dispatch`; the
-//! indexes (`crate::gateway::index`) are rebuilt from the attachments when the
+//! (`SessionState`) and its protocol runs through `gateway::dispatch`; the
+//! indexes (`gateway::index`) are rebuilt from the attachments when the
 //! object wakes. One alarm pings every socket; pongs are answered by the
-//! runtime's auto-response and never run this code. This file only does I/O.
+//! runtime's auto-response and never run this code. Each file here runs the
+//! plain module of its name; this one holds the object's handlers.
 
-use std::cell::{Cell, RefCell, RefMut};
+mod calls;
+mod delivery;
+mod join;
+mod presence;
+mod sends;
+mod sockets;
+mod subscriptions;
+mod typing;
+
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
-use shared_types::internal::{Membership, MAX_BATCHED_SENDS};
+use shared_types::internal::MAX_BATCHED_SENDS;
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::socket::{Ack, ConnectError};
-use uuid::Uuid;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
 use worker::{
     durable_object, Date, DurableObject, Env, Method, Request, Response, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
@@ -23,65 +31,22 @@ use worker::{
 use crate::common::queues::OrderedQueues;
 use crate::common::replay_guard::ReplayGuard;
 use crate::common::stats::{self, ObjectCounters};
-use crate::gateway::delivery::{Delivered, Delivery, DeliveryItem};
-use crate::gateway::dispatch::{ack_frames, AckHandle, Action};
+use crate::gateway::calls::PendingCall;
+use crate::gateway::delivery::Delivery;
+use crate::gateway::dispatch::{ack_frames, Action};
 use crate::gateway::events::Receipt;
-use crate::gateway::index::{SocketIndex, Transitions};
-use crate::gateway::join::{Join, JoinStep};
+use crate::gateway::index::SocketIndex;
 use crate::gateway::names;
 use crate::gateway::presence::PresenceBatch;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 use crate::gateway::session::SessionState;
-use crate::gateway::typing::{Typing, TypingStep};
+use crate::gateway::subscriptions::Subscriptions;
 use crate::protocol::engineio::PING_FRAME;
 use crate::protocol::heartbeat::{PingRounds, SocketCheck};
-use crate::room::api::Subscription;
 use crate::runtime::config::EdgeConfig;
-use crate::runtime::core_client::{self, CoreError};
+use crate::runtime::core_client;
 use crate::runtime::{auth, http, objects};
-
-mod calls;
-mod presence;
-mod sends;
-
-use calls::PendingCall;
-
-#[wasm_bindgen]
-extern "C" {
-    /// The runtime's DurableObjectState, for the call workers-rs does not wrap.
-    type RawState;
-    #[wasm_bindgen(method, catch, js_name = getWebSocketAutoResponseTimestamp)]
-    fn auto_response_timestamp(this: &RawState, ws: &JsValue) -> Result<JsValue, JsValue>;
-
-    /// A WebSocket, to send a frame already made a JS string: one event's
-    /// frame is converted once, not once per socket.
-    type RawSocket;
-    #[wasm_bindgen(method, catch, js_name = send)]
-    fn send_value(this: &RawSocket, data: &JsValue) -> Result<(), JsValue>;
-}
-
-/// A socket's session from its attachment, kept as JSON text: one crossing
-/// into JS each way (an attachment written and read field by field through
-/// `serde_wasm_bindgen` took a tenth of the object's CPU under load).
-fn read_session(ws: &WebSocket) -> worker::Result<Option<SessionState>> {
-    let Some(text) = ws.deserialize_attachment::<String>()? else {
-        return Ok(None);
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| worker::Error::RustError(format!("session attachment unreadable: {e}")))
-}
-
-fn write_session(ws: &WebSocket, session: &SessionState) -> worker::Result<()> {
-    let text = serde_json::to_string(session)?;
-    ws.serialize_attachment(&text)
-}
-
-fn send_js(ws: &WebSocket, frame: &JsValue) -> bool {
-    let socket: &JsValue = ws.as_ref().as_ref();
-    let raw: &RawSocket = socket.unchecked_ref();
-    raw.send_value(frame).is_ok()
-}
+use sockets::read_session;
 
 #[durable_object]
 pub struct Gateway {
@@ -106,8 +71,8 @@ struct Inner {
     rounds: RefCell<PingRounds>,
     counters: RefCell<ObjectCounters>,
     replays: RefCell<ReplayGuard>,
-    /// Increases with every subscription change sent to a Room.
-    version: Cell<u64>,
+    /// Numbers the subscription changes sent to Rooms.
+    subscriptions: RefCell<Subscriptions>,
     alarm_armed: Cell<bool>,
 }
 
@@ -144,8 +109,7 @@ impl DurableObject for Gateway {
             rounds: RefCell::new(PingRounds::default()),
             counters: RefCell::new(counters),
             replays: RefCell::new(ReplayGuard::default()),
-            // versions keep increasing across restarts of the object
-            version: Cell::new(now_ms().saturating_mul(1_000)),
+            subscriptions: RefCell::new(Subscriptions::new(now_ms())),
             alarm_armed: Cell::new(false),
         });
         Self {
@@ -258,79 +222,6 @@ impl Gateway {
         })
     }
 
-    fn last_pong_at(&self, ws: &WebSocket) -> Option<u64> {
-        let raw: &RawState = self.raw_state.unchecked_ref();
-        let socket: &JsValue = ws.as_ref().as_ref();
-        let stamp = raw.auto_response_timestamp(socket).ok()?;
-        let date: &js_sys::Date = stamp.dyn_ref()?;
-        Some(date.get_time() as u64)
-    }
-
-    /// The indexes, rebuilt from the attachments when the object just woke.
-    fn index(&self) -> RefMut<'_, SocketIndex> {
-        let mut slot = self.inner.index.borrow_mut();
-        if slot.is_none() {
-            let mut states: Vec<SessionState> = Vec::new();
-            let mut sockets = self.inner.sockets.borrow_mut();
-            sockets.clear();
-            for ws in self.state.get_websockets() {
-                if let Ok(Some(state)) = read_session(&ws) {
-                    sockets.insert(state.session_id.clone(), ws);
-                    states.push(state);
-                }
-            }
-            if self.inner.name.borrow().is_none() {
-                *self.inner.name.borrow_mut() = states
-                    .iter()
-                    .find_map(|s| names::gateway_of_session(&s.session_id))
-                    .map(str::to_owned);
-            }
-            *slot = Some(SocketIndex::rebuild(&states));
-        }
-        RefMut::map(slot, |s| s.get_or_insert_with(SocketIndex::default))
-    }
-
-    fn name(&self) -> String {
-        if self.inner.name.borrow().is_none() {
-            drop(self.index());
-        }
-        self.inner.name.borrow().clone().unwrap_or_default()
-    }
-
-    /// Writes a socket's attachment and updates the indexes from it. The
-    /// indexes are built first: a gateway that just woke must read the old
-    /// attachment, or the change would report no transition.
-    fn store(&self, ws: &WebSocket, session: &SessionState) -> worker::Result<Transitions> {
-        let mut index = self.index();
-        write_session(ws, session)?;
-        Ok(index.upsert(&session.session_id, session))
-    }
-
-    /// Re-reads the attachment after an await, applies `change`, stores it.
-    fn update<T>(
-        &self,
-        ws: &WebSocket,
-        change: impl FnOnce(&mut SessionState) -> T,
-    ) -> worker::Result<Option<(T, Transitions)>> {
-        let Some(mut session) = read_session(ws)? else {
-            return Ok(None);
-        };
-        let out = change(&mut session);
-        let transitions = self.store(ws, &session)?;
-        Ok(Some((out, transitions)))
-    }
-
-    fn socket(&self, session_id: &str) -> Option<WebSocket> {
-        drop(self.index()); // the map is rebuilt with it after a wake-up
-        if let Some(ws) = self.inner.sockets.borrow().get(session_id) {
-            return Some(ws.clone());
-        }
-        self.state
-            .get_websockets_with_tag(session_id)
-            .into_iter()
-            .next()
-    }
-
     async fn set_alarm(&self, at_ms: u64, now: u64) -> worker::Result<()> {
         self.inner.counters.borrow_mut().storage_writes += 1;
         self.state
@@ -380,148 +271,6 @@ impl Gateway {
             self.inner.alarm_armed.set(true);
         }
         Response::from_websocket(pair.client)
-    }
-
-    /// Frames from a Room or from core (through the Worker) for local sockets.
-    async fn deliver(&self, delivery: Delivery) -> worker::Result<Response> {
-        if let Some(signature) = &delivery.signature {
-            if !self
-                .inner
-                .replays
-                .borrow_mut()
-                .first_sight(signature, now_ms())
-            {
-                return Response::error("replayed", 401);
-            }
-        }
-        let mut answer = Delivered::default();
-        for item in &delivery.items {
-            let plan = self.index().plan(item);
-            // the frames of one item are mostly the same one: convert it once
-            {
-                let mut last: Option<(*const u8, JsValue)> = None;
-                let sockets = self.inner.sockets.borrow();
-                for (sid, frame) in &plan.sends {
-                    // borrowed, not cloned: a clone and its drop are two calls into JS
-                    let Some(ws) = sockets.get(sid) else {
-                        continue;
-                    };
-                    let js = match &last {
-                        Some((at, js)) if *at == frame.as_ptr() => js,
-                        _ => &last.insert((frame.as_ptr(), JsValue::from_str(frame))).1,
-                    };
-                    if send_js(ws, js) {
-                        answer.frames += 1;
-                    }
-                }
-            }
-            for (sid, conversation_id) in &plan.evict {
-                if let Some(ws) = self.socket(sid) {
-                    // the Room learns from `not_joined` below; no separate unsubscribe
-                    if let Some((_, t)) = self.update(&ws, |s| s.on_evicted(*conversation_id))? {
-                        self.report_presence(&t);
-                    }
-                }
-            }
-            for sid in &plan.close {
-                if let Some(ws) = self.socket(sid) {
-                    self.shut(&ws, 1000, "session closed by the server").await?;
-                }
-            }
-            if let DeliveryItem::Room {
-                conversation_id, ..
-            } = item
-            {
-                let empty = self.index().joined_sockets(conversation_id) == 0;
-                if empty && !answer.not_joined.contains(conversation_id) {
-                    answer.not_joined.push(*conversation_id);
-                }
-            }
-        }
-        self.inner.counters.borrow_mut().frames_sent += u64::from(answer.frames);
-        Response::from_json(&answer)
-    }
-
-    /// Acts on what an attachment change meant for the gateway as a whole:
-    /// Room subscriptions (awaited) and presence (batched, in the background).
-    async fn apply(&self, t: Transitions) -> bool {
-        self.report_presence(&t);
-        let mut ok = true;
-        for conversation_id in &t.subscribe {
-            ok &= self.subscription(*conversation_id, true).await;
-        }
-        for conversation_id in &t.unsubscribe {
-            self.subscription(*conversation_id, false).await;
-        }
-        ok
-    }
-
-    fn report_presence(&self, t: &Transitions) {
-        {
-            let mut batch = self.inner.presence.borrow_mut();
-            if let Some(user) = &t.arrived {
-                batch.arrived(user);
-            }
-            if let Some(user) = &t.departed {
-                batch.departed(user);
-            }
-        }
-        if t.arrived.is_some() || t.departed.is_some() {
-            let inner = Rc::clone(&self.inner);
-            let gateway = self.name();
-            self.state
-                .wait_until(async move { inner.flush_presence(gateway).await });
-        }
-    }
-
-    /// Tells the conversation's Room that this gateway holds (or no longer
-    /// holds) joined sockets. Returns whether the Room took it.
-    async fn subscription(&self, conversation_id: Uuid, subscribed: bool) -> bool {
-        let version = self.inner.version.get().saturating_add(1);
-        self.inner.version.set(version);
-        let body = Subscription {
-            conversation_id,
-            gateway: self.name(),
-            version,
-        };
-        let path = if subscribed {
-            "/subscribe"
-        } else {
-            "/unsubscribe"
-        };
-        let timeout = self.config().map(|c| c.object_timeout_ms).unwrap_or(5_000);
-        let result = match objects::room(&self.inner.env, &conversation_id) {
-            Ok(stub) => http::post_json(&stub, path, &body, timeout).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(resp) if resp.status_code() == 200 => true,
-            Ok(resp) => {
-                worker::console_warn!("room {path} answered {}", resp.status_code());
-                false
-            }
-            Err(e) => {
-                worker::console_warn!("room {path} failed: {e}");
-                false
-            }
-        }
-    }
-
-    fn send(&self, ws: &WebSocket, frames: &[String]) {
-        for frame in frames {
-            let _ = ws.send_with_str(frame);
-        }
-    }
-
-    fn ack(&self, session_id: &str, ack: Option<&AckHandle>, response: &Ack) {
-        self.send_to(session_id, &ack_frames(ack, response));
-    }
-
-    /// Frames for a socket that may have closed meanwhile.
-    fn send_to(&self, session_id: &str, frames: &[String]) {
-        if let Some(ws) = self.socket(session_id) {
-            self.send(&ws, frames);
-        }
     }
 
     async fn perform(
@@ -613,97 +362,6 @@ impl Gateway {
             }
         }
         Ok(())
-    }
-
-    /// Runs a `join_conversation` (`gateway::join`: ask core, join here,
-    /// subscribe, ask again, take it back on a refusal).
-    async fn join(
-        &self,
-        ws: &WebSocket,
-        ack: Option<AckHandle>,
-        user_id: &str,
-        conversation_id: Uuid,
-    ) -> worker::Result<()> {
-        let (mut join, mut step) = Join::start(ack, conversation_id);
-        let mut transitions = Transitions::default();
-        loop {
-            step = match step {
-                JoinStep::AskCore => {
-                    let answer = self.membership(user_id, &join.membership_path()).await?;
-                    join.on_membership(answer)
-                }
-                JoinStep::JoinHere => {
-                    let joined =
-                        self.update(ws, |s| s.on_join_confirmed(join.ack(), conversation_id))?;
-                    join.on_joined(joined.and_then(|(frames, t)| {
-                        transitions = t;
-                        frames
-                    }))
-                }
-                JoinStep::Subscribe => {
-                    join.on_subscribed(self.apply(std::mem::take(&mut transitions)).await)
-                }
-                JoinStep::Leave => {
-                    if let Some((_, t)) = self.update(ws, |s| s.on_evicted(conversation_id))? {
-                        self.apply(t).await;
-                    }
-                    join.on_left()
-                }
-                JoinStep::Reply(frames) => {
-                    self.send(ws, &frames);
-                    return Ok(());
-                }
-                JoinStep::Stop => return Ok(()),
-            };
-        }
-    }
-
-    /// Core's answer about the user's membership, or its error as an ack.
-    async fn membership(
-        &self,
-        user_id: &str,
-        path: &str,
-    ) -> worker::Result<Result<Membership, Ack>> {
-        let config = self.config()?;
-        let answer = core_client::call::<(), _>(&config, Method::Get, path, user_id, None).await;
-        Ok(answer.map_err(CoreError::ack))
-    }
-
-    /// Runs a typing change (`gateway::typing`): this gateway's sockets
-    /// first, then the Room relays it to the other gateways; no call to core.
-    async fn typing(
-        &self,
-        ack: Option<AckHandle>,
-        user_id: &str,
-        conversation_id: Uuid,
-        typing: bool,
-    ) -> Vec<String> {
-        let (mut typing, mut step) =
-            Typing::start(ack, &self.name(), user_id, conversation_id, typing);
-        let local = typing.local();
-        let plan = self.index().plan(&local);
-        for (sid, frame) in &plan.sends {
-            if let Some(ws) = self.socket(sid) {
-                let _ = ws.send_with_str(frame);
-            }
-        }
-        let timeout = self.config().map(|c| c.object_timeout_ms).unwrap_or(5_000);
-        loop {
-            step = match step {
-                TypingStep::Relay => {
-                    let answer = match objects::room(&self.inner.env, &conversation_id) {
-                        Ok(stub) => http::post_json(&stub, "/relay", typing.relay(), timeout).await,
-                        Err(e) => Err(e),
-                    };
-                    typing.on_relayed(answer.ok().map(|r| r.status_code()))
-                }
-                TypingStep::SubscribeAgain => {
-                    self.subscription(conversation_id, true).await;
-                    typing.on_subscribed()
-                }
-                TypingStep::Reply(frames) => return frames,
-            };
-        }
     }
 
     async fn receipt(&self, user_id: &str, receipt: &Receipt) -> worker::Result<Ack> {

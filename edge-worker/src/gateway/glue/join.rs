@@ -1,0 +1,69 @@
+//! Runs a `join_conversation` (`gateway::join`): each step the machine
+//! names, until it answers the socket.
+
+use shared_types::internal::Membership;
+use shared_types::socket::Ack;
+use uuid::Uuid;
+use worker::{Method, WebSocket};
+
+use super::Gateway;
+use crate::gateway::dispatch::AckHandle;
+use crate::gateway::index::Transitions;
+use crate::gateway::join::{Join, JoinStep};
+use crate::runtime::core_client::{self, CoreError};
+
+impl Gateway {
+    /// Runs a `join_conversation` (`gateway::join`: ask core, join here,
+    /// subscribe, ask again, take it back on a refusal).
+    pub(super) async fn join(
+        &self,
+        ws: &WebSocket,
+        ack: Option<AckHandle>,
+        user_id: &str,
+        conversation_id: Uuid,
+    ) -> worker::Result<()> {
+        let (mut join, mut step) = Join::start(ack, conversation_id);
+        let mut transitions = Transitions::default();
+        loop {
+            step = match step {
+                JoinStep::AskCore => {
+                    let answer = self.membership(user_id, &join.membership_path()).await?;
+                    join.on_membership(answer)
+                }
+                JoinStep::JoinHere => {
+                    let joined =
+                        self.update(ws, |s| s.on_join_confirmed(join.ack(), conversation_id))?;
+                    join.on_joined(joined.and_then(|(frames, t)| {
+                        transitions = t;
+                        frames
+                    }))
+                }
+                JoinStep::Subscribe => {
+                    join.on_subscribed(self.apply(std::mem::take(&mut transitions)).await)
+                }
+                JoinStep::Leave => {
+                    if let Some((_, t)) = self.update(ws, |s| s.on_evicted(conversation_id))? {
+                        self.apply(t).await;
+                    }
+                    join.on_left()
+                }
+                JoinStep::Reply(frames) => {
+                    self.send(ws, &frames);
+                    return Ok(());
+                }
+                JoinStep::Stop => return Ok(()),
+            };
+        }
+    }
+
+    /// Core's answer about the user's membership, or its error as an ack.
+    async fn membership(
+        &self,
+        user_id: &str,
+        path: &str,
+    ) -> worker::Result<Result<Membership, Ack>> {
+        let config = self.config()?;
+        let answer = core_client::call::<(), _>(&config, Method::Get, path, user_id, None).await;
+        Ok(answer.map_err(CoreError::ack))
+    }
+}
