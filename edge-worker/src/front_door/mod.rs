@@ -2,6 +2,7 @@
 //! the Socket.IO handshake query and CORS. Pure, so `cargo test` covers it;
 //! `glue` only reads the request and writes the answer.
 
+pub mod fanout;
 #[cfg(target_arch = "wasm32")]
 mod glue;
 

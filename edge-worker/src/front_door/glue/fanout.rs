@@ -1,25 +1,19 @@
-//! Core → edge: `POST /internal/v1/fanout` (a batch of events) and
-//! `POST /internal/v1/stats`, HMAC-checked. Conversation events go to their
-//! Room in one request per Room, user-addressed ones to their gateways in
-//! one request per gateway, each keeping the batch's order.
-
-use std::collections::BTreeMap;
+//! Core → edge: `POST /internal/v1/fanout` (a batch of events, routed by
+//! `front_door::fanout`) and `POST /internal/v1/stats`, HMAC-checked.
 
 use futures_util::future::{join, join_all};
 use serde::de::DeserializeOwned;
 use shared_types::internal::{
-    FanoutBatch, FanoutResult, FanoutTarget, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    HEADER_USER,
+    FanoutBatch, FanoutResult, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER,
 };
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
-use uuid::Uuid;
 use worker::{Env, Method, Request, Response};
 
 use crate::common::stats::{ObjectCounters, StatsRequest, StatsResponse};
-use crate::gateway::delivery::{Delivery, DeliveryItem};
-use crate::protocol::socketio;
-use crate::room::api::{EdgeEvent, Publish};
+use crate::front_door::fanout::{self, FanoutAnswer};
+use crate::gateway::delivery::Delivery;
+use crate::room::api::Publish;
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::{auth, http, objects};
 
@@ -107,7 +101,7 @@ pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Re
             Err(answer) => return answer,
         };
     let total = batch.events.len();
-    let (rooms, gateways) = route(batch.events);
+    let (rooms, gateways) = fanout::route(batch.events);
     let timeout = config.object_timeout_ms;
     let room_calls = rooms.into_iter().map(|(conversation_id, events)| {
         let body = Publish {
@@ -116,9 +110,13 @@ pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Re
         };
         async move {
             let count = body.events.len();
-            let stub = objects::room(env, &conversation_id)?;
-            let resp = http::post_json(&stub, "/publish", &body, timeout).await?;
-            Ok::<_, worker::Error>((resp.status_code(), count))
+            let call = async {
+                let stub = objects::room(env, &conversation_id)?;
+                http::post_json(&stub, "/publish", &body, timeout).await
+            };
+            call.await
+                .map(|r| (r.status_code(), count))
+                .map_err(|e| (e, count))
         }
     });
     let gateway_calls = gateways.into_iter().map(|(gateway, (items, count))| {
@@ -127,66 +125,41 @@ pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Re
             items,
         };
         async move {
-            let stub = objects::gateway(env, &gateway)?;
-            let resp = http::post_json(&stub, "/deliver", &body, timeout).await?;
-            Ok::<_, worker::Error>((resp.status_code(), count))
+            let call = async {
+                let stub = objects::gateway(env, &gateway)?;
+                http::post_json(&stub, "/deliver", &body, timeout).await
+            };
+            call.await
+                .map(|r| (r.status_code(), count))
+                .map_err(|e| (e, count))
         }
     });
     let (room_results, gateway_results) = join(join_all(room_calls), join_all(gateway_calls)).await;
-    let mut accepted = 0usize;
-    let mut attempted = 0usize;
-    for result in room_results.into_iter().chain(gateway_results) {
-        attempted += 1;
-        match result {
-            Ok((401, _)) => {
-                return http::error(
-                    ErrorCode::InternalAuthFailed,
-                    "internal authentication failed",
-                )
-            }
-            Ok((200..=299, count)) => accepted += count,
-            Ok((status, _)) => worker::console_warn!("fan-out target answered {status}"),
-            Err(e) => worker::console_warn!("fan-out target failed: {e}"),
-        }
-    }
-    if attempted > 0 && accepted == 0 && total > 0 {
-        // nothing reached any object: core may retry the whole batch
-        return http::error(ErrorCode::ServiceUnavailable, "fan-out targets unavailable");
-    }
-    http::ok(&FanoutResult {
-        accepted: accepted.min(u32::MAX as usize) as u32,
-    })
-}
-
-type RoomEvents = BTreeMap<Uuid, Vec<EdgeEvent>>;
-type GatewayItems = BTreeMap<String, (Vec<DeliveryItem>, usize)>;
-
-/// Groups a batch by target, keeping its order within each target; a
-/// user-addressed event is serialised once for all its gateways.
-fn route(events: Vec<EdgeEvent>) -> (RoomEvents, GatewayItems) {
-    let mut rooms: RoomEvents = BTreeMap::new();
-    let mut gateways: GatewayItems = BTreeMap::new();
-    for event in events {
-        match &event.target {
-            FanoutTarget::Conversation {
-                conversation_id, ..
-            } => rooms.entry(*conversation_id).or_default().push(event),
-            FanoutTarget::Gateways { gateways: targets } => {
-                let frame = socketio::event_raw(&event.namespace, &event.event, event.data.get());
-                for target in targets {
-                    let entry = gateways.entry(target.gateway.clone()).or_default();
-                    entry.0.push(DeliveryItem::Users {
-                        user_ids: target.user_ids.clone(),
-                        namespace: event.namespace.clone(),
-                        frame: frame.clone(),
-                        close: event.close_sessions,
-                    });
-                    entry.1 += 1;
+    let results = room_results
+        .into_iter()
+        .chain(gateway_results)
+        .map(|result| match result {
+            Ok((status, count)) => {
+                if !(200..=299).contains(&status) {
+                    worker::console_warn!("fan-out target answered {status}");
                 }
+                (Some(status), count)
             }
+            Err((e, count)) => {
+                worker::console_warn!("fan-out target failed: {e}");
+                (None, count)
+            }
+        });
+    match fanout::answer(total, results) {
+        FanoutAnswer::Accepted(accepted) => http::ok(&FanoutResult { accepted }),
+        FanoutAnswer::AuthFailed => http::error(
+            ErrorCode::InternalAuthFailed,
+            "internal authentication failed",
+        ),
+        FanoutAnswer::Unavailable => {
+            http::error(ErrorCode::ServiceUnavailable, "fan-out targets unavailable")
         }
     }
-    (rooms, gateways)
 }
 
 /// `POST /internal/v1/stats`: each named object's counters.
