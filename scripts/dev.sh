@@ -6,7 +6,7 @@
 #   3. creates the dev database if missing;
 #   4. builds and starts the TMS stand-in (:8100), the OSS stand-in (:9100)
 #      and core-api (:8000), which applies the migrations at start; and the
-#      edge (`wrangler dev` on :8787) once edge-worker has its Worker glue;
+#      edge (`wrangler dev` on :8787) unless DEV_NO_EDGE=1;
 #   5. waits for /health/ready, prints URLs (the browser demo's among them)
 #      and a curl walk-through, and stops every child on Ctrl-C. Logs: .dev/logs/*.log
 set -euo pipefail
@@ -220,7 +220,7 @@ start core-api "$TARGET_DIR/debug/core-api"
 await core-api "$CORE_URL/health/ready" 120
 
 # ---------- edge (wrangler dev on 127.0.0.1:$EDGE_PORT) ----------
-# Runs once edge-worker/src/glue exists. The Worker is built above by
+# Runs unless DEV_NO_EDGE=1. The Worker is built above by
 # scripts/build-edge.sh; wrangler then serves it in workerd, and
 # EDGE_SKIP_BUILD=1 turns wrangler.toml's [build] (the same script) into a
 # no-op so it does not rebuild twice. EDGE_WRANGLER_CONFIG picks another
