@@ -1,10 +1,16 @@
-//! The Gateway object: many WebSockets near their clients. Each socket's
-//! state is its attachment (`session`), its frames become `Action`s
-//! (`dispatch`, with `events` and `calls`), and the gateway as a whole keeps
-//! indexes over its sockets (`index`), batches sends to core (`sends`) and
-//! presence reports (`presence`), and answers deliveries (`delivery`).
+//! The Gateway object: many WebSockets near their clients.
+//!
+//! - One socket: its state is its attachment (`session`); its frames become
+//!   `Action`s (`dispatch`, parsing `events` and `calls`, with `rate_guard`).
+//! - What an action takes: `join` (ask core, join, subscribe, ask again),
+//!   `typing` (local sockets, then the Room's relay), `sends` (batches to
+//!   core and each send's ack).
+//! - The gateway as a whole: indexes over its sockets (`index`), the Rooms
+//!   it is subscribed at (`subscriptions`), presence reports (`presence`),
+//!   deliveries from Rooms and core (`delivery`), names and shards (`names`).
+//!
 //! Everything here is plain Rust tested natively; `glue` (wasm32 only) is
-//! the Durable Object that runs it.
+//! the Durable Object that runs it, one file per module it runs.
 
 pub mod calls;
 pub mod delivery;

@@ -54,10 +54,9 @@ pub enum Action {
         nsp: String,
         token: String,
     },
-    /// Ask core whether `user_id` is a member (core caches the answer; the
-    /// edge does not, so a removed member cannot rejoin on a stale answer).
-    /// If so, add this session to the Room object, then `on_join_confirmed`
-    /// and send its frames; else ack `not_a_member()`.
+    /// Run `gateway::join`: core is asked whether `user_id` is a member
+    /// (core caches the answer; the edge does not, so a removed member
+    /// cannot rejoin on a stale answer), before and after the join.
     JoinConversation {
         ack: Option<AckHandle>,
         user_id: String,
@@ -72,7 +71,7 @@ pub enum Action {
     LeaveConversations {
         conversation_ids: Vec<Uuid>,
     },
-    /// Persist at core (authoritative for membership),
+    /// Persist at core in a batch (`gateway::sends`; core is authoritative for membership),
     /// ack `{ok:true,data:message}` or the core error (`FORBIDDEN` for a
     /// non-member). Core fans the message out after commit.
     SendMessage {
@@ -80,9 +79,8 @@ pub enum Action {
         user_id: String,
         payload: ValidSend,
     },
-    /// The session has joined the room: relay `user_typing` through the Room
-    /// object (to everyone but `user_id`) and ack `{ok:true}`; if the Room no
-    /// longer holds the session (it was evicted), `on_evicted` and ack `not_a_member()`.
+    /// The session has joined the room: run `gateway::typing` (`user_typing`
+    /// to everyone in the room but `user_id`, through the Room object).
     Typing {
         ack: Option<AckHandle>,
         user_id: String,
