@@ -3,12 +3,13 @@
 
 use futures_util::future::{join, join_all};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use shared_types::internal::{
     FanoutBatch, FanoutResult, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER,
 };
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Method, Request, Response, Stub};
 
 use crate::common::stats::{ObjectCounters, StatsRequest, StatsResponse};
 use crate::front_door::fanout::{self, FanoutAnswer};
@@ -109,14 +110,9 @@ pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Re
             events,
         };
         async move {
-            let count = body.events.len();
-            let call = async {
-                let stub = objects::room(env, &conversation_id)?;
-                http::post_json(&stub, "/publish", &body, timeout).await
-            };
-            call.await
-                .map(|r| (r.status_code(), count))
-                .map_err(|e| (e, count))
+            let stub = objects::room(env, &conversation_id);
+            let status = status_of(stub, "/publish", &body, timeout).await;
+            (status, body.events.len())
         }
     });
     let gateway_calls = gateways.into_iter().map(|(gateway, (items, count))| {
@@ -125,31 +121,27 @@ pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Re
             items,
         };
         async move {
-            let call = async {
-                let stub = objects::gateway(env, &gateway)?;
-                http::post_json(&stub, "/deliver", &body, timeout).await
-            };
-            call.await
-                .map(|r| (r.status_code(), count))
-                .map_err(|e| (e, count))
+            let stub = objects::gateway(env, &gateway);
+            (status_of(stub, "/deliver", &body, timeout).await, count)
         }
     });
     let (room_results, gateway_results) = join(join_all(room_calls), join_all(gateway_calls)).await;
-    let results = room_results
-        .into_iter()
-        .chain(gateway_results)
-        .map(|result| match result {
-            Ok((status, count)) => {
-                if !(200..=299).contains(&status) {
-                    worker::console_warn!("fan-out target answered {status}");
+    let results =
+        room_results
+            .into_iter()
+            .chain(gateway_results)
+            .map(|(status, count)| match status {
+                Ok(status) => {
+                    if !(200..=299).contains(&status) {
+                        worker::console_warn!("fan-out target answered {status}");
+                    }
+                    (Some(status), count)
                 }
-                (Some(status), count)
-            }
-            Err((e, count)) => {
-                worker::console_warn!("fan-out target failed: {e}");
-                (None, count)
-            }
-        });
+                Err(e) => {
+                    worker::console_warn!("fan-out target failed: {e}");
+                    (None, count)
+                }
+            });
     match fanout::answer(total, results) {
         FanoutAnswer::Accepted(accepted) => http::ok(&FanoutResult { accepted }),
         FanoutAnswer::AuthFailed => http::error(
@@ -160,6 +152,18 @@ pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Re
             http::error(ErrorCode::ServiceUnavailable, "fan-out targets unavailable")
         }
     }
+}
+
+/// An object's status for a POST, or why there is none.
+async fn status_of<T: Serialize>(
+    stub: worker::Result<Stub>,
+    path: &str,
+    body: &T,
+    timeout_ms: u64,
+) -> worker::Result<u16> {
+    Ok(http::post_json(&stub?, path, body, timeout_ms)
+        .await?
+        .status_code())
 }
 
 /// `POST /internal/v1/stats`: each named object's counters.
