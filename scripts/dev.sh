@@ -286,7 +286,7 @@ cat <<EOF
     curl -s "$CORE_URL/api/v1/conversations/\$CONV/messages" -H "Authorization: Bearer \$BOB"
 
   Files: POST $CORE_URL/api/v1/files/upload-url, then PUT the bytes to its upload_url
-  (OSS: $OSS_ENDPOINT); the README's "Files" section walks through it with curl.
+  (OSS: $OSS_ENDPOINT); docs/api.md ("Files") walks through it with curl.
 
 EOF
 
