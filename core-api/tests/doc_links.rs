@@ -118,7 +118,10 @@ fn every_relative_link_in_readme_and_docs_resolves() {
             }
         }
     }
-    assert!(checked > 10, "only {checked} links found: is the parser broken?");
+    assert!(
+        checked > 10,
+        "only {checked} links found: is the parser broken?"
+    );
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
@@ -134,5 +137,8 @@ fn the_link_checker_sees_links_headings_and_code() {
 fn the_readme_stays_short() {
     let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README");
     let lines = readme.lines().count();
-    assert!(lines <= 250, "README.md has {lines} lines; details go to docs/");
+    assert!(
+        lines <= 250,
+        "README.md has {lines} lines; details go to docs/"
+    );
 }
