@@ -17,6 +17,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/stack.sh
+source "$ROOT/scripts/stack.sh"
 LOG_TAG=bench
 cd "$ROOT"
 have wrk || apt_install wrk
@@ -26,7 +28,6 @@ DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 TMS_PORT=$(free_port) CORE_PORT=$(free_port)
 DB="teamchat_bench_$$"
 PG_ADMIN="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
@@ -48,7 +49,7 @@ psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 export JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789" TMS_API_KEY="bench-key"
 TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" RUST_LOG=warn setsid "$WORK/tms-standin" >/dev/null 2>&1 </dev/null &
 PIDS+=($!)
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$TMS_PORT/health" && break; sleep 0.2; done
+wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "${PIDS[-1]}"
 start_core() { # SEND_BATCH_MAX: group commit's batch size, 1 turns it off
   HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="${PG_ADMIN%/*}/$DB" REDIS_URL=redis://127.0.0.1:6379 \
     REDIS_KEY_PREFIX="bench:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" \
@@ -57,7 +58,7 @@ start_core() { # SEND_BATCH_MAX: group commit's batch size, 1 turns it off
     setsid "$WORK/core-api" >/dev/null 2>&1 </dev/null &
   CORE_PID=$!
   PIDS+=("$CORE_PID")
-  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$CORE_PORT/health/ready" && break; sleep 0.2; done
+  wait_http "http://127.0.0.1:$CORE_PORT/health/ready" core-api "$CORE_PID"
 }
 stop_core() {
   kill -TERM -- "-$CORE_PID" 2>/dev/null || true

@@ -15,6 +15,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/stack.sh
+source "$ROOT/scripts/stack.sh"
 LOG_TAG=bench-edge
 cd "$ROOT"
 
@@ -43,14 +45,10 @@ have psql || apt_install postgresql-client
 log "building core-api and tms-standin (release)"
 cargo build -q --release -p core-api -p tms-standin
 # the Worker is rebuilt only when its sources are newer than the build
-if [ ! -f edge-worker/build/index.js ] ||
-  [ -n "$(find edge-worker/src edge-worker/Cargo.toml shared-types/src shared-auth/src -newer edge-worker/build/index.js -print -quit)" ]; then
-  bash scripts/build-edge.sh
-fi
-sed '/^\[build\]/,/^$/d' wrangler.toml >"$ROOT/.wrangler-bench.toml"
+edge_is_stale && bash scripts/build-edge.sh
+wrangler_config_without_build "$ROOT/.wrangler-bench.toml"
 
 rm -rf "$RUN_DIR" && mkdir -p "$RESULTS"
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 DB="teamchat_bench_edge_$$"
 PG_ADMIN="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
 JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789"
@@ -58,11 +56,6 @@ INTERNAL_API_SECRET="bench-internal-secret-0123456789abcdef012"
 export TMS_API_KEY="bench-tms-api-key"
 PIDS=()
 
-stop_group() { # PID: TERM its process group, then KILL what is left
-  kill -TERM -- "-$1" 2>/dev/null || true
-  for _ in $(seq 1 20); do kill -0 -- "-$1" 2>/dev/null || return 0; sleep 0.25; done
-  kill -KILL -- "-$1" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   for pid in "${PIDS[@]}"; do stop_group "$pid"; done
@@ -74,15 +67,6 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT INT TERM
-
-wait_http() { # URL NAME PID
-  for _ in $(seq 1 300); do
-    curl -sf -o /dev/null "$1" && return 0
-    kill -0 "$3" 2>/dev/null || die "$2 exited before it was ready (see $RUN_DIR)"
-    sleep 0.2
-  done
-  die "$2 not ready at $1 after 60 s"
-}
 
 psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 TMS_PORT=$(free_port)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the edge Worker (edge-worker/build/) with worker-build, pointed at the
 # local wasm-bindgen, wasm-opt (npm binaryen) and esbuild (npm) instead of
-# downloads (see TOOLCHAIN notes in README.md). Needs `ensure-tools.sh --worker --node`.
+# downloads (see docs/development.md). Needs `ensure-tools.sh --worker --node`.
 #
 # usage: scripts/build-edge.sh [--dev]   (--dev: worker-build --dev, no wasm-opt; faster)
 #

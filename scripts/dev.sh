@@ -12,6 +12,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/stack.sh
+source "$ROOT/scripts/stack.sh"
 LOG_TAG=dev
 cd "$ROOT"
 
@@ -138,63 +140,27 @@ if [ "$run_edge" = 1 ]; then
 fi
 
 # ---------- start ----------
-pids=()
-names=()
-EDGE_PID=""
-
 stop_all() {
   trap - INT TERM EXIT
   log "stopping"
-  if [ -n "$EDGE_PID" ]; then
-    kill -TERM -- "-$EDGE_PID" 2>/dev/null || true
-  fi
-  local pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_stack
 }
 trap 'stop_all; exit 130' INT TERM
 trap stop_all EXIT
 
-# start NAME CMD...: run in the background with output in .dev/logs/NAME.log
+# start NAME CMD...: run in the background, output in .dev/logs/NAME.log
 start() {
   local name="$1"
   shift
   : >"$LOGS/$name.log"
-  "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  pids+=("$!")
-  names+=("$name")
-  log "started $name (pid $!), log: .dev/logs/$name.log"
+  spawn "$name" "$LOGS/$name.log" "$@"
+  log "started $name (pid $SPAWNED_PID), log: .dev/logs/$name.log"
 }
 
-# fail_with_log NAME MESSAGE: show the end of a child's log, then exit.
-fail_with_log() {
-  warn "$2; last lines of .dev/logs/$1.log:"
-  tail -n 30 "$LOGS/$1.log" >&2 || true
-  exit 1
-}
-
-# http_ok URL: a 2xx answer. http_up URL: any HTTP answer at all.
-http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
-http_up() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null)" != 000 ]; }
-
-# await NAME URL SECONDS [CHECK]: wait until CHECK URL (default http_ok)
-# passes, failing fast if the child died.
+# await NAME URL SECONDS: wait for a 2xx at URL, failing fast if NAME died.
 await() {
-  local name="$1" url="$2" deadline=$((SECONDS + $3)) check="${4:-http_ok}" i
-  until "$check" "$url"; do
-    for i in "${!names[@]}"; do
-      if [ "${names[$i]}" = "$name" ] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
-        fail_with_log "$name" "$name exited during start-up"
-      fi
-    done
-    [ "$SECONDS" -ge "$deadline" ] && fail_with_log "$name" "$name not ready at $url after $3s"
-    sleep 0.5
-  done
-  log "$name is ready ($url)"
+  wait_http "$2" "$1" "$SPAWNED_PID" "$3" "$LOGS/$1.log"
+  log "$1 is ready ($2)"
 }
 
 if [ "$run_standin" = 1 ]; then
@@ -202,8 +168,8 @@ if [ "$run_standin" = 1 ]; then
   # edge when it runs (the route needs no user token there)
   webhook_base="$CORE_URL"
   [ "$run_edge" = 1 ] && webhook_base="http://127.0.0.1:$EDGE_PORT"
-  TMS_WEBHOOK_URL="${TMS_WEBHOOK_URL:-$webhook_base/api/v1/webhooks/tms}" \
-    start tms-standin "$TARGET_DIR/debug/tms-standin"
+  start tms-standin env TMS_WEBHOOK_URL="${TMS_WEBHOOK_URL:-$webhook_base/api/v1/webhooks/tms}" \
+    "$TARGET_DIR/debug/tms-standin"
   await tms-standin "http://$TMS_STANDIN_ADDR/health" 60
 else
   log "TMS_API_URL=$TMS_API_URL is not local: using that TMS, no stand-in"
@@ -227,23 +193,19 @@ await core-api "$CORE_URL/health/ready" 120
 # config; the --var flags are the Worker's local settings (secrets included).
 if [ "$run_edge" = 1 ]; then
   mkdir -p "$ROOT/.wrangler-home"
-  : >"$LOGS/edge.log"
   edge_config="${EDGE_WRANGLER_CONFIG:-wrangler.toml}"
   # shellcheck disable=SC2086  # EDGE_WRANGLER_ARGS is a list of extra flags
-  EDGE_SKIP_BUILD=1 WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false XDG_CONFIG_HOME="$ROOT/.wrangler-home" \
-    setsid "$ROOT/node_modules/.bin/wrangler" dev --local --ip 127.0.0.1 --port "$EDGE_PORT" \
+  start edge env EDGE_SKIP_BUILD=1 WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+    XDG_CONFIG_HOME="$ROOT/.wrangler-home" \
+    "$ROOT/node_modules/.bin/wrangler" dev --local --ip 127.0.0.1 --port "$EDGE_PORT" \
     --show-interactive-dev-session=false -c "$edge_config" \
     --var "CORE_API_URL:$CORE_URL" \
     --var "JWT_SECRET:$JWT_SECRET" \
     --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" \
     --var "TMS_JWKS_URL:$TMS_JWKS_URL" \
     --var "ALLOWED_ORIGINS:$ALLOWED_ORIGINS" \
-    ${EDGE_WRANGLER_ARGS:-} >>"$LOGS/edge.log" 2>&1 </dev/null &
-  EDGE_PID=$!
-  pids+=("$EDGE_PID")
-  names+=(edge)
-  log "started edge: wrangler dev (pgid $EDGE_PID), log: .dev/logs/edge.log"
-  await edge "http://127.0.0.1:$EDGE_PORT/" 120 http_up
+    ${EDGE_WRANGLER_ARGS:-}
+  await edge "http://127.0.0.1:$EDGE_PORT/health" 120
 fi
 
 # ---------- tell the developer ----------
@@ -286,7 +248,7 @@ cat <<EOF
     curl -s "$CORE_URL/api/v1/conversations/\$CONV/messages" -H "Authorization: Bearer \$BOB"
 
   Files: POST $CORE_URL/api/v1/files/upload-url, then PUT the bytes to its upload_url
-  (OSS: $OSS_ENDPOINT); the README's "Files" section walks through it with curl.
+  (OSS: $OSS_ENDPOINT); docs/api.md ("Files") walks through it with curl.
 
 EOF
 
@@ -299,11 +261,12 @@ EOF
 
 # ---------- foreground until Ctrl-C or a child exits ----------
 set +e
-wait -n "${pids[@]}"
+wait -n "${STACK_PIDS[@]}"
 status=$?
 set -e
-for i in "${!pids[@]}"; do
-  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-    fail_with_log "${names[$i]}" "${names[$i]} exited (status $status)"
+for i in "${!STACK_PIDS[@]}"; do
+  if ! kill -0 "${STACK_PIDS[$i]}" 2>/dev/null; then
+    show_log "${STACK_LOGS[$i]}"
+    die "${STACK_NAMES[$i]} exited (status $status)"
   fi
 done

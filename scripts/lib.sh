@@ -53,11 +53,11 @@ apt_install() {
   stamp="${TMPDIR:-/tmp}/teamchat-apt-updated.$(id -u)"
   if [ -z "$(find "$stamp" -mmin -60 2>/dev/null)" ]; then
     log "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 || die "apt-get update failed"
     touch "$stamp"
   fi
   log "installing Debian packages: $*"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 \
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@" >&2 \
     || die "apt-get install $* failed"
 }
 

@@ -7,7 +7,7 @@ use axum::Json;
 use serde_json::Value;
 use shared_types::{ApiErrorBody, Envelope, ErrorCode};
 
-use crate::services::rate_limit::RateStatus;
+use crate::rate_limit::budget::RateStatus;
 
 pub type AppResult<T> = Result<T, AppError>;
 

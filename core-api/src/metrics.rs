@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 
 use crate::cache::Cache;
-use crate::services::fanout::Stats as FanoutStats;
+use crate::fanout::Stats as FanoutStats;
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 

@@ -21,11 +21,12 @@ use crate::auth::jwt::JwtAuthenticator;
 use crate::cache::{Cache, CacheTimeouts};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Environment};
+use crate::fanout::{Context as FanoutContext, Fanout};
 use crate::metrics::{Metrics, ScrapeSources};
+use crate::rate_limit::RateLimiter;
+use crate::send_queue::SendQueue;
 use crate::services::calls;
-use crate::services::fanout::{Context as FanoutContext, Fanout};
-use crate::services::rate_limit::RateLimiter;
-use crate::services::send_queue::SendQueue;
+use crate::services::fanout_targets::MembersAndPresence;
 use crate::state::AppState;
 use crate::tms::TmsClient;
 use crate::{api, internal};
@@ -104,8 +105,10 @@ pub async fn build_with_pool(
         FanoutContext {
             secret: config.internal_api_secret.clone(),
             clock: clock.clone(),
-            cache: cache.clone(),
-            db: db.clone(),
+            targets: Arc::new(MembersAndPresence {
+                cache: cache.clone(),
+                db: db.clone(),
+            }),
         },
     )?;
     let listener = TcpListener::bind(config.listen_addr)

@@ -1,17 +1,18 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::auth::jwt::JwtAuthenticator;
 use crate::auth::replay::LocalReplays;
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::fanout::Fanout;
 use crate::metrics::Metrics;
-use crate::services::fanout::Fanout;
-use crate::services::rate_limit::RateLimiter;
-use crate::services::send_queue::SendQueue;
-use crate::services::users::LocalUserIds;
+use crate::rate_limit::RateLimiter;
+use crate::send_queue::SendQueue;
 use crate::tms::TmsClient;
 
 /// Everything a handler needs; cheap to clone.
@@ -32,4 +33,26 @@ pub struct AppState {
     /// Per-user rate limits (Redis, shared by every replica).
     pub limits: RateLimiter,
     pub metrics: Metrics,
+}
+
+/// Process-local map of TMS id → local id. The mapping never changes once made,
+/// so it needs no invalidation; the bound only caps memory.
+#[derive(Default)]
+pub struct LocalUserIds(RwLock<HashMap<String, Uuid>>);
+
+const LOCAL_IDS_MAX: usize = 100_000;
+
+impl LocalUserIds {
+    pub fn get(&self, tms_user_id: &str) -> Option<Uuid> {
+        self.0.read().ok()?.get(tms_user_id).copied()
+    }
+
+    pub fn put(&self, tms_user_id: &str, id: Uuid) {
+        if let Ok(mut map) = self.0.write() {
+            if map.len() >= LOCAL_IDS_MAX {
+                map.clear();
+            }
+            map.insert(tms_user_id.to_string(), id);
+        }
+    }
 }

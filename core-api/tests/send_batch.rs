@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::TestApp;
 use core_api::models::message::DbMessageKind;
 use core_api::repositories::sends::NewMessage;
-use core_api::services::send_queue::store_batch;
+use core_api::send_queue::store_batch;
 use shared_types::ErrorCode;
 use sqlx::PgPool;
 use uuid::Uuid;

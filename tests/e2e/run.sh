@@ -8,11 +8,11 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=scripts/stack.sh
+source "$ROOT/scripts/stack.sh"
 LOG_TAG=e2e
 cd "$ROOT"
 use_local_node
-
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 RUN_DIR="$ROOT/.dev/e2e"
 # where cargo put the binaries (CARGO_TARGET_DIR may move them out of the repo)
@@ -21,7 +21,6 @@ rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
 TMS_PORT=$(free_port) CORE_PORT=$(free_port) EDGE_PORT=$(free_port) OSS_PORT=$(free_port)
 DB="teamchat_e2e_$$"
 PG_ADMIN="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
-export E2E_DATABASE_URL="${PG_ADMIN%/*}/$DB"
 export JWT_SECRET="e2e-jwt-secret-0123456789abcdef0123456789"
 export INTERNAL_API_SECRET="e2e-internal-secret-0123456789abcdef01234"
 export TMS_API_KEY="e2e-tms-api-key"
@@ -36,39 +35,22 @@ export OSS_ENDPOINT="http://127.0.0.1:$OSS_PORT"
 export GATEWAY_MAX_SOCKETS=5 PRESENCE_GRACE_MS=1500
 # short on purpose: the missed-call test waits for the ring to time out
 export CALL_RING_TIMEOUT_SECS=3 CALL_SWEEP_INTERVAL_MS=200
-PIDS=()
 
 cleanup() {
   local rc=$?
-  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  sleep 1
-  for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
-  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  if [ "$rc" -ne 0 ]; then
-    for f in "$RUN_DIR"/*.log; do warn "--- last lines of $f"; tail -n 30 "$f" >&2 || true; done
-  fi
+  [ "$rc" -ne 0 ] && show_stack_logs
+  stop_stack
+  drop_db "$DB"
   exit "$rc"
 }
 trap cleanup EXIT INT TERM
-
-wait_http() { # URL NAME PID
-  for _ in $(seq 1 300); do
-    curl -sf -o /dev/null "$1" && return 0
-    kill -0 "$3" 2>/dev/null || die "$2 exited before it was ready (see $RUN_DIR)"
-    sleep 0.2
-  done
-  die "$2 not ready at $1 after 60 s"
-}
 
 log "building core-api, tms-standin and oss-standin (debug)"
 cargo build -q -p core-api -p tms-standin -p oss-standin
 
 # the Worker is rebuilt only when its sources are newer than the build
-if [ ! -f edge-worker/build/index.js ] ||
-  [ -n "$(find edge-worker/src edge-worker/Cargo.toml shared-types/src shared-auth/src -newer edge-worker/build/index.js -print -quit)" ]; then
-  bash scripts/build-edge.sh
-fi
-sed '/^\[build\]/,/^$/d' wrangler.toml >"$ROOT/.wrangler-local.toml"
+edge_is_stale && bash scripts/build-edge.sh
+wrangler_config_without_build "$ROOT/.wrangler-local.toml"
 
 log "checking the deployment bundle (wrangler deploy --dry-run)"
 WRANGLER_SEND_METRICS=false XDG_CONFIG_HOME="$ROOT/.wrangler-home" \
@@ -80,36 +62,35 @@ for env in staging production; do
     die "wrangler deploy --dry-run --env $env failed (see $RUN_DIR/deploy-dry-run.log)"
 done
 
-psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
+export E2E_DATABASE_URL
+E2E_DATABASE_URL=$(scratch_db "$DB")
 
-TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" TMS_WEBHOOK_URL="http://127.0.0.1:$EDGE_PORT/api/v1/webhooks/tms" setsid "$BIN_DIR/tms-standin" >"$RUN_DIR/tms.log" 2>&1 </dev/null &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "${PIDS[-1]}"
+spawn tms-standin "$RUN_DIR/tms.log" env TMS_STANDIN_ADDR="127.0.0.1:$TMS_PORT" \
+  TMS_WEBHOOK_URL="http://127.0.0.1:$EDGE_PORT/api/v1/webhooks/tms" "$BIN_DIR/tms-standin"
+wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "$SPAWNED_PID"
 
-OSS_STANDIN_ADDR="127.0.0.1:$OSS_PORT" setsid "$BIN_DIR/oss-standin" >"$RUN_DIR/oss.log" 2>&1 </dev/null &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$OSS_PORT/health" oss-standin "${PIDS[-1]}"
+spawn oss-standin "$RUN_DIR/oss.log" env OSS_STANDIN_ADDR="127.0.0.1:$OSS_PORT" "$BIN_DIR/oss-standin"
+wait_http "http://127.0.0.1:$OSS_PORT/health" oss-standin "$SPAWNED_PID"
 
-HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="$E2E_DATABASE_URL" REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}" \
+spawn core-api "$RUN_DIR/core.log" env HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE_URL="$E2E_DATABASE_URL" \
+  REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}" \
   REDIS_KEY_PREFIX="e2e:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" PRESENCE_GRACE_MS="$PRESENCE_GRACE_MS" \
   CALL_RING_TIMEOUT_SECS="$CALL_RING_TIMEOUT_SECS" CALL_SWEEP_INTERVAL_MS="$CALL_SWEEP_INTERVAL_MS" \
   EDGE_FANOUT_URL="http://127.0.0.1:$EDGE_PORT/internal/v1/fanout" RUST_LOG="${RUST_LOG:-info}" \
-  setsid "$BIN_DIR/core-api" >"$RUN_DIR/core.log" 2>&1 </dev/null &
-PIDS+=($!)
-CORE_PID=$!
-wait_http "http://127.0.0.1:$CORE_PORT/health/ready" core-api "${PIDS[-1]}"
+  "$BIN_DIR/core-api"
+CORE_PID=$SPAWNED_PID
+wait_http "http://127.0.0.1:$CORE_PORT/health/ready" core-api "$CORE_PID"
 
-WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false XDG_CONFIG_HOME="$ROOT/.wrangler-home" NO_COLOR=1 \
-  setsid node_modules/.bin/wrangler dev -c .wrangler-local.toml --local --ip 127.0.0.1 --port "$EDGE_PORT" \
+spawn "wrangler dev" "$RUN_DIR/wrangler.log" env WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+  XDG_CONFIG_HOME="$ROOT/.wrangler-home" NO_COLOR=1 \
+  node_modules/.bin/wrangler dev -c .wrangler-local.toml --local --ip 127.0.0.1 --port "$EDGE_PORT" \
   --show-interactive-dev-session=false --persist-to "$RUN_DIR/state" \
   --var "CORE_API_URL:http://127.0.0.1:$CORE_PORT" --var "JWT_SECRET:$JWT_SECRET" \
   --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" --var "TMS_JWKS_URL:http://127.0.0.1:$TMS_PORT/.well-known/jwks.json" \
   --var PING_INTERVAL_MS:2000 --var PING_TIMEOUT_MS:2000 --var JWKS_MIN_REFRESH_SECS:1 \
   --var "GATEWAY_MAX_SOCKETS:$GATEWAY_MAX_SOCKETS" --var CORE_TIMEOUT_MS:3000 \
-  --var "ALLOWED_ORIGINS:$ALLOWED_ORIGIN" \
-  >"$RUN_DIR/wrangler.log" 2>&1 </dev/null &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "${PIDS[-1]}"
+  --var "ALLOWED_ORIGINS:$ALLOWED_ORIGIN"
+wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "$SPAWNED_PID" 60
 log "stack up: tms :$TMS_PORT, oss :$OSS_PORT, core :$CORE_PORT, edge :$EDGE_PORT"
 
 export EDGE_URL="http://127.0.0.1:$EDGE_PORT" CORE_URL="http://127.0.0.1:$CORE_PORT" TMS_URL="http://127.0.0.1:$TMS_PORT"

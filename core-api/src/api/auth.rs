@@ -5,8 +5,8 @@ use shared_types::ErrorCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
 use crate::error::AppResult;
+use crate::models::AuthUser;
 use crate::services::users;
 use crate::spec::Data;
 use crate::state::AppState;

@@ -7,9 +7,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path, Query};
+use crate::models::AuthUser;
 use crate::services::calls::{self, Act};
 use crate::services::pagination::PageQuery;
 use crate::spec::{Data, Page};

@@ -8,9 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::{Json, Path, Query};
+use crate::models::AuthUser;
 use crate::services::messages::{self, ListQuery};
 use crate::services::pagination::PageQuery;
 use crate::services::{conversations, decorate, groups};

@@ -87,7 +87,7 @@ const REDOC_PAGE: &str = r##"<!doctype html>
 
 // Built once, from the same routes the app serves.
 static OPENAPI: LazyLock<String> =
-    LazyLock::new(|| serde_json::to_string(&crate::spec::openapi()).unwrap_or_default());
+    LazyLock::new(|| serde_json::to_string(&super::openapi()).unwrap_or_default());
 static ASYNCAPI: LazyLock<String> =
     LazyLock::new(|| serde_json::to_string(&crate::spec::asyncapi()).unwrap_or_default());
 

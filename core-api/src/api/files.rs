@@ -6,9 +6,9 @@ use shared_types::files::{UploadUrl, UploadUrlRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::Json;
+use crate::models::AuthUser;
 use crate::services::files;
 use crate::spec::Data;
 use crate::state::AppState;

@@ -7,9 +7,9 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::AuthUser;
 use crate::error::AppError;
-use crate::services::rate_limit::{Checked, LimitKind, RateStatus};
+use crate::models::AuthUser;
+use crate::rate_limit::{Checked, LimitKind, RateStatus};
 use crate::state::AppState;
 
 /// 429 `RATE_LIMITED` over the limit (nothing runs, nothing is stored);

@@ -6,9 +6,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::{Json, Path};
+use crate::models::AuthUser;
 use crate::repositories::receipts::StatusRow;
 use crate::services::receipts::{self, ReceiptView};
 use crate::services::{decorate, messages};

@@ -2,7 +2,7 @@
 //! `OpenApiRouter` whose routes are registered with `routes!(handler, …)`
 //! from their `#[utoipa::path]` annotations, so a route and its OpenAPI entry
 //! are one thing. `public_routes` puts health, metrics, the docs and
-//! `/api/v1` together: the app serves it and `crate::spec::openapi` documents
+//! `/api/v1` together: the app serves it and `openapi` documents
 //! it. `/api/v1` runs behind authentication and the per-user API limit; the
 //! TMS webhook checks its own signature and is not counted.
 
@@ -32,6 +32,14 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::AppError;
 use crate::state::AppState;
+
+/// The OpenAPI document of every public route, built from the routes the
+/// app serves, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = public_routes(None).split_for_parts();
+    crate::spec::complete(&mut doc);
+    doc
+}
 
 /// Health, docs and `/api/v1`. With a state, `/api/v1` requires
 /// authentication (the served app); without one the routes only feed the

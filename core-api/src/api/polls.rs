@@ -5,9 +5,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::{Json, Path};
+use crate::models::AuthUser;
 use crate::services::polls;
 use crate::spec::Data;
 use crate::state::AppState;

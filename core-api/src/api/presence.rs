@@ -9,9 +9,9 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::Query;
+use crate::models::AuthUser;
 use crate::services::presence;
 use crate::spec::List;
 use crate::state::AppState;

@@ -5,9 +5,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::extract::Path;
+use crate::models::AuthUser;
 use crate::services::reactions;
 use crate::spec::Data;
 use crate::state::AppState;

@@ -4,9 +4,9 @@ use shared_types::api::{BatchUsers, UserProfile};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
+use crate::models::AuthUser;
 use crate::services::users;
 use crate::spec::{Data, List};
 use crate::state::AppState;

@@ -14,19 +14,11 @@ use axum::response::Response;
 use shared_types::internal::HEADER_SIGNATURE;
 use shared_types::limits::MAX_BODY_BYTES;
 use shared_types::ErrorCode;
-use uuid::Uuid;
 
 use crate::error::AppError;
+use crate::models::AuthUser;
 use crate::services::users;
 use crate::state::AppState;
-
-/// The authenticated caller of a public route.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub tms_user_id: String,
-    /// Local `users.id`.
-    pub user_id: Uuid,
-}
 
 impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = AppError;

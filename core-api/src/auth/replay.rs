@@ -1,7 +1,7 @@
 //! Process-local record of the internal signatures seen within the replay
 //! window. Redis (`SET NX`) is the shared record across replicas; this one is
 //! kept alongside it so that replays to this replica are still refused while
-//! Redis is down, and the edge can keep sending (see README, "When things fail").
+//! Redis is down, and the edge can keep sending (see docs/operations.md, "When things fail").
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use shared_types::files::{is_media_type, FileKind};
 
-use super::Reader;
+use super::reader::Reader;
 
 /// OSS accepts at most 5 GiB in one PUT.
 const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024 * 1024;

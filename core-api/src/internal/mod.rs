@@ -19,9 +19,9 @@ use uuid::Uuid;
 
 use crate::api;
 use crate::auth::internal::{require_signature, InternalCaller};
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
+use crate::models::AuthUser;
 use crate::services::receipts;
 use crate::services::{membership, presence, socket_sends, users};
 use crate::state::AppState;

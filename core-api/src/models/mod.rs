@@ -7,3 +7,6 @@ pub mod file;
 pub mod message;
 pub mod poll;
 pub mod reaction;
+pub mod user;
+
+pub use user::AuthUser;

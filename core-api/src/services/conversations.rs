@@ -8,11 +8,11 @@ use shared_types::socket::{server_events, MemberRemoved, NS_MESSAGING, NS_NOTIFI
 use shared_types::Pagination;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
 use crate::models::conversation::{ConversationRow, DbMemberRole, MemberRow};
+use crate::models::AuthUser;
 use crate::repositories::{conversations as repo, users as users_repo};
-use crate::services::fanout::Push;
 use crate::services::pagination::{self, PageQuery};
 use crate::services::{files, membership, users};
 use crate::state::AppState;

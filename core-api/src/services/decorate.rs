@@ -4,8 +4,8 @@
 
 use shared_types::api::Message;
 
-use crate::auth::AuthUser;
 use crate::error::AppResult;
+use crate::models::AuthUser;
 use crate::services::{polls, reactions};
 use crate::state::AppState;
 

@@ -12,12 +12,12 @@ use shared_types::files::{is_media_type, FileKind, UploadUrl, UploadUrlRequest};
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::config::OssSettings;
 use crate::error::{AppError, AppResult};
 use crate::models::file::UploadRow;
+use crate::models::AuthUser;
+use crate::rate_limit::LimitKind;
 use crate::repositories::files as repo;
-use crate::services::rate_limit::LimitKind;
 use crate::state::AppState;
 
 /// Longest accepted `filename`, in bytes.

@@ -11,9 +11,9 @@ use uuid::Uuid;
 use super::conversations::{
     evict_from_room, load, normalize_member_ids, notify, publish, read_in, with_profiles,
 };
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::models::conversation::{DbConversationKind, DbMemberRole, MemberRow};
+use crate::models::AuthUser;
 use crate::repositories::{conversations as repo, users as users_repo};
 use crate::services::{membership, users};
 use crate::state::AppState;

@@ -6,10 +6,10 @@ use std::sync::LazyLock;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::models::conversation::MemberRow;
+use crate::models::AuthUser;
 use crate::repositories::conversations as repo;
 use crate::state::AppState;
 

@@ -8,12 +8,12 @@ use shared_types::socket::{server_events, NS_MESSAGING};
 use shared_types::Pagination;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
 use crate::models::message::DbMessageKind;
+use crate::models::AuthUser;
 use crate::repositories::messages as repo;
 use crate::repositories::sends::NewMessage;
-use crate::services::fanout::Push;
 use crate::services::pagination::{self, PageQuery};
 use crate::services::{files, membership};
 use crate::state::AppState;

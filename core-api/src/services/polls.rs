@@ -16,13 +16,13 @@ use shared_types::socket::{server_events, NS_MESSAGING};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
 use crate::models::message::DbMessageKind;
 use crate::models::poll::PollRow;
+use crate::models::AuthUser;
 use crate::repositories::polls as repo;
 use crate::repositories::sends::{self as sends_repo, NewMessage};
-use crate::services::fanout::Push;
 use crate::services::membership;
 use crate::state::AppState;
 

@@ -16,8 +16,8 @@ use shared_types::socket::{server_events, PresenceChanged, NS_MESSAGING};
 
 use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
 use crate::repositories::conversations as repo;
-use crate::services::fanout::Push;
 use crate::state::AppState;
 
 /// TTL of `presence:{id}`, refreshed on every report that sets an entry.

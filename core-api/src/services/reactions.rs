@@ -9,10 +9,10 @@ use shared_types::socket::{server_events, NS_MESSAGING};
 use unicode_segmentation::UnicodeSegmentation;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
+use crate::models::AuthUser;
 use crate::repositories::{messages as messages_repo, reactions as repo};
-use crate::services::fanout::Push;
 use crate::services::membership;
 use crate::state::AppState;
 

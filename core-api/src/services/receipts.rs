@@ -5,10 +5,10 @@ use serde::Serialize;
 use shared_types::socket::{server_events, MessageStatusChanged, ReceiptKind, NS_MESSAGING};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
+use crate::models::AuthUser;
 use crate::repositories::{messages as messages_repo, receipts as repo};
-use crate::services::fanout::Push;
 use crate::services::membership;
 use crate::state::AppState;
 

@@ -8,10 +8,10 @@ use futures_util::future::join_all;
 use shared_types::api::SendMessage;
 use shared_types::internal::BatchedSend;
 
-use crate::auth::AuthUser;
 use crate::error::AppResult;
+use crate::models::AuthUser;
+use crate::rate_limit::LimitKind;
 use crate::services::messages::{self, Sent};
-use crate::services::rate_limit::LimitKind;
 use crate::services::users;
 use crate::state::AppState;
 

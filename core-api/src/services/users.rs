@@ -2,7 +2,6 @@
 //! long-lived stale copy served when TMS fails, batch lookups for participants.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 
 use shared_types::api::UserProfile;
 use shared_types::ErrorCode;
@@ -24,28 +23,6 @@ fn fresh_key(id: &str) -> String {
 /// `user:{id}` could name another user's fresh key (`user:alice:stale`).
 fn stale_key(id: &str) -> String {
     format!("user_stale:{id}")
-}
-
-/// Process-local map of TMS id → local id. The mapping never changes once made,
-/// so it needs no invalidation; the bound only caps memory.
-#[derive(Default)]
-pub struct LocalUserIds(RwLock<HashMap<String, Uuid>>);
-
-const LOCAL_IDS_MAX: usize = 100_000;
-
-impl LocalUserIds {
-    fn get(&self, tms_user_id: &str) -> Option<Uuid> {
-        self.0.read().ok()?.get(tms_user_id).copied()
-    }
-
-    fn put(&self, tms_user_id: &str, id: Uuid) {
-        if let Ok(mut map) = self.0.write() {
-            if map.len() >= LOCAL_IDS_MAX {
-                map.clear();
-            }
-            map.insert(tms_user_id.to_string(), id);
-        }
-    }
 }
 
 /// The local `users.id` of a TMS user, upserting the reference row on first sight.

@@ -10,8 +10,8 @@ use shared_types::{ErrorCode, TmsUserId};
 
 use crate::auth::replay::Seen;
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
 use crate::repositories::conversations as repo;
-use crate::services::fanout::Push;
 use crate::services::users;
 use crate::state::AppState;
 

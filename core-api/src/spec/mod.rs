@@ -61,15 +61,10 @@ back as `?cursor=` while `has_more`.
 )]
 pub struct ApiDoc;
 
-/// The OpenAPI document of every public route, built from the routes the
-/// app serves (`api::public_routes`), as `/openapi.json` serves it.
-pub fn openapi() -> Document {
-    let (_, mut doc) = crate::api::public_routes(None).split_for_parts();
-    finish(&mut doc);
-    doc
-}
-
-fn finish(doc: &mut Document) {
+/// Completes the document of the routes the app serves (`api::openapi`
+/// builds it from `api::public_routes`): description, the envelope, every
+/// error code with its examples, the typed examples and the bearer scheme.
+pub fn complete(doc: &mut Document) {
     doc.info.description = Some(DESCRIPTION.into());
     // utoipa copies the crate's (empty) license, which is not a valid License object
     doc.info.license = None;
@@ -147,7 +142,7 @@ mod tests {
 
     #[test]
     fn every_example_has_its_schema_in_a_document() {
-        let rest = openapi().components.unwrap_or_default();
+        let rest = crate::api::openapi().components.unwrap_or_default();
         let mut missing = examples::attach(&mut rest.clone());
         let events = asyncapi();
         missing.retain(|name| events["components"]["schemas"].get(name).is_none());

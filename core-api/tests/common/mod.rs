@@ -76,6 +76,34 @@ impl Reply {
     }
 }
 
+/// The environment every test app starts from: loopback on port 0, a private
+/// Redis prefix, the stand-in as TMS, and no rate limit within reach (the
+/// tests of the limits set their own). The pool is given, so `DATABASE_URL`
+/// is only read where a test sets a real one.
+pub fn test_env(tms: &RunningStandIn) -> HashMap<String, String> {
+    [
+        ("HOST", "127.0.0.1".to_string()),
+        ("PORT", "0".to_string()),
+        (
+            "DATABASE_URL",
+            "postgres://unused-the-pool-is-given/x".to_string(),
+        ),
+        ("REDIS_URL", redis_url()),
+        (
+            "REDIS_KEY_PREFIX",
+            format!("test:{}:", uuid::Uuid::new_v4()),
+        ),
+        ("TMS_API_URL", tms.base_url()),
+        ("TMS_API_KEY", tms.api_key().to_string()),
+        ("JWT_SECRET", tms.config().jwt_secret.clone()),
+        ("INTERNAL_API_SECRET", INTERNAL_SECRET.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .chain(RATE_LIMIT_VARS.map(|k| (k.to_string(), UNLIMITED.to_string())))
+    .collect()
+}
+
 impl TestApp {
     pub async fn spawn(pool: PgPool) -> Self {
         Self::spawn_with(pool, |_| {}).await
@@ -121,30 +149,7 @@ impl TestApp {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Self {
         let tms = tms_standin::spawn(tms_standin::Config::default()).await;
-        let mut vars: HashMap<String, String> = [
-            ("HOST", "127.0.0.1".to_string()),
-            ("PORT", "0".to_string()),
-            (
-                "DATABASE_URL",
-                "postgres://unused-the-pool-is-given/x".to_string(),
-            ),
-            ("REDIS_URL", redis_url()),
-            (
-                "REDIS_KEY_PREFIX",
-                format!("test:{}:", uuid::Uuid::new_v4()),
-            ),
-            ("TMS_API_URL", tms.base_url()),
-            ("TMS_API_KEY", tms.api_key().to_string()),
-            ("JWT_SECRET", tms.config().jwt_secret.clone()),
-            ("INTERNAL_API_SECRET", INTERNAL_SECRET.to_string()),
-            // other tests send bursts; tests/rate_limits.rs sets its own limits
-            ("RATE_LIMIT_API_PER_MINUTE", UNLIMITED.to_string()),
-            ("RATE_LIMIT_SOCKET_SENDS_PER_SECOND", UNLIMITED.to_string()),
-            ("RATE_LIMIT_UPLOAD_URLS_PER_MINUTE", UNLIMITED.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let mut vars = test_env(&tms);
         tweak(&mut vars);
         let config = Config::from_map(&vars).expect("test config");
         let app = core_api::build_with_pool(config, pool.clone(), clock)

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::procs::PgCluster;
 use super::{ready, recovery, signed, timed, Timings};
-use crate::common::{redis_url, TestApp, INTERNAL_SECRET, RATE_LIMIT_VARS, UNLIMITED};
+use crate::common::{test_env, TestApp};
 
 const ACQUIRE_TIMEOUT_MS: u64 = 1000;
 const STATEMENT_TIMEOUT_MS: u64 = 1000;
@@ -22,33 +22,15 @@ const SENDERS: usize = 16;
 
 async fn core_on(cluster: &PgCluster) -> TestApp {
     let tms = tms_standin::spawn(tms_standin::Config::default()).await;
-    let vars = [
-        ("HOST", "127.0.0.1".to_string()),
-        ("PORT", "0".to_string()),
-        ("DATABASE_URL", cluster.url()),
-        (
-            "DATABASE_ACQUIRE_TIMEOUT_MS",
-            ACQUIRE_TIMEOUT_MS.to_string(),
-        ),
-        (
-            "DATABASE_STATEMENT_TIMEOUT_MS",
-            STATEMENT_TIMEOUT_MS.to_string(),
-        ),
-        ("REDIS_URL", redis_url()),
-        (
-            "REDIS_KEY_PREFIX",
-            format!("test:{}:", uuid::Uuid::new_v4()),
-        ),
-        ("TMS_API_URL", tms.base_url()),
-        ("TMS_API_KEY", tms.api_key().to_string()),
-        ("JWT_SECRET", tms.config().jwt_secret.clone()),
-        ("INTERNAL_API_SECRET", INTERNAL_SECRET.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    // 16 senders as fast as they can: no rate limit may answer for the database
-    .chain(RATE_LIMIT_VARS.map(|k| (k.to_string(), UNLIMITED.to_string())))
-    .collect();
+    let mut vars = test_env(&tms);
+    vars.insert("DATABASE_URL".into(), cluster.url());
+    // test_env lifts the rate limits: only the database may refuse the 16 senders
+    for (name, ms) in [
+        ("DATABASE_ACQUIRE_TIMEOUT_MS", ACQUIRE_TIMEOUT_MS),
+        ("DATABASE_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS),
+    ] {
+        vars.insert(name.into(), ms.to_string());
+    }
     let config = core_api::config::Config::from_map(&vars).expect("config");
     // the real start path: pool with the configured timeouts, migrations
     let app = core_api::build(config).await.expect("core starts");

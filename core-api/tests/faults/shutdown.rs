@@ -7,7 +7,7 @@ use core_api::clock::SystemClock;
 use core_api::config::Config;
 use sqlx::PgPool;
 
-use crate::common::{redis_url, INTERNAL_SECRET};
+use crate::common::test_env;
 
 async fn start(
     pool: PgPool,
@@ -19,23 +19,7 @@ async fn start(
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
     let tms = tms_standin::spawn(tms_standin::Config::default()).await;
-    let vars = [
-        ("HOST", "127.0.0.1".to_string()),
-        ("PORT", "0".to_string()),
-        ("DATABASE_URL", "postgres://unused/x".to_string()),
-        ("REDIS_URL", redis_url()),
-        (
-            "REDIS_KEY_PREFIX",
-            format!("test:{}:", uuid::Uuid::new_v4()),
-        ),
-        ("TMS_API_URL", tms.base_url()),
-        ("TMS_API_KEY", tms.api_key().to_string()),
-        ("JWT_SECRET", tms.config().jwt_secret.clone()),
-        ("INTERNAL_API_SECRET", INTERNAL_SECRET.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let vars = test_env(&tms);
     let config = Config::from_map(&vars).unwrap();
     let app = core_api::build_with_pool(config, pool, std::sync::Arc::new(SystemClock))
         .await

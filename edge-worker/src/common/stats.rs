@@ -1,7 +1,7 @@
 //! What each object counts about itself, for the benchmark and for ops:
 //! `POST /internal/v1/stats` (signed), and one JSON log line (`log_line`)
 //! per gateway heartbeat round and per Room at most once a minute, which
-//! `wrangler tail --format json` shows (README, "Edge counters"). Counters
+//! `wrangler tail --format json` shows (docs/operations.md, "Metrics"). Counters
 //! live in memory since the object was created; `instance` changes when it
 //! is re-created.
 

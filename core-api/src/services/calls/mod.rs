@@ -24,11 +24,11 @@ use uuid::Uuid;
 pub use machine::Act;
 use machine::{Outcome, Refusal};
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
 use crate::models::call::{CallRecord, CallRow, DbParticipantStatus, Participant, ParticipantRow};
+use crate::models::AuthUser;
 use crate::repositories::calls::{self as repo, NewCall, NewParticipant};
-use crate::services::fanout::Push;
 use crate::services::membership;
 use crate::services::pagination::{self, PageQuery};
 use crate::state::AppState;

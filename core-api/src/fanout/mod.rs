@@ -9,134 +9,22 @@
 //! resolves user targets from presence just before sending, off the request path.
 
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::SecretString;
-use shared_types::internal::{FanoutEvent, FanoutTarget};
-use sqlx::PgPool;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
-use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::FanoutSettings;
 
+mod push;
 mod send;
 
+pub use push::{Push, Stats, Targets};
 use send::Sender;
-
-/// One event on its way, with what is left to resolve at send time.
-#[derive(Debug, Clone)]
-pub struct Push {
-    key: String,
-    event: FanoutEvent,
-    resolve: Resolve,
-}
-
-#[derive(Debug, Clone)]
-enum Resolve {
-    Nothing,
-    /// `notify` = the conversation's online members, by gateway.
-    NotifyMembers(Uuid),
-    /// `Gateways` target = these users' gateways; dropped if none is online.
-    Users(Vec<String>),
-}
-
-impl Push {
-    /// To the conversation's Room (sockets joined to it).
-    pub fn to_conversation(
-        conversation_id: Uuid,
-        namespace: &str,
-        event: &str,
-        data: serde_json::Value,
-        seq: Option<i64>,
-    ) -> Self {
-        Self {
-            key: conversation_id.to_string(),
-            event: FanoutEvent {
-                target: FanoutTarget::Conversation {
-                    conversation_id,
-                    notify: Vec::new(),
-                },
-                namespace: namespace.to_string(),
-                event: event.to_string(),
-                data,
-                seq,
-                evict_user_id: None,
-                close_sessions: false,
-            },
-            resolve: Resolve::Nothing,
-        }
-    }
-
-    /// Also to the members' other online sockets (on `/notifications` at the edge).
-    pub fn notifying_members(mut self) -> Self {
-        if let FanoutTarget::Conversation {
-            conversation_id, ..
-        } = &self.event.target
-        {
-            self.resolve = Resolve::NotifyMembers(*conversation_id);
-        }
-        self
-    }
-
-    /// Once delivered, the Room drops `user_id`'s sockets.
-    pub fn evicting(mut self, user_id: &str) -> Self {
-        self.event.evict_user_id = Some(user_id.to_string());
-        self
-    }
-
-    /// Once delivered, the gateways disconnect every socket of the target users.
-    pub fn closing_sessions(mut self) -> Self {
-        self.event.close_sessions = true;
-        self
-    }
-
-    /// To every socket of `users`. `key` picks the lane: the conversation the
-    /// event is about, so it stays in order with that conversation's events,
-    /// else the user it is about.
-    pub fn to_users(
-        key: String,
-        users: Vec<String>,
-        namespace: &str,
-        event: &str,
-        data: serde_json::Value,
-    ) -> Self {
-        Self {
-            key,
-            event: FanoutEvent {
-                target: FanoutTarget::Gateways {
-                    gateways: Vec::new(),
-                },
-                namespace: namespace.to_string(),
-                event: event.to_string(),
-                data,
-                seq: None,
-                evict_user_id: None,
-                close_sessions: false,
-            },
-            resolve: Resolve::Users(users),
-        }
-    }
-}
-
-/// Counters, for `/metrics` and tests.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Refused because the lane's queue was full (or shutting down).
-    pub dropped: AtomicU64,
-    /// Events whose user part was dropped because presence could not be read.
-    pub unresolved: AtomicU64,
-    pub batches_sent: AtomicU64,
-    pub events_sent: AtomicU64,
-    /// Batches given up after every attempt (or refused with a 4xx).
-    pub batches_failed: AtomicU64,
-    /// The events of those batches.
-    pub events_failed: AtomicU64,
-}
 
 #[derive(Clone)]
 pub struct Fanout {
@@ -155,8 +43,7 @@ struct Inner {
 pub struct Context {
     pub secret: SecretString,
     pub clock: Arc<dyn Clock>,
-    pub cache: Cache,
-    pub db: PgPool,
+    pub targets: Arc<dyn Targets>,
 }
 
 impl Fanout {
@@ -182,8 +69,7 @@ impl Fanout {
             path_and_query,
             secret: ctx.secret,
             clock: ctx.clock,
-            cache: ctx.cache,
-            db: ctx.db,
+            targets: ctx.targets,
             timeout: settings.timeout,
             stats: stats.clone(),
         });
@@ -316,6 +202,8 @@ async fn run_lane(
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+
+    use uuid::Uuid;
 
     use super::*;
 

@@ -10,13 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 use shared_auth::internal_sig;
 use shared_types::internal::{FanoutBatch, FanoutEvent, FanoutTarget, GatewayUsers};
 use shared_types::limits::MAX_BODY_BYTES;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Push, Resolve, Stats};
-use crate::cache::Cache;
+use super::push::{Push, Resolve, Stats, Targets};
 use crate::clock::Clock;
-use crate::services::{membership, presence};
 
 const ATTEMPTS: u32 = 3;
 
@@ -27,8 +24,7 @@ pub(super) struct Sender {
     pub(super) path_and_query: String,
     pub(super) secret: SecretString,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) cache: Cache,
-    pub(super) db: PgPool,
+    pub(super) targets: Arc<dyn Targets>,
     pub(super) timeout: Duration,
     pub(super) stats: Arc<Stats>,
 }
@@ -73,11 +69,7 @@ impl Sender {
                 if members.contains_key(id) {
                     continue;
                 }
-                let read = tokio::time::timeout(
-                    self.timeout,
-                    membership::members(&self.cache, &self.db, *id),
-                )
-                .await;
+                let read = tokio::time::timeout(self.timeout, self.targets.members(*id)).await;
                 let list = match read {
                     Ok(Ok(list)) => Some(list),
                     Ok(Err(e)) => {
@@ -109,11 +101,8 @@ impl Sender {
             Some(HashMap::new())
         } else {
             let now_ms = self.clock.now().timestamp_millis();
-            let read = tokio::time::timeout(
-                self.timeout,
-                presence::gateways_of(&self.cache, &wanted, now_ms),
-            )
-            .await;
+            let read =
+                tokio::time::timeout(self.timeout, self.targets.gateways_of(&wanted, now_ms)).await;
             match read {
                 Ok(Ok(g)) => Some(g),
                 Ok(Err(e)) => {

@@ -1,0 +1,34 @@
+//! Who hears a pushed event, as the push lanes ask it (`fanout::Targets`):
+//! a conversation's members from the membership cache, and the gateways of
+//! users from presence.
+
+use std::collections::HashMap;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::cache::Cache;
+use crate::error::AppResult;
+use crate::fanout::Targets;
+use crate::services::{membership, presence};
+
+pub struct MembersAndPresence {
+    pub cache: Cache,
+    pub db: PgPool,
+}
+
+impl Targets for MembersAndPresence {
+    fn members(&self, conversation_id: Uuid) -> BoxFuture<'_, AppResult<Vec<String>>> {
+        membership::members(&self.cache, &self.db, conversation_id).boxed()
+    }
+
+    fn gateways_of<'a>(
+        &'a self,
+        users: &'a [String],
+        now_ms: i64,
+    ) -> BoxFuture<'a, AppResult<HashMap<String, Vec<String>>>> {
+        presence::gateways_of(&self.cache, users, now_ms).boxed()
+    }
+}
