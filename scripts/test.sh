@@ -3,7 +3,7 @@
 #   1. ensure tools (rustfmt, clippy, redis-server and the Postgres binaries
 #      core's fault tests run privately, the wasm target, the worker and node
 #      tools, chromium for the browser demo's test) and services (Postgres, Redis);
-#   2. scripts/lint.sh: cargo fmt --check, the edge's file sizes, clippy native
+#   2. scripts/lint.sh: cargo fmt --check, source file sizes, clippy native
 #      and wasm32 for the edge (its tests included: none can rot uncompiled);
 #   3. scripts/sqlx-prepare.sh --check: core's .sqlx/ offline data matches its
 #      queries (against a scratch database it creates, migrates and drops);

@@ -4,7 +4,7 @@
 // history; refusals; a missed call (run.sh sets CALL_RING_TIMEOUT_SECS=3).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { api, closeAll, connect, conversation, received, sleep, sql, token, until } from "./helpers.mjs";
+import { api, closeAll, connect, conversation, received, roundTrip, sleep, sql, token, until, untilOnline } from "./helpers.mjs";
 
 after(closeAll);
 
@@ -16,18 +16,10 @@ async function recording(tok, nsp) {
   return socket;
 }
 
-/** Waits until core sees every user online (presence reaches it in the gateways' next batch). */
+/** Every user online at core, and a moment for a second gateway of the same user to report in its own batch. */
 async function online(tok, users) {
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const [, res] = await api(tok, "GET", `/api/v1/presence?user_ids=${users.join(",")}`);
-    if (res.data?.every((p) => p.online)) {
-      await sleep(300); // a second gateway of the same user reports in its own batch
-      return;
-    }
-    await sleep(50);
-  }
-  throw new Error(`users not online: ${users}`);
+  await untilOnline(tok, users);
+  await sleep(300);
 }
 
 const ofCall = (socket, name, id) => received(socket, name).filter((e) => (e.call?.id ?? e.call_id) === id);
@@ -90,21 +82,21 @@ test("a call: every device of the callees rings, signals reach the addressed par
   await until(() => ofCall(bob2, "call_signal", call.id).length === 2, "bob2's offer and ICE");
   assert.deepEqual(ofCall(bob1, "call_signal", call.id)[1].payload, aliceIce);
 
-  await sleep(300);
-  // the third member's socket got none of it; a socket that never connected /calls got no /calls frame
-  assert.equal(received(carol, "call_signal").length, 0, "carol must not get the signals");
-  assert.deepEqual(bobChat.raw.filter((m) => m.includes("/calls")), []);
-  assert.equal(ofCall(bob1, "call_signal", call.id).filter((s) => s.from_user_id === "bob").length, 0, "no echo");
-
   const ended = await alice.emitWithAck("call_end", { call_id: call.id });
   assert.equal(ended.ok, true, JSON.stringify(ended));
   assert.equal(ended.data.status, "completed");
   assert.equal(typeof ended.data.duration_secs, "number");
-  for (const [name, s] of [["bob1", bob1], ["bob2", bob2]]) {
+  for (const [name, s] of [["bob1", bob1], ["bob2", bob2], ["carol", carol]]) {
     const end = await until(() => ofCall(s, "call_end", call.id)[0], `${name}'s call_end`);
     assert.equal(end.call.status, "completed");
     assert.equal(end.user_id, "alice");
   }
+  // barriers: call_end reached each socket after the signals would have; bob's chat socket answers a round trip
+  await roundTrip(bobChat);
+  // the third member's socket got none of it; a socket that never connected /calls got no /calls frame
+  assert.equal(received(carol, "call_signal").length, 0, "carol must not get the signals");
+  assert.deepEqual(bobChat.raw.filter((m) => m.includes("/calls")), []);
+  assert.equal(ofCall(bob1, "call_signal", call.id).filter((s) => s.from_user_id === "bob").length, 0, "no echo");
 
   const [status, history] = await api(tok.carol, "GET", `/api/v1/conversations/${group}/calls`);
   assert.equal(status, 200, JSON.stringify(history));

@@ -6,7 +6,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { EDGE, closeAll, connect, conversation, gatewayOf, received, signedHeaders, sleep, token, until } from "./helpers.mjs";
+import { EDGE, closeAll, connect, conversation, gatewayOf, received, signedHeaders, token, until } from "./helpers.mjs";
 
 after(closeAll);
 
@@ -58,9 +58,20 @@ test("a user-addressed fan-out reaches every socket of that user on the gateway 
   const [replayStatus, replay] = await post(headers, body);
   assert.equal(replayStatus, 401);
   assert.equal(replay.error.code, "INTERNAL_AUTH_FAILED");
-  await sleep(300);
+  // the barrier: a second batch, to both, arrives after anything the first could have caused
+  const second = randomUUID();
+  const barrier = JSON.stringify({
+    events: [{
+      target: { kind: "gateways", gateways: [{ gateway: gatewayOf(bob), user_ids: ["bob"] }, { gateway: gatewayOf(carol), user_ids: ["carol"] }] },
+      namespace: "/notifications",
+      event: "conversation_updated",
+      data: { marker: second },
+    }],
+  });
+  assert.equal((await post(signed(barrier), barrier))[0], 200);
+  for (const s of [bob, carol]) await until(() => received(s, "conversation_updated").some((d) => d.marker === second), "the second batch");
   assert.equal(received(bob, "conversation_updated").filter((d) => d.marker === marker).length, 1, "delivered once");
-  assert.equal(received(carol, "conversation_updated").length, 0, "carol was not addressed");
+  assert.equal(received(carol, "conversation_updated").filter((d) => d.marker === marker).length, 0, "carol was not addressed");
   closeAll();
 });
 
@@ -86,7 +97,11 @@ test("a conversation fan-out reaches the joined sessions; its replay is refused"
 
   const [replayStatus] = await post(headers, body);
   assert.equal(replayStatus, 401);
-  await sleep(300);
+  // the barrier: a second event through the same room arrives after a replayed one would have
+  const second = randomUUID();
+  const barrier = body.replace(marker, second);
+  assert.equal((await post(signed(barrier), barrier))[0], 200);
+  await until(() => received(b, "message_updated").some((d) => d.marker === second), "the second event");
   assert.equal(received(b, "message_updated").filter((d) => d.marker === marker).length, 1, "delivered once");
   closeAll();
 });

@@ -4,7 +4,7 @@
 // so a handful of sockets already spreads over several gateways.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { api, clientId, closeAll, connect, conversation, edgeStats, gatewayOf, received, sleep, token, until } from "./helpers.mjs";
+import { api, clientId, closeAll, connect, conversation, edgeStats, gatewayOf, received, sleep, token, until, untilOnline } from "./helpers.mjs";
 
 after(closeAll);
 
@@ -37,7 +37,9 @@ test("sockets share gateways up to the cap, then spread over more; a room spanni
   for (const s of sockets) {
     await until(() => received(s, "new_message").find((m) => m.id === sent.data.id), `delivery on ${gatewayOf(s)}`);
   }
-  await sleep(200);
+  // the barrier: the room's next message arrives after any second copy of the first would have
+  const next = await sockets[0].emitWithAck("send_message", { conversation_id: group, type: "text", content: "barrier", client_msg_id: clientId() });
+  for (const s of sockets) await until(() => received(s, "new_message").find((m) => m.id === next.data.id), "the barrier message");
   for (const s of sockets) assert.equal(received(s, "new_message").filter((m) => m.id === sent.data.id).length, 1, "exactly once");
 
   // the Room was written once per gateway subscription, never per message
@@ -71,14 +73,17 @@ test("a member's other sockets get new_message on /notifications for a conversat
   const bobList = await connect(tb, "/notifications"); // a conversation list, no room joined
   const bobRoom = await connect(tb); // another device inside the room
   assert.equal((await bobRoom.emitWithAck("join_conversation", { conversation_id: dm })).ok, true);
-  await sleep(300); // presence reaches core in its next batch
-  const [status, res] = await api(ta, "POST", "/api/v1/messages", { conversation_id: dm, type: "text", content: "ping bob", client_msg_id: clientId() });
-  assert.equal(status, 201, JSON.stringify(res));
-  await until(() => received(bobList, "new_message").find((m) => m.id === res.data.id), "the /notifications copy");
-  await until(() => received(bobRoom, "new_message").find((m) => m.id === res.data.id), "the room copy");
-  await sleep(200);
-  assert.equal(received(bobList, "new_message").filter((m) => m.id === res.data.id).length, 1);
-  assert.equal(received(bobRoom, "new_message").filter((m) => m.id === res.data.id).length, 1, "no second copy inside the room");
+  await untilOnline(ta, ["bob"]); // presence reaches core in the gateways' next batch
+  const send = async (content) => {
+    const [status, res] = await api(ta, "POST", "/api/v1/messages", { conversation_id: dm, type: "text", content, client_msg_id: clientId() });
+    assert.equal(status, 201, JSON.stringify(res));
+    for (const s of [bobList, bobRoom]) await until(() => received(s, "new_message").find((m) => m.id === res.data.id), `${content} on ${s.nsp}`);
+    return res.data.id;
+  };
+  const first = await send("ping bob");
+  await send("barrier"); // arrives after any second copy of the first would have
+  assert.equal(received(bobList, "new_message").filter((m) => m.id === first).length, 1);
+  assert.equal(received(bobRoom, "new_message").filter((m) => m.id === first).length, 1, "no second copy inside the room");
   closeAll();
 });
 
@@ -90,7 +95,7 @@ test("read receipts reach only the sender's devices, not the room", async () => 
   const bob = await connect(tb);
   const carol = await connect(tc);
   for (const s of [alicePhone, bob, carol]) assert.equal((await s.emitWithAck("join_conversation", { conversation_id: g })).ok, true);
-  await sleep(300);
+  await untilOnline(ta, ["alice", "bob", "carol"]);
   const sent = await alicePhone.emitWithAck("send_message", { conversation_id: g, type: "text", content: "read me", client_msg_id: clientId() });
   await until(() => received(bob, "new_message").find((m) => m.id === sent.data.id), "bob's copy");
   const read = await bob.emitWithAck("message_read", { conversation_id: g, message_id: sent.data.id });
@@ -98,7 +103,13 @@ test("read receipts reach only the sender's devices, not the room", async () => 
   const mine = (s) => received(s, "message_status").filter((e) => e.message_id === sent.data.id);
   await until(() => mine(alicePhone).length > 0, "the status on alice's phone");
   await until(() => mine(aliceWeb).length > 0, "the status on alice's other device, outside the room");
-  await sleep(300);
+  // barriers: a status about their own messages reaches carol and bob after bob's receipt would have
+  for (const [author, reader] of [[carol, bob], [bob, alicePhone]]) {
+    const own = await author.emitWithAck("send_message", { conversation_id: g, type: "text", content: "mine", client_msg_id: clientId() });
+    await until(() => received(reader, "new_message").find((m) => m.id === own.data.id), "the barrier message");
+    assert.equal((await reader.emitWithAck("message_read", { conversation_id: g, message_id: own.data.id })).ok, true);
+    await until(() => received(author, "message_status").find((e) => e.message_id === own.data.id), "the barrier status");
+  }
   assert.equal(mine(carol).length, 0, "carol, in the room, does not get bob's receipt");
   assert.equal(mine(bob).length, 0, "nor does bob himself");
   closeAll();
@@ -108,7 +119,7 @@ test("presence: online on the first socket, offline after the grace, no flapping
   const [ta, tb] = [await token("erin"), await token("frank")];
   await conversation(ta, "direct", ["frank"]);
   const frank = await connect(tb);
-  await sleep(300);
+  await untilOnline(tb, ["frank"]);
   const online = () => received(frank, "user_online").filter((e) => e.user_id === "erin").length;
   const offline = () => received(frank, "user_offline").filter((e) => e.user_id === "erin").length;
 
@@ -122,15 +133,17 @@ test("presence: online on the first socket, offline after the grace, no flapping
   erin.close();
   await sleep(Math.min(300, GRACE / 3));
   erin = await connect(ta);
-  await sleep(GRACE + 1000);
-  assert.equal(offline(), 0, "no user_offline for a quick reconnect");
-  assert.equal(online(), 1, "and no second user_online");
+  await sleep(GRACE + 500); // past the first close's grace: a wrongly kept timer has fired by now
 
   erin.close();
+  const closedAt = Date.now();
+  // the barrier: the final offline comes after a flap would have; it is the only one, and it is the last close's
   await until(() => offline() === 1, "erin offline after the grace", GRACE + 5000);
+  assert.equal(online(), 1, "no second user_online");
   [status, res] = await api(tb, "GET", "/api/v1/presence?user_ids=erin");
   assert.equal(res.data[0].online, false);
-  assert.ok(res.data[0].last_seen_at, "last seen is set");
+  assert.ok(Date.parse(res.data[0].last_seen_at) >= closedAt - 200, `last seen ${res.data[0].last_seen_at} is the last close, not the first`);
+  assert.equal(offline(), 1, "no user_offline for the quick reconnect");
   closeAll();
 });
 
@@ -147,9 +160,14 @@ test("a removed member's sockets leave the room on every gateway at once", async
   for (const d of daves) await until(() => received(d, "member_removed").find((e) => e.user_id === "dave"), "dave hears of his removal");
   const after = await a.emitWithAck("send_message", { conversation_id: g, type: "text", content: "after dave", client_msg_id: clientId() });
   await until(() => received(a, "new_message").find((m) => m.id === after.data.id), "alice's own copy");
-  await sleep(300);
-  for (const d of daves) assert.equal(received(d, "new_message").find((m) => m.id === after.data.id), undefined, "nothing after removal");
   const typing = await daves[0].emitWithAck("typing_start", { conversation_id: g });
   assert.equal(typing.ok, false, "the room is left: typing is refused");
+  // the barrier: added back and joined, every socket of dave's hears the next message after "after dave" would have
+  const [added] = await api(ta, "POST", `/api/v1/conversations/${g}/members`, { member_ids: ["dave"] });
+  assert.equal(added, 200);
+  for (const d of daves) assert.equal((await d.emitWithAck("join_conversation", { conversation_id: g })).ok, true);
+  const back = await a.emitWithAck("send_message", { conversation_id: g, type: "text", content: "dave is back", client_msg_id: clientId() });
+  for (const d of daves) await until(() => received(d, "new_message").find((m) => m.id === back.data.id), "dave's copy once back");
+  for (const d of daves) assert.equal(received(d, "new_message").find((m) => m.id === after.data.id), undefined, "nothing after removal");
   closeAll();
 });

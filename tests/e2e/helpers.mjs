@@ -21,10 +21,12 @@ export async function token(user, extra = {}) {
 /** `fetch` to the edge, sent again when wrangler's dev proxy lost its pooled
  *  connection to workerd before the request got there: it then answers 503
  *  "Your worker restarted mid-request" and retries only GET/HEAD itself. This
- *  is the local proxy's (seen after a few idle seconds), not the Worker's. */
+ *  is the local proxy's (seen after a few idle seconds), not the Worker's.
+ *  `init` may be a function, called per attempt: a signed request must be
+ *  signed again, since the edge refuses a replayed signature. */
 export async function edgeFetch(url, init) {
   for (let attempt = 1; ; attempt++) {
-    const r = await fetch(url, init);
+    const r = await fetch(url, typeof init === "function" ? init() : init);
     if (r.status !== 503 || attempt === 3) return r;
     const text = await r.clone().text();
     if (!text.includes("restarted mid-request")) return r;
@@ -74,15 +76,23 @@ export function closeAll() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until `predicate()` is truthy, polling. */
+/** Waits until `predicate()` (which may be async) is truthy, polling. */
 export async function until(predicate, what, timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const value = predicate();
+    const value = await predicate();
     if (value) return value;
     await sleep(20);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Waits until core sees every user online (presence reaches it in the gateways' next batch). */
+export async function untilOnline(tok, users) {
+  await until(async () => {
+    const [, res] = await api(tok, "GET", `/api/v1/presence?user_ids=${users.join(",")}`);
+    return res.data?.every((p) => p.online);
+  }, `${users} online at core`);
 }
 
 export function received(socket, name) {
@@ -120,12 +130,15 @@ export function gatewayOf(socket) {
 /** The edge objects' own counters (`POST /internal/v1/stats`). */
 export async function edgeStats({ gateways = [], conversations = [] }) {
   const body = JSON.stringify({ gateways, conversations });
-  // a retry is signed again: the edge refuses a replayed signature
-  let r;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    r = await fetch(`${EDGE}/internal/v1/stats`, { method: "POST", headers: signedHeaders("/internal/v1/stats", body), body });
-    if (r.status !== 503 || !(await r.clone().text()).includes("restarted mid-request")) break;
-  }
+  const r = await edgeFetch(`${EDGE}/internal/v1/stats`, () => ({ method: "POST", headers: signedHeaders("/internal/v1/stats", body), body }));
   if (r.status !== 200) throw new Error(`stats: ${r.status} ${await r.text()}`);
   return (await r.json()).data;
+}
+
+/** A barrier on one socket: an event the gateway answers with an error ack
+ *  (an unknown name). When its ack is back, every frame the gateway wrote to
+ *  this socket before reading the probe has arrived. */
+export async function roundTrip(socket) {
+  const ack = await socket.emitWithAck("e2e_barrier", {});
+  if (ack?.error?.code !== "BAD_REQUEST") throw new Error(`barrier: ${JSON.stringify(ack)}`);
 }

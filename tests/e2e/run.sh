@@ -4,7 +4,8 @@
 # official socket.io-client. Each run gets its own database and Redis prefix
 # and free ports, and stops everything it started.
 #
-# usage: tests/e2e/run.sh [node --test args...]      (logs stay in .dev/e2e)
+# usage: tests/e2e/run.sh [node --test args...] [FILE.test.mjs...]   (logs stay in .dev/e2e)
+#   with test files named, only those run; otherwise every tests/e2e/*.test.mjs
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -97,4 +98,8 @@ export EDGE_URL="http://127.0.0.1:$EDGE_PORT" CORE_URL="http://127.0.0.1:$CORE_P
 # the fault test pauses core (SIGSTOP/SIGCONT) to play a hung core
 export CORE_PID="$CORE_PID" CORE_TIMEOUT_MS=3000
 export PING_INTERVAL_MS=2000 PING_TIMEOUT_MS=2000
-node --test --test-concurrency=1 "$@" tests/e2e/*.test.mjs
+files=(tests/e2e/*.test.mjs)
+for arg in "$@"; do
+  case "$arg" in *.test.mjs) files=() ;; esac
+done
+node --test --test-concurrency=1 "$@" "${files[@]}"
