@@ -127,8 +127,13 @@ test("REST through the edge and straight to core spend one budget of 100 a minut
   };
   check429(refused);
 
-  // after the wait exactly one more fits; then sends are refused, through the edge and direct alike
-  await sleep(refused.body.error.details.retry_after_ms + 20);
+  // after the wait exactly one more fits; then sends are refused, through the edge and direct alike.
+  // The wait is read from a refusal with nothing else in flight: a later request of the concurrent
+  // batch above may have taken a slot that freed after the first refusal was answered.
+  let probe;
+  for (let i = 0; i < 5 && (probe = await rest(EDGE, tok)).status === 200; i++);
+  assert.equal(probe.status, 429, "the budget is spent");
+  await sleep(probe.body.error.details.retry_after_ms + 20);
   assert.equal((await rest(EDGE, tok)).status, 200);
   const send = { conversation_id: dm, type: "text", content: "over the limit", client_msg_id: `rl-rest-${process.pid}-${Date.now()}` };
   const [viaEdge, direct] = await Promise.all([EDGE, CORE].map((base) => rest(base, tok, "POST", "/api/v1/messages", send)));
