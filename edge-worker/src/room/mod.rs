@@ -261,6 +261,10 @@ impl RoomState {
     /// joined socket of this conversation any more (`not_joined`) leaves the
     /// set, unless it subscribed again after the delivery left (a newer
     /// version than `version_sent`). Returns whether the stored set changed.
+    ///
+    /// The gateway spends no version on this leave (it sends no unsubscribe
+    /// for an eviction), so its next subscription may carry `version_sent + 1`:
+    /// the leave is recorded at `version_sent` itself, which that one passes.
     pub fn on_delivered(
         &mut self,
         conversation_id: Uuid,
@@ -270,7 +274,11 @@ impl RoomState {
     ) -> bool {
         let left = answer.is_some_and(|d| d.not_joined.contains(&conversation_id));
         match (left, version_sent) {
-            (true, Some(version)) => self.unsubscribe(gateway, version.saturating_add(1)),
+            (true, Some(version)) if self.gateways.get(gateway) == Some(&version) => {
+                self.gateways.remove(gateway);
+                self.left.insert(gateway.to_owned(), version);
+                true
+            }
             _ => false,
         }
     }

@@ -316,6 +316,24 @@ fn a_gateway_that_subscribed_again_meanwhile_stays() {
 }
 
 #[test]
+fn a_gateway_that_left_by_its_answer_subscribes_again_at_its_next_version() {
+    // found end to end: a member removed and added back, alone on a gateway,
+    // joined again but heard nothing (the leave had taken the version his
+    // gateway's next subscription carried)
+    let c = Uuid::from_u128(1);
+    let mut room = RoomState::new(gateways(&["A.0"]), 300);
+    let sent = room.version_of("A.0").unwrap();
+    assert!(room.on_delivered(c, "A.0", Some(sent), Some(&not_joined(c))));
+    assert!(!room.is_subscribed("A.0"));
+    assert!(
+        !room.subscribe("A.0", sent),
+        "an older subscription is still ignored"
+    );
+    assert!(room.subscribe("A.0", sent + 1));
+    assert!(room.is_subscribed("A.0"));
+}
+
+#[test]
 fn an_answer_about_other_rooms_or_no_answer_changes_nothing() {
     let c = Uuid::from_u128(1);
     let mut room = RoomState::new(gateways(&["A.0"]), 300);
