@@ -54,8 +54,11 @@ pub struct Config {
     pub database_statement_timeout: Duration,
     /// Group commit: at most this many sends per statement; 1 turns it off.
     pub send_batch_max: usize,
-    /// Tasks that store batches in parallel, each for its share of the conversations.
+    /// Tasks that store batches in parallel, each for its share of the
+    /// conversations (sends and receipts alike).
     pub send_writers: usize,
+    /// Group commit of receipts: at most this many per statement; 1 turns it off.
+    pub receipt_batch_max: usize,
     pub redis_url: SecretString,
     /// Prepended to every Redis key; lets several deployments (or tests) share one Redis.
     pub redis_key_prefix: String,
@@ -195,6 +198,7 @@ impl Config {
         let database_statement_timeout = r.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000);
         let send_batch_max = r.parsed("SEND_BATCH_MAX", 64usize).max(1);
         let send_writers = r.parsed("SEND_WRITERS", 2usize).max(1);
+        let receipt_batch_max = r.parsed("RECEIPT_BATCH_MAX", 64usize).max(1);
         let redis_url = r.required_url("REDIS_URL", &["redis", "rediss"]);
         let redis_key_prefix = r.optional("REDIS_KEY_PREFIX").unwrap_or_default();
         let redis_connect_timeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", 250);
@@ -294,6 +298,7 @@ impl Config {
                 database_statement_timeout,
                 send_batch_max,
                 send_writers,
+                receipt_batch_max,
                 redis_url,
                 redis_key_prefix,
                 redis_connect_timeout,

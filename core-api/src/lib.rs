@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod models;
 pub mod oss;
 pub mod rate_limit;
+pub mod receipt_queue;
 pub mod repositories;
 pub mod send_queue;
 pub mod services;

@@ -5,8 +5,9 @@
 //! soon as its previous batch has committed, so batches grow with the load
 //! and a lone send waits for nothing. A send is answered only after its
 //! batch committed. A conversation always goes to the same writer, so two
-//! writers never wait on each other's conversation rows (no deadlock) and
-//! the sends of one conversation keep their order.
+//! writers of one replica never wait on each other's conversation rows and
+//! the sends of one conversation keep their order; batches of different
+//! replicas lock their rows in one fixed order (no deadlock).
 
 use std::collections::HashSet;
 
@@ -112,7 +113,7 @@ pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<Op
     let (mut first, mut batch, mut repeats) = (Vec::new(), Vec::new(), Vec::new());
     for (i, n) in news.into_iter().enumerate() {
         let new_key = match &n.client_msg_id {
-            Some(cmid) => seen.insert((n.sender_id, cmid.clone())),
+            Some(cmid) => seen.insert((n.conversation_id, n.sender_id, cmid.clone())),
             None => true,
         };
         if new_key {
@@ -126,7 +127,7 @@ pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<Op
     if batch.len() == 1 {
         answers.push((first[0], store_one(db, &batch[0]).await));
     } else if !batch.is_empty() {
-        match sends::insert(db, &batch).await {
+        match insert_in_order(db, &batch).await {
             Ok(rows) => {
                 let mut stored: Vec<Option<Stored>> = (0..batch.len()).map(|_| None).collect();
                 for row in rows {
@@ -160,6 +161,19 @@ pub async fn store_batch(db: &PgPool, news: Vec<NewMessage>) -> Vec<AppResult<Op
     answers.into_iter().map(|(_, a)| a).collect()
 }
 
+/// The batch in one transaction, its rows locked in a fixed order first (see
+/// `sends::lock_in_order`): replicas sharing conversations never deadlock.
+pub async fn insert_in_order(
+    db: &PgPool,
+    batch: &[NewMessage],
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sends::lock_in_order(&mut *tx, batch).await?;
+    let rows = sends::insert(&mut *tx, batch).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
 /// One send in its own statement; `None` when the sender is not a member of
 /// the conversation (or it does not exist). A concurrent send with the same
 /// `(sender_id, client_msg_id)` that committed first makes ours fail on the
@@ -169,9 +183,10 @@ pub async fn store_one(db: &PgPool, new: &NewMessage) -> AppResult<Option<Stored
         Ok(stored) => Ok(stored),
         Err(e) if is_client_msg_id_conflict(&e) => {
             let cmid = new.client_msg_id.as_deref().unwrap_or_default();
-            let original = messages_repo::find_by_client_msg_id(db, new.sender_id, cmid)
-                .await?
-                .ok_or_else(|| AppError::internal("idempotent send lost its original"))?;
+            let original =
+                messages_repo::find_by_client_msg_id(db, new.conversation_id, new.sender_id, cmid)
+                    .await?
+                    .ok_or_else(|| AppError::internal("idempotent send lost its original"))?;
             Ok(Some(Stored {
                 index: 0,
                 created: false,
@@ -182,13 +197,18 @@ pub async fn store_one(db: &PgPool, new: &NewMessage) -> AppResult<Option<Stored
     }
 }
 
+/// `messages_client_msg_id_key`, which Postgres reports by the name of its
+/// index in the partition (`messages_pNN_..._client_msg_id_key`).
 fn is_client_msg_id_conflict(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.constraint() == Some("messages_sender_client_msg_id_key"))
+    e.as_database_error().is_some_and(|d| {
+        d.code().as_deref() == Some("23505")
+            && d.constraint()
+                .is_some_and(|c| c.starts_with("messages") && c.ends_with("client_msg_id_key"))
+    })
 }
 
 /// `sqlx::Error` is not `Clone`; every send of a failed batch gets an equal one.
-fn copy_error(e: &sqlx::Error) -> sqlx::Error {
+pub(crate) fn copy_error(e: &sqlx::Error) -> sqlx::Error {
     match e {
         sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
         sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,

@@ -24,6 +24,7 @@ use crate::config::{Config, Environment};
 use crate::fanout::{Context as FanoutContext, Fanout};
 use crate::metrics::{Metrics, ScrapeSources};
 use crate::rate_limit::RateLimiter;
+use crate::receipt_queue::ReceiptQueue;
 use crate::send_queue::SendQueue;
 use crate::services::calls;
 use crate::services::fanout_targets::MembersAndPresence;
@@ -115,6 +116,7 @@ pub async fn build_with_pool(
         .await
         .map_err(|e| StartError::Bind(config.listen_addr, e))?;
     let sends = SendQueue::start(db.clone(), config.send_writers, config.send_batch_max);
+    let receipts = ReceiptQueue::start(db.clone(), config.send_writers, config.receipt_batch_max);
     metrics.install(ScrapeSources {
         pools: vec![("main", db.clone()), ("sends", sends.pool().clone())],
         cache: cache.clone(),
@@ -140,6 +142,7 @@ pub async fn build_with_pool(
         local_users: Default::default(),
         replays: Default::default(),
         sends,
+        receipts,
         limits,
         metrics,
     };

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::fanout::Fanout;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
+use crate::receipt_queue::ReceiptQueue;
 use crate::send_queue::SendQueue;
 use crate::tms::TmsClient;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub replays: Arc<LocalReplays>,
     /// Group commit for message sends.
     pub sends: SendQueue,
+    /// Group commit for delivery and read receipts.
+    pub receipts: ReceiptQueue,
     /// Per-user rate limits (Redis, shared by every replica).
     pub limits: RateLimiter,
     pub metrics: Metrics,

@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "state",
             "fanout",
             "send_queue",
+            "receipt_queue",
             "rate_limit",
             "cache",
             "tms",

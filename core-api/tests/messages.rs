@@ -117,12 +117,17 @@ async fn retried_client_msg_id_returns_the_original(pool: PgPool) {
         .unwrap();
     assert_eq!(last_seq, 2, "no seq was burnt by retries");
 
-    // the same client id in another conversation is a conflict, not a silent no-op
+    // a client id is the sender's per conversation (the key is
+    // (conversation_id, sender_id, client_msg_id)): in another conversation
+    // it names another message
     let g = app.conversation("alice", "group", &["bob"]).await;
     let other = json!({"conversation_id": g, "type": "text", "content": "once", "client_msg_id": "retry-me"});
-    app.post("/api/v1/messages", "alice", other)
-        .await
-        .expect_error(409, "CONFLICT");
+    let r = app.post("/api/v1/messages", "alice", other.clone()).await;
+    r.expect(201);
+    assert_eq!(r.data()["conversation_id"], g.as_str());
+    let again = app.post("/api/v1/messages", "alice", other).await;
+    again.expect(200);
+    assert_eq!(again.data()["id"], r.data()["id"]);
     // another sender may use the same client id
     app.post("/api/v1/messages", "bob", body).await.expect(201);
 }

@@ -107,6 +107,13 @@ pub struct FanoutEvent<D = serde_json::Value> {
     /// Per-conversation order key; the Room delivers in `seq` order and drops repeats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
+    /// For an event about a message (an edit, a delete, a reaction, a poll
+    /// update): that message's `seq`. The Room holds the event until it has
+    /// delivered that seq (briefly, as for a gap), so an event stored by one
+    /// core replica never overtakes the `new_message` another replica has
+    /// not pushed yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_seq: Option<i64>,
     /// A member left or was removed: once this event is delivered, the
     /// gateways drop that user's sockets from the conversation's room.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,7 +38,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 200, description = "A retry: the original message", body = Data<Message>),
         (status = 403, description = "Not a member of the conversation"),
         (status = 404, description = "No such conversation"),
-        (status = 409, description = "`client_msg_id` already used in another conversation"),
         (status = 422, description = "Breaks a send rule, or `reply_to_id` is not a message of the conversation"),
     ),
 )]

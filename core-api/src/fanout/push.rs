@@ -47,6 +47,7 @@ impl Push {
                 event: event.to_string(),
                 data,
                 seq,
+                after_seq: None,
                 evict_user_id: None,
                 close_sessions: false,
             },
@@ -62,6 +63,13 @@ impl Push {
         {
             self.resolve = Resolve::NotifyMembers(*conversation_id);
         }
+        self
+    }
+
+    /// An event about the message numbered `seq`: the Room delivers it only
+    /// after that message (see `FanoutEvent::after_seq`).
+    pub fn after(mut self, seq: i64) -> Self {
+        self.event.after_seq = Some(seq);
         self
     }
 
@@ -97,6 +105,7 @@ impl Push {
                 event: event.to_string(),
                 data,
                 seq: None,
+                after_seq: None,
                 evict_user_id: None,
                 close_sessions: false,
             },

@@ -7,6 +7,8 @@ pub struct PollRow {
     pub id: Uuid,
     pub conversation_id: Uuid,
     pub message_id: Option<Uuid>,
+    /// The `seq` of the poll's message: its events follow that message.
+    pub message_seq: i64,
     /// The creator's local id (authorization) and TMS id (the wire).
     pub creator_user_id: Uuid,
     pub creator_id: String,

@@ -6,8 +6,10 @@ use shared_types::api::Attachment;
 
 use crate::models::message::{DbMessageKind, MessageRow};
 
+/// The sender's message with this `client_msg_id` in the conversation.
 pub async fn find_by_client_msg_id(
     db: impl PgExecutor<'_>,
+    conversation_id: Uuid,
     sender_id: Uuid,
     client_msg_id: &str,
 ) -> Result<Option<MessageRow>, sqlx::Error> {
@@ -18,7 +20,8 @@ pub async fn find_by_client_msg_id(
                   m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
                   m.created_at, m.edited_at, m.deleted_at
            FROM messages m JOIN users u ON u.id = m.sender_id
-           WHERE m.sender_id = $1 AND m.client_msg_id = $2"#,
+           WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_msg_id = $3"#,
+        conversation_id,
         sender_id,
         client_msg_id,
     )
@@ -26,6 +29,9 @@ pub async fn find_by_client_msg_id(
     .await
 }
 
+/// By id alone, for the routes that name only the message: one index probe
+/// in each partition (`idx_messages_id`). Everything after names the
+/// conversation the row gives.
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>, sqlx::Error> {
     sqlx::query_as!(
         MessageRow,
@@ -41,14 +47,40 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>
     .await
 }
 
-/// The conversation a message belongs to, if the message exists.
-pub async fn conversation_of(
+/// The message in its conversation (one partition).
+pub async fn get_in(
     db: impl PgExecutor<'_>,
+    conversation_id: Uuid,
     id: Uuid,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!("SELECT conversation_id FROM messages WHERE id = $1", id)
-        .fetch_optional(db)
-        .await
+) -> Result<Option<MessageRow>, sqlx::Error> {
+    sqlx::query_as!(
+        MessageRow,
+        r#"SELECT m.id, m.conversation_id, m.seq, u.tms_user_id AS sender_id,
+                  m.kind AS "kind: DbMessageKind", m.content,
+                  m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
+                  m.created_at, m.edited_at, m.deleted_at
+           FROM messages m JOIN users u ON u.id = m.sender_id
+           WHERE m.conversation_id = $1 AND m.id = $2"#,
+        conversation_id,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Whether the message exists in this conversation.
+pub async fn exists_in(
+    db: impl PgExecutor<'_>,
+    conversation_id: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND id = $2) AS "e!""#,
+        conversation_id,
+        id
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Newest first, strictly below `before_seq` when given.
@@ -100,9 +132,16 @@ pub async fn list_after(
 }
 
 /// False when the message is (by now) deleted and nothing changed.
-pub async fn edit(db: impl PgExecutor<'_>, id: Uuid, content: &str) -> Result<bool, sqlx::Error> {
+pub async fn edit(
+    db: impl PgExecutor<'_>,
+    conversation_id: Uuid,
+    id: Uuid,
+    content: &str,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
-        "UPDATE messages SET content = $2, edited_at = now() WHERE id = $1 AND deleted_at IS NULL",
+        "UPDATE messages SET content = $3, edited_at = now()
+         WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL",
+        conversation_id,
         id,
         content,
     )
@@ -113,10 +152,15 @@ pub async fn edit(db: impl PgExecutor<'_>, id: Uuid, content: &str) -> Result<bo
 
 /// Soft delete: the row stays as a tombstone so catch-up tells clients to drop
 /// it. False when it was already deleted.
-pub async fn soft_delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn soft_delete(
+    db: impl PgExecutor<'_>,
+    conversation_id: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "UPDATE messages SET content = NULL, attachment = NULL, deleted_at = now()
-         WHERE id = $1 AND deleted_at IS NULL",
+         WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL",
+        conversation_id,
         id
     )
     .execute(db)

@@ -27,12 +27,12 @@ pub struct NewMessage {
 pub struct Stored {
     /// Index of the send in the slice given to `insert`.
     pub index: usize,
-    /// False: `(sender_id, client_msg_id)` existed; `message` is the original.
+    /// False: `(conversation_id, sender_id, client_msg_id)` existed; `message` is the original.
     pub created: bool,
     pub message: MessageRow,
 }
 
-/// Stores `new` in one statement. A send whose `(sender_id, client_msg_id)`
+/// Stores `new` in one statement. A send whose `(conversation_id, sender_id, client_msg_id)`
 /// already exists takes no `seq` and comes back as the original; a send whose
 /// sender is not (or no longer) a member of the conversation, or to a
 /// conversation that does not exist, comes back not at all. Sends of one
@@ -41,7 +41,7 @@ pub struct Stored {
 /// concurrent statements number after each other, and any error rolls back
 /// every `seq` taken: no gaps.
 ///
-/// Two sends in `new` with the same `(sender_id, client_msg_id)`, or one that
+/// Two sends in `new` with the same `(conversation_id, sender_id, client_msg_id)`, or one that
 /// a concurrent transaction has inserted meanwhile, fail the whole statement
 /// with a unique violation: callers dedupe first and retry one by one.
 pub async fn insert(
@@ -73,8 +73,9 @@ pub async fn insert(
                            WHERE cm.conversation_id = i.conversation_id AND cm.user_id = i.sender_id)
         ),
         prior AS (
-            SELECT i.ord, m.id FROM member i
-            JOIN messages m ON m.sender_id = i.sender_id AND m.client_msg_id = i.client_msg_id
+            SELECT i.ord, m.conversation_id, m.id FROM member i
+            JOIN messages m ON m.conversation_id = i.conversation_id
+                           AND m.sender_id = i.sender_id AND m.client_msg_id = i.client_msg_id
         ),
         fresh AS (
             SELECT i.*, row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord) AS rn,
@@ -113,7 +114,8 @@ pub async fn insert(
         SELECT p.ord, false, m.id, m.conversation_id, m.seq, u.tms_user_id, m.kind, m.content,
                m.attachment, m.reply_to_id, m.client_msg_id, m.created_at, m.edited_at,
                m.deleted_at
-          FROM prior p JOIN messages m ON m.id = p.id JOIN users u ON u.id = m.sender_id"#,
+          FROM prior p JOIN messages m ON m.conversation_id = p.conversation_id AND m.id = p.id
+          JOIN users u ON u.id = m.sender_id"#,
         &ids,
         &conversations,
         &senders,
@@ -126,6 +128,30 @@ pub async fn insert(
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Stored::from).collect())
+}
+
+/// Locks, in one fixed order, the rows a batch of sends will update: each
+/// conversation, then its senders' member rows, conversations by id and
+/// members by user. Two batches (in one replica or two) that share
+/// conversations then wait for each other instead of deadlocking, and so
+/// does a batch of receipts, which locks member rows in the same order.
+/// Run it in the batch's transaction, before `insert`.
+pub async fn lock_in_order(db: impl PgExecutor<'_>, new: &[NewMessage]) -> Result<(), sqlx::Error> {
+    let conversations: Vec<Uuid> = new.iter().map(|n| n.conversation_id).collect();
+    let senders: Vec<Uuid> = new.iter().map(|n| n.sender_id).collect();
+    sqlx::query!(
+        r#"SELECT c.id FROM conversations c
+             JOIN conversation_members cm ON cm.conversation_id = c.id
+            WHERE (cm.conversation_id, cm.user_id) IN
+                  (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+            ORDER BY c.id, cm.user_id
+            FOR NO KEY UPDATE OF c, cm"#,
+        &conversations,
+        &senders,
+    )
+    .fetch_all(db)
+    .await
+    .map(drop)
 }
 
 /// `insert` for one send, in a statement that is cheaper to run (no arrays,
@@ -142,7 +168,8 @@ pub async fn insert_one(
         ),
         prior AS (
             SELECT m.id FROM messages m, member
-             WHERE member.ok AND m.sender_id = $3 AND m.client_msg_id = $8
+             WHERE member.ok AND m.conversation_id = $2 AND m.sender_id = $3
+               AND m.client_msg_id = $8
         ),
         conv AS (
             UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now(), updated_at = now()
@@ -169,7 +196,8 @@ pub async fn insert_one(
         SELECT 1, false, m.id, m.conversation_id, m.seq, u.tms_user_id, m.kind, m.content,
                m.attachment, m.reply_to_id, m.client_msg_id, m.created_at, m.edited_at,
                m.deleted_at
-          FROM prior p JOIN messages m ON m.id = p.id JOIN users u ON u.id = m.sender_id"#,
+          FROM prior p JOIN messages m ON m.conversation_id = $2 AND m.id = p.id
+          JOIN users u ON u.id = m.sender_id"#,
         new.id,
         new.conversation_id,
         new.sender_id,

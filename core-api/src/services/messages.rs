@@ -43,8 +43,7 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
     let input = ValidSend::try_from(input).map_err(AppError::validation)?;
     if let Some(reply_to) = input.reply_to_id {
         membership::require_member(state, input.conversation_id, me).await?;
-        let parent = repo::conversation_of(&state.db, reply_to).await?;
-        if parent != Some(input.conversation_id) {
+        if !repo::exists_in(&state.db, input.conversation_id, reply_to).await? {
             return Err(AppError::new(
                 shared_types::ErrorCode::Unprocessable,
                 "reply_to_id must be a message of the same conversation",
@@ -92,12 +91,9 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
     })
 }
 
-fn retried(original: Message, input: &SendMessage) -> AppResult<Sent> {
-    if original.conversation_id != input.conversation_id {
-        return Err(AppError::conflict(
-            "client_msg_id was already used in another conversation",
-        ));
-    }
+/// `client_msg_id` is the sender's per conversation: the original is always
+/// of the conversation sent to.
+fn retried(original: Message, _input: &SendMessage) -> AppResult<Sent> {
     Ok(Sent {
         message: original,
         created: false,
@@ -168,10 +164,11 @@ pub async fn edit(state: &AppState, me: &AuthUser, id: Uuid, content: &str) -> A
     }
     limits::check_message_text(content).map_err(AppError::validation)?;
     // a delete may have won the race since the read above
-    if !repo::edit(&state.db, id, content).await? {
+    let conversation_id = row.conversation_id;
+    if !repo::edit(&state.db, conversation_id, id, content).await? {
         return Err(AppError::conflict("the message was deleted"));
     }
-    let message: Message = repo::get(&state.db, id)
+    let message: Message = repo::get_in(&state.db, conversation_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("message"))?
         .into();
@@ -191,8 +188,8 @@ pub async fn delete(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Mess
         ));
     }
     // deleting again is answered with the tombstone, and announced only once
-    let deleted_now = repo::soft_delete(&state.db, id).await?;
-    let message: Message = repo::get(&state.db, id)
+    let deleted_now = repo::soft_delete(&state.db, row.conversation_id, id).await?;
+    let message: Message = repo::get_in(&state.db, row.conversation_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("message"))?
         .into();
@@ -216,7 +213,8 @@ fn publish(state: &AppState, message: &Message, event: &str) {
     state.fanout.publish(if is_new {
         push.notifying_members()
     } else {
-        push
+        // never before the message itself, whichever replica pushes that
+        push.after(message.seq)
     });
 }
 

@@ -65,7 +65,7 @@ pub async fn create(
         closes_at: input.closes_at,
     };
     let poll_id = repo::insert(&mut tx, &new_poll, &options).await?;
-    let poll = view(&mut tx, poll_id, Some(me.user_id), now).await?;
+    let poll = view(&mut tx, conversation_id, poll_id, Some(me.user_id), now).await?;
     tx.commit().await?;
     state.metrics.messages_persisted.inc();
 
@@ -89,7 +89,14 @@ pub async fn create(
 pub async fn get(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Poll> {
     let row = visible(state, me, id).await?;
     let mut conn = state.db.acquire().await?;
-    view(&mut conn, row.id, Some(me.user_id), state.clock.now()).await
+    view(
+        &mut conn,
+        row.conversation_id,
+        row.id,
+        Some(me.user_id),
+        state.clock.now(),
+    )
+    .await
 }
 
 /// The caller's choice becomes exactly `option_ids`, replacing an earlier vote.
@@ -115,19 +122,22 @@ pub async fn vote(
         ));
     }
     // options never change after creation, so this check needs no lock
-    let own: HashSet<Uuid> = repo::option_ids(&state.db, id).await?.into_iter().collect();
+    let own: HashSet<Uuid> = repo::option_ids(&state.db, row.conversation_id, id)
+        .await?
+        .into_iter()
+        .collect();
     if !chosen.is_subset(&own) {
         return Err(AppError::validation(
             "option_ids must be options of this poll",
         ));
     }
-    change_vote(state, me, id, &option_ids).await
+    change_vote(state, me, row.conversation_id, id, &option_ids).await
 }
 
 /// Removes the caller's vote; answering with the poll either way.
 pub async fn retract(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Poll> {
-    visible(state, me, id).await?;
-    change_vote(state, me, id, &[]).await
+    let row = visible(state, me, id).await?;
+    change_vote(state, me, row.conversation_id, id, &[]).await
 }
 
 /// The creator, or a group owner/admin, closes the poll. Closing a closed poll
@@ -142,30 +152,31 @@ pub async fn close(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Poll>
             "only the poll's creator or a group admin can close it",
         ));
     }
+    let conversation_id = row.conversation_id;
     let mut tx = state.db.begin().await?;
-    let locked = repo::lock(&mut tx, id)
+    let locked = repo::lock(&mut tx, conversation_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("poll"))?;
     // read under the lock: the time the close takes effect
     let now = state.clock.now();
     if locked.is_closed(now) {
-        let poll = view(&mut tx, id, Some(me.user_id), now).await?;
+        let poll = view(&mut tx, conversation_id, id, Some(me.user_id), now).await?;
         tx.rollback().await?;
         return Ok(poll);
     }
-    repo::close(&mut tx, id, now).await?;
-    let poll = view(&mut tx, id, Some(me.user_id), now).await?;
+    repo::close(&mut tx, conversation_id, id, now).await?;
+    let poll = view(&mut tx, conversation_id, id, Some(me.user_id), now).await?;
     tx.commit().await?;
-    publish(state, &poll);
+    publish(state, &poll, locked.message_seq);
     Ok(poll)
 }
 
 /// For message answers: names the poll each live `poll` message announces.
 pub async fn attach_ids(state: &AppState, messages: &mut [Message]) -> AppResult<()> {
-    let ids: Vec<Uuid> = messages
+    let ids: Vec<(Uuid, Uuid)> = messages
         .iter()
         .filter(|m| m.kind == shared_types::api::MessageKind::Poll && m.deleted_at.is_none())
-        .map(|m| m.id)
+        .map(|m| (m.conversation_id, m.id))
         .collect();
     if ids.is_empty() {
         return Ok(());
@@ -192,11 +203,12 @@ async fn visible(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<PollRow
 async fn change_vote(
     state: &AppState,
     me: &AuthUser,
+    conversation_id: Uuid,
     id: Uuid,
     option_ids: &[Uuid],
 ) -> AppResult<Poll> {
     let mut tx = state.db.begin().await?;
-    let locked = repo::lock(&mut tx, id)
+    let locked = repo::lock(&mut tx, conversation_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("poll"))?;
     // read under the lock: a vote that waited past `closes_at` is refused
@@ -204,56 +216,61 @@ async fn change_vote(
     if locked.is_closed(now) {
         return Err(AppError::conflict("the poll is closed"));
     }
-    let current = repo::votes_of(&mut *tx, id, me.user_id).await?;
+    let current = repo::votes_of(&mut *tx, conversation_id, id, me.user_id).await?;
     let same = current.len() == option_ids.len() && option_ids.iter().all(|o| current.contains(o));
     if same {
         // nothing changes: no new version, nothing announced
-        let poll = view(&mut tx, id, Some(me.user_id), now).await?;
+        let poll = view(&mut tx, conversation_id, id, Some(me.user_id), now).await?;
         tx.rollback().await?;
         return Ok(poll);
     }
-    repo::replace_votes(&mut tx, id, me.user_id, option_ids).await?;
-    repo::bump_version(&mut tx, id).await?;
-    let poll = view(&mut tx, id, Some(me.user_id), now).await?;
+    repo::replace_votes(&mut tx, conversation_id, id, me.user_id, option_ids).await?;
+    repo::bump_version(&mut tx, conversation_id, id).await?;
+    let poll = view(&mut tx, conversation_id, id, Some(me.user_id), now).await?;
     tx.commit().await?;
-    publish(state, &poll);
+    publish(state, &poll, locked.message_seq);
     Ok(poll)
 }
 
 /// The poll with its results; `viewer`'s own options in `my_votes`.
 async fn view(
     conn: &mut PgConnection,
+    conversation_id: Uuid,
     id: Uuid,
     viewer: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> AppResult<Poll> {
-    let row = repo::get(&mut *conn, id)
+    let row = repo::get_in(&mut *conn, conversation_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("poll"))?;
-    let options = repo::results(&mut *conn, id).await?;
-    let total = repo::total_voters(&mut *conn, id).await?;
+    let options = repo::results(&mut *conn, conversation_id, id).await?;
+    let total = repo::total_voters(&mut *conn, conversation_id, id).await?;
     let mine = match viewer {
-        Some(user) => Some(repo::votes_of(&mut *conn, id, user).await?),
+        Some(user) => Some(repo::votes_of(&mut *conn, conversation_id, id, user).await?),
         None => None,
     };
     Ok(row.into_poll(options, total, mine, now))
 }
 
-/// `poll_updated` to the conversation's room, without the caller's own votes.
-fn publish(state: &AppState, poll: &Poll) {
+/// `poll_updated` to the conversation's room, without the caller's own
+/// votes, after the poll's message (`seq`).
+fn publish(state: &AppState, poll: &Poll, seq: i64) {
     if !state.fanout.is_enabled() {
         return;
     }
     let mut shared = poll.clone();
     shared.my_votes = None;
     let data = serde_json::to_value(&shared).unwrap_or_default();
-    state.fanout.publish(Push::to_conversation(
-        poll.conversation_id,
-        NS_MESSAGING,
-        server_events::POLL_UPDATED,
-        data,
-        None,
-    ));
+    state.fanout.publish(
+        Push::to_conversation(
+            poll.conversation_id,
+            NS_MESSAGING,
+            server_events::POLL_UPDATED,
+            data,
+            None,
+        )
+        .after(seq),
+    );
 }
 
 /// The trimmed question and options, or 422.

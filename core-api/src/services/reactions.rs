@@ -36,27 +36,27 @@ pub async fn add(
     message_id: Uuid,
     emoji: &str,
 ) -> AppResult<(MessageReactions, bool)> {
-    let conversation_id = authorize(state, me, message_id, emoji).await?;
+    let (conversation_id, seq) = authorize(state, me, message_id, emoji).await?;
     let mut tx = state.db.begin().await?;
-    lock_live(&mut tx, message_id).await?;
-    let added = repo::insert(&mut *tx, message_id, me.user_id, emoji).await?;
+    lock_live(&mut tx, conversation_id, message_id).await?;
+    let added = repo::insert(&mut *tx, conversation_id, message_id, me.user_id, emoji).await?;
     if added
-        && repo::distinct_emoji(&mut *tx, message_id).await? > MAX_REACTION_EMOJI_PER_MESSAGE as i64
+        && repo::distinct_emoji(&mut *tx, conversation_id, message_id).await?
+            > MAX_REACTION_EMOJI_PER_MESSAGE as i64
     {
         tx.rollback().await?;
         return Err(AppError::conflict(format!(
             "a message carries at most {MAX_REACTION_EMOJI_PER_MESSAGE} different emoji"
         )));
     }
-    let count = repo::count(&mut *tx, message_id, emoji).await?;
-    let reactions = of_message(&mut tx, message_id, me.user_id).await?;
+    let count = repo::count(&mut *tx, conversation_id, message_id, emoji).await?;
+    let reactions = of_message(&mut tx, conversation_id, message_id, me.user_id).await?;
     tx.commit().await?;
     if added {
         publish(
             state,
             server_events::REACTION_ADDED,
-            conversation_id,
-            message_id,
+            (conversation_id, message_id, seq),
             me,
             emoji,
             count,
@@ -79,19 +79,18 @@ pub async fn remove(
     message_id: Uuid,
     emoji: &str,
 ) -> AppResult<MessageReactions> {
-    let conversation_id = authorize(state, me, message_id, emoji).await?;
+    let (conversation_id, seq) = authorize(state, me, message_id, emoji).await?;
     let mut tx = state.db.begin().await?;
-    lock_live(&mut tx, message_id).await?;
-    let removed = repo::delete(&mut *tx, message_id, me.user_id, emoji).await?;
-    let count = repo::count(&mut *tx, message_id, emoji).await?;
-    let reactions = of_message(&mut tx, message_id, me.user_id).await?;
+    lock_live(&mut tx, conversation_id, message_id).await?;
+    let removed = repo::delete(&mut *tx, conversation_id, message_id, me.user_id, emoji).await?;
+    let count = repo::count(&mut *tx, conversation_id, message_id, emoji).await?;
+    let reactions = of_message(&mut tx, conversation_id, message_id, me.user_id).await?;
     tx.commit().await?;
     if removed {
         publish(
             state,
             server_events::REACTION_REMOVED,
-            conversation_id,
-            message_id,
+            (conversation_id, message_id, seq),
             me,
             emoji,
             count,
@@ -111,10 +110,10 @@ pub async fn attach(
     viewer: &AuthUser,
     messages: &mut [Message],
 ) -> AppResult<()> {
-    let ids: Vec<Uuid> = messages
+    let ids: Vec<(Uuid, Uuid)> = messages
         .iter()
         .filter(|m| m.deleted_at.is_none())
-        .map(|m| m.id)
+        .map(|m| (m.conversation_id, m.id))
         .collect();
     let rows = if ids.is_empty() {
         Vec::new()
@@ -134,24 +133,28 @@ pub async fn attach(
 }
 
 /// 422 for a bad emoji, 404 for an unknown message, 403 for a non-member;
-/// returns the message's conversation.
+/// returns the message's conversation and `seq`.
 async fn authorize(
     state: &AppState,
     me: &AuthUser,
     message_id: Uuid,
     emoji: &str,
-) -> AppResult<Uuid> {
+) -> AppResult<(Uuid, i64)> {
     validate_emoji(emoji)?;
     let message = messages_repo::get(&state.db, message_id)
         .await?
         .ok_or_else(|| AppError::not_found("message"))?;
     membership::require_member(state, message.conversation_id, me).await?;
-    Ok(message.conversation_id)
+    Ok((message.conversation_id, message.seq))
 }
 
 /// Takes the message's lock; a deleted message takes no reaction changes.
-async fn lock_live(tx: &mut sqlx::PgConnection, message_id: Uuid) -> AppResult<()> {
-    match repo::lock_message(tx, message_id).await? {
+async fn lock_live(
+    tx: &mut sqlx::PgConnection,
+    conversation_id: Uuid,
+    message_id: Uuid,
+) -> AppResult<()> {
+    match repo::lock_message(tx, conversation_id, message_id).await? {
         None => Err(AppError::not_found("message")),
         Some(Some(_)) => Err(AppError::conflict("the message was deleted")),
         Some(None) => Ok(()),
@@ -160,21 +163,22 @@ async fn lock_live(tx: &mut sqlx::PgConnection, message_id: Uuid) -> AppResult<(
 
 async fn of_message(
     conn: &mut sqlx::PgConnection,
+    conversation_id: Uuid,
     message_id: Uuid,
     viewer: Uuid,
 ) -> AppResult<Vec<ReactionCount>> {
-    Ok(repo::counts(conn, &[message_id], viewer)
+    Ok(repo::counts(conn, &[(conversation_id, message_id)], viewer)
         .await?
         .into_iter()
         .map(ReactionCount::from)
         .collect())
 }
 
+/// `message`: its conversation, id and `seq` (the event follows the message).
 fn publish(
     state: &AppState,
     event: &str,
-    conversation_id: Uuid,
-    message_id: Uuid,
+    (conversation_id, message_id, seq): (Uuid, Uuid, i64),
     me: &AuthUser,
     emoji: &str,
     count: i64,
@@ -190,13 +194,9 @@ fn publish(
         count,
     };
     let data = serde_json::to_value(&data).unwrap_or_default();
-    state.fanout.publish(Push::to_conversation(
-        conversation_id,
-        NS_MESSAGING,
-        event,
-        data,
-        None,
-    ));
+    state.fanout.publish(
+        Push::to_conversation(conversation_id, NS_MESSAGING, event, data, None).after(seq),
+    );
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
 use crate::models::AuthUser;
+use crate::repositories::receipts::NewReceipt;
 use crate::repositories::{messages as messages_repo, receipts as repo};
 use crate::services::membership;
 use crate::state::AppState;
@@ -41,13 +42,17 @@ pub async fn mark(
         return Err(AppError::validation("you cannot mark your own message"));
     }
     let read = receipt == ReceiptKind::Read;
-    let mut tx = state.db.begin().await?;
-    let (delivered_at, read_at) = repo::mark(&mut *tx, message_id, me.user_id, read).await?;
-    if read {
-        messages_repo::advance_read(&mut *tx, message.conversation_id, me.user_id, message.seq)
-            .await?;
-    }
-    tx.commit().await?;
+    // group commit: answered after the batch holding it committed
+    let (delivered_at, read_at) = state
+        .receipts
+        .mark(NewReceipt {
+            conversation_id: message.conversation_id,
+            message_id,
+            user_id: me.user_id,
+            read,
+            seq: message.seq,
+        })
+        .await?;
     let view = ReceiptView {
         conversation_id: message.conversation_id,
         message_id,

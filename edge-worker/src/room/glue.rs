@@ -186,10 +186,10 @@ impl Room {
                 continue;
             };
             self.shared.conversation_id.set(Some(conversation_id));
-            let seq = event.seq;
+            let (seq, after_seq) = (event.seq, event.after_seq);
             let room_event = RoomEvent::of(event, notify);
             if let Some((ready, at)) = self.shared.with_book(|b| {
-                let ready = b.publish(seq, room_event, now);
+                let ready = b.publish_ordered(seq, after_seq, room_event, now);
                 (ready, b.next_flush_at())
             }) {
                 released.extend(ready);

@@ -45,6 +45,12 @@ pub struct SeqBuffer<T> {
     /// comes, out of order, rather than lost.
     #[serde(default)]
     skipped: BTreeSet<i64>,
+    /// Events about a message not delivered yet (an edit, a reaction…
+    /// pushed by another core replica before the message): its seq →
+    /// (held since, event), in arrival order. Released right after that
+    /// seq, or when their hold ends.
+    #[serde(default = "BTreeMap::new")]
+    waiting: BTreeMap<i64, Vec<(u64, T)>>,
     max_hold_ms: u64,
 }
 
@@ -60,6 +66,7 @@ impl<T> SeqBuffer<T> {
             last_delivered: None,
             held: BTreeMap::new(),
             skipped: BTreeSet::new(),
+            waiting: BTreeMap::new(),
             max_hold_ms,
         }
     }
@@ -69,13 +76,58 @@ impl<T> SeqBuffer<T> {
     }
 
     pub fn held_len(&self) -> usize {
-        self.held.len()
+        self.held.len() + self.waiting.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Takes an event that must follow the message numbered `after`: now if
+    /// that seq was delivered, else once it is (or when the hold ends).
+    /// Returned with `after` as its key.
+    pub fn accept_after(&mut self, after: i64, event: T, now_ms: u64) -> Vec<(i64, T)> {
+        if self.delivered(after) {
+            return vec![(after, event)];
+        }
+        self.waiting.entry(after).or_default().push((now_ms, event));
+        let mut ready = Vec::new();
+        while self.waiting.values().map(Vec::len).sum::<usize>() > MAX_HELD_EVENTS {
+            if let Some((seq, events)) = self.waiting.pop_first() {
+                ready.extend(events.into_iter().map(|(_, e)| (seq, e)));
+            }
+        }
+        ready
+    }
+
+    /// Whether `seq` went out (at or below the cursor, and not a skipped
+    /// seq still to come).
+    fn delivered(&self, seq: i64) -> bool {
+        seq <= self.last_delivered.unwrap_or(0) && !self.skipped.contains(&seq)
+    }
+
+    /// Appends the waiting events whose message has been delivered.
+    fn release_waiting(&mut self, ready: &mut Vec<(i64, T)>) {
+        let due: Vec<i64> = self
+            .waiting
+            .keys()
+            .copied()
+            .take_while(|s| *s <= self.last_delivered.unwrap_or(0))
+            .filter(|s| !self.skipped.contains(s))
+            .collect();
+        for seq in due {
+            if let Some(events) = self.waiting.remove(&seq) {
+                ready.extend(events.into_iter().map(|(_, e)| (seq, e)));
+            }
+        }
     }
 
     /// Takes one event; returns the events now deliverable, in `seq` order.
     /// Repeats (`seq` ≤ last delivered, or already held) are dropped, except
     /// a seq whose gap was skipped: it is delivered late, once.
     pub fn accept(&mut self, seq: i64, event: T, now_ms: u64) -> Vec<(i64, T)> {
+        let mut ready = self.accept_seq(seq, event, now_ms);
+        self.release_waiting(&mut ready);
+        ready
+    }
+
+    fn accept_seq(&mut self, seq: i64, event: T, now_ms: u64) -> Vec<(i64, T)> {
         let last = self.last_delivered.unwrap_or(0);
         if seq <= last {
             return if self.skipped.remove(&seq) {
@@ -111,6 +163,23 @@ impl<T> SeqBuffer<T> {
         {
             self.skip_gap(&mut ready);
         }
+        self.release_waiting(&mut ready);
+        // events whose message never came in time go out anyway
+        let late: Vec<i64> = self
+            .waiting
+            .iter()
+            .filter(|(_, events)| {
+                events
+                    .iter()
+                    .any(|(since, _)| now_ms.saturating_sub(*since) >= self.max_hold_ms)
+            })
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in late {
+            if let Some(events) = self.waiting.remove(&seq) {
+                ready.extend(events.into_iter().map(|(_, e)| (seq, e)));
+            }
+        }
         ready
     }
 
@@ -121,7 +190,9 @@ impl<T> SeqBuffer<T> {
     }
 
     fn oldest_hold(&self) -> Option<u64> {
-        self.held.values().map(|(since, _)| *since).min()
+        let held = self.held.values().map(|(since, _)| *since);
+        let waiting = self.waiting.values().flatten().map(|(since, _)| *since);
+        held.chain(waiting).min()
     }
 
     /// Gives up on the lowest gap: delivers the lowest held event and its run.
@@ -287,6 +358,27 @@ impl RoomState {
     /// repeats dropped; `None` (edits, deletes, removals) pass straight through.
     /// Returns the events to deliver now, in order.
     pub fn publish(&mut self, seq: Option<i64>, event: RoomEvent, now_ms: u64) -> Vec<RoomEvent> {
+        self.publish_ordered(seq, None, event, now_ms)
+    }
+
+    /// As `publish`; an event with `after_seq` (and no `seq` of its own)
+    /// waits until the Room delivered that seq: an edit, delete, reaction or
+    /// poll update never overtakes its message.
+    pub fn publish_ordered(
+        &mut self,
+        seq: Option<i64>,
+        after_seq: Option<i64>,
+        event: RoomEvent,
+        now_ms: u64,
+    ) -> Vec<RoomEvent> {
+        if let (None, Some(after)) = (seq, after_seq) {
+            return self
+                .order
+                .accept_after(after, event, now_ms)
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect();
+        }
         match seq {
             None => vec![event],
             Some(seq) => self

@@ -377,3 +377,47 @@ fn core_s_event_is_framed_once_and_for_notifications_only_when_someone_is_notifi
     );
     assert_eq!(loud.notify, notify);
 }
+
+#[test]
+fn an_event_about_a_message_waits_for_that_message() {
+    // two core replicas: the edit (after seq 2) arrives before message 2
+    let mut room = RoomState::new(GatewaySet::new(), 300);
+    assert_eq!(frames(room.publish(Some(1), event("m1"), 0)), ["m1"]);
+    assert!(room
+        .publish_ordered(None, Some(2), event("edit m2"), 1)
+        .is_empty());
+    assert!(room
+        .publish_ordered(None, Some(2), event("react m2"), 2)
+        .is_empty());
+    // about a delivered message: straight through
+    assert_eq!(
+        frames(room.publish_ordered(None, Some(1), event("edit m1"), 3)),
+        ["edit m1"]
+    );
+    assert_eq!(room.next_flush_at(), Some(301));
+    assert_eq!(
+        frames(room.publish(Some(2), event("m2"), 4)),
+        ["m2", "edit m2", "react m2"]
+    );
+    assert_eq!(room.next_flush_at(), None);
+}
+
+#[test]
+fn an_event_whose_message_never_comes_goes_out_when_its_hold_ends() {
+    let mut room = RoomState::new(GatewaySet::new(), 300);
+    room.publish(Some(1), event("m1"), 0);
+    assert!(room
+        .publish_ordered(None, Some(7), event("edit m7"), 10)
+        .is_empty());
+    assert!(room.flush_due(309).is_empty());
+    assert_eq!(frames(room.flush_due(310)), ["edit m7"]);
+    // behind a gap: released right after the message, with the run it ends
+    assert!(room.publish(Some(3), event("m3"), 400).is_empty());
+    assert!(room
+        .publish_ordered(None, Some(3), event("edit m3"), 401)
+        .is_empty());
+    assert_eq!(
+        frames(room.publish(Some(2), event("m2"), 402)),
+        ["m2", "m3", "edit m3"]
+    );
+}

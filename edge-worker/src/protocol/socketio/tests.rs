@@ -456,6 +456,7 @@ fn cores_fanout_batch_reads_with_its_data_as_raw_json() {
         event: "new_message".into(),
         data: serde_json::json!({"id": "m-1", "seq": 4}),
         seq: Some(4),
+        after_seq: None,
         evict_user_id: None,
         close_sessions: false,
     };
