@@ -142,6 +142,7 @@ pub async fn build_with_pool(
         sends,
         limits,
         metrics,
+        deny: Default::default(),
     };
     let router = router(state.clone());
     Ok(Application {
