@@ -16,10 +16,6 @@ fn binding(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
-/// The configuration, read from the bindings once per isolate (a
-/// deployment's bindings do not change while its isolate lives; reading
-/// them took a few per cent of the CPU under load). A misconfiguration is
-/// read again on every call, so each use logs it and refuses to serve.
 thread_local! {
     static CACHED: RefCell<Option<Rc<EdgeConfig>>> = const { RefCell::new(None) };
 }
@@ -30,6 +26,10 @@ impl EdgeConfig {
         CACHED.with(|c| c.borrow().clone())
     }
 
+    /// The configuration, read from the bindings once per isolate (a
+    /// deployment's bindings do not change while its isolate lives; reading
+    /// them took a few per cent of the CPU under load). A misconfiguration is
+    /// read again on every call, so each use logs it and refuses to serve.
     pub fn from_env(env: &Env) -> Result<Rc<Self>, String> {
         if let Some(config) = CACHED.with(|c| c.borrow().clone()) {
             return Ok(config);

@@ -23,7 +23,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap;
 use shared_types::internal::MAX_BATCHED_SENDS;
 use shared_types::limits::MAX_BODY_BYTES;
-use shared_types::socket::{Ack, ConnectError};
+use shared_types::socket::Ack;
 use wasm_bindgen::JsValue;
 use worker::{
     durable_object, Date, DurableObject, Env, Method, Request, Response, State, WebSocket,
@@ -32,7 +32,7 @@ use worker::{
 
 use crate::common::queues::OrderedQueues;
 use crate::common::replay_guard::ReplayGuard;
-use crate::common::stats::{self, ObjectCounters};
+use crate::common::stats::ObjectCounters;
 use crate::gateway::calls::PendingCall;
 use crate::gateway::delivery::Delivery;
 use crate::gateway::dispatch::{ack_frames, Action};
@@ -43,11 +43,10 @@ use crate::gateway::presence::PresenceBatch;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 use crate::gateway::session::SessionState;
 use crate::gateway::subscriptions::Subscriptions;
-use crate::protocol::engineio::PING_FRAME;
-use crate::protocol::heartbeat::{PingRounds, SocketCheck};
+use crate::protocol::heartbeat::PingRounds;
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::core_client;
-use crate::runtime::{auth, http, objects};
+use crate::runtime::{http, objects};
 use sockets::read_session;
 
 #[durable_object]

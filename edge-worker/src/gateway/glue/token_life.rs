@@ -32,7 +32,7 @@ impl Gateway {
                 if first && !self.index().admits(user, config.max_sockets_per_user) {
                     let error = ConnectError::new(
                         ErrorCode::TooManySockets,
-                        &format!(
+                        format!(
                             "at most {} sockets per user (MAX_SOCKETS_PER_USER): close one first",
                             config.max_sockets_per_user
                         ),
