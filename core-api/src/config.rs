@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use shared_auth::deploy_policy::Deployment;
 use shared_types::origins::AllowedOrigins;
 
 mod files;
@@ -16,32 +17,14 @@ use reader::Reader;
 
 pub use files::{FilesConfig, OssSettings, UploadRule, UrlStyle};
 
-/// The secrets of `make dev` and `.env.example`: public, so refused in production.
-pub const DEV_SECRETS: [(&str, &str); 5] = [
-    ("JWT_SECRET", "dev-jwt-secret-0123456789abcdef0123456789"),
-    (
-        "INTERNAL_API_SECRET",
-        "dev-internal-secret-0123456789abcdef012345",
-    ),
-    ("TMS_API_KEY", "dev-tms-api-key"),
-    (
-        "TMS_WEBHOOK_SECRET",
-        "dev-tms-webhook-secret-0123456789abcdef0123",
-    ),
-    // the OSS stand-in's key
-    ("OSS_ACCESS_KEY_SECRET", "dev-oss-secret-0123456789abcdef"),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Environment {
-    Development,
-    Staging,
-    Production,
-}
+/// The public development secrets and the environments: one policy with the edge.
+pub use shared_auth::deploy_policy::{Environment, DEV_SECRETS};
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `HOST:PORT`; `HOST` defaults to loopback in development, 0.0.0.0 elsewhere.
     pub listen_addr: SocketAddr,
+
     /// `production` refuses the `make dev` secrets (see `DEV_SECRETS`).
     pub environment: Environment,
     /// `DEBUG=true`: debug-level logs when `RUST_LOG` is unset (refused in production).
@@ -86,6 +69,8 @@ pub struct Config {
     pub rate_limits: RateLimitSettings,
     /// Bearer token `GET /metrics` requires; open when unset.
     pub metrics_token: Option<SecretString>,
+    /// How stale this replica's copy of the deny list (deleted TMS users) may get.
+    pub deny_list_refresh: Duration,
 }
 
 /// Calls (see `services::calls`).
@@ -106,6 +91,12 @@ pub struct RateLimitSettings {
     pub socket_sends_per_second: u32,
     /// Upload URLs per minute.
     pub upload_urls_per_minute: u32,
+    /// Socket `join_conversation`s per second.
+    pub socket_joins_per_second: u32,
+    /// Socket `message_read` / `message_delivered` per second.
+    pub socket_receipts_per_second: u32,
+    /// Socket `/calls` events per second.
+    pub socket_call_events_per_second: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +119,8 @@ pub struct JwtSettings {
     pub audience: Option<String>,
     pub user_claim: String,
     pub leeway_secs: u64,
+    /// `JWT_MAX_LIFETIME_SECS`: the longest `exp - iat` accepted.
+    pub max_lifetime_secs: u64,
     pub jwks_min_refresh: Duration,
 }
 
@@ -166,24 +159,23 @@ impl Config {
             problems: Vec::new(),
         };
 
-        let host = r.optional("HOST").unwrap_or_else(|| "0.0.0.0".into());
+        let environment =
+            Environment::parse(r.optional("ENVIRONMENT").as_deref()).unwrap_or_else(|why| {
+                r.problem(why);
+                Environment::Development
+            });
+        // development binds loopback: a laptop's core is not for its network
+        let default_host = match environment {
+            Environment::Development => "127.0.0.1",
+            _ => "0.0.0.0",
+        };
+        let host = r.optional("HOST").unwrap_or_else(|| default_host.into());
         let port: u16 = r.parsed("PORT", 8000);
         let listen_addr = match format!("{host}:{port}").parse() {
             Ok(a) => a,
             Err(_) => {
                 r.problem(format!("HOST: `{host}` is not an IP address"));
-                SocketAddr::from(([0, 0, 0, 0], port))
-            }
-        };
-        let environment = match r.optional("ENVIRONMENT").as_deref() {
-            None | Some("development") => Environment::Development,
-            Some("staging") => Environment::Staging,
-            Some("production") => Environment::Production,
-            Some(other) => {
-                r.problem(format!(
-                    "ENVIRONMENT: `{other}` is not one of development, staging, production"
-                ));
-                Environment::Development
+                SocketAddr::from(([127, 0, 0, 1], port))
             }
         };
 
@@ -236,6 +228,11 @@ impl Config {
             audience: r.optional("JWT_AUDIENCE"),
             user_claim: r.optional("JWT_USER_CLAIM").unwrap_or_else(|| "sub".into()),
             leeway_secs: r.parsed("JWT_LEEWAY_SECS", 30u64),
+            max_lifetime_secs: r.bounded(
+                "JWT_MAX_LIFETIME_SECS",
+                shared_auth::jwt::DEFAULT_MAX_LIFETIME_SECS as usize,
+                1..=31_536_000,
+            ) as u64,
             jwks_min_refresh: Duration::from_secs(r.parsed("JWKS_MIN_REFRESH_SECS", 30u64)),
         };
 
@@ -273,23 +270,39 @@ impl Config {
             api_per_minute: r.rate_limit("RATE_LIMIT_API_PER_MINUTE", 100),
             socket_sends_per_second: r.rate_limit("RATE_LIMIT_SOCKET_SENDS_PER_SECOND", 10),
             upload_urls_per_minute: r.rate_limit("RATE_LIMIT_UPLOAD_URLS_PER_MINUTE", 5),
+            socket_joins_per_second: r.rate_limit("RATE_LIMIT_SOCKET_JOINS_PER_SECOND", 20),
+            socket_receipts_per_second: r.rate_limit("RATE_LIMIT_SOCKET_RECEIPTS_PER_SECOND", 50),
+            socket_call_events_per_second: r
+                .rate_limit("RATE_LIMIT_SOCKET_CALL_EVENTS_PER_SECOND", 50),
         };
         let metrics_token = r.optional_secret("METRICS_TOKEN", MIN_METRICS_TOKEN_BYTES);
+        let deny_list_refresh =
+            Duration::from_millis(r.bounded("DENY_LIST_REFRESH_MS", 2000, 100..=60_000) as u64);
 
-        if environment == Environment::Production {
-            // the secrets `make dev` and `.env.example` use are public
-            for (name, dev_value) in DEV_SECRETS {
-                if r.optional(name).as_deref() == Some(dev_value) {
-                    r.problem(format!(
-                        "{name}: the development default is refused with ENVIRONMENT=production"
-                    ));
-                }
-            }
+        // the one policy of core and edge (shared_auth::deploy_policy)
+        let secret_values: Vec<(&str, Option<String>)> = DEV_SECRETS
+            .iter()
+            .map(|(name, _)| (*name, r.optional(name)))
+            .collect();
+        for problem in shared_auth::deploy_policy::problems(&Deployment {
+            environment: Some(environment),
+            origins_wildcard: allowed_origins.allows_any(),
+            metrics_token_set: Some(metrics_token.is_some()),
+            jwks_url: jwt.jwks_url.as_deref(),
+            issuer_set: jwt.issuer.is_some(),
+            leeway_secs: jwt.leeway_secs,
+            secrets: secret_values
+                .iter()
+                .map(|(name, value)| (*name, value.as_deref()))
+                .collect(),
+        }) {
+            r.problem(problem);
         }
 
         if r.problems.is_empty() {
             Ok(Config {
                 listen_addr,
+
                 environment,
                 debug,
                 database_url,
@@ -316,6 +329,7 @@ impl Config {
                 files,
                 rate_limits,
                 metrics_token,
+                deny_list_refresh,
             })
         } else {
             Err(ConfigError(r.problems))

@@ -145,6 +145,7 @@ pub async fn build_with_pool(
         receipts,
         limits,
         metrics,
+        deny: Default::default(),
     };
     let router = router(state.clone());
     Ok(Application {

@@ -1,6 +1,8 @@
 use std::collections::HashMap;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
 
+use shared_auth::deny_list::DenyList;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -36,6 +38,8 @@ pub struct AppState {
     /// Per-user rate limits (Redis, shared by every replica).
     pub limits: RateLimiter,
     pub metrics: Metrics,
+    /// The users TMS deleted (`services::deny_list`), this replica's copy.
+    pub deny: Arc<DenyCache>,
 }
 
 /// Process-local map of TMS id → local id. The mapping never changes once made,
@@ -56,6 +60,21 @@ impl LocalUserIds {
                 map.clear();
             }
             map.insert(tms_user_id.to_string(), id);
+        }
+    }
+}
+
+/// This replica's copy of the users TMS deleted (`services::deny_list`), and when it was loaded (unix ms; `i64::MIN`: never).
+pub struct DenyCache {
+    pub list: RwLock<DenyList>,
+    pub loaded_at_ms: AtomicI64,
+}
+
+impl Default for DenyCache {
+    fn default() -> Self {
+        Self {
+            list: RwLock::new(DenyList::default()),
+            loaded_at_ms: AtomicI64::new(i64::MIN),
         }
     }
 }

@@ -80,6 +80,11 @@ impl TmsClient {
     }
 
     async fn fetch_user(&self, tms_user_id: &str) -> Result<Option<UserProfile>, TmsError> {
+        // `.` and `..` would leave the segment even percent-encoded (URL
+        // parsers treat `%2E%2E` as `..`): no such user, and no request
+        if shared_types::TmsUserId::check(tms_user_id).is_err() {
+            return Ok(None);
+        }
         let path = self
             .config
             .user_path

@@ -4,6 +4,9 @@
 //! - [`internal_sig`]: HMAC-SHA256 signing of the internal edge ⇄ core API.
 //! - [`jwks_gate`]: when a JWKS refetch may start (one in flight, a least
 //!   interval after the end of the last one).
+//! - [`deny_list`]: the users TMS deleted, refused by core and edge alike.
+//! - [`deploy_policy`]: the settings no deployment outside development may
+//!   run with (dev secrets, wildcard origins, no `iss`…), for core and edge.
 //! - [`webhook_sig`]: the TMS webhook's `X-TMS-Signature` (sign and verify).
 //! - [`oss_sig`]: Alibaba Cloud OSS V4 signatures in URLs (core presigns,
 //!   the OSS stand-in verifies).
@@ -12,6 +15,8 @@
 //! the current time (`now_unix`, seconds) and the key material, which keeps both
 //! sides deterministic in tests and lets the same code run on Cloudflare Workers.
 
+pub mod deny_list;
+pub mod deploy_policy;
 pub mod internal_sig;
 pub mod jwks_gate;
 pub mod jwt;

@@ -8,6 +8,10 @@
 //! is enough. [`verify`] checks the form, the skew and the MAC in constant
 //! time; refusing a replay within the window is the receiver's job, keyed on
 //! the matched signature (unique per timestamp and body).
+//!
+//! The cost of a hostile header is bounded before any secret is needed: at
+//! most [`MAX_HEADER_BYTES`] and [`MAX_CANDIDATES`] `v1=` entries, and the
+//! body is hashed once whatever the number of candidates.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -20,6 +24,11 @@ pub const MAX_SKEW_SECS: u64 = 300;
 /// How long a receiver remembers a used signature: the whole window a
 /// timestamp is accepted in, both directions, plus a margin.
 pub const REPLAY_WINDOW_SECS: u64 = 2 * MAX_SKEW_SECS + 2;
+
+/// Longer `X-TMS-Signature` values are refused unread.
+pub const MAX_HEADER_BYTES: usize = 1024;
+/// More `v1=` entries than this are refused (a rotation needs two).
+pub const MAX_CANDIDATES: usize = 4;
 
 /// Why a webhook was refused. For logs; the sender gets one 401.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +73,9 @@ pub fn verify(
     if secret.is_empty() {
         return Err(WebhookSigError::NoSecret);
     }
+    if header.len() > MAX_HEADER_BYTES {
+        return Err(WebhookSigError::Malformed);
+    }
     let mut timestamp = None;
     let mut candidates = Vec::new();
     for part in header.split(',') {
@@ -80,6 +92,9 @@ pub fn verify(
                 );
             }
             Some(("t", _)) => return Err(WebhookSigError::Malformed),
+            Some(("v1", _)) if candidates.len() == MAX_CANDIDATES => {
+                return Err(WebhookSigError::Malformed)
+            }
             Some(("v1", v)) => candidates.push(v),
             _ => {}
         }
@@ -91,6 +106,8 @@ pub fn verify(
     if now_unix.abs_diff(timestamp) > MAX_SKEW_SECS {
         return Err(WebhookSigError::Stale);
     }
+    // the body is hashed once; each candidate only finalizes a clone
+    let body_mac = mac(secret, timestamp, body);
     for candidate in candidates {
         let lowercase_hex = candidate.len() == 64
             && candidate
@@ -99,7 +116,7 @@ pub fn verify(
         let Some(bytes) = lowercase_hex.then(|| hex::decode(candidate).ok()).flatten() else {
             continue;
         };
-        if mac(secret, timestamp, body).verify_slice(&bytes).is_ok() {
+        if body_mac.clone().verify_slice(&bytes).is_ok() {
             return Ok(candidate.to_string());
         }
     }
@@ -166,6 +183,24 @@ mod tests {
             verify(SECRET, &upper, BODY, 1_000),
             Err(WebhookSigError::Mismatch)
         );
+    }
+
+    #[test]
+    fn hostile_headers_are_refused_before_any_mac() {
+        let good = sign(SECRET, 1_000, BODY);
+        let oversized = format!("t=1000,v1={good},{}", "x".repeat(MAX_HEADER_BYTES));
+        assert_eq!(
+            verify(SECRET, &oversized, BODY, 1_000),
+            Err(WebhookSigError::Malformed)
+        );
+        let five = format!("t=1000{},v1={good}", ",v1=00".repeat(MAX_CANDIDATES));
+        assert!(five.len() < MAX_HEADER_BYTES);
+        assert_eq!(
+            verify(SECRET, &five, BODY, 1_000),
+            Err(WebhookSigError::Malformed)
+        );
+        let four = format!("t=1000{},v1={good}", ",v1=00".repeat(MAX_CANDIDATES - 1));
+        assert_eq!(verify(SECRET, &four, BODY, 1_000).unwrap(), good);
     }
 
     #[test]

@@ -208,6 +208,14 @@ impl TryFrom<SendMessage> for ValidSend {
                                 content_type and a positive size_bytes"
                         .into());
                 }
+                crate::limits::check_attachment_fields(
+                    &a.content_type,
+                    a.file_name.as_deref(),
+                    a.width,
+                    a.height,
+                    a.duration_ms,
+                )?;
+                crate::limits::check_storable("attachment.object_key", &a.object_key)?;
                 if let Some(caption) = message.content.as_deref() {
                     check_message_length(caption)?;
                 }

@@ -18,10 +18,14 @@ pub enum ErrorCode {
     TokenSignatureInvalid,
     TokenExpired,
     TokenNotYetValid,
+    /// `exp - iat` is over `JWT_MAX_LIFETIME_SECS`.
+    TokenLifetimeTooLong,
     TokenIssuerInvalid,
     TokenAudienceInvalid,
     TokenSubjectMissing,
     TokenUnknownKey,
+    /// The token's user was deleted in TMS (the deny list of core and edge).
+    TokenRevoked,
     InternalAuthFailed,
     /// `POST /webhooks/tms`: `X-TMS-Signature` missing, wrong, stale or replayed.
     WebhookSignatureInvalid,
@@ -39,6 +43,8 @@ pub enum ErrorCode {
     Unprocessable,
     // 429
     RateLimited,
+    /// A CONNECT past `MAX_SOCKETS_PER_USER` sockets of one user on one gateway.
+    TooManySockets,
     // 5xx
     InternalError,
     TmsUnavailable,
@@ -66,10 +72,12 @@ impl ErrorCode {
             | TokenSignatureInvalid
             | TokenExpired
             | TokenNotYetValid
+            | TokenLifetimeTooLong
             | TokenIssuerInvalid
             | TokenAudienceInvalid
             | TokenSubjectMissing
             | TokenUnknownKey
+            | TokenRevoked
             | InternalAuthFailed
             | WebhookSignatureInvalid => 401,
             Forbidden => 403,
@@ -80,7 +88,7 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             // like the original FastAPI design: input that parses but breaks a rule is 422
             ValidationError | UnknownUser | Unprocessable => 422,
-            RateLimited => 429,
+            RateLimited | TooManySockets => 429,
             InternalError => 500,
             EdgeUnavailable => 502,
             TmsUnavailable | ServiceUnavailable | CoreUnavailable | CacheUnavailable
@@ -101,10 +109,12 @@ impl ErrorCode {
             TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID",
             TokenExpired => "TOKEN_EXPIRED",
             TokenNotYetValid => "TOKEN_NOT_YET_VALID",
+            TokenLifetimeTooLong => "TOKEN_LIFETIME_TOO_LONG",
             TokenIssuerInvalid => "TOKEN_ISSUER_INVALID",
             TokenAudienceInvalid => "TOKEN_AUDIENCE_INVALID",
             TokenSubjectMissing => "TOKEN_SUBJECT_MISSING",
             TokenUnknownKey => "TOKEN_UNKNOWN_KEY",
+            TokenRevoked => "TOKEN_REVOKED",
             InternalAuthFailed => "INTERNAL_AUTH_FAILED",
             WebhookSignatureInvalid => "WEBHOOK_SIGNATURE_INVALID",
             Forbidden => "FORBIDDEN",
@@ -117,6 +127,7 @@ impl ErrorCode {
             UnknownUser => "UNKNOWN_USER",
             Unprocessable => "UNPROCESSABLE",
             RateLimited => "RATE_LIMITED",
+            TooManySockets => "TOO_MANY_SOCKETS",
             InternalError => "INTERNAL_ERROR",
             TmsUnavailable => "TMS_UNAVAILABLE",
             ServiceUnavailable => "SERVICE_UNAVAILABLE",
@@ -139,10 +150,12 @@ impl ErrorCode {
         ErrorCode::TokenSignatureInvalid,
         ErrorCode::TokenExpired,
         ErrorCode::TokenNotYetValid,
+        ErrorCode::TokenLifetimeTooLong,
         ErrorCode::TokenIssuerInvalid,
         ErrorCode::TokenAudienceInvalid,
         ErrorCode::TokenSubjectMissing,
         ErrorCode::TokenUnknownKey,
+        ErrorCode::TokenRevoked,
         ErrorCode::InternalAuthFailed,
         ErrorCode::WebhookSignatureInvalid,
         ErrorCode::Forbidden,
@@ -155,6 +168,7 @@ impl ErrorCode {
         ErrorCode::UnknownUser,
         ErrorCode::Unprocessable,
         ErrorCode::RateLimited,
+        ErrorCode::TooManySockets,
         ErrorCode::InternalError,
         ErrorCode::TmsUnavailable,
         ErrorCode::ServiceUnavailable,

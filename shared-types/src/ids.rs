@@ -24,6 +24,8 @@ pub enum InvalidUserId {
     TooLong,
     NotPrintable,
     SurroundingSpaces,
+    /// `.` or `..`: as a URL path segment it would move the TMS request elsewhere.
+    DotSegment,
 }
 
 impl InvalidUserId {
@@ -33,6 +35,7 @@ impl InvalidUserId {
             Self::TooLong => "user id is longer than 128 bytes",
             Self::NotPrintable => "user id must be printable ASCII",
             Self::SurroundingSpaces => "user id has surrounding spaces",
+            Self::DotSegment => "user id must not be `.` or `..`",
         }
     }
 }
@@ -64,6 +67,10 @@ impl TmsUserId {
         }
         if id.trim() != id {
             return Err(InvalidUserId::SurroundingSpaces);
+        }
+        // every other id stays in its segment once percent-encoded
+        if id == "." || id == ".." {
+            return Err(InvalidUserId::DotSegment);
         }
         Ok(())
     }
@@ -125,6 +132,10 @@ mod tests {
             TmsUserId::parse(" bob"),
             Err(InvalidUserId::SurroundingSpaces)
         );
+        assert_eq!(TmsUserId::parse(".."), Err(InvalidUserId::DotSegment));
+        assert_eq!(TmsUserId::parse("."), Err(InvalidUserId::DotSegment));
+        assert!(TmsUserId::parse("a.b").is_ok());
+        assert!(TmsUserId::parse("...").is_ok());
     }
 
     #[test]

@@ -58,6 +58,20 @@ pub struct PersistedBatch {
 /// Most sends in one batch.
 pub const MAX_BATCHED_SENDS: usize = 256;
 
+/// `GET /internal/v1/denied-users`: the users TMS deleted whose tokens may
+/// still be alive (a system call; the edge keeps the list per isolate).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeniedUsers {
+    pub users: Vec<DeniedUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeniedUser {
+    pub tms_user_id: String,
+    /// When TMS said so, unix seconds: tokens issued at or before it are refused.
+    pub denied_at: u64,
+}
+
 impl PersistBatch {
     /// The body of a batch whose sends were each serialised on arrival
     /// (`serde_json::to_string(&BatchedSend)`), so the edge can weigh them

@@ -28,9 +28,13 @@ pub mod client_events {
     pub const CALL_END: &str = "call_end";
     /// `/calls`: data `calls::SendSignal`; the ack carries `calls::SignalSent`.
     pub const CALL_SIGNAL: &str = "call_signal";
+    /// Any namespace: data `RefreshToken`; a fresh token for this connection
+    /// (same user), verified like a CONNECT's; the ack carries `TokenRefreshed`.
+    pub const REFRESH_TOKEN: &str = "refresh_token";
 
     /// Every client → server event (the event docs are checked against it).
     pub const ALL: &[&str] = &[
+        REFRESH_TOKEN,
         JOIN_CONVERSATION,
         LEAVE_CONVERSATION,
         SEND_MESSAGE,
@@ -81,9 +85,13 @@ pub mod server_events {
     pub const CALL_END: &str = "call_end";
     /// `/calls`, data `calls::RelayedSignal`: to every device of the addressed participant.
     pub const CALL_SIGNAL: &str = "call_signal";
+    /// Every connected namespace, once: data `TokenExpired`; the token ran
+    /// out, events are refused `TOKEN_EXPIRED` until `refresh_token`.
+    pub const TOKEN_EXPIRED: &str = "token_expired";
 
     /// Every server → client event (the event docs are checked against it).
     pub const ALL: &[&str] = &[
+        TOKEN_EXPIRED,
         NEW_MESSAGE,
         MESSAGE_UPDATED,
         MESSAGE_DELETED,
@@ -169,6 +177,30 @@ pub struct UserTyping {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserUpdated {
     pub user_id: String,
+}
+
+/// `refresh_token` (client → server, any namespace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefreshToken {
+    /// A fresh TMS JWT of the connection's user.
+    pub token: String,
+}
+
+/// The ack of `refresh_token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenRefreshed {
+    /// The new token's `exp` plus the leeway, unix milliseconds.
+    pub valid_until_ms: u64,
+}
+
+/// `token_expired` (server → client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenExpired {
+    /// When it ran out (`exp` plus the leeway), unix milliseconds.
+    pub expired_at_ms: Option<u64>,
 }
 
 /// `session_closed` (server → client, on `/notifications`): the server ends

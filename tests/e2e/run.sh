@@ -26,6 +26,9 @@ export JWT_SECRET="e2e-jwt-secret-0123456789abcdef0123456789"
 export INTERNAL_API_SECRET="e2e-internal-secret-0123456789abcdef01234"
 export TMS_API_KEY="e2e-tms-api-key"
 export TMS_WEBHOOK_SECRET="e2e-tms-webhook-secret-0123456789abcdef012"
+# iss and aud as production requires them: core and edge check, the stand-in issues them
+export JWT_ISSUER="https://tms.e2e.test" JWT_AUDIENCE="teamchat-e2e"
+export TMS_ISSUER="$JWT_ISSUER" TMS_AUDIENCE="$JWT_AUDIENCE"
 # the one browser origin the edge allows (tests/e2e/compat.test.mjs)
 export ALLOWED_ORIGIN="https://app.e2e.test"
 # file storage: the OSS stand-in (path-style URLs); core and the stand-in read the same OSS_*
@@ -78,6 +81,7 @@ spawn core-api "$RUN_DIR/core.log" env HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE
   REDIS_KEY_PREFIX="e2e:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" PRESENCE_GRACE_MS="$PRESENCE_GRACE_MS" \
   CALL_RING_TIMEOUT_SECS="$CALL_RING_TIMEOUT_SECS" CALL_SWEEP_INTERVAL_MS="$CALL_SWEEP_INTERVAL_MS" \
   EDGE_FANOUT_URL="http://127.0.0.1:$EDGE_PORT/internal/v1/fanout" RUST_LOG="${RUST_LOG:-info}" \
+  TMS_JWKS_URL="http://127.0.0.1:$TMS_PORT/.well-known/jwks.json" \
   "$BIN_DIR/core-api"
 CORE_PID=$SPAWNED_PID
 wait_http "http://127.0.0.1:$CORE_PORT/health/ready" core-api "$CORE_PID"
@@ -90,7 +94,8 @@ spawn "wrangler dev" "$RUN_DIR/wrangler.log" env WRANGLER_SEND_METRICS=false CLO
   --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" --var "TMS_JWKS_URL:http://127.0.0.1:$TMS_PORT/.well-known/jwks.json" \
   --var PING_INTERVAL_MS:2000 --var PING_TIMEOUT_MS:2000 --var JWKS_MIN_REFRESH_SECS:1 \
   --var "GATEWAY_MAX_SOCKETS:$GATEWAY_MAX_SOCKETS" --var CORE_TIMEOUT_MS:3000 \
-  --var "ALLOWED_ORIGINS:$ALLOWED_ORIGIN"
+  --var "ALLOWED_ORIGINS:$ALLOWED_ORIGIN" --var "JWT_ISSUER:$JWT_ISSUER" --var "JWT_AUDIENCE:$JWT_AUDIENCE" \
+  --var JWT_LEEWAY_SECS:1 --var TOKEN_REFRESH_GRACE_SECS:3 --var DENY_LIST_TTL_SECS:2
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "$SPAWNED_PID" 60
 log "stack up: tms :$TMS_PORT, oss :$OSS_PORT, core :$CORE_PORT, edge :$EDGE_PORT"
 

@@ -39,6 +39,7 @@ impl JwtAuthenticator {
             audience: settings.audience.clone(),
             user_claim: settings.user_claim.clone(),
             leeway_secs: settings.leeway_secs,
+            max_lifetime_secs: settings.max_lifetime_secs,
         };
         Self {
             config,

@@ -17,7 +17,7 @@ use shared_types::ErrorCode;
 
 use crate::error::AppError;
 use crate::models::AuthUser;
-use crate::services::users;
+use crate::services::{deny_list, users};
 use crate::state::AppState;
 
 impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
@@ -48,10 +48,12 @@ pub async fn authenticate(
                 "internal authentication failed",
             )
         })?;
+        deny_list::check_user(&state, &user).await?;
         (user, Body::from(bytes))
     } else {
         let token = bearer_token(&parts)?;
         let verified = state.jwt.verify(token, state.clock.unix_secs()).await?;
+        deny_list::check_token(&state, &verified).await?;
         (verified.tms_user_id, body)
     };
     let user_id = users::local_id(&state, &tms_user_id).await?;

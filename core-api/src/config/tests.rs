@@ -36,6 +36,9 @@ fn defaults_apply() {
             api_per_minute: 100,
             socket_sends_per_second: 10,
             upload_urls_per_minute: 5,
+            socket_joins_per_second: 20,
+            socket_receipts_per_second: 50,
+            socket_call_events_per_second: 50,
         }
     );
     assert!(c.metrics_token.is_none());
@@ -203,4 +206,99 @@ fn allowed_origins_are_checked() {
     vars.insert("ALLOWED_ORIGINS".into(), "a.example.com/app".into());
     let err = Config::from_map(&vars).unwrap_err().to_string();
     assert!(err.contains("ALLOWED_ORIGINS"), "{err}");
+}
+
+/// A production environment that passes the deployment policy.
+fn safe_production() -> HashMap<String, String> {
+    let mut vars = base();
+    for (name, value) in [
+        ("ENVIRONMENT", "production"),
+        ("JWT_ISSUER", "https://tms.example.com"),
+        ("METRICS_TOKEN", "scrape-token-0123456789"),
+        ("ALLOWED_ORIGINS", "https://chat.example.com"),
+        (
+            "TMS_JWKS_URL",
+            "https://tms.example.com/.well-known/jwks.json",
+        ),
+    ] {
+        vars.insert(name.into(), value.into());
+    }
+    vars
+}
+
+#[test]
+fn production_refuses_unsafe_settings() {
+    assert!(Config::from_map(&safe_production()).is_ok());
+    for (name, value, expected) in [
+        ("JWT_ISSUER", "", "JWT_ISSUER: required"),
+        ("METRICS_TOKEN", "", "METRICS_TOKEN: required"),
+        ("ALLOWED_ORIGINS", "*", "ALLOWED_ORIGINS: `*` is refused"),
+        (
+            "TMS_JWKS_URL",
+            "http://tms.example.com/.well-known/jwks.json",
+            "TMS_JWKS_URL: must be https",
+        ),
+        ("JWT_LEEWAY_SECS", "61", "JWT_LEEWAY_SECS: at most 60"),
+    ] {
+        let mut vars = safe_production();
+        vars.insert(name.into(), value.into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(err.contains(expected), "{name}={value}: {err}");
+    }
+}
+
+#[test]
+fn staging_refuses_the_dev_secrets_too() {
+    let mut vars = base();
+    vars.insert("ENVIRONMENT".into(), "staging".into());
+    assert!(Config::from_map(&vars).is_ok());
+    vars.insert("INTERNAL_API_SECRET".into(), DEV_SECRETS[1].1.into());
+    let err = Config::from_map(&vars).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "INTERNAL_API_SECRET: the development default is refused with ENVIRONMENT=staging"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn jwt_max_lifetime_has_a_default_and_bounds() {
+    assert_eq!(
+        Config::from_map(&base()).unwrap().jwt.max_lifetime_secs,
+        86_400
+    );
+    let mut vars = base();
+    vars.insert("JWT_MAX_LIFETIME_SECS".into(), "3600".into());
+    assert_eq!(Config::from_map(&vars).unwrap().jwt.max_lifetime_secs, 3600);
+    vars.insert("JWT_MAX_LIFETIME_SECS".into(), "0".into());
+    let err = Config::from_map(&vars).unwrap_err().to_string();
+    assert!(
+        err.contains("JWT_MAX_LIFETIME_SECS: must be between 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn development_binds_loopback_by_default() {
+    let mut vars = base();
+    vars.remove("HOST");
+    assert!(Config::from_map(&vars)
+        .unwrap()
+        .listen_addr
+        .ip()
+        .is_loopback());
+    vars.insert("ENVIRONMENT".into(), "staging".into());
+    assert!(Config::from_map(&vars)
+        .unwrap()
+        .listen_addr
+        .ip()
+        .is_unspecified());
+    vars.insert("HOST".into(), "0.0.0.0".into());
+    vars.insert("ENVIRONMENT".into(), "development".into());
+    assert!(Config::from_map(&vars)
+        .unwrap()
+        .listen_addr
+        .ip()
+        .is_unspecified());
 }

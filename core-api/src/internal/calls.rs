@@ -29,6 +29,7 @@ async fn invite(
     ActingUser(me): ActingUser,
     Json(input): Json<InviteCall>,
 ) -> AppResult<Response> {
+    limit(&state, &me).await?;
     let call = calls::start(&state, &me, input.conversation_id, input.media).await?;
     Ok(api::created(call))
 }
@@ -39,6 +40,7 @@ async fn act(
     ActingUser(me): ActingUser,
     Path((id, action)): Path<(Uuid, String)>,
 ) -> AppResult<Response> {
+    limit(&state, &me).await?;
     let act = api::calls::parse_act(&action)?;
     Ok(api::ok(calls::act(&state, &me, id, act).await?))
 }
@@ -51,5 +53,15 @@ async fn signal(
     Path(id): Path<Uuid>,
     Json(input): Json<Signal>,
 ) -> AppResult<Response> {
+    limit(&state, &me).await?;
     Ok(api::ok(calls::signal(&state, &me, id, input).await?))
+}
+
+/// The user's socket call-event limit (`RATE_LIMIT_SOCKET_CALL_EVENTS_PER_SECOND`).
+async fn limit(state: &AppState, me: &crate::models::AuthUser) -> AppResult<()> {
+    state
+        .limits
+        .enforce(&me.tms_user_id, crate::rate_limit::LimitKind::SocketCall)
+        .await
+        .map(|_| ())
 }

@@ -22,8 +22,9 @@ use crate::auth::internal::{require_signature, InternalCaller};
 use crate::error::{AppError, AppResult};
 use crate::extract::{Json, Path};
 use crate::models::AuthUser;
+use crate::rate_limit::LimitKind;
 use crate::services::receipts;
-use crate::services::{membership, presence, socket_sends, users};
+use crate::services::{deny_list, membership, presence, socket_sends, users};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/membership", get(check_membership))
         .route("/receipts/{kind}", post(mark_receipt))
         .route("/presence", post(report_presence))
+        .route("/denied-users", get(denied_users))
         .merge(calls::router())
         .route_layer(middleware::from_fn_with_state(state, require_signature))
 }
@@ -75,6 +77,7 @@ impl FromRequestParts<AppState> for ActingUser {
                     "internal authentication failed",
                 )
             })?;
+        deny_list::check_user(state, &tms_user_id).await?;
         let user_id = users::local_id(state, &tms_user_id).await?;
         Ok(ActingUser(AuthUser {
             tms_user_id,
@@ -136,6 +139,10 @@ async fn check_membership(
     ActingUser(me): ActingUser,
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
+    state
+        .limits
+        .enforce(&me.tms_user_id, LimitKind::SocketJoin)
+        .await?;
     let is_member = membership::is_member(&state, id, &me.tms_user_id).await?;
     Ok(api::ok(Membership {
         conversation_id: id,
@@ -156,6 +163,10 @@ async fn mark_receipt(
         "delivered" => ReceiptKind::Delivered,
         _ => return Err(AppError::not_found("receipt kind")),
     };
+    state
+        .limits
+        .enforce(&me.tms_user_id, LimitKind::SocketReceipt)
+        .await?;
     let view = receipts::mark(
         &state,
         &me,
@@ -174,4 +185,10 @@ async fn report_presence(
     Json(report): Json<PresenceReport>,
 ) -> AppResult<Response> {
     Ok(api::ok(presence::report(&state, report).await?))
+}
+
+/// GET /internal/v1/denied-users: the users TMS deleted whose tokens may still
+/// live, for the edge's per-isolate copy (a system call).
+async fn denied_users(State(state): State<AppState>, _: SystemCall) -> AppResult<Response> {
+    Ok(api::ok(deny_list::list(&state).await?))
 }

@@ -13,6 +13,12 @@ pub enum LimitKind {
     SocketSend,
     /// `POST /api/v1/files/upload-url` (on top of `Api`).
     UploadUrl,
+    /// A socket's `join_conversation`, counted when core is asked for membership.
+    SocketJoin,
+    /// A socket's `message_read` / `message_delivered`.
+    SocketReceipt,
+    /// A socket's `/calls` event (invite, accept, reject, leave, end, signal).
+    SocketCall,
 }
 
 impl LimitKind {
@@ -21,6 +27,9 @@ impl LimitKind {
             LimitKind::Api => "api",
             LimitKind::SocketSend => "socket_send",
             LimitKind::UploadUrl => "upload_url",
+            LimitKind::SocketJoin => "socket_join",
+            LimitKind::SocketReceipt => "socket_receipt",
+            LimitKind::SocketCall => "socket_call",
         }
     }
 
@@ -29,6 +38,9 @@ impl LimitKind {
             LimitKind::Api => "requests",
             LimitKind::SocketSend => "messages",
             LimitKind::UploadUrl => "upload URLs",
+            LimitKind::SocketJoin => "joins",
+            LimitKind::SocketReceipt => "receipts",
+            LimitKind::SocketCall => "call events",
         }
     }
 }

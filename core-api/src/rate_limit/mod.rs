@@ -95,6 +95,9 @@ impl RateLimiter {
             LimitKind::Api => Quota::per_minute(self.settings.api_per_minute),
             LimitKind::SocketSend => Quota::per_second(self.settings.socket_sends_per_second),
             LimitKind::UploadUrl => Quota::per_minute(self.settings.upload_urls_per_minute),
+            LimitKind::SocketJoin => Quota::per_second(self.settings.socket_joins_per_second),
+            LimitKind::SocketReceipt => Quota::per_second(self.settings.socket_receipts_per_second),
+            LimitKind::SocketCall => Quota::per_second(self.settings.socket_call_events_per_second),
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod calls;
 pub mod conversations;
+pub mod denied_users;
 pub mod files;
 pub mod messages;
 pub mod polls;

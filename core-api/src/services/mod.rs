@@ -4,6 +4,7 @@
 pub mod calls;
 pub mod conversations;
 pub mod decorate;
+pub mod deny_list;
 pub mod fanout_targets;
 pub mod files;
 pub mod groups;

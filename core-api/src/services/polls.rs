@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use shared_types::api::Message;
 use shared_types::limits::{
-    MAX_POLL_OPTIONS, MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS, MIN_POLL_OPTIONS,
+    self, MAX_POLL_OPTIONS, MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS, MIN_POLL_OPTIONS,
 };
 use shared_types::polls::{CreatePoll, CreatedPoll, Poll};
 use shared_types::socket::{server_events, NS_MESSAGING};
@@ -276,6 +276,10 @@ fn publish(state: &AppState, poll: &Poll, seq: i64) {
 /// The trimmed question and options, or 422.
 fn validate(input: &CreatePoll, now: DateTime<Utc>) -> AppResult<(String, Vec<String>)> {
     let question = input.question.trim();
+    limits::check_storable("question", question).map_err(AppError::validation)?;
+    for option in &input.options {
+        limits::check_storable("options", option).map_err(AppError::validation)?;
+    }
     if question.is_empty() || question.chars().count() > MAX_POLL_QUESTION_CHARS {
         return Err(AppError::validation(format!(
             "question must be 1 to {MAX_POLL_QUESTION_CHARS} characters"

@@ -12,7 +12,7 @@ use crate::auth::replay::Seen;
 use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
 use crate::repositories::conversations as repo;
-use crate::services::users;
+use crate::services::{deny_list, users};
 use crate::state::AppState;
 
 fn rejected() -> AppError {
@@ -60,6 +60,8 @@ pub async fn receive(
             tell_co_members(state, user).await;
         }
         USER_DELETED => {
+            // refused at once, here and (through Postgres) at every replica and edge
+            deny_list::deny(state, user).await?;
             users::forget(state, user, true).await;
             let data = serde_json::to_value(SessionClosed {
                 reason: "user_deleted".into(),

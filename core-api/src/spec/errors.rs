@@ -60,10 +60,12 @@ pub fn meaning(code: ErrorCode) -> &'static str {
         TokenSignatureInvalid => "The signature does not verify",
         TokenExpired => "`exp` has passed (beyond a small leeway)",
         TokenNotYetValid => "`nbf` is in the future",
+        TokenLifetimeTooLong => "`exp - iat` is over `JWT_MAX_LIFETIME_SECS`",
         TokenIssuerInvalid => "`iss` is not the configured issuer",
         TokenAudienceInvalid => "`aud` is not the configured audience",
         TokenSubjectMissing => "The user-id claim is missing or empty",
         TokenUnknownKey => "`kid` is not in the TMS JWKS, even after a refetch",
+        TokenRevoked => "The token's user was deleted in TMS",
         InternalAuthFailed => "The edge's signed identity did not verify",
         Forbidden => "Authenticated but not allowed (not a member, not the owner…)",
         NotFound => "No such resource, or no such route",
@@ -76,6 +78,7 @@ pub fn meaning(code: ErrorCode) -> &'static str {
             "The request contradicts stored data (a reply to another conversation's message…)"
         }
         RateLimited => "Too many requests; retry after `Retry-After`",
+        TooManySockets => "Socket CONNECT only: the user already holds `MAX_SOCKETS_PER_USER` sockets on this gateway",
         InternalError => "Unexpected failure",
         TmsUnavailable => "TMS is unreachable and no cached copy can answer",
         ServiceUnavailable => "Not ready, or a part of the system is unavailable; retry later",

@@ -13,8 +13,8 @@ use shared_types::polls::Poll;
 use shared_types::reactions::ReactionChanged;
 use shared_types::socket::{
     client_events as c, server_events as s, ConversationRef, MemberRemoved, MembersAdded,
-    MessageRef, MessageStatusChanged, PresenceChanged, SessionClosed, UserTyping, UserUpdated,
-    NS_CALLS, NS_MESSAGING, NS_NOTIFICATIONS,
+    MessageRef, MessageStatusChanged, PresenceChanged, RefreshToken, SessionClosed, TokenExpired,
+    TokenRefreshed, UserTyping, UserUpdated, NS_CALLS, NS_MESSAGING, NS_NOTIFICATIONS,
 };
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::RefOr;
@@ -110,6 +110,13 @@ pub fn all() -> Vec<Event> {
     let n = NS_NOTIFICATIONS;
     let k = NS_CALLS;
     vec![
+        client(m, c::REFRESH_TOKEN, of::<RefreshToken>(), Some(of::<TokenRefreshed>()),
+            "A fresh TMS token for this connection (same user), verified like a CONNECT's; \
+             accepted on every namespace. After `token_expired` it is the only event not \
+             refused `TOKEN_EXPIRED`."),
+        server(m, s::TOKEN_EXPIRED, of::<TokenExpired>(), "the socket, on each connected namespace, once",
+            "Its token's `exp` (plus the leeway) passed: events are refused `TOKEN_EXPIRED` until \
+             `refresh_token`; without one the socket is closed after `TOKEN_REFRESH_GRACE_SECS`."),
         client(m, c::JOIN_CONVERSATION, of::<ConversationRef>(), Some(of::<ConversationRef>()),
             "Join a conversation's room (members only; at most 24 per socket) to get its live events."),
         client(m, c::LEAVE_CONVERSATION, of::<ConversationRef>(), Some(of::<ConversationRef>()),

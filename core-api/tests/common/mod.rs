@@ -20,10 +20,13 @@ pub const INTERNAL_SECRET: &str = "test-internal-secret-0123456789abcdef0123";
 /// The highest rate limit the configuration accepts: out of reach of any test.
 pub const UNLIMITED: u32 = 1_000_000;
 /// The rate-limit variables; remove them in `tweak` to get core's defaults.
-pub const RATE_LIMIT_VARS: [&str; 3] = [
+pub const RATE_LIMIT_VARS: [&str; 6] = [
     "RATE_LIMIT_API_PER_MINUTE",
     "RATE_LIMIT_SOCKET_SENDS_PER_SECOND",
     "RATE_LIMIT_UPLOAD_URLS_PER_MINUTE",
+    "RATE_LIMIT_SOCKET_JOINS_PER_SECOND",
+    "RATE_LIMIT_SOCKET_RECEIPTS_PER_SECOND",
+    "RATE_LIMIT_SOCKET_CALL_EVENTS_PER_SECOND",
 ];
 
 pub struct TestApp {

@@ -101,9 +101,51 @@ pub fn cors(
     Cors::Allowed(headers)
 }
 
+/// Why a body is refused before it is read: a declared `Content-Length`
+/// over `limit` (or one that is not a number) costs nothing to refuse, while
+/// reading it first would hold up to the platform's limit in memory. A body
+/// without the header (chunked) is read and measured after.
+pub fn check_content_length(header: Option<&str>, limit: usize) -> Result<(), BodyRefusal> {
+    let Some(value) = header else {
+        return Ok(());
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if n <= limit as u64 => Ok(()),
+        Ok(_) => Err(BodyRefusal::TooLarge),
+        Err(_) => Err(BodyRefusal::BadLength),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRefusal {
+    /// 413 PAYLOAD_TOO_LARGE
+    TooLarge,
+    /// 400 BAD_REQUEST
+    BadLength,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_length_is_checked_before_the_body_is_read() {
+        assert_eq!(check_content_length(None, 10), Ok(()));
+        assert_eq!(check_content_length(Some("10"), 10), Ok(()));
+        assert_eq!(check_content_length(Some(" 0 "), 10), Ok(()));
+        assert_eq!(
+            check_content_length(Some("11"), 10),
+            Err(BodyRefusal::TooLarge)
+        );
+        assert_eq!(
+            check_content_length(Some("99999999999999999999999"), 10),
+            Err(BodyRefusal::BadLength)
+        );
+        assert_eq!(
+            check_content_length(Some("-1"), 10),
+            Err(BodyRefusal::BadLength)
+        );
+    }
 
     #[test]
     fn handshake_accepts_only_engine_io_4_websocket_upgrades() {

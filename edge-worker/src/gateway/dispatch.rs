@@ -64,8 +64,12 @@ impl SessionState {
         match packet {
             EioPacket::Message(text) => self.on_socketio_text(text, now_ms),
             // a bare `3` is answered by the runtime's auto-response and never
-            // gets here; liveness comes from that answer's timestamp
-            EioPacket::Pong(_) => Action::None,
+            // gets here; liveness comes from that answer's timestamp. Any
+            // other pong, and every noop, costs rate like any frame.
+            EioPacket::Pong(_) | EioPacket::Noop => {
+                let _ = self.rate.check(WS_SOCKET_LIMIT, now_ms);
+                Action::None
+            }
             // clients don't ping in v4; answer anyway, but a ping flood costs rate
             EioPacket::Ping(data) => match self.rate.check(WS_SOCKET_LIMIT, now_ms) {
                 RateDecision::Allowed => {
@@ -78,7 +82,6 @@ impl SessionState {
                 reason: "client closed",
                 error: None,
             },
-            EioPacket::Noop => Action::None,
             EioPacket::Open(_) => close_for(ProtocolError::InvalidOpen(
                 "open packets come from the server".into(),
             )),
@@ -190,6 +193,10 @@ impl SessionState {
                 return reply(ack_frames(ack.as_ref(), &response));
             }
         };
+        // past the token's exp only `refresh_token` gets through (gateway::token_life)
+        if let Some(action) = self.token_gate(&nsp, ack.as_ref(), name, &args, now_ms) {
+            return action;
+        }
         match nsp.as_str() {
             NS_MESSAGING => self.on_messaging_event(ack, user_id, name, &args, now_ms),
             NS_CALLS => match parse_call_event(name, &args, &user_id) {

@@ -157,6 +157,12 @@ impl SocketIndex {
         users
     }
 
+    /// Whether one more socket of `user` may authenticate here: fewer than
+    /// `max` of theirs are already authenticated on this gateway.
+    pub fn admits(&self, user: &str, max: usize) -> bool {
+        self.by_user.get(user).map_or(0, BTreeSet::len) < max
+    }
+
     pub fn joined_sockets(&self, conversation_id: &Uuid) -> usize {
         self.by_conversation
             .get(conversation_id)

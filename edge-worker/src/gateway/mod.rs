@@ -24,6 +24,7 @@ pub mod rate_guard;
 pub mod sends;
 pub mod session;
 pub mod subscriptions;
+pub mod token_life;
 pub mod typing;
 
 #[cfg(target_arch = "wasm32")]

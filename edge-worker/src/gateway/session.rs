@@ -21,9 +21,10 @@ pub const MAX_JOINED_CONVERSATIONS: usize = 24;
 /// A `?token=` longer than this is not kept (it would not fit the attachment);
 /// the client must then send its token in the CONNECT auth, as it should anyway.
 pub const MAX_QUERY_TOKEN_BYTES: usize = 1_536;
-/// Like the reference server's `connectTimeout`: a socket that never connects
-/// a namespace is closed.
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 45_000;
+/// Like the reference server's `connectTimeout` (45 s there): a socket that
+/// never connects a namespace is closed; the gateway's alarm is set for it
+/// (`CONNECT_TIMEOUT_MS`).
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// A socket relays the same typing state for one conversation at most this
 /// often; a change of state (start → stop) always goes through.
 pub const TYPING_RELAY_INTERVAL_MS: u64 = 2_000;
@@ -113,6 +114,13 @@ pub struct SessionState {
     pub closed: bool,
     #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
     pub last_typing: Option<TypingMark>,
+    /// The token's `exp` plus the leeway, in unix ms: past it the socket can
+    /// neither send nor join until it sends a fresh token (`gateway::token_life`).
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    pub token_valid_until_ms: Option<u64>,
+    /// Whether the client was told (`token_expired`) that its token ran out.
+    #[serde(rename = "w", default, skip_serializing_if = "std::ops::Not::not")]
+    pub told_token_expired: bool,
 }
 
 impl SessionState {
@@ -129,6 +137,8 @@ impl SessionState {
             connect_deadline_ms: Some(now_ms.saturating_add(DEFAULT_CONNECT_TIMEOUT_MS)),
             closed: false,
             last_typing: None,
+            token_valid_until_ms: None,
+            told_token_expired: false,
         }
     }
 
@@ -230,6 +240,8 @@ mod tests {
             u64::MAX / 1_000,
         );
         s.connect_deadline_ms = Some(u64::MAX);
+        s.token_valid_until_ms = Some(u64::MAX);
+        s.told_token_expired = true;
         let json = serde_json::to_string(&s).unwrap();
         assert!(
             json.len() <= ATTACHMENT_BUDGET_BYTES,

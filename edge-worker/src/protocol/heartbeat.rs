@@ -77,6 +77,8 @@ pub enum SocketCheck {
     ConnectTimeout,
     /// It did not pong a ping sent long enough ago.
     PingTimeout,
+    /// Its token expired and no fresh one came within the refresh grace.
+    TokenExpired,
 }
 
 /// What the heartbeat knows of one socket.
@@ -87,6 +89,8 @@ pub struct SocketLiveness {
     pub last_pong_at_ms: Option<u64>,
     /// Set until the socket connects its first namespace.
     pub connect_deadline_ms: Option<u64>,
+    /// The token's expiry plus the refresh grace, once authenticated.
+    pub token_deadline_ms: Option<u64>,
 }
 
 const ROUNDS_KEPT: usize = 4;
@@ -104,6 +108,12 @@ impl PingRounds {
             .is_some_and(|deadline| now_ms >= deadline)
         {
             return SocketCheck::ConnectTimeout;
+        }
+        if socket
+            .token_deadline_ms
+            .is_some_and(|deadline| now_ms >= deadline)
+        {
+            return SocketCheck::TokenExpired;
         }
         // the newest round whose pong deadline has passed, and that this socket saw
         let judged = self.sent_at.iter().rev().find(|&&sent| {
@@ -144,7 +154,17 @@ mod tests {
             opened_at_ms,
             last_pong_at_ms,
             connect_deadline_ms: None,
+            token_deadline_ms: None,
         }
+    }
+
+    #[test]
+    fn a_socket_past_its_token_deadline_is_closed() {
+        let rounds = PingRounds::default();
+        let mut s = socket(0, None);
+        s.token_deadline_ms = Some(10_000);
+        assert_eq!(rounds.check(cfg(), s, 9_999), SocketCheck::Ping);
+        assert_eq!(rounds.check(cfg(), s, 10_000), SocketCheck::TokenExpired);
     }
 
     #[test]

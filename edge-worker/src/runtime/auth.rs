@@ -33,15 +33,20 @@ fn current_keys() -> JwkKeys {
     KEYS.with(|k| k.borrow().clone())
 }
 
+/// A token by shared-auth's rules, then the deny list (deleted TMS users).
 pub async fn verify(config: &EdgeConfig, token: &str) -> Result<VerifiedToken, JwtError> {
-    match jwt::verify(token, &config.jwt, &current_keys(), now_unix()) {
+    let verified = match jwt::verify(token, &config.jwt, &current_keys(), now_unix()) {
         Err(JwtError::TokenUnknownKey) if config.jwks_url.is_some() => {
             refresh(config).await;
             // the keys may be new even if this request did not fetch them
             jwt::verify(token, &config.jwt, &current_keys(), now_unix())
         }
         other => other,
+    }?;
+    if super::deny_list::with_current(config, |list| list.refuses_token(&verified)).await {
+        return Err(JwtError::TokenRevoked);
     }
+    Ok(verified)
 }
 
 async fn refresh(config: &EdgeConfig) {

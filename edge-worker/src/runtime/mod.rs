@@ -5,5 +5,6 @@
 pub mod auth;
 pub mod config;
 pub mod core_client;
+pub mod deny_list;
 pub mod http;
 pub mod objects;

@@ -17,6 +17,7 @@ pub(super) fn check(
         ));
     };
     let expires_at = check_time(object, config.leeway_secs, now_unix)?;
+    check_lifetime(object, expires_at, config.max_lifetime_secs, now_unix)?;
     check_issuer(object, config.issuer.as_deref())?;
     check_audience(object, config.audience.as_deref())?;
     let tms_user_id = user_id(object, &config.user_claim)?;
@@ -46,6 +47,26 @@ fn check_time(claims: &Map<String, Value>, leeway: u64, now: u64) -> Result<u64,
         }
     }
     Ok(exp)
+}
+
+/// A token that lives longer than `max` is refused, whatever its `exp`: a
+/// leaked long-lived token would otherwise work for years. The lifetime runs
+/// from `iat`, or from now when `iat` is missing or later than now (a future
+/// `iat` must not shorten the measure).
+fn check_lifetime(
+    claims: &Map<String, Value>,
+    exp: u64,
+    max: u64,
+    now: u64,
+) -> Result<(), JwtError> {
+    let issued_at = match claims.get("iat") {
+        None | Some(Value::Null) => now,
+        Some(iat) => numeric_date(iat).ok_or(JwtError::TokenMalformed("iat claim invalid"))?,
+    };
+    if exp.saturating_sub(issued_at.min(now)) > max {
+        return Err(JwtError::TokenLifetimeTooLong);
+    }
+    Ok(())
 }
 
 /// RFC 7519 NumericDate: seconds, possibly fractional; negative or non-numbers are invalid.

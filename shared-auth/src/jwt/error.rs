@@ -18,6 +18,8 @@ pub enum JwtError {
     TokenExpired,
     /// `nbf > now + leeway`.
     TokenNotYetValid,
+    /// `exp - iat` (or `exp - now`) is over `JwtConfig::max_lifetime_secs`.
+    TokenLifetimeTooLong,
     TokenIssuerInvalid,
     TokenAudienceInvalid,
     /// The user claim is missing, null, empty, not a string/integer, longer than
@@ -26,6 +28,8 @@ pub enum JwtError {
     /// RS256/ES256 with a `kid` that is not in the key set (or no `kid` and no
     /// single candidate). The caller should refetch the JWKS, rate-limited, and retry once.
     TokenUnknownKey,
+    /// The user was deleted in TMS and the token was issued before (the deny list).
+    TokenRevoked,
     /// The JWKS document itself could not be used (not a token rejection).
     JwksInvalid(&'static str),
 }
@@ -40,10 +44,12 @@ impl JwtError {
             JwtError::TokenSignatureInvalid => ErrorCode::TokenSignatureInvalid,
             JwtError::TokenExpired => ErrorCode::TokenExpired,
             JwtError::TokenNotYetValid => ErrorCode::TokenNotYetValid,
+            JwtError::TokenLifetimeTooLong => ErrorCode::TokenLifetimeTooLong,
             JwtError::TokenIssuerInvalid => ErrorCode::TokenIssuerInvalid,
             JwtError::TokenAudienceInvalid => ErrorCode::TokenAudienceInvalid,
             JwtError::TokenSubjectMissing(_) => ErrorCode::TokenSubjectMissing,
             JwtError::TokenUnknownKey => ErrorCode::TokenUnknownKey,
+            JwtError::TokenRevoked => ErrorCode::TokenRevoked,
             // The identity provider served keys we cannot use: a TMS-side failure.
             JwtError::JwksInvalid(_) => ErrorCode::TmsUnavailable,
         }
@@ -58,10 +64,12 @@ impl JwtError {
             JwtError::TokenSignatureInvalid => "token signature invalid",
             JwtError::TokenExpired => "token expired",
             JwtError::TokenNotYetValid => "token not yet valid",
+            JwtError::TokenLifetimeTooLong => "token lifetime exceeds the allowed maximum",
             JwtError::TokenIssuerInvalid => "token issuer invalid",
             JwtError::TokenAudienceInvalid => "token audience invalid",
             JwtError::TokenSubjectMissing(why) => why,
             JwtError::TokenUnknownKey => "token signing key unknown",
+            JwtError::TokenRevoked => "the token's user was deleted",
             JwtError::JwksInvalid(why) => why,
         }
     }
@@ -88,10 +96,12 @@ mod tests {
             JwtError::TokenSignatureInvalid,
             JwtError::TokenExpired,
             JwtError::TokenNotYetValid,
+            JwtError::TokenLifetimeTooLong,
             JwtError::TokenIssuerInvalid,
             JwtError::TokenAudienceInvalid,
             JwtError::TokenSubjectMissing("x"),
             JwtError::TokenUnknownKey,
+            JwtError::TokenRevoked,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|e| e.code()).collect();
         assert!(codes.iter().all(|c| c.http_status() == 401));

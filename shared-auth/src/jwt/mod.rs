@@ -6,7 +6,9 @@
 //! 2. algorithm: `none` (any case) and anything but HS256/RS256/ES256 are refused;
 //!    HS256 needs a configured secret, RS256/ES256 a JWKS key published for exactly that alg;
 //! 3. signature (`jsonwebtoken::crypto::verify`: crypto only, no claim or clock checks);
-//! 4. claims against the caller's clock: `exp` (required), `nbf`, `iss`, `aud`, user claim.
+//! 4. claims against the caller's clock: `exp` (required), `nbf`, the lifetime
+//!    (`exp - iat`, or `exp - now` without `iat`, at most `max_lifetime_secs`),
+//!    `iss`, `aud`, user claim.
 //!
 //! Claims are only looked at after the signature holds, so an attacker learns
 //! nothing about claim rules from forged tokens.
@@ -29,6 +31,8 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub use shared_types::ids::MAX_TMS_USER_ID_BYTES as MAX_USER_ID_BYTES;
 /// HS256 secrets shorter than this are never used to verify (see [`JwtConfig::validate`]).
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
+/// The longest token lifetime accepted unless configured otherwise (24 hours).
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 24 * 3600;
 
 /// How tokens are checked. Build it once from the environment.
 #[derive(Clone)]
@@ -43,6 +47,9 @@ pub struct JwtConfig {
     pub user_claim: String,
     /// Clock skew tolerated on `exp` and `nbf`; default 30 s.
     pub leeway_secs: u64,
+    /// Longest accepted lifetime: `exp - iat` (or `exp - now` when `iat` is
+    /// missing or in the future); default [`DEFAULT_MAX_LIFETIME_SECS`].
+    pub max_lifetime_secs: u64,
 }
 
 impl Default for JwtConfig {
@@ -53,6 +60,7 @@ impl Default for JwtConfig {
             audience: None,
             user_claim: "sub".to_owned(),
             leeway_secs: 30,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         }
     }
 }
@@ -66,6 +74,9 @@ impl JwtConfig {
             .is_some_and(|secret| secret.len() < MIN_HS256_SECRET_BYTES)
         {
             return Err("JWT_SECRET must be at least 32 bytes");
+        }
+        if self.max_lifetime_secs == 0 {
+            return Err("JWT_MAX_LIFETIME_SECS must be at least 1");
         }
         if self.user_claim.trim().is_empty() {
             return Err("the JWT user claim name must not be empty");
@@ -92,6 +103,7 @@ impl std::fmt::Debug for JwtConfig {
             .field("audience", &self.audience)
             .field("user_claim", &self.user_claim)
             .field("leeway_secs", &self.leeway_secs)
+            .field("max_lifetime_secs", &self.max_lifetime_secs)
             .finish()
     }
 }

@@ -3,3 +3,4 @@
 mod asymmetric;
 mod fixtures;
 mod hs256_and_claims;
+mod lifetime;

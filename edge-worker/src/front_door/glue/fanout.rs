@@ -33,6 +33,11 @@ async fn verified_body<T: DeserializeOwned>(
         header(HEADER_USER),
         header(HEADER_SIGNATURE),
     );
+    match super::refuse_declared_length(&req, MAX_BODY_BYTES) {
+        Ok(None) => {}
+        Ok(Some(refused)) => return Err(Ok(refused)),
+        Err(e) => return Err(Err(e)),
+    }
     let body = req.bytes().await.unwrap_or_default();
     if body.len() > MAX_BODY_BYTES {
         return Err(http::error(ErrorCode::PayloadTooLarge, "body too large"));

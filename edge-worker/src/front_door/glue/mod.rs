@@ -73,6 +73,25 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     with_headers(resp, &cors_headers)
 }
 
+/// The refusal of a body whose declared `Content-Length` is over `limit`
+/// (`front_door::check_content_length`), before a byte of it is read.
+fn refuse_declared_length(req: &Request, limit: usize) -> worker::Result<Option<Response>> {
+    let declared = req.headers().get("content-length")?;
+    Ok(
+        match front_door::check_content_length(declared.as_deref(), limit) {
+            Ok(()) => None,
+            Err(front_door::BodyRefusal::TooLarge) => Some(http::error(
+                ErrorCode::PayloadTooLarge,
+                &format!("body exceeds {limit} bytes"),
+            )?),
+            Err(front_door::BodyRefusal::BadLength) => Some(http::error(
+                ErrorCode::BadRequest,
+                "Content-Length is not a number",
+            )?),
+        },
+    )
+}
+
 /// `resp` with `extra` headers added. A response fetched from core has
 /// immutable headers, so they are copied into a new set.
 fn with_headers(resp: Response, extra: &[(&'static str, String)]) -> worker::Result<Response> {

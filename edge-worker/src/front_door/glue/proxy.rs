@@ -40,6 +40,9 @@ async fn relay(
     acting_user: &str,
     forwarded: &[&str],
 ) -> worker::Result<Response> {
+    if let Some(refused) = super::refuse_declared_length(req, MAX_BODY_BYTES)? {
+        return Ok(refused);
+    }
     let body = req.bytes().await.unwrap_or_default();
     if body.len() > MAX_BODY_BYTES {
         return http::error(

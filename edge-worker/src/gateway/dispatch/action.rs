@@ -101,6 +101,12 @@ pub enum Action {
         user_id: String,
         request: CallRequest,
     },
+    /// `refresh_token {token}`: verify `token` exactly like a CONNECT's, then
+    /// call `on_token_refreshed` (or ack the token's error code).
+    RefreshToken {
+        ack: Option<AckHandle>,
+        token: String,
+    },
 }
 
 /// What to do at connection start.

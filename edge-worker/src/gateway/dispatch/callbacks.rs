@@ -93,14 +93,16 @@ impl SessionState {
         Some(ack_frames(ack, &joined_ack(conversation_id)))
     }
 
-    /// What the gateway's ping round needs to judge this socket.
-    pub fn liveness(&self, last_pong_at_ms: Option<u64>) -> SocketLiveness {
+    /// What the gateway's ping round needs to judge this socket;
+    /// `refresh_grace_ms` is how long an expired token may still be replaced.
+    pub fn liveness(&self, last_pong_at_ms: Option<u64>, refresh_grace_ms: u64) -> SocketLiveness {
         SocketLiveness {
             opened_at_ms: self.opened_at_ms,
             last_pong_at_ms,
             connect_deadline_ms: self
                 .connect_deadline_ms
                 .filter(|_| self.namespaces.is_empty()),
+            token_deadline_ms: self.token_deadline_ms(refresh_grace_ms),
         }
     }
 

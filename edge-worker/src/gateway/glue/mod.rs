@@ -8,11 +8,13 @@
 
 mod calls;
 mod delivery;
+mod heartbeat;
 mod join;
 mod presence;
 mod sends;
 mod sockets;
 mod subscriptions;
+mod token_life;
 mod typing;
 
 use std::cell::{Cell, RefCell};
@@ -21,7 +23,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap;
 use shared_types::internal::MAX_BATCHED_SENDS;
 use shared_types::limits::MAX_BODY_BYTES;
-use shared_types::socket::{Ack, ConnectError};
+use shared_types::socket::Ack;
 use wasm_bindgen::JsValue;
 use worker::{
     durable_object, Date, DurableObject, Env, Method, Request, Response, State, WebSocket,
@@ -30,7 +32,7 @@ use worker::{
 
 use crate::common::queues::OrderedQueues;
 use crate::common::replay_guard::ReplayGuard;
-use crate::common::stats::{self, ObjectCounters};
+use crate::common::stats::ObjectCounters;
 use crate::gateway::calls::PendingCall;
 use crate::gateway::delivery::Delivery;
 use crate::gateway::dispatch::{ack_frames, Action};
@@ -41,11 +43,10 @@ use crate::gateway::presence::PresenceBatch;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 use crate::gateway::session::SessionState;
 use crate::gateway::subscriptions::Subscriptions;
-use crate::protocol::engineio::PING_FRAME;
-use crate::protocol::heartbeat::{PingRounds, SocketCheck};
+use crate::protocol::heartbeat::PingRounds;
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::core_client;
-use crate::runtime::{auth, http, objects};
+use crate::runtime::{http, objects};
 use sockets::read_session;
 
 #[durable_object]
@@ -74,6 +75,8 @@ struct Inner {
     /// Numbers the subscription changes sent to Rooms.
     subscriptions: RefCell<Subscriptions>,
     alarm_armed: Cell<bool>,
+    /// When the armed alarm fires (unix ms), while `alarm_armed`.
+    alarm_at: Cell<u64>,
 }
 
 fn now_ms() -> u64 {
@@ -111,6 +114,7 @@ impl DurableObject for Gateway {
             replays: RefCell::new(ReplayGuard::default()),
             subscriptions: RefCell::new(Subscriptions::new(now_ms())),
             alarm_armed: Cell::new(false),
+            alarm_at: Cell::new(0),
         });
         Self {
             state,
@@ -172,45 +176,7 @@ impl DurableObject for Gateway {
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
-        self.inner.counters.borrow_mut().alarms += 1;
-        let config = self.config()?;
-        let heartbeat = config.heartbeat();
-        let now = now_ms();
-        let sockets = self.state.get_websockets();
-        let mut dead = Vec::new();
-        for ws in &sockets {
-            let Some(session) = read_session(ws)? else {
-                continue;
-            };
-            let liveness = session.liveness(self.last_pong_at(ws));
-            match self.inner.rounds.borrow().check(heartbeat, liveness, now) {
-                SocketCheck::Ping => {
-                    let _ = ws.send_with_str(PING_FRAME);
-                }
-                SocketCheck::ConnectTimeout => dead.push((ws.clone(), "connect timeout")),
-                SocketCheck::PingTimeout => dead.push((ws.clone(), "ping timeout")),
-            }
-        }
-        self.inner.rounds.borrow_mut().sent(now);
-        for (ws, reason) in dead.iter() {
-            self.shut(ws, 1000, reason).await?;
-        }
-        if self.inner.presence.borrow_mut().full_report_due(now) {
-            let present = self.index().users();
-            if !present.is_empty() {
-                self.inner.report_present(present).await;
-            }
-        }
-        let mut counters = self.inner.counters.borrow().clone();
-        counters.sockets = (sockets.len() - dead.len()) as u64;
-        worker::console_log!("{}", stats::log_line("gateway", &self.name(), &counters));
-        if sockets.len() > dead.len() {
-            let at = PingRounds::next_round_at(heartbeat, now);
-            self.set_alarm(at, now).await?;
-        } else {
-            self.inner.alarm_armed.set(false);
-        }
-        Response::ok("pinged")
+        self.ping_round().await
     }
 }
 
@@ -229,6 +195,7 @@ impl Gateway {
             .set_alarm(objects::offset_ms(at_ms, now))
             .await?;
         self.inner.alarm_armed.set(true);
+        self.inner.alarm_at.set(at_ms);
         Ok(())
     }
 
@@ -251,8 +218,10 @@ impl Gateway {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let session_id = names::session_id(&gateway, &nonce);
         let now = now_ms();
-        let (session, opened) =
+        let (mut session, opened) =
             SessionState::open(&session_id, query("token"), config.heartbeat(), now);
+        let connect_deadline = now.saturating_add(config.connect_timeout_ms);
+        session.connect_deadline_ms = Some(connect_deadline);
         let pair = WebSocketPair::new()?;
         self.state
             .accept_websocket_with_tags(&pair.server, &[session_id.as_str()]);
@@ -262,13 +231,25 @@ impl Gateway {
             .borrow_mut()
             .insert(session_id.clone(), pair.server.clone());
         pair.server.send_with_str(&opened.frame)?;
-        if !self.inner.alarm_armed.get() {
-            if self.state.storage().get_alarm().await?.is_none() {
-                let at =
-                    crate::protocol::heartbeat::PingRounds::next_round_at(config.heartbeat(), now);
-                self.set_alarm(at, now).await?;
+        // the alarm must come by this socket's connect deadline
+        let armed_at = if self.inner.alarm_armed.get() {
+            Some(self.inner.alarm_at.get())
+        } else {
+            self.state
+                .storage()
+                .get_alarm()
+                .await?
+                .map(|at| at.max(0) as u64)
+        };
+        match armed_at {
+            Some(at) if at <= connect_deadline => {
+                self.inner.alarm_at.set(at);
+                self.inner.alarm_armed.set(true);
             }
-            self.inner.alarm_armed.set(true);
+            _ => {
+                let round = PingRounds::next_round_at(config.heartbeat(), now);
+                self.set_alarm(round.min(connect_deadline), now).await?;
+            }
         }
         Response::from_websocket(pair.client)
     }
@@ -293,6 +274,7 @@ impl Gateway {
                 self.shut(ws, code, reason).await?;
             }
             Action::Authenticate { nsp, token } => self.authenticate(ws, &nsp, &token).await?,
+            Action::RefreshToken { ack, token } => self.refresh_token(ws, ack, &token).await?,
             Action::JoinConversation {
                 ack,
                 user_id,
@@ -336,28 +318,6 @@ impl Gateway {
                 // in the socket's order, like sends: an offer before its ICE candidates
                 if self.inner.calls.borrow_mut().push(session_id, item) {
                     self.call_pending(session_id).await;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn authenticate(&self, ws: &WebSocket, nsp: &str, token: &str) -> worker::Result<()> {
-        let config = self.config()?;
-        match auth::verify(&config, token).await {
-            Ok(verified) => {
-                let Some((outcome, t)) =
-                    self.update(ws, |s| s.on_authenticated(nsp, &verified.tms_user_id))?
-                else {
-                    return Ok(());
-                };
-                self.apply(t).await;
-                self.send(ws, &outcome.frames);
-            }
-            Err(e) => {
-                let error = ConnectError::new(e.code(), e.message());
-                if let Some((frame, _)) = self.update(ws, |s| s.on_auth_failed(nsp, &error))? {
-                    self.send(ws, &[frame]);
                 }
             }
         }

@@ -261,3 +261,16 @@ fn a_notification_without_its_own_frame_is_the_room_frame_in_its_namespace() {
         ]
     );
 }
+
+#[test]
+fn a_user_is_admitted_up_to_the_limit_of_sockets() {
+    let mut index = SocketIndex::default();
+    assert!(index.admits("alice", 2));
+    index.upsert("s1", &socket("s1", Some("alice"), &["/messaging"], &[]));
+    assert!(index.admits("alice", 2));
+    index.upsert("s2", &socket("s2", Some("alice"), &["/messaging"], &[]));
+    assert!(!index.admits("alice", 2));
+    assert!(index.admits("bob", 2), "per user");
+    index.remove("s1");
+    assert!(index.admits("alice", 2), "a closed socket frees its slot");
+}

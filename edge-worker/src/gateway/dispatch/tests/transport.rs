@@ -77,12 +77,23 @@ fn engine_io_control_packets() {
 }
 
 #[test]
-fn a_pong_that_reaches_rust_changes_nothing() {
-    // the runtime answers a bare `3` itself; anything that still arrives is ignored
+fn pongs_and_noops_that_reach_rust_count_against_the_guard() {
+    // the runtime answers a bare `3` itself; anything that still arrives is
+    // ignored, but costs rate like any frame
     let mut s = authed();
-    let before = s.clone();
-    assert_eq!(s.on_text_frame("3", NOW + 25_100), Action::None);
-    assert_eq!(s, before);
+    for frame in ["3", "3probe", "6", "6", "6", "6", "6", "6", "6", "6"] {
+        assert_eq!(s.on_text_frame(frame, NOW), Action::None);
+    }
+    let join = r#"42/messaging,1["join_conversation",{"conversation_id":"00000000-0000-0000-0000-000000000001"}]"#;
+    match s.on_text_frame(join, NOW) {
+        Action::Reply(frames) => assert!(frames[0].contains("RATE_LIMITED"), "{frames:?}"),
+        other => panic!("expected a rate-limited ack, got {other:?}"),
+    }
+    // and the guard refills
+    assert!(!matches!(
+        s.on_text_frame(join, NOW + 1_000),
+        Action::Reply(ref f) if f[0].contains("RATE_LIMITED")
+    ));
 }
 
 #[test]
@@ -90,9 +101,14 @@ fn a_socket_that_never_connects_a_namespace_has_a_deadline() {
     use crate::protocol::heartbeat::{HeartbeatConfig, PingRounds, SocketCheck};
     let rounds = PingRounds::default();
     let s = opened();
-    let check =
-        |s: &SessionState, at| rounds.check(HeartbeatConfig::default(), s.liveness(None), at);
-    assert_eq!(check(&s, NOW + 25_000), SocketCheck::Ping);
+    let check = |s: &SessionState, at| {
+        rounds.check(HeartbeatConfig::default(), s.liveness(None, 60_000), at)
+    };
+    assert_eq!(
+        check(&s, NOW + DEFAULT_CONNECT_TIMEOUT_MS - 1),
+        SocketCheck::Ping
+    );
+    assert_eq!(DEFAULT_CONNECT_TIMEOUT_MS, 10_000, "closed within 10 s");
     assert_eq!(
         check(&s, NOW + DEFAULT_CONNECT_TIMEOUT_MS),
         SocketCheck::ConnectTimeout

@@ -1,0 +1,66 @@
+//! The gateway's alarm: one ping round over its sockets (`protocol::heartbeat`),
+//! closing those past their connect, pong or token deadline and telling
+//! those whose token just expired (`gateway::token_life`).
+
+use worker::Response;
+
+use super::sockets::read_session;
+use super::{now_ms, Gateway};
+use crate::common::stats;
+use crate::protocol::engineio::PING_FRAME;
+use crate::protocol::heartbeat::{PingRounds, SocketCheck};
+
+impl Gateway {
+    pub(super) async fn ping_round(&self) -> worker::Result<Response> {
+        self.inner.counters.borrow_mut().alarms += 1;
+        let config = self.config()?;
+        let heartbeat = config.heartbeat();
+        let now = now_ms();
+        let sockets = self.state.get_websockets();
+        let mut dead = Vec::new();
+        // the next alarm: the next round, or a pending connect deadline if sooner
+        let mut next = PingRounds::next_round_at(heartbeat, now);
+        for ws in &sockets {
+            let Some(session) = read_session(ws)? else {
+                continue;
+            };
+            let liveness = session.liveness(self.last_pong_at(ws), config.token_refresh_grace_ms);
+            match self.inner.rounds.borrow().check(heartbeat, liveness, now) {
+                SocketCheck::Ping => {
+                    let _ = ws.send_with_str(PING_FRAME);
+                    if let Some(deadline) = liveness.connect_deadline_ms {
+                        next = next.min(deadline);
+                    }
+                }
+                SocketCheck::ConnectTimeout => dead.push((ws.clone(), "connect timeout")),
+                SocketCheck::PingTimeout => dead.push((ws.clone(), "ping timeout")),
+                SocketCheck::TokenExpired => dead.push((ws.clone(), "token expired")),
+            }
+            // written only for the one round that tells it
+            if session.token_expired(now) && !session.told_token_expired {
+                if let Some((frames, _)) = self.update(ws, |s| s.expiry_notice(now))? {
+                    self.send(ws, &frames);
+                }
+            }
+        }
+        self.inner.rounds.borrow_mut().sent(now);
+        for (ws, reason) in dead.iter() {
+            self.shut(ws, 1000, reason).await?;
+        }
+        if self.inner.presence.borrow_mut().full_report_due(now) {
+            let present = self.index().users();
+            if !present.is_empty() {
+                self.inner.report_present(present).await;
+            }
+        }
+        let mut counters = self.inner.counters.borrow().clone();
+        counters.sockets = (sockets.len() - dead.len()) as u64;
+        worker::console_log!("{}", stats::log_line("gateway", &self.name(), &counters));
+        if sockets.len() > dead.len() {
+            self.set_alarm(next, now).await?;
+        } else {
+            self.inner.alarm_armed.set(false);
+        }
+        Response::ok("pinged")
+    }
+}
