@@ -10,11 +10,13 @@ use secrecy::{ExposeSecret, SecretString};
 use shared_types::origins::AllowedOrigins;
 
 mod files;
+mod push;
 mod reader;
 
 use reader::Reader;
 
 pub use files::{FilesConfig, OssSettings, UploadRule, UrlStyle};
+pub use push::PushSettings;
 
 /// The secrets of `make dev` and `.env.example`: public, so refused in production.
 pub const DEV_SECRETS: [(&str, &str); 5] = [
@@ -83,6 +85,8 @@ pub struct Config {
     pub rate_limits: RateLimitSettings,
     /// Bearer token `GET /metrics` requires; open when unset.
     pub metrics_token: Option<SecretString>,
+    /// Push to offline members (`config/push.rs`).
+    pub push: PushSettings,
 }
 
 /// Calls (see `services::calls`).
@@ -271,6 +275,7 @@ impl Config {
             upload_urls_per_minute: r.rate_limit("RATE_LIMIT_UPLOAD_URLS_PER_MINUTE", 5),
         };
         let metrics_token = r.optional_secret("METRICS_TOKEN", MIN_METRICS_TOKEN_BYTES);
+        let push = push::read(&mut r, MIN_SECRET_BYTES);
 
         if environment == Environment::Production {
             // the secrets `make dev` and `.env.example` use are public
@@ -311,6 +316,7 @@ impl Config {
                 files,
                 rate_limits,
                 metrics_token,
+                push,
             })
         } else {
             Err(ConfigError(r.problems))

@@ -1,11 +1,15 @@
 //! SQL only: no rules, no authorization, no caching.
 
 pub mod calls;
+pub mod conversation_list;
 pub mod conversations;
 pub mod files;
 pub mod messages;
 pub mod polls;
+pub mod push;
 pub mod reactions;
 pub mod receipts;
+pub mod search;
 pub mod sends;
+pub mod settings;
 pub mod users;
