@@ -11,11 +11,13 @@ use shared_auth::deploy_policy::Deployment;
 use shared_types::origins::AllowedOrigins;
 
 mod files;
+mod push;
 mod reader;
 
 use reader::Reader;
 
 pub use files::{FilesConfig, OssSettings, UploadRule, UrlStyle};
+pub use push::PushSettings;
 
 /// The public development secrets and the environments: one policy with the edge.
 pub use shared_auth::deploy_policy::{Environment, DEV_SECRETS};
@@ -71,6 +73,8 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     /// How stale this replica's copy of the deny list (deleted TMS users) may get.
     pub deny_list_refresh: Duration,
+    /// Push to offline members (`config/push.rs`).
+    pub push: PushSettings,
 }
 
 /// Calls (see `services::calls`).
@@ -278,6 +282,7 @@ impl Config {
         let metrics_token = r.optional_secret("METRICS_TOKEN", MIN_METRICS_TOKEN_BYTES);
         let deny_list_refresh =
             Duration::from_millis(r.bounded("DENY_LIST_REFRESH_MS", 2000, 100..=60_000) as u64);
+        let push = push::read(&mut r, MIN_SECRET_BYTES);
 
         // the one policy of core and edge (shared_auth::deploy_policy)
         let secret_values: Vec<(&str, Option<String>)> = DEV_SECRETS
@@ -330,6 +335,7 @@ impl Config {
                 rate_limits,
                 metrics_token,
                 deny_list_refresh,
+                push,
             })
         } else {
             Err(ConfigError(r.problems))

@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod internal;
 pub mod metrics;
 pub mod models;
+pub mod offline_push;
 pub mod oss;
 pub mod rate_limit;
 pub mod receipt_queue;

@@ -20,6 +20,7 @@ use sqlx::PgPool;
 
 use crate::cache::Cache;
 use crate::fanout::Stats as FanoutStats;
+use crate::offline_push::PushStats;
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
@@ -108,6 +109,8 @@ pub struct ScrapeSources {
     pub cache: Cache,
     /// None when core runs without the edge.
     pub fanout: Option<Arc<FanoutStats>>,
+    /// None when push to offline members is off.
+    pub push: Option<Arc<PushStats>>,
 }
 
 impl Metrics {
@@ -300,6 +303,42 @@ impl Collector for AtScrape {
             (
                 "fanout_events_unresolved",
                 "Events whose user targets were dropped because presence could not be read",
+                read(|s| s.unresolved.load(Relaxed)),
+            ),
+        ] {
+            counter(&mut encoder, name, help, value)?;
+        }
+        let push = self.0.push.as_deref();
+        let read = |f: fn(&PushStats) -> u64| push.map_or(0, f);
+        for (name, help, value) in [
+            (
+                "push_events_sent",
+                "Offline-member push events accepted by the push gateway",
+                read(|s| s.events_sent.load(Relaxed)),
+            ),
+            (
+                "push_batches_sent",
+                "Push requests (batches of events) accepted by the push gateway",
+                read(|s| s.batches_sent.load(Relaxed)),
+            ),
+            (
+                "push_retries",
+                "Push requests that failed and were tried again",
+                read(|s| s.retries.load(Relaxed)),
+            ),
+            (
+                "push_batches_failed",
+                "Push requests given up after every attempt, or refused by the gateway",
+                read(|s| s.batches_failed.load(Relaxed)),
+            ),
+            (
+                "push_messages_dropped",
+                "New messages not pushed because the push queue was full",
+                read(|s| s.dropped.load(Relaxed)),
+            ),
+            (
+                "push_messages_unresolved",
+                "New messages not pushed because their recipients could not be read",
                 read(|s| s.unresolved.load(Relaxed)),
             ),
         ] {

@@ -23,11 +23,13 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Environment};
 use crate::fanout::{Context as FanoutContext, Fanout};
 use crate::metrics::{Metrics, ScrapeSources};
+use crate::offline_push::{Context as PushContext, OfflinePush};
 use crate::rate_limit::RateLimiter;
 use crate::receipt_queue::ReceiptQueue;
 use crate::send_queue::SendQueue;
 use crate::services::calls;
 use crate::services::fanout_targets::MembersAndPresence;
+use crate::services::push_recipients::OfflineMembers;
 use crate::state::AppState;
 use crate::tms::TmsClient;
 use crate::{api, internal};
@@ -112,6 +114,18 @@ pub async fn build_with_pool(
             }),
         },
     )?;
+    let push = OfflinePush::start(
+        &config.push,
+        PushContext {
+            clock: clock.clone(),
+            recipients: Arc::new(OfflineMembers {
+                db: db.clone(),
+                cache: cache.clone(),
+                clock: clock.clone(),
+                preview_chars: config.push.preview_chars,
+            }),
+        },
+    )?;
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| StartError::Bind(config.listen_addr, e))?;
@@ -121,6 +135,7 @@ pub async fn build_with_pool(
         pools: vec![("main", db.clone()), ("sends", sends.pool().clone())],
         cache: cache.clone(),
         fanout: fanout.stats(),
+        push: push.stats(),
     });
     if config.metrics_token.is_none() && config.environment != Environment::Development {
         tracing::warn!("METRICS_TOKEN is unset: GET /metrics is open to anyone who reaches core");
@@ -139,6 +154,7 @@ pub async fn build_with_pool(
         jwt,
         clock,
         fanout,
+        push,
         local_users: Default::default(),
         replays: Default::default(),
         sends,

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fanout::Fanout;
 use crate::metrics::Metrics;
+use crate::offline_push::OfflinePush;
 use crate::rate_limit::RateLimiter;
 use crate::receipt_queue::ReceiptQueue;
 use crate::send_queue::SendQueue;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub jwt: Arc<JwtAuthenticator>,
     pub clock: Arc<dyn Clock>,
     pub fanout: Fanout,
+    /// New messages to members with no socket online (`PUSH_WEBHOOK_URL`).
+    pub push: OfflinePush,
     pub local_users: Arc<LocalUserIds>,
     /// This replica's record of internal signatures (replay refusal while Redis is down).
     pub replays: Arc<LocalReplays>,

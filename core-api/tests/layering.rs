@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "auth::replay",
             "state",
             "fanout",
+            "offline_push",
             "send_queue",
             "receipt_queue",
             "rate_limit",

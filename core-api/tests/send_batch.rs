@@ -32,6 +32,8 @@ fn text(conversation: &str, sender: Uuid, content: &str, cmid: Option<&str>) -> 
         attachment: None,
         reply_to_id: None,
         client_msg_id: cmid.map(Into::into),
+        mentions: Vec::new(),
+        mentions_all: false,
     }
 }
 
@@ -49,6 +51,42 @@ async fn last_seq(pool: &PgPool, conversation: &str) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap()
+}
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn one_batch_stores_each_sends_own_mentions(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let a = app.conversation("alice", "group", &["bob", "carol"]).await;
+    let alice = local_id(&app.pool, "alice").await;
+    // mentions of different lengths in one statement (arrays of arrays must be rectangular)
+    let mut batch: Vec<_> = (0..3)
+        .map(|i| text(&a, alice, &format!("m{i}"), None))
+        .collect();
+    batch[0].mentions = vec!["bob".into(), "carol".into()];
+    batch[2].mentions = vec!["carol".into()];
+    batch[2].mentions_all = true;
+    let answers = store_batch(&app.pool, batch).await;
+    let got: Vec<(Vec<String>, bool)> = answers
+        .into_iter()
+        .map(|r| {
+            let m = r.expect("stored").expect("a member's send").message;
+            (m.mentions, m.mentions_all)
+        })
+        .collect();
+    let want = vec![
+        (vec!["bob".to_string(), "carol".to_string()], false),
+        (vec![], false),
+        (vec!["carol".to_string()], true),
+    ];
+    assert_eq!(got, want);
+    let stored: Vec<(Vec<String>, bool)> = sqlx::query_as(
+        "SELECT mentions, mentions_all FROM messages WHERE conversation_id = $1::uuid ORDER BY seq",
+    )
+    .bind(&a)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, want);
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]

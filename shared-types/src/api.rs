@@ -98,10 +98,17 @@ pub struct ConversationSummary {
     pub title: Option<String>,
     pub last_seq: i64,
     pub unread_count: i64,
+    /// Unread messages that mention the caller (or everyone).
+    pub unread_mention_count: i64,
     pub updated_at: DateTime<Utc>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub last_message: Option<Message>,
     pub member_ids: Vec<String>,
+    /// The caller's settings of it (see `ConversationSettings`).
+    pub pinned: bool,
+    pub archived: bool,
+    pub notification_level: crate::settings::NotificationLevel,
+    pub muted_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +168,13 @@ pub struct SendMessage {
     pub reply_to_id: Option<Uuid>,
     #[serde(default)]
     pub attachment: Option<Attachment>,
+    /// TMS ids of members this message mentions (at most 50); ids of
+    /// non-members are dropped when it is stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// Mentions everyone (`@all`): group owners and admins only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mentions_all: bool,
 }
 
 /// A [`SendMessage`] that passed the send rules, the same at edge and core:
@@ -168,8 +182,8 @@ pub struct SendMessage {
 /// an attachment (an object key ≤ 512 bytes or an `oss_url` ≤ 2048 bytes, not
 /// both; a content type, a positive size); core then checks that the object
 /// was issued to the sender;
-/// content ≤ 4000 characters; `system` is the server's only; a
-/// `client_msg_id` is optional (without one a send is not idempotent) and
+/// content ≤ 4000 characters; `system` is the server's only; at most 50
+/// `mentions`, each a valid TMS id; a `client_msg_id` is optional (without one a send is not idempotent) and
 /// otherwise 1 to 64 bytes, not blank.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -187,6 +201,7 @@ impl TryFrom<SendMessage> for ValidSend {
         if let Some(id) = message.client_msg_id.as_deref() {
             check_client_msg_id(id)?;
         }
+        crate::limits::check_mentions(&message.mentions)?;
         match message.kind {
             MessageKind::Text => {
                 if message.attachment.is_some() {
@@ -278,6 +293,12 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// TMS ids of the members it mentions.
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// It mentions everyone (`@all`).
+    #[serde(default)]
+    pub mentions_all: bool,
     /// The poll a `poll` message announces (absent on other kinds and on tombstones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_id: Option<Uuid>,

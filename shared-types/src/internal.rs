@@ -234,6 +234,8 @@ mod tests {
                     client_msg_id: Some("c-1".into()),
                     reply_to_id: None,
                     attachment: None,
+                    mentions: Vec::new(),
+                    mentions_all: false,
                 },
             })
             .collect();

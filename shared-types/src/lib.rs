@@ -12,7 +12,10 @@ pub mod limits;
 pub mod origins;
 pub mod percent;
 pub mod polls;
+pub mod push;
 pub mod reactions;
+pub mod search;
+pub mod settings;
 pub mod socket;
 pub mod webhooks;
 

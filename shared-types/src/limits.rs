@@ -44,6 +44,9 @@ pub const MAX_OBJECT_KEY_BYTES: usize = 512;
 /// Largest attachment `oss_url` (the original design's way to name an object), in bytes.
 pub const MAX_OSS_URL_BYTES: usize = 2048;
 
+/// Most users one message may mention.
+pub const MAX_MENTIONS: usize = 50;
+
 // Each limit is checked by one function below, which edge and core both call;
 // `Err` is the message for a `VALIDATION_ERROR`.
 
@@ -63,6 +66,18 @@ pub fn check_client_msg_id(id: &str) -> Result<(), String> {
         return Err(format!(
             "client_msg_id must be 1 to {MAX_CLIENT_MSG_ID_LEN} bytes, not blank"
         ));
+    }
+    Ok(())
+}
+
+/// A send's `mentions`: at most 50, each a valid TMS id (duplicates are
+/// harmless: core keeps each once).
+pub fn check_mentions(ids: &[String]) -> Result<(), String> {
+    if ids.len() > MAX_MENTIONS {
+        return Err(format!("mentions must name at most {MAX_MENTIONS} users"));
+    }
+    for id in ids {
+        crate::TmsUserId::check(id).map_err(|e| format!("mentions: {e}"))?;
     }
     Ok(())
 }

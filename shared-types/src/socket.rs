@@ -73,6 +73,9 @@ pub mod server_events {
     /// The server is closing this session (on `/notifications`, then a
     /// DISCONNECT of every namespace); data: `{reason}`, e.g. `user_deleted`.
     pub const SESSION_CLOSED: &str = "session_closed";
+    /// The user changed their settings of a conversation (on `/notifications`,
+    /// to every socket of that user); data: `settings::ConversationSettings`.
+    pub const CONVERSATION_SETTINGS_UPDATED: &str = "conversation_settings_updated";
     /// `/calls`, data `calls::CallEvent`: to the callees being rung.
     pub const CALL_INVITE: &str = "call_invite";
     /// `/calls`, data `calls::CallEvent`: to the call's live participants
@@ -107,6 +110,7 @@ pub mod server_events {
         REACTION_REMOVED,
         USER_UPDATED,
         SESSION_CLOSED,
+        CONVERSATION_SETTINGS_UPDATED,
         CALL_INVITE,
         CALL_ACCEPT,
         CALL_REJECT,

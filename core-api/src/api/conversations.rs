@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::error::AppResult;
 use crate::extract::{Json, Path, Query};
 use crate::models::AuthUser;
+use crate::services::conversations::ListQuery as ListConversations;
 use crate::services::messages::{self, ListQuery};
-use crate::services::pagination::PageQuery;
 use crate::services::{conversations, decorate, groups};
 use crate::spec::{Data, Page};
 use crate::state::AppState;
@@ -55,10 +55,12 @@ async fn create(
 
 /// List my conversations
 ///
-/// Most recent activity first, with `unread_count` and `last_message`.
+/// Pinned first, then most recent activity first, with `unread_count`,
+/// `last_message` and the caller's settings of each; archived conversations
+/// only with `?archived=true`.
 #[utoipa::path(
     get, path = "/conversations", operation_id = "listConversations", tag = "conversations",
-    params(PageQuery),
+    params(ListConversations),
     responses(
         (status = 200, description = "One page", body = Page<ConversationSummary>),
     ),
@@ -66,9 +68,9 @@ async fn create(
 async fn list(
     State(state): State<AppState>,
     me: AuthUser,
-    Query(page): Query<PageQuery>,
+    Query(query): Query<ListConversations>,
 ) -> AppResult<Response> {
-    let (items, pagination) = conversations::list_mine(&state, &me, &page).await?;
+    let (items, pagination) = conversations::list_mine(&state, &me, &query).await?;
     Ok(super::page(items, pagination))
 }
 

@@ -18,6 +18,8 @@ pub mod metrics;
 mod polls;
 mod presence;
 mod reactions;
+mod search;
+mod settings;
 mod users;
 mod webhooks;
 
@@ -54,6 +56,8 @@ pub fn public_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .merge(presence::router())
         .merge(polls::router())
         .merge(reactions::router())
+        .merge(search::router())
+        .merge(settings::router())
         .merge(calls::router());
     if let Some(state) = state {
         // the limit runs after authentication (layers added later wrap the earlier ones)

@@ -121,7 +121,12 @@ pub struct SummaryRow {
     pub last_message_at: Option<DateTime<Utc>>,
     pub activity_at: DateTime<Utc>,
     pub unread_count: i64,
+    pub unread_mention_count: i64,
     pub member_ids: Vec<String>,
+    pub pinned: bool,
+    pub archived: bool,
+    pub notification_level: crate::models::settings::DbNotificationLevel,
+    pub muted_until: Option<DateTime<Utc>>,
     #[sqlx(flatten)]
     pub last_message: crate::models::message::LastMessageColumns,
 }

@@ -57,6 +57,8 @@ pub struct MessageRow {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    pub mentions: Vec<String>,
+    pub mentions_all: bool,
 }
 
 /// A conversation's last message as `list_for_user` selects it (a LEFT JOIN,
@@ -74,6 +76,8 @@ pub struct LastMessageColumns {
     pub lm_created_at: Option<DateTime<Utc>>,
     pub lm_edited_at: Option<DateTime<Utc>>,
     pub lm_deleted_at: Option<DateTime<Utc>>,
+    pub lm_mentions: Option<Vec<String>>,
+    pub lm_mentions_all: Option<bool>,
 }
 
 impl LastMessageColumns {
@@ -92,6 +96,8 @@ impl LastMessageColumns {
             created_at: self.lm_created_at?,
             edited_at: self.lm_edited_at,
             deleted_at: self.lm_deleted_at,
+            mentions: self.lm_mentions.unwrap_or_default(),
+            mentions_all: self.lm_mentions_all.unwrap_or_default(),
         };
         Some(row.into())
     }
@@ -112,6 +118,8 @@ impl From<MessageRow> for Message {
             created_at: row.created_at,
             edited_at: row.edited_at,
             deleted_at: row.deleted_at,
+            mentions: row.mentions,
+            mentions_all: row.mentions_all,
             // filled by the poll and reaction services where an answer carries them
             poll_id: None,
             reactions: None,

@@ -7,6 +7,8 @@ pub mod file;
 pub mod message;
 pub mod poll;
 pub mod reaction;
+pub mod search;
+pub mod settings;
 pub mod user;
 
 pub use user::AuthUser;

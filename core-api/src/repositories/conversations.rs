@@ -1,10 +1,7 @@
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::models::conversation::{
-    ConversationRow, DbConversationKind, DbMemberRole, MemberRow, SummaryRow,
-};
+use crate::models::conversation::{ConversationRow, DbConversationKind, DbMemberRole, MemberRow};
 
 pub async fn insert_group(
     conn: &mut PgConnection,
@@ -140,6 +137,34 @@ pub async fn member_tms_ids(db: impl PgExecutor<'_>, id: Uuid) -> Result<Vec<Str
     .await
 }
 
+/// Those of `tms_ids` who are members of the conversation (one index probe each).
+pub async fn members_among(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    tms_ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT u.tms_user_id FROM users u
+           JOIN conversation_members cm ON cm.user_id = u.id AND cm.conversation_id = $1
+          WHERE u.tms_user_id = ANY($2)",
+    )
+    .bind(id)
+    .bind(tms_ids)
+    .fetch_all(db)
+    .await
+}
+
+/// The conversation's kind, or `None` when it does not exist.
+pub async fn kind(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<DbConversationKind>, sqlx::Error> {
+    sqlx::query_scalar("SELECT kind FROM conversations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
 pub async fn exists(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1) AS "exists!""#,
@@ -217,50 +242,6 @@ pub async fn successor(
         conversation_id
     )
     .fetch_optional(db)
-    .await
-}
-
-/// One page of the user's conversations, most recent activity first.
-/// `after` is the exclusive `(activity_at, id)` cursor of the previous page.
-pub async fn list_for_user(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> Result<Vec<SummaryRow>, sqlx::Error> {
-    // a runtime query: its row flattens the last message's columns, which the
-    // checked macros cannot map
-    sqlx::query_as(
-        "SELECT c.id, c.kind, c.title, c.last_seq, c.updated_at, c.last_message_at,
-                COALESCE(c.last_message_at, c.created_at) AS activity_at,
-                (SELECT count(*) FROM messages m
-                  WHERE m.conversation_id = c.id AND m.seq > cm.last_read_seq
-                    AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL) AS unread_count,
-                ARRAY(SELECT u.tms_user_id FROM conversation_members m2 JOIN users u ON u.id = m2.user_id
-                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, u.tms_user_id) AS member_ids,
-                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.kind AS lm_kind,
-                lm.content AS lm_content, lm.attachment AS lm_attachment,
-                lm.reply_to_id AS lm_reply_to_id, lm.client_msg_id AS lm_client_msg_id,
-                lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at,
-                lm.deleted_at AS lm_deleted_at
-           FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
-           -- the last message, one index probe per conversation; columns only:
-           -- `models::message` maps them to the wire `Message`
-           LEFT JOIN LATERAL (
-                SELECT m.id, m.seq, u.tms_user_id AS sender_id, m.kind, m.content, m.attachment,
-                       m.reply_to_id, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at
-                  FROM messages m JOIN users u ON u.id = m.sender_id
-                 WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1) lm ON true
-          WHERE cm.user_id = $1
-            AND ($2::timestamptz IS NULL OR (COALESCE(c.last_message_at, c.created_at), c.id) < ($2, $3))
-          ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC
-          LIMIT $4",
-    )
-    .bind(user_id)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
-    .fetch_all(db)
     .await
 }
 

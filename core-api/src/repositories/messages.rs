@@ -18,7 +18,7 @@ pub async fn find_by_client_msg_id(
         r#"SELECT m.id, m.conversation_id, m.seq, u.tms_user_id AS sender_id,
                   m.kind AS "kind: DbMessageKind", m.content,
                   m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
-                  m.created_at, m.edited_at, m.deleted_at
+                  m.created_at, m.edited_at, m.deleted_at, m.mentions, m.mentions_all
            FROM messages m JOIN users u ON u.id = m.sender_id
            WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_msg_id = $3"#,
         conversation_id,
@@ -38,7 +38,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>
         r#"SELECT m.id, m.conversation_id, m.seq, u.tms_user_id AS sender_id,
                   m.kind AS "kind: DbMessageKind", m.content,
                   m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
-                  m.created_at, m.edited_at, m.deleted_at
+                  m.created_at, m.edited_at, m.deleted_at, m.mentions, m.mentions_all
            FROM messages m JOIN users u ON u.id = m.sender_id
            WHERE m.id = $1"#,
         id
@@ -95,7 +95,7 @@ pub async fn list_before(
         r#"SELECT m.id, m.conversation_id, m.seq, u.tms_user_id AS sender_id,
                   m.kind AS "kind: DbMessageKind", m.content,
                   m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
-                  m.created_at, m.edited_at, m.deleted_at
+                  m.created_at, m.edited_at, m.deleted_at, m.mentions, m.mentions_all
            FROM messages m JOIN users u ON u.id = m.sender_id
            WHERE m.conversation_id = $1 AND ($2::bigint IS NULL OR m.seq < $2)
            ORDER BY m.seq DESC LIMIT $3"#,
@@ -119,7 +119,7 @@ pub async fn list_after(
         r#"SELECT m.id, m.conversation_id, m.seq, u.tms_user_id AS sender_id,
                   m.kind AS "kind: DbMessageKind", m.content,
                   m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
-                  m.created_at, m.edited_at, m.deleted_at
+                  m.created_at, m.edited_at, m.deleted_at, m.mentions, m.mentions_all
            FROM messages m JOIN users u ON u.id = m.sender_id
            WHERE m.conversation_id = $1 AND m.seq > $2
            ORDER BY m.seq ASC LIMIT $3"#,

@@ -1,12 +1,16 @@
 //! SQL only: no rules, no authorization, no caching.
 
 pub mod calls;
+pub mod conversation_list;
 pub mod conversations;
 pub mod denied_users;
 pub mod files;
 pub mod messages;
 pub mod polls;
+pub mod push;
 pub mod reactions;
 pub mod receipts;
+pub mod search;
 pub mod sends;
+pub mod settings;
 pub mod users;

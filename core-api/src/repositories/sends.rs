@@ -21,6 +21,9 @@ pub struct NewMessage {
     pub attachment: Option<Attachment>,
     pub reply_to_id: Option<Uuid>,
     pub client_msg_id: Option<String>,
+    /// TMS ids of mentioned members (already checked to be members).
+    pub mentions: Vec<String>,
+    pub mentions_all: bool,
 }
 
 #[derive(Debug)]
@@ -59,13 +62,16 @@ pub async fn insert(
         .collect();
     let replies: Vec<Option<Uuid>> = new.iter().map(|n| n.reply_to_id).collect();
     let client_ids: Vec<Option<&str>> = new.iter().map(|n| n.client_msg_id.as_deref()).collect();
+    // arrays of arrays must be rectangular in Postgres: each send's mentions travel as JSON
+    let mentions: Vec<Json<&Vec<String>>> = new.iter().map(|n| Json(&n.mentions)).collect();
+    let mentions_all: Vec<bool> = new.iter().map(|n| n.mentions_all).collect();
     let rows = sqlx::query_as!(
         StoredRow,
         r#"WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                                 $6::jsonb[], $7::uuid[], $8::text[])
+                                 $6::jsonb[], $7::uuid[], $8::text[], $9::jsonb[], $10::bool[])
                 WITH ORDINALITY AS t(id, conversation_id, sender_id, kind, content, attachment,
-                                     reply_to_id, client_msg_id, ord)
+                                     reply_to_id, client_msg_id, mentions, mentions_all, ord)
         ),
         member AS (
             SELECT i.* FROM input i
@@ -91,9 +97,10 @@ pub async fn insert(
         ),
         ins AS (
             INSERT INTO messages (id, conversation_id, seq, sender_id, kind, content, attachment,
-                                  reply_to_id, client_msg_id)
+                                  reply_to_id, client_msg_id, mentions, mentions_all)
             SELECT f.id, f.conversation_id, conv.last_seq - f.n + f.rn, f.sender_id, f.kind,
-                   f.content, f.attachment, f.reply_to_id, f.client_msg_id
+                   f.content, f.attachment, f.reply_to_id, f.client_msg_id,
+                   ARRAY(SELECT jsonb_array_elements_text(f.mentions)), f.mentions_all
               FROM fresh f JOIN conv ON conv.id = f.conversation_id
             RETURNING *
         ),
@@ -108,12 +115,13 @@ pub async fn insert(
                m.conversation_id AS "conversation_id!", m.seq AS "seq!",
                u.tms_user_id AS "sender_id!", m.kind AS "kind!: DbMessageKind", m.content,
                m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
-               m.created_at AS "created_at!", m.edited_at, m.deleted_at
+               m.created_at AS "created_at!", m.edited_at, m.deleted_at,
+               m.mentions AS "mentions!", m.mentions_all AS "mentions_all!"
           FROM ins m JOIN fresh f ON f.id = m.id JOIN users u ON u.id = m.sender_id
         UNION ALL
         SELECT p.ord, false, m.id, m.conversation_id, m.seq, u.tms_user_id, m.kind, m.content,
                m.attachment, m.reply_to_id, m.client_msg_id, m.created_at, m.edited_at,
-               m.deleted_at
+               m.deleted_at, m.mentions, m.mentions_all
           FROM prior p JOIN messages m ON m.conversation_id = p.conversation_id AND m.id = p.id
           JOIN users u ON u.id = m.sender_id"#,
         &ids,
@@ -124,6 +132,8 @@ pub async fn insert(
         &attachments as _,
         &replies as _,
         &client_ids as _,
+        &mentions as _,
+        &mentions_all,
     )
     .fetch_all(db)
     .await?;
@@ -178,8 +188,8 @@ pub async fn insert_one(
         ),
         ins AS (
             INSERT INTO messages (id, conversation_id, seq, sender_id, kind, content, attachment,
-                                  reply_to_id, client_msg_id)
-            SELECT $1, $2, conv.last_seq, $3, $4, $5, $6, $7, $8 FROM conv
+                                  reply_to_id, client_msg_id, mentions, mentions_all)
+            SELECT $1, $2, conv.last_seq, $3, $4, $5, $6, $7, $8, $9, $10 FROM conv
             RETURNING *
         ),
         reads AS (
@@ -190,12 +200,13 @@ pub async fn insert_one(
                m.conversation_id AS "conversation_id!", m.seq AS "seq!",
                u.tms_user_id AS "sender_id!", m.kind AS "kind!: DbMessageKind", m.content,
                m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
-               m.created_at AS "created_at!", m.edited_at, m.deleted_at
+               m.created_at AS "created_at!", m.edited_at, m.deleted_at,
+               m.mentions AS "mentions!", m.mentions_all AS "mentions_all!"
           FROM ins m JOIN users u ON u.id = m.sender_id
         UNION ALL
         SELECT 1, false, m.id, m.conversation_id, m.seq, u.tms_user_id, m.kind, m.content,
                m.attachment, m.reply_to_id, m.client_msg_id, m.created_at, m.edited_at,
-               m.deleted_at
+               m.deleted_at, m.mentions, m.mentions_all
           FROM prior p JOIN messages m ON m.conversation_id = $2 AND m.id = p.id
           JOIN users u ON u.id = m.sender_id"#,
         new.id,
@@ -206,6 +217,8 @@ pub async fn insert_one(
         new.attachment.as_ref().map(Json) as _,
         new.reply_to_id,
         new.client_msg_id.as_deref(),
+        &new.mentions,
+        new.mentions_all,
     )
     .fetch_optional(db)
     .await?;
@@ -228,6 +241,8 @@ struct StoredRow {
     created_at: chrono::DateTime<chrono::Utc>,
     edited_at: Option<chrono::DateTime<chrono::Utc>>,
     deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    mentions: Vec<String>,
+    mentions_all: bool,
 }
 
 impl From<StoredRow> for Stored {
@@ -248,6 +263,8 @@ impl From<StoredRow> for Stored {
                 created_at: r.created_at,
                 edited_at: r.edited_at,
                 deleted_at: r.deleted_at,
+                mentions: r.mentions,
+                mentions_all: r.mentions_all,
             },
         }
     }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use shared_types::api::{Conversation, ConversationSummary, ConversationType, CreateConversation};
 use shared_types::limits;
 use shared_types::socket::{server_events, MemberRemoved, NS_MESSAGING, NS_NOTIFICATIONS};
@@ -112,23 +113,48 @@ pub async fn get(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Convers
     load(state, id).await
 }
 
+/// Not `#[serde(flatten)]` over `PageQuery`: flattened query strings lose their number types.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `pagination.next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Also list the conversations the caller archived (default false).
+    pub archived: Option<bool>,
+}
+
 pub async fn list_mine(
     state: &AppState,
     me: &AuthUser,
-    page: &PageQuery,
+    query: &ListQuery,
 ) -> AppResult<(Vec<ConversationSummary>, Pagination)> {
-    let limit = page.limit()?;
-    let after = page
+    let limit = PageQuery {
+        cursor: None,
+        limit: query.limit,
+    }
+    .limit()?;
+    let after = query
         .cursor
         .as_deref()
-        .map(pagination::decode_time_id)
+        .map(pagination::decode_flag_time_id)
         .transpose()?;
-    let mut rows = repo::list_for_user(&state.db, me.user_id, after, limit + 1).await?;
+    let with_archived = query.archived.unwrap_or(false);
+    let mut rows = crate::repositories::conversation_list::list_for_user(
+        &state.db,
+        me.user_id,
+        with_archived,
+        after,
+        limit + 1,
+    )
+    .await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if has_more {
         rows.last()
-            .map(|r| pagination::encode_time_id(r.activity_at, r.id))
+            .map(|r| pagination::encode_flag_time_id(r.pinned, r.activity_at, r.id))
     } else {
         None
     };
@@ -140,6 +166,7 @@ pub async fn list_mine(
             title: r.title,
             last_seq: r.last_seq,
             unread_count: r.unread_count,
+            unread_mention_count: r.unread_mention_count,
             updated_at: r.updated_at,
             last_message_at: r.last_message_at,
             last_message: r.last_message.into_message(r.id).map(|mut m| {
@@ -147,6 +174,10 @@ pub async fn list_mine(
                 m
             }),
             member_ids: r.member_ids,
+            pinned: r.pinned,
+            archived: r.archived,
+            notification_level: r.notification_level.into(),
+            muted_until: r.muted_until,
         })
         .collect();
     Ok((

@@ -10,8 +10,10 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
+use crate::models::conversation::DbConversationKind;
 use crate::models::message::DbMessageKind;
 use crate::models::AuthUser;
+use crate::repositories::conversations as conversations_repo;
 use crate::repositories::messages as repo;
 use crate::repositories::sends::NewMessage;
 use crate::services::pagination::{self, PageQuery};
@@ -57,6 +59,7 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
         Some(a) => Some(files::claim_attachment(state, me, input.kind, a).await?),
         None => None,
     };
+    let (mentions, mentions_all) = mentions(state, me, &input).await?;
     let new = NewMessage {
         id: Uuid::new_v4(),
         conversation_id: input.conversation_id,
@@ -66,6 +69,8 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
         attachment,
         reply_to_id: input.reply_to_id,
         client_msg_id: input.client_msg_id.clone(),
+        mentions,
+        mentions_all,
     };
     // One statement, shared with concurrent sends, answered after the commit:
     // it stores only a member's send (so membership is checked in the same
@@ -85,10 +90,44 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
     }
     state.metrics.messages_persisted.inc();
     publish(state, &message, server_events::NEW_MESSAGE);
+    state.push.message_created(&message);
     Ok(Sent {
         message,
         created: true,
     })
+}
+
+/// The send's mentions as stored: each member once, in the order given,
+/// without the sender; ids of non-members dropped. `@all` (`mentions_all`)
+/// is for group owners and admins only: anyone else is refused. A send
+/// without mentions costs no query here.
+async fn mentions(
+    state: &AppState,
+    me: &AuthUser,
+    input: &SendMessage,
+) -> AppResult<(Vec<String>, bool)> {
+    if input.mentions_all {
+        let caller = membership::require_member(state, input.conversation_id, me).await?;
+        let kind = conversations_repo::kind(&state.db, input.conversation_id).await?;
+        if kind != Some(DbConversationKind::Group) || !caller.can_administer() {
+            return Err(AppError::forbidden(
+                "only group owners and admins may mention everyone (mentions_all)",
+            ));
+        }
+    }
+    if input.mentions.is_empty() {
+        return Ok((Vec::new(), input.mentions_all));
+    }
+    let members =
+        conversations_repo::members_among(&state.db, input.conversation_id, &input.mentions)
+            .await?;
+    let mut kept: Vec<String> = Vec::with_capacity(input.mentions.len());
+    for id in &input.mentions {
+        if *id != me.tms_user_id && members.contains(id) && !kept.contains(id) {
+            kept.push(id.clone());
+        }
+    }
+    Ok((kept, input.mentions_all))
 }
 
 /// `client_msg_id` is the sender's per conversation: the original is always

@@ -53,7 +53,31 @@ pub fn encode_time_id(at: DateTime<Utc>, id: uuid::Uuid) -> String {
 const MAX_CURSOR_MICROS: i64 = 253_402_300_799_999_999;
 
 pub fn decode_time_id(cursor: &str) -> AppResult<(DateTime<Utc>, uuid::Uuid)> {
+    parse_time_id(&decode(cursor)?)
+}
+
+/// A position in a list ordered by a flag (set first), then time, then id:
+/// `{0|1}:{unix micros}_{uuid}`.
+pub fn encode_flag_time_id(flag: bool, at: DateTime<Utc>, id: uuid::Uuid) -> String {
+    encode(&format!(
+        "{}:{}_{id}",
+        u8::from(flag),
+        at.timestamp_micros()
+    ))
+}
+
+pub fn decode_flag_time_id(cursor: &str) -> AppResult<(bool, DateTime<Utc>, uuid::Uuid)> {
     let raw = decode(cursor)?;
+    let (flag, rest) = match raw.split_once(':') {
+        Some(("0", rest)) => (false, rest),
+        Some(("1", rest)) => (true, rest),
+        _ => return Err(AppError::validation("cursor is not valid")),
+    };
+    let (at, id) = parse_time_id(rest)?;
+    Ok((flag, at, id))
+}
+
+fn parse_time_id(raw: &str) -> AppResult<(DateTime<Utc>, uuid::Uuid)> {
     let bad = || AppError::validation("cursor is not valid");
     let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
     // cursors come from real times: anything outside 1970..=9999 is forged

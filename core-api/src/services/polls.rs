@@ -47,6 +47,8 @@ pub async fn create(
         attachment: None,
         reply_to_id: None,
         client_msg_id: None,
+        mentions: Vec::new(),
+        mentions_all: false,
     };
     // the send statement: membership checked again in this transaction, next
     // seq taken, the creator's read mark moved

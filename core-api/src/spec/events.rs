@@ -11,6 +11,7 @@ use shared_types::calls::{
 };
 use shared_types::polls::Poll;
 use shared_types::reactions::ReactionChanged;
+use shared_types::settings::ConversationSettings;
 use shared_types::socket::{
     client_events as c, server_events as s, ConversationRef, MemberRemoved, MembersAdded,
     MessageRef, MessageStatusChanged, PresenceChanged, RefreshToken, SessionClosed, TokenExpired,
@@ -171,6 +172,10 @@ pub fn all() -> Vec<Event> {
         server(n, s::SESSION_CLOSED, of::<SessionClosed>(), "every socket of the user",
             "The server ends the session (e.g. the user was deleted in TMS); a DISCONNECT \
              of every namespace follows, so the client does not reconnect."),
+        server(n, s::CONVERSATION_SETTINGS_UPDATED, of::<ConversationSettings>(),
+            "every socket of the user who changed them",
+            "The user changed their settings of a conversation \
+             (`PATCH /api/v1/conversations/{id}/settings`), so their other devices follow."),
         client(k, c::CALL_INVITE, of::<InviteCall>(), Some(of::<Call>()),
             "Start a call in a conversation, as `POST /api/v1/conversations/{id}/calls`; \
              `BUSY` when the caller or every callee is in another call."),

@@ -69,6 +69,8 @@ fn message() -> Message {
         created_at: at(30),
         edited_at: None,
         deleted_at: None,
+        mentions: vec!["bob".into()],
+        mentions_all: false,
         poll_id: None,
         reactions: Some(vec![ReactionCount {
             emoji: "👍".into(),
@@ -177,6 +179,7 @@ fn examples() -> Vec<(&'static str, Value)> {
                 title: Some("Launch".into()),
                 last_seq: 42,
                 unread_count: 1,
+                unread_mention_count: 1,
                 updated_at: at(30),
                 last_message_at: Some(at(30)),
                 last_message: Some(Message {
@@ -184,6 +187,10 @@ fn examples() -> Vec<(&'static str, Value)> {
                     ..message()
                 }),
                 member_ids: vec!["alice".into(), "bob".into()],
+                pinned: true,
+                archived: false,
+                notification_level: shared_types::settings::NotificationLevel::Mentions,
+                muted_until: None,
             }),
         ),
         (
@@ -195,6 +202,8 @@ fn examples() -> Vec<(&'static str, Value)> {
                 client_msg_id: Some("web-7f3a-0001".into()),
                 reply_to_id: None,
                 attachment: None,
+                mentions: vec!["bob".into()],
+                mentions_all: false,
             }),
         ),
         (
