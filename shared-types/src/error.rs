@@ -37,6 +37,10 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     UnknownUser,
     Unprocessable,
+    /// `GET /sync`: the cursor is older than the feed keeps changes
+    /// (`SYNC_RETENTION_DAYS`); reload the conversation list and messages,
+    /// then follow the feed from a fresh cursor.
+    SyncCursorExpired,
     // 429
     RateLimited,
     // 5xx
@@ -80,6 +84,7 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             // like the original FastAPI design: input that parses but breaks a rule is 422
             ValidationError | UnknownUser | Unprocessable => 422,
+            SyncCursorExpired => 410,
             RateLimited => 429,
             InternalError => 500,
             EdgeUnavailable => 502,
@@ -116,6 +121,7 @@ impl ErrorCode {
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             UnknownUser => "UNKNOWN_USER",
             Unprocessable => "UNPROCESSABLE",
+            SyncCursorExpired => "SYNC_CURSOR_EXPIRED",
             RateLimited => "RATE_LIMITED",
             InternalError => "INTERNAL_ERROR",
             TmsUnavailable => "TMS_UNAVAILABLE",
@@ -154,6 +160,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::UnknownUser,
         ErrorCode::Unprocessable,
+        ErrorCode::SyncCursorExpired,
         ErrorCode::RateLimited,
         ErrorCode::InternalError,
         ErrorCode::TmsUnavailable,

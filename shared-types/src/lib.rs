@@ -14,6 +14,7 @@ pub mod percent;
 pub mod polls;
 pub mod reactions;
 pub mod socket;
+pub mod sync;
 pub mod webhooks;
 
 pub use envelope::{ApiErrorBody, Envelope, Pagination};

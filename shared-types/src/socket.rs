@@ -66,6 +66,9 @@ pub mod server_events {
     pub const REACTION_REMOVED: &str = "reaction_removed";
     /// A co-member's TMS profile changed (on `/notifications`); data: `{user_id}`.
     pub const USER_UPDATED: &str = "user_updated";
+    /// `/notifications`, data `sync::ConversationRead`: to every socket of
+    /// the reader when their read mark moved (read state across devices).
+    pub const CONVERSATION_READ: &str = "conversation_read";
     /// The server is closing this session (on `/notifications`, then a
     /// DISCONNECT of every namespace); data: `{reason}`, e.g. `user_deleted`.
     pub const SESSION_CLOSED: &str = "session_closed";
@@ -98,6 +101,7 @@ pub mod server_events {
         REACTION_ADDED,
         REACTION_REMOVED,
         USER_UPDATED,
+        CONVERSATION_READ,
         SESSION_CLOSED,
         CALL_INVITE,
         CALL_ACCEPT,

@@ -18,6 +18,8 @@ pub mod metrics;
 mod polls;
 mod presence;
 mod reactions;
+mod reads;
+mod sync;
 mod users;
 mod webhooks;
 
@@ -54,7 +56,9 @@ pub fn public_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .merge(presence::router())
         .merge(polls::router())
         .merge(reactions::router())
-        .merge(calls::router());
+        .merge(calls::router())
+        .merge(reads::router())
+        .merge(sync::router());
     if let Some(state) = state {
         // the limit runs after authentication (layers added later wrap the earlier ones)
         v1 = v1

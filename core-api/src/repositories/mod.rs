@@ -6,6 +6,8 @@ pub mod files;
 pub mod messages;
 pub mod polls;
 pub mod reactions;
+pub mod reads;
 pub mod receipts;
 pub mod sends;
+pub mod sync;
 pub mod users;

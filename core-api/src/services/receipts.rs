@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
 use crate::models::AuthUser;
 use crate::repositories::{messages as messages_repo, receipts as repo};
-use crate::services::membership;
+use crate::services::{membership, reads};
 use crate::state::AppState;
 
 /// The caller's receipt of one message, after the mark.
@@ -48,6 +48,12 @@ pub async fn mark(
             .await?;
     }
     tx.commit().await?;
+    if read {
+        // the reader's other devices move their badge too
+        if let Some(now) = reads::current(state, message.conversation_id, me.user_id).await? {
+            reads::announce(state, &me.tms_user_id, &now).await;
+        }
+    }
     let view = ReceiptView {
         conversation_id: message.conversation_id,
         message_id,

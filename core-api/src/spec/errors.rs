@@ -75,6 +75,9 @@ pub fn meaning(code: ErrorCode) -> &'static str {
         Unprocessable => {
             "The request contradicts stored data (a reply to another conversation's message…)"
         }
+        SyncCursorExpired => {
+            "`GET /sync`: the cursor is older than the feed keeps changes; reload lists and messages"
+        }
         RateLimited => "Too many requests; retry after `Retry-After`",
         InternalError => "Unexpected failure",
         TmsUnavailable => "TMS is unreachable and no cached copy can answer",

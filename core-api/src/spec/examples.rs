@@ -70,6 +70,7 @@ fn message() -> Message {
         edited_at: None,
         deleted_at: None,
         poll_id: None,
+        system: None,
         reactions: Some(vec![ReactionCount {
             emoji: "👍".into(),
             count: 2,

@@ -178,20 +178,22 @@ impl DurableObject for Gateway {
         let now = now_ms();
         let sockets = self.state.get_websockets();
         let mut dead = Vec::new();
+        let mut pass = self.inner.rounds.borrow().pass(heartbeat, now);
         for ws in &sockets {
             let Some(session) = read_session(ws)? else {
                 continue;
             };
             let liveness = session.liveness(self.last_pong_at(ws));
-            match self.inner.rounds.borrow().check(heartbeat, liveness, now) {
-                SocketCheck::Ping => {
-                    let _ = ws.send_with_str(PING_FRAME);
-                }
+            match pass.judge(&self.inner.rounds.borrow(), liveness) {
+                SocketCheck::Ping if pass.round_due => drop(ws.send_with_str(PING_FRAME)),
+                SocketCheck::Ping => {}
                 SocketCheck::ConnectTimeout => dead.push((ws.clone(), "connect timeout")),
                 SocketCheck::PingTimeout => dead.push((ws.clone(), "ping timeout")),
             }
         }
-        self.inner.rounds.borrow_mut().sent(now);
+        if pass.round_due {
+            self.inner.rounds.borrow_mut().sent(now);
+        }
         for (ws, reason) in dead.iter() {
             self.shut(ws, 1000, reason).await?;
         }
@@ -205,7 +207,8 @@ impl DurableObject for Gateway {
         counters.sockets = (sockets.len() - dead.len()) as u64;
         worker::console_log!("{}", stats::log_line("gateway", &self.name(), &counters));
         if sockets.len() > dead.len() {
-            let at = PingRounds::next_round_at(heartbeat, now);
+            let at =
+                (self.inner.rounds.borrow()).next_alarm_at(heartbeat, now, pass.earliest_deadline);
             self.set_alarm(at, now).await?;
         } else {
             self.inner.alarm_armed.set(false);
@@ -264,8 +267,7 @@ impl Gateway {
         pair.server.send_with_str(&opened.frame)?;
         if !self.inner.alarm_armed.get() {
             if self.state.storage().get_alarm().await?.is_none() {
-                let at =
-                    crate::protocol::heartbeat::PingRounds::next_round_at(config.heartbeat(), now);
+                let at = (self.inner.rounds.borrow()).next_alarm_at(config.heartbeat(), now, None);
                 self.set_alarm(at, now).await?;
             }
             self.inner.alarm_armed.set(true);
