@@ -14,8 +14,9 @@ const timeout = Number(process.env.PING_TIMEOUT_MS);
 function instrument(socket) {
   const engine = socket.io.engine;
   const state = { pongs: [], pings: [], silent: false };
-  const send = engine.sendPacket.bind(engine);
-  engine.sendPacket = (type, ...rest) => {
+  // engine.io-client 6.6 answers a ping with `_sendPacket("pong")`
+  const send = engine._sendPacket.bind(engine);
+  engine._sendPacket = (type, ...rest) => {
     if (type === "pong") {
       if (state.silent) return;
       state.pongs.push(Date.now());
