@@ -65,6 +65,9 @@ pub struct Config {
     /// HMAC secret of `POST /api/v1/webhooks/tms`; unset: the webhook answers 503.
     pub tms_webhook_secret: Option<SecretString>,
     pub calls: CallSettings,
+    /// How long the change feed keeps changes (`SYNC_RETENTION_DAYS`); an
+    /// older cursor is answered 410 `SYNC_CURSOR_EXPIRED`.
+    pub sync_retention: Duration,
     /// OSS and the upload rules (`config/files.rs`).
     pub files: FilesConfig,
     /// Per-user limits (see `rate_limit`).
@@ -268,6 +271,8 @@ impl Config {
                 10..=60_000,
             ) as u64),
         };
+        let sync_retention =
+            Duration::from_secs(r.bounded("SYNC_RETENTION_DAYS", 30, 1..=3650) as u64 * 86_400);
         let files = files::read(&mut r);
 
         let rate_limits = RateLimitSettings {
@@ -329,6 +334,7 @@ impl Config {
                 fanout,
                 presence_grace,
                 calls,
+                sync_retention,
                 allowed_origins,
                 tms_webhook_secret,
                 files,

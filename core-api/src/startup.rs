@@ -271,11 +271,18 @@ impl Application {
         let interval = self.state.config.calls.sweep_interval;
         // aborted on drop too: `run_with_grace` drops this future when the grace is over
         let _sweeper = AbortOnDrop(calls::sweeper::spawn(self.state.clone(), interval));
+        let _pruner = AbortOnDrop(crate::services::sync::spawn_pruner(
+            self.state.clone(),
+            SYNC_PRUNE_INTERVAL,
+        ));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
     }
 }
+
+/// How often the change feed drops rows past `SYNC_RETENTION_DAYS`.
+const SYNC_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 

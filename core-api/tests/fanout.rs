@@ -364,7 +364,8 @@ async fn unreadable_presence_drops_only_the_user_part(pool: PgPool) {
         "a user-only event has nothing left to send"
     );
     let stats = app.state.fanout.stats().unwrap();
-    assert_eq!(stats.unresolved.load(Ordering::Relaxed), 2);
+    // the message's notify part, message_status to alice, conversation_read to bob
+    assert_eq!(stats.unresolved.load(Ordering::Relaxed), 3);
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]

@@ -306,6 +306,10 @@ pub struct Message {
     /// answers; absent in live events and in `last_message` previews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<Vec<crate::reactions::ReactionCount>>,
+    /// What a `system` message records (absent on other kinds); its
+    /// `content` is the same in plain English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<crate::sync::SystemEvent>,
 }
 
 /// `GET /auth/me`.

@@ -41,6 +41,10 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     UnknownUser,
     Unprocessable,
+    /// `GET /sync`: the cursor is older than the feed keeps changes
+    /// (`SYNC_RETENTION_DAYS`); reload the conversation list and messages,
+    /// then follow the feed from a fresh cursor.
+    SyncCursorExpired,
     // 429
     RateLimited,
     /// A CONNECT past `MAX_SOCKETS_PER_USER` sockets of one user on one gateway.
@@ -88,6 +92,7 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             // like the original FastAPI design: input that parses but breaks a rule is 422
             ValidationError | UnknownUser | Unprocessable => 422,
+            SyncCursorExpired => 410,
             RateLimited | TooManySockets => 429,
             InternalError => 500,
             EdgeUnavailable => 502,
@@ -126,6 +131,7 @@ impl ErrorCode {
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             UnknownUser => "UNKNOWN_USER",
             Unprocessable => "UNPROCESSABLE",
+            SyncCursorExpired => "SYNC_CURSOR_EXPIRED",
             RateLimited => "RATE_LIMITED",
             TooManySockets => "TOO_MANY_SOCKETS",
             InternalError => "INTERNAL_ERROR",
@@ -167,6 +173,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::UnknownUser,
         ErrorCode::Unprocessable,
+        ErrorCode::SyncCursorExpired,
         ErrorCode::RateLimited,
         ErrorCode::TooManySockets,
         ErrorCode::InternalError,

@@ -17,6 +17,7 @@ pub mod reactions;
 pub mod search;
 pub mod settings;
 pub mod socket;
+pub mod sync;
 pub mod webhooks;
 
 pub use envelope::{ApiErrorBody, Envelope, Pagination};

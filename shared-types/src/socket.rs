@@ -70,6 +70,9 @@ pub mod server_events {
     pub const REACTION_REMOVED: &str = "reaction_removed";
     /// A co-member's TMS profile changed (on `/notifications`); data: `{user_id}`.
     pub const USER_UPDATED: &str = "user_updated";
+    /// `/notifications`, data `sync::ConversationRead`: to every socket of
+    /// the reader when their read mark moved (read state across devices).
+    pub const CONVERSATION_READ: &str = "conversation_read";
     /// The server is closing this session (on `/notifications`, then a
     /// DISCONNECT of every namespace); data: `{reason}`, e.g. `user_deleted`.
     pub const SESSION_CLOSED: &str = "session_closed";
@@ -109,6 +112,7 @@ pub mod server_events {
         REACTION_ADDED,
         REACTION_REMOVED,
         USER_UPDATED,
+        CONVERSATION_READ,
         SESSION_CLOSED,
         CONVERSATION_SETTINGS_UPDATED,
         CALL_INVITE,

@@ -1,4 +1,4 @@
-//! Calls: start one in a conversation, act on it, read it and the history.
+//! Calls: start one in a conversation, act on it, read it, the history and my call log.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(start, history))
+        .routes(routes!(call_log))
         .routes(routes!(get_one))
         .routes(routes!(act))
 }
@@ -69,6 +70,28 @@ async fn history(
     Query(page): Query<PageQuery>,
 ) -> AppResult<Response> {
     let (items, pagination) = calls::history(&state, &me, id, &page).await?;
+    Ok(super::page(items, pagination))
+}
+
+/// My call log
+///
+/// Every call the caller took part in (as caller or callee), in every
+/// conversation, newest first, with cursor pagination; each with its
+/// participants, status, times and duration, as `GET /calls/{id}`.
+#[utoipa::path(
+    get, path = "/calls", operation_id = "listMyCalls", tag = "calls",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page", body = Page<Call>),
+        (status = 422, description = "Bad `cursor` or `limit`"),
+    ),
+)]
+async fn call_log(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Query(page): Query<PageQuery>,
+) -> AppResult<Response> {
+    let (items, pagination) = calls::log(&state, &me, &page).await?;
     Ok(super::page(items, pagination))
 }
 

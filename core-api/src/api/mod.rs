@@ -20,6 +20,8 @@ mod presence;
 mod reactions;
 mod search;
 mod settings;
+mod reads;
+mod sync;
 mod users;
 mod webhooks;
 
@@ -58,7 +60,9 @@ pub fn public_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .merge(reactions::router())
         .merge(search::router())
         .merge(settings::router())
-        .merge(calls::router());
+        .merge(calls::router())
+        .merge(reads::router())
+        .merge(sync::router());
     if let Some(state) = state {
         // the limit runs after authentication (layers added later wrap the earlier ones)
         v1 = v1

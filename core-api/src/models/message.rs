@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use shared_types::api::{Attachment, Message, MessageKind};
+use shared_types::sync::SystemEvent;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -42,7 +43,7 @@ impl From<DbMessageKind> for MessageKind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRow {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -105,13 +106,24 @@ impl LastMessageColumns {
 
 impl From<MessageRow> for Message {
     fn from(row: MessageRow) -> Self {
+        // a system message stores its event as JSON in `content`; the wire
+        // carries it as `system`, and `content` as the event in English
+        let system = (row.kind == DbMessageKind::System)
+            .then(|| row.content.as_deref())
+            .flatten()
+            .and_then(|c| serde_json::from_str::<SystemEvent>(c).ok());
+        let content = match &system {
+            Some(event) => Some(event.describe()),
+            None => row.content,
+        };
         Message {
+            system,
             id: row.id,
             conversation_id: row.conversation_id,
             seq: row.seq,
             sender_id: row.sender_id,
             kind: row.kind.into(),
-            content: row.content,
+            content,
             client_msg_id: row.client_msg_id,
             reply_to_id: row.reply_to_id,
             attachment: row.attachment.map(|a| a.0),

@@ -216,3 +216,25 @@ pub async fn page(
     .fetch_all(db)
     .await
 }
+
+/// The calls `user_id` took part in (caller or callee), newest first,
+/// strictly before `before` (started_at, id): the per-user call log.
+pub async fn page_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<CallRow>, sqlx::Error> {
+    let (at, id) = before.unzip();
+    sqlx::query_as(&format!(
+        "{CALL_SELECT} JOIN call_participants p ON p.call_id = c.id AND p.user_id = $1
+          WHERE ($2::timestamptz IS NULL OR (c.started_at, c.id) < ($2, $3))
+          ORDER BY c.started_at DESC, c.id DESC LIMIT $4"
+    ))
+    .bind(user_id)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -5,6 +5,7 @@
 
 use shared_types::api::{AddMembers, Conversation, MemberRole};
 use shared_types::socket::{server_events, MemberRemoved, MembersAdded};
+use shared_types::sync::SystemEvent;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -15,7 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::conversation::{DbConversationKind, DbMemberRole, MemberRow};
 use crate::models::AuthUser;
 use crate::repositories::{conversations as repo, users as users_repo};
-use crate::services::{membership, users};
+use crate::services::{membership, system_messages, users};
 use crate::state::AppState;
 
 type Tx = Transaction<'static, Postgres>;
@@ -28,8 +29,20 @@ pub async fn rename(
 ) -> AppResult<Conversation> {
     let (mut tx, _) = begin_admin_change(state, me, id).await?;
     let title = super::conversations::validate_title(title)?;
+    let old_title = repo::get(&mut *tx, id).await?.and_then(|c| c.title);
     repo::update_title(&mut *tx, id, &title).await?;
+    let line = if old_title.as_deref() == Some(title.as_str()) {
+        None
+    } else {
+        let event = SystemEvent::TitleChanged {
+            actor_id: me.tms_user_id.clone(),
+            title: title.clone(),
+            old_title,
+        };
+        system_messages::record(&mut tx, id, me.user_id, &event).await?
+    };
     tx.commit().await?;
+    system_messages::deliver(state, line.as_ref());
     let conversation = load(state, id).await?;
     notify(state, &conversation, server_events::CONVERSATION_UPDATED);
     Ok(conversation)
@@ -55,9 +68,6 @@ pub async fn add_members(
     let local = users_repo::ensure_many(&mut tx, &new_ids).await?;
     let added = repo::add_members(&mut tx, id, &local, DbMemberRole::Member).await?;
     repo::touch(&mut *tx, id).await?;
-    tx.commit().await?;
-    membership::invalidate(state, id).await;
-    let conversation = load(state, id).await?;
     // `ensure_many` keeps the order of `new_ids`; report only the rows added
     let added_tms: Vec<&String> = new_ids
         .iter()
@@ -65,6 +75,18 @@ pub async fn add_members(
         .filter(|(_, local_id)| added.contains(local_id))
         .map(|(tms, _)| tms)
         .collect();
+    let line = if added_tms.is_empty() {
+        None
+    } else {
+        let event = SystemEvent::MemberAdded {
+            actor_id: me.tms_user_id.clone(),
+            user_ids: added_tms.iter().map(|s| s.to_string()).collect(),
+        };
+        system_messages::record(&mut tx, id, me.user_id, &event).await?
+    };
+    tx.commit().await?;
+    membership::invalidate(state, id).await;
+    let conversation = load(state, id).await?;
     if !added_tms.is_empty() {
         publish(
             state,
@@ -77,6 +99,8 @@ pub async fn add_members(
             .unwrap_or_default(),
         );
     }
+    // after member_added: the new members' sockets are in the room by then
+    system_messages::deliver(state, line.as_ref());
     Ok(conversation)
 }
 
@@ -107,9 +131,16 @@ pub async fn remove_member(
     }
     // members as they were, read under the lock; profiles only after the commit
     let before = read_in(&mut tx, id).await?;
+    let event = SystemEvent::MemberRemoved {
+        actor_id: me.tms_user_id.clone(),
+        user_id: target.to_owned(),
+    };
+    let line = system_messages::record(&mut tx, id, me.user_id, &event).await?;
     repo::remove_member(&mut *tx, id, target_local).await?;
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
+    // before the removal's notice: the removed member's sockets still hear it
+    system_messages::deliver(state, line.as_ref());
     let before = with_profiles(state, before).await;
     announce_removal(state, &before, target).await;
     load(state, id).await
@@ -120,6 +151,11 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
     let (mut tx, caller) = begin_change(state, me, id).await?;
     // members as they were, read under the lock; profiles only after the commit
     let before = read_in(&mut tx, id).await?;
+    // while still a member: the line is sent by the one who leaves
+    let event = SystemEvent::MemberLeft {
+        actor_id: me.tms_user_id.clone(),
+    };
+    let line = system_messages::record(&mut tx, id, me.user_id, &event).await?;
     repo::remove_member(&mut *tx, id, me.user_id).await?;
     if caller.role() == MemberRole::Owner {
         // the row lock keeps the successor a member until commit
@@ -129,6 +165,7 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
     }
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
+    system_messages::deliver(state, line.as_ref());
     let before = with_profiles(state, before).await;
     announce_removal(state, &before, &me.tms_user_id).await;
     Ok(before)

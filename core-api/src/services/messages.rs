@@ -238,6 +238,11 @@ pub async fn delete(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Mess
     Ok(message)
 }
 
+/// Pushes a new message (one core wrote itself, e.g. a system message) as a send would.
+pub fn publish_new(state: &AppState, message: &Message) {
+    publish(state, message, server_events::NEW_MESSAGE);
+}
+
 /// Pushes a message event to the conversation's room at the edge. A new
 /// message also reaches the members' sockets that have not joined the room.
 fn publish(state: &AppState, message: &Message, event: &str) {

@@ -10,7 +10,7 @@ use crate::fanout::Push;
 use crate::models::AuthUser;
 use crate::repositories::receipts::NewReceipt;
 use crate::repositories::{messages as messages_repo, receipts as repo};
-use crate::services::membership;
+use crate::services::{membership, reads};
 use crate::state::AppState;
 
 /// The caller's receipt of one message, after the mark.
@@ -53,6 +53,12 @@ pub async fn mark(
             seq: message.seq,
         })
         .await?;
+    if read {
+        // the reader's other devices move their badge too
+        if let Some(now) = reads::current(state, message.conversation_id, me.user_id).await? {
+            reads::announce(state, &me.tms_user_id, &now).await;
+        }
+    }
     let view = ReceiptView {
         conversation_id: message.conversation_id,
         message_id,

@@ -77,6 +77,9 @@ pub fn meaning(code: ErrorCode) -> &'static str {
         Unprocessable => {
             "The request contradicts stored data (a reply to another conversation's message…)"
         }
+        SyncCursorExpired => {
+            "`GET /sync`: the cursor is older than the feed keeps changes; reload lists and messages"
+        }
         RateLimited => "Too many requests; retry after `Retry-After`",
         TooManySockets => "Socket CONNECT only: the user already holds `MAX_SOCKETS_PER_USER` sockets on this gateway",
         InternalError => "Unexpected failure",

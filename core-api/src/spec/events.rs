@@ -17,6 +17,7 @@ use shared_types::socket::{
     MessageRef, MessageStatusChanged, PresenceChanged, RefreshToken, SessionClosed, TokenExpired,
     TokenRefreshed, UserTyping, UserUpdated, NS_CALLS, NS_MESSAGING, NS_NOTIFICATIONS,
 };
+use shared_types::sync::ConversationRead;
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
@@ -169,6 +170,9 @@ pub fn all() -> Vec<Event> {
         server(n, s::USER_UPDATED, of::<UserUpdated>(),
             "online users who share a conversation with them",
             "A user's TMS profile changed (TMS webhook): refetch it."),
+        server(n, s::CONVERSATION_READ, of::<ConversationRead>(), "every socket of the reader",
+            "The reader's read mark moved (on any device): `last_read_seq` and `unread_count` \
+             of the conversation, as the conversation list has them."),
         server(n, s::SESSION_CLOSED, of::<SessionClosed>(), "every socket of the user",
             "The server ends the session (e.g. the user was deleted in TMS); a DISCONNECT \
              of every namespace follows, so the client does not reconnect."),

@@ -72,6 +72,7 @@ fn message() -> Message {
         mentions: vec!["bob".into()],
         mentions_all: false,
         poll_id: None,
+        system: None,
         reactions: Some(vec![ReactionCount {
             emoji: "👍".into(),
             count: 2,

@@ -54,6 +54,7 @@ back as `?cursor=` while `has_more`.
         (name = "polls", description = "Polls, posted as messages of type `poll`"),
         (name = "reactions", description = "Emoji reactions on messages"),
         (name = "presence", description = "Who is online"),
+        (name = "sync", description = "The change feed: every change since a cursor"),
         (name = "health", description = "Liveness and readiness, without authentication"),
         (name = "docs", description = "These documents and their viewers"),
     ),

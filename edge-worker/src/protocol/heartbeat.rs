@@ -1,9 +1,13 @@
 //! Engine.IO v4 heartbeat, server-driven and per gateway: one alarm every
 //! `ping_interval_ms` sends `2` to every socket of the gateway. The client's
 //! pong `3` is answered by the runtime's WebSocket auto-response (`6`, a
-//! noop) and never wakes the object; the next round reads liveness from the
-//! auto-response timestamp. A socket that has not ponged a ping sent at least
-//! `ping_timeout_ms` ago is dead. Pure over an injected clock.
+//! noop) and never wakes the object; the alarm reads liveness from the
+//! auto-response timestamp. As Engine.IO specifies, a socket is dead once it
+//! has been silent for `ping_interval_ms + ping_timeout_ms`: its last pong
+//! (or its opening) is that old. That rule needs no memory of past rounds, so
+//! it holds across hibernation and eviction; to close on time the next alarm
+//! is set to the earliest such moment when it comes before the next round.
+//! Pure over an injected clock.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -59,23 +63,22 @@ impl HeartbeatConfig {
     }
 }
 
-/// The last ping rounds of one gateway, in memory. A gateway that was
-/// evicted from memory forgets them: its first round after waking pings
-/// everyone and closes nobody, which only delays detection by one round.
+/// When this gateway last sent a round of pings, in memory: it only paces
+/// the rounds. A gateway evicted from memory forgets it and pings at its
+/// next alarm, which is harmless; liveness never depends on it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PingRounds {
-    /// When recent rounds went out, oldest first (a few are enough).
-    sent_at: Vec<u64>,
+    last_round_at: Option<u64>,
 }
 
-/// What one socket's check at a ping round decides.
+/// What one socket's check at an alarm decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketCheck {
-    /// Alive (or too young to judge): send it the ping.
+    /// Alive: ping it if a round is due.
     Ping,
     /// No namespace connected before its deadline.
     ConnectTimeout,
-    /// It did not pong a ping sent long enough ago.
+    /// Silent for `ping_interval_ms + ping_timeout_ms`.
     PingTimeout,
     /// Its token expired and no fresh one came within the refresh grace.
     TokenExpired,
@@ -93,10 +96,52 @@ pub struct SocketLiveness {
     pub token_deadline_ms: Option<u64>,
 }
 
-const ROUNDS_KEPT: usize = 4;
+impl SocketLiveness {
+    /// When the socket is dead unless it pongs before: its last sign of life
+    /// plus `ping_interval_ms + ping_timeout_ms`.
+    pub fn silent_deadline(&self, config: HeartbeatConfig) -> u64 {
+        let alive_at = self
+            .last_pong_at_ms
+            .map_or(self.opened_at_ms, |pong| pong.max(self.opened_at_ms));
+        alive_at
+            .saturating_add(config.ping_interval_ms)
+            .saturating_add(config.ping_timeout_ms)
+    }
+}
+
+/// One alarm's pass over the gateway's sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlarmPass {
+    config: HeartbeatConfig,
+    now_ms: u64,
+    /// Whether live sockets get a ping in this pass.
+    pub round_due: bool,
+    /// The first moment a socket judged alive turns dead.
+    pub earliest_deadline: Option<u64>,
+}
+
+impl AlarmPass {
+    /// Judges one socket, and remembers when a live one would turn dead.
+    pub fn judge(&mut self, rounds: &PingRounds, socket: SocketLiveness) -> SocketCheck {
+        let check = rounds.check(self.config, socket, self.now_ms);
+        if check == SocketCheck::Ping {
+            // the alarm must also come by its connect and token deadlines
+            let deadline = [socket.connect_deadline_ms, socket.token_deadline_ms]
+                .into_iter()
+                .flatten()
+                .fold(socket.silent_deadline(self.config), u64::min);
+            self.earliest_deadline =
+                Some(self.earliest_deadline.map_or(deadline, |d| d.min(deadline)));
+        }
+        check
+    }
+}
+
+/// A round that comes this early is sent now, rather than waking again for it.
+const ROUND_SLACK_MS: u64 = 20;
 
 impl PingRounds {
-    /// Judges one socket at `now_ms`, before this round's ping goes out.
+    /// Judges one socket at `now_ms`.
     pub fn check(
         &self,
         config: HeartbeatConfig,
@@ -115,29 +160,52 @@ impl PingRounds {
         {
             return SocketCheck::TokenExpired;
         }
-        // the newest round whose pong deadline has passed, and that this socket saw
-        let judged = self.sent_at.iter().rev().find(|&&sent| {
-            sent >= socket.opened_at_ms && now_ms.saturating_sub(sent) >= config.ping_timeout_ms
-        });
-        match judged {
-            Some(&sent) if socket.last_pong_at_ms.is_none_or(|pong| pong < sent) => {
-                SocketCheck::PingTimeout
-            }
-            _ => SocketCheck::Ping,
+        if now_ms >= socket.silent_deadline(config) {
+            SocketCheck::PingTimeout
+        } else {
+            SocketCheck::Ping
         }
+    }
+
+    /// Starts an alarm's pass at `now_ms`.
+    pub fn pass(&self, config: HeartbeatConfig, now_ms: u64) -> AlarmPass {
+        AlarmPass {
+            config,
+            now_ms,
+            round_due: self.round_due(config, now_ms),
+            earliest_deadline: None,
+        }
+    }
+
+    /// Whether this alarm sends a round of pings (always after a wake that
+    /// forgot the last round).
+    pub fn round_due(&self, config: HeartbeatConfig, now_ms: u64) -> bool {
+        self.last_round_at.is_none_or(|last| {
+            now_ms.saturating_add(ROUND_SLACK_MS) >= last.saturating_add(config.ping_interval_ms)
+        })
     }
 
     /// Records that a round of pings went out at `now_ms`.
     pub fn sent(&mut self, now_ms: u64) {
-        self.sent_at.push(now_ms);
-        if self.sent_at.len() > ROUNDS_KEPT {
-            self.sent_at.remove(0);
-        }
+        self.last_round_at = Some(now_ms);
     }
 
-    /// When the next round is due.
-    pub fn next_round_at(config: HeartbeatConfig, now_ms: u64) -> u64 {
-        now_ms.saturating_add(config.ping_interval_ms)
+    /// When the next alarm is due: the next round, or earlier the first
+    /// moment a remaining socket turns dead (`earliest_deadline`), so it is
+    /// closed on time. Never at or before `now_ms`.
+    pub fn next_alarm_at(
+        &self,
+        config: HeartbeatConfig,
+        now_ms: u64,
+        earliest_deadline: Option<u64>,
+    ) -> u64 {
+        let next_round = self
+            .last_round_at
+            .unwrap_or(now_ms)
+            .saturating_add(config.ping_interval_ms);
+        earliest_deadline
+            .map_or(next_round, |d| d.min(next_round))
+            .max(now_ms.saturating_add(1))
     }
 }
 
@@ -165,6 +233,10 @@ mod tests {
         s.token_deadline_ms = Some(10_000);
         assert_eq!(rounds.check(cfg(), s, 9_999), SocketCheck::Ping);
         assert_eq!(rounds.check(cfg(), s, 10_000), SocketCheck::TokenExpired);
+        // and the alarm is set to come by it
+        let mut pass = rounds.pass(cfg(), 0);
+        assert_eq!(pass.judge(&rounds, s), SocketCheck::Ping);
+        assert_eq!(pass.earliest_deadline, Some(10_000));
     }
 
     #[test]
@@ -182,84 +254,117 @@ mod tests {
     }
 
     #[test]
-    fn a_gateway_that_just_woke_pings_everyone_and_closes_nobody() {
+    fn a_socket_is_dead_after_interval_plus_timeout_of_silence() {
         let rounds = PingRounds::default();
-        assert_eq!(
-            rounds.check(cfg(), socket(0, None), 1_000_000),
-            SocketCheck::Ping
-        );
+        // last pong at 10 s: dead from 10 + 25 + 20 = 55 s on, not a ms before
+        let s = socket(0, Some(10_000));
+        assert_eq!(s.silent_deadline(cfg()), 55_000);
+        assert_eq!(rounds.check(cfg(), s, 54_999), SocketCheck::Ping);
+        assert_eq!(rounds.check(cfg(), s, 55_000), SocketCheck::PingTimeout);
+        // never ponged: counted from its opening
+        let fresh = socket(5_000, None);
+        assert_eq!(rounds.check(cfg(), fresh, 49_999), SocketCheck::Ping);
+        assert_eq!(rounds.check(cfg(), fresh, 50_000), SocketCheck::PingTimeout);
+        // a pong stamped before the opening (a reused timestamp) does not count
+        assert_eq!(socket(30_000, Some(1_000)).silent_deadline(cfg()), 75_000);
     }
 
     #[test]
-    fn a_socket_that_ponged_the_last_round_stays() {
-        let mut rounds = PingRounds::default();
-        rounds.sent(25_000);
+    fn a_gateway_that_woke_without_memory_judges_the_same() {
+        // no round remembered: the same verdicts, and a round is due at once
+        let rounds = PingRounds::default();
+        assert!(rounds.round_due(cfg(), 1_000_000));
         assert_eq!(
-            rounds.check(cfg(), socket(0, Some(25_040)), 50_000),
+            rounds.check(cfg(), socket(0, Some(960_000)), 1_000_000),
             SocketCheck::Ping
         );
-    }
-
-    #[test]
-    fn a_silent_socket_is_closed_once_the_timeout_has_passed() {
-        let mut rounds = PingRounds::default();
-        rounds.sent(25_000);
-        // an old pong from before the round does not count
-        let silent = socket(0, Some(1_000));
-        assert_eq!(rounds.check(cfg(), silent, 44_999), SocketCheck::Ping);
         assert_eq!(
-            rounds.check(cfg(), silent, 45_000),
-            SocketCheck::PingTimeout
-        );
-        assert_eq!(
-            rounds.check(cfg(), socket(0, None), 50_000),
+            rounds.check(cfg(), socket(0, Some(955_000)), 1_000_000),
             SocketCheck::PingTimeout
         );
     }
 
     #[test]
-    fn a_socket_opened_after_the_round_is_not_judged_by_it() {
+    fn rounds_are_paced_by_the_interval() {
         let mut rounds = PingRounds::default();
         rounds.sent(25_000);
+        assert!(
+            !rounds.round_due(cfg(), 45_000),
+            "a deadline alarm only checks"
+        );
+        assert!(rounds.round_due(cfg(), 50_000 - ROUND_SLACK_MS));
+        assert!(rounds.round_due(cfg(), 50_000));
+    }
+
+    #[test]
+    fn the_next_alarm_is_the_next_round_or_an_earlier_death() {
+        let mut rounds = PingRounds::default();
+        rounds.sent(25_000);
+        assert_eq!(rounds.next_alarm_at(cfg(), 25_000, None), 50_000);
+        assert_eq!(rounds.next_alarm_at(cfg(), 25_000, Some(45_000)), 45_000);
+        assert_eq!(rounds.next_alarm_at(cfg(), 25_000, Some(70_000)), 50_000);
+        // never in the past
+        assert_eq!(rounds.next_alarm_at(cfg(), 46_000, Some(45_000)), 46_001);
         assert_eq!(
-            rounds.check(cfg(), socket(30_000, None), 50_000),
-            SocketCheck::Ping
+            PingRounds::default().next_alarm_at(cfg(), u64::MAX, None),
+            u64::MAX
         );
     }
 
     #[test]
-    fn a_timeout_longer_than_the_interval_judges_an_older_round() {
-        let config = HeartbeatConfig::new(10_000, 15_000).unwrap();
+    fn timings_as_specified_with_short_settings() {
+        // interval 2 s, timeout 1 s: pings at 0, 2, 4 s; the client answers
+        // the 2 s ping (at 2.03 s) and then falls silent
+        let config = HeartbeatConfig::new(2_000, 1_000).unwrap();
         let mut rounds = PingRounds::default();
-        rounds.sent(10_000);
-        rounds.sent(20_000);
-        // at 30 s the 20 s round is too recent; the 10 s one is judged
+        rounds.sent(2_000);
+        let s = socket(0, Some(2_030));
+        // the next alarm: the next round (4 s) comes before its death (5.03 s)
         assert_eq!(
-            rounds.check(config, socket(0, Some(12_000)), 30_000),
+            rounds.next_alarm_at(config, 2_000, Some(s.silent_deadline(config))),
+            4_000
+        );
+        assert_eq!(rounds.check(config, s, 4_000), SocketCheck::Ping);
+        rounds.sent(4_000);
+        // it does not answer the 4 s ping: the alarm comes at its death, 5.03 s,
+        // i.e. the 4 s ping's timeout (+ its round trip), not at the 6 s round
+        let wake = rounds.next_alarm_at(config, 4_000, Some(s.silent_deadline(config)));
+        assert_eq!(wake, 5_030);
+        assert!(!rounds.round_due(config, wake));
+        assert_eq!(rounds.check(config, s, wake), SocketCheck::PingTimeout);
+    }
+
+    #[test]
+    fn a_pass_pings_when_due_and_remembers_the_first_death() {
+        let mut rounds = PingRounds::default();
+        rounds.sent(0);
+        let mut pass = rounds.pass(cfg(), 25_000);
+        assert!(pass.round_due);
+        assert_eq!(
+            pass.judge(&rounds, socket(0, Some(10_000))),
             SocketCheck::Ping
         );
         assert_eq!(
-            rounds.check(config, socket(0, Some(9_000)), 30_000),
+            pass.judge(&rounds, socket(0, Some(2_000))),
+            SocketCheck::Ping
+        );
+        assert_eq!(pass.judge(&rounds, socket(0, None)), SocketCheck::Ping);
+        assert_eq!(pass.earliest_deadline, Some(45_000));
+        let mut later = rounds.pass(cfg(), 47_000);
+        assert!(!later.round_due);
+        assert_eq!(
+            later.judge(&rounds, socket(0, Some(2_000))),
             SocketCheck::PingTimeout
         );
+        assert_eq!(later.earliest_deadline, None, "the dead do not count");
     }
 
     #[test]
     fn connect_deadline_closes_a_socket_that_never_connected() {
         let rounds = PingRounds::default();
         let mut s = socket(0, None);
-        s.connect_deadline_ms = Some(45_000);
-        assert_eq!(rounds.check(cfg(), s, 44_000), SocketCheck::Ping);
-        assert_eq!(rounds.check(cfg(), s, 45_000), SocketCheck::ConnectTimeout);
-    }
-
-    #[test]
-    fn only_a_few_rounds_are_kept() {
-        let mut rounds = PingRounds::default();
-        for n in 1..=10 {
-            rounds.sent(n * 1_000);
-        }
-        assert_eq!(rounds.sent_at, [7_000, 8_000, 9_000, 10_000]);
-        assert_eq!(PingRounds::next_round_at(cfg(), u64::MAX), u64::MAX);
+        s.connect_deadline_ms = Some(30_000);
+        assert_eq!(rounds.check(cfg(), s, 29_000), SocketCheck::Ping);
+        assert_eq!(rounds.check(cfg(), s, 30_000), SocketCheck::ConnectTimeout);
     }
 }

@@ -29,8 +29,8 @@ use crate::fanout::Push;
 use crate::models::call::{CallRecord, CallRow, DbParticipantStatus, Participant, ParticipantRow};
 use crate::models::AuthUser;
 use crate::repositories::calls::{self as repo, NewCall, NewParticipant};
-use crate::services::membership;
 use crate::services::pagination::{self, PageQuery};
+use crate::services::{membership, system_messages};
 use crate::state::AppState;
 
 /// Starts a call in the conversation, ringing every other member who is not
@@ -189,12 +189,37 @@ pub async fn history(
 ) -> AppResult<(Vec<Call>, Pagination)> {
     membership::require_member(state, conversation_id, me).await?;
     let limit = page.limit()?;
-    let before = page
-        .cursor
+    let before = decode_cursor(page)?;
+    let rows = repo::page(&state.db, conversation_id, before, limit + 1).await?;
+    paged(state, rows, limit).await
+}
+
+/// The caller's own calls (as caller or callee) in every conversation,
+/// newest first, with cursor pagination: the per-user call log.
+pub async fn log(
+    state: &AppState,
+    me: &AuthUser,
+    page: &PageQuery,
+) -> AppResult<(Vec<Call>, Pagination)> {
+    let limit = page.limit()?;
+    let before = decode_cursor(page)?;
+    let rows = repo::page_for_user(&state.db, me.user_id, before, limit + 1).await?;
+    paged(state, rows, limit).await
+}
+
+fn decode_cursor(page: &PageQuery) -> AppResult<Option<(DateTime<Utc>, Uuid)>> {
+    page.cursor
         .as_deref()
         .map(pagination::decode_time_id)
-        .transpose()?;
-    let mut rows = repo::page(&state.db, conversation_id, before, limit + 1).await?;
+        .transpose()
+}
+
+/// One page of `limit` calls from `limit + 1` rows, with their participants.
+async fn paged(
+    state: &AppState,
+    mut rows: Vec<CallRow>,
+    limit: i64,
+) -> AppResult<(Vec<Call>, Pagination)> {
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = has_more
@@ -225,6 +250,7 @@ pub async fn act(state: &AppState, me: &AuthUser, id: Uuid, act: Act) -> AppResu
     visible(state, me, id).await?;
     let mut tx = state.db.begin().await?;
     let mut record = locked(&mut tx, id).await?;
+    let was_live = record.status.is_live();
     // read under the lock: the time the change takes effect
     let now = now(state);
     let expired = machine::expire(&mut record, now);
@@ -234,8 +260,10 @@ pub async fn act(state: &AppState, me: &AuthUser, id: Uuid, act: Act) -> AppResu
             if expired.changed() {
                 // the timeout stands, announced; the act itself is refused
                 repo::save(&mut tx, &record).await?;
+                let line = end_line(&mut tx, was_live, &record).await?;
                 tx.commit().await?;
                 publish(state, &record.to_wire(), &expired, None);
+                system_messages::deliver(state, line.as_ref());
             }
             return Err(refused(refusal));
         }
@@ -246,9 +274,11 @@ pub async fn act(state: &AppState, me: &AuthUser, id: Uuid, act: Act) -> AppResu
         return Ok(call);
     }
     repo::save(&mut tx, &record).await?;
+    let line = end_line(&mut tx, was_live, &record).await?;
     tx.commit().await?;
     publish(state, &call, &expired, None);
     publish(state, &call, &done, Some(&me.tms_user_id));
+    system_messages::deliver(state, line.as_ref());
     Ok(call)
 }
 
@@ -313,6 +343,19 @@ pub async fn signal(
         ));
     }
     Ok(sent)
+}
+
+/// The conversation's "missed call" or "call ended" line, when this change
+/// ended the call.
+async fn end_line(
+    conn: &mut PgConnection,
+    was_live: bool,
+    record: &CallRecord,
+) -> AppResult<Option<shared_types::api::Message>> {
+    if !was_live || record.status.is_live() {
+        return Ok(None);
+    }
+    system_messages::record_call_end(conn, record).await
 }
 
 /// The call row, if it exists and the caller is a member of its conversation.

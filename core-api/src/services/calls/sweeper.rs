@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::{machine, publish};
+use super::{end_line, machine, publish};
 use crate::error::AppResult;
 use crate::models::call::CallRecord;
 use crate::repositories::calls as repo;
+use crate::services::system_messages;
 use crate::state::AppState;
 
 /// Calls timed out per transaction.
@@ -46,15 +47,18 @@ async fn sweep_batch(state: &AppState) -> AppResult<(usize, usize)> {
     let mut changed = Vec::new();
     for row in rows {
         let mut record = CallRecord::from_rows(row, &participants);
+        let was_live = record.status.is_live();
         let outcome = machine::expire(&mut record, now);
         if outcome.changed() {
             repo::save(&mut tx, &record).await?;
-            changed.push((record.to_wire(), outcome));
+            let line = end_line(&mut tx, was_live, &record).await?;
+            changed.push((record.to_wire(), outcome, line));
         }
     }
     tx.commit().await?;
-    for (call, outcome) in &changed {
+    for (call, outcome, line) in &changed {
         publish(state, call, outcome, None);
+        system_messages::deliver(state, line.as_ref());
     }
     Ok((changed.len(), locked))
 }

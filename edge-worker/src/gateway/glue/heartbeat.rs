@@ -8,7 +8,7 @@ use super::sockets::read_session;
 use super::{now_ms, Gateway};
 use crate::common::stats;
 use crate::protocol::engineio::PING_FRAME;
-use crate::protocol::heartbeat::{PingRounds, SocketCheck};
+use crate::protocol::heartbeat::SocketCheck;
 
 impl Gateway {
     pub(super) async fn ping_round(&self) -> worker::Result<Response> {
@@ -18,20 +18,15 @@ impl Gateway {
         let now = now_ms();
         let sockets = self.state.get_websockets();
         let mut dead = Vec::new();
-        // the next alarm: the next round, or a pending connect deadline if sooner
-        let mut next = PingRounds::next_round_at(heartbeat, now);
+        let mut pass = self.inner.rounds.borrow().pass(heartbeat, now);
         for ws in &sockets {
             let Some(session) = read_session(ws)? else {
                 continue;
             };
             let liveness = session.liveness(self.last_pong_at(ws), config.token_refresh_grace_ms);
-            match self.inner.rounds.borrow().check(heartbeat, liveness, now) {
-                SocketCheck::Ping => {
-                    let _ = ws.send_with_str(PING_FRAME);
-                    if let Some(deadline) = liveness.connect_deadline_ms {
-                        next = next.min(deadline);
-                    }
-                }
+            match pass.judge(&self.inner.rounds.borrow(), liveness) {
+                SocketCheck::Ping if pass.round_due => drop(ws.send_with_str(PING_FRAME)),
+                SocketCheck::Ping => {}
                 SocketCheck::ConnectTimeout => dead.push((ws.clone(), "connect timeout")),
                 SocketCheck::PingTimeout => dead.push((ws.clone(), "ping timeout")),
                 SocketCheck::TokenExpired => dead.push((ws.clone(), "token expired")),
@@ -43,7 +38,9 @@ impl Gateway {
                 }
             }
         }
-        self.inner.rounds.borrow_mut().sent(now);
+        if pass.round_due {
+            self.inner.rounds.borrow_mut().sent(now);
+        }
         for (ws, reason) in dead.iter() {
             self.shut(ws, 1000, reason).await?;
         }
@@ -57,7 +54,9 @@ impl Gateway {
         counters.sockets = (sockets.len() - dead.len()) as u64;
         worker::console_log!("{}", stats::log_line("gateway", &self.name(), &counters));
         if sockets.len() > dead.len() {
-            self.set_alarm(next, now).await?;
+            let at =
+                (self.inner.rounds.borrow()).next_alarm_at(heartbeat, now, pass.earliest_deadline);
+            self.set_alarm(at, now).await?;
         } else {
             self.inner.alarm_armed.set(false);
         }
