@@ -58,7 +58,7 @@ pub async fn get_in(
         r#"SELECT m.id, m.conversation_id, m.seq, u.tms_user_id AS sender_id,
                   m.kind AS "kind: DbMessageKind", m.content,
                   m.attachment AS "attachment: Json<Attachment>", m.reply_to_id, m.client_msg_id,
-                  m.created_at, m.edited_at, m.deleted_at
+                  m.created_at, m.edited_at, m.deleted_at, m.mentions, m.mentions_all
            FROM messages m JOIN users u ON u.id = m.sender_id
            WHERE m.conversation_id = $1 AND m.id = $2"#,
         conversation_id,

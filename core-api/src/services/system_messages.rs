@@ -36,6 +36,8 @@ pub async fn record(
         attachment: None,
         reply_to_id: None,
         client_msg_id: None,
+        mentions: Vec::new(),
+        mentions_all: false,
     };
     Ok(sends::insert_one(&mut *conn, &new)
         .await?
