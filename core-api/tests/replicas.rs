@@ -109,6 +109,8 @@ fn text(conversation: Uuid, sender: Uuid, content: String) -> NewMessage {
         attachment: None,
         reply_to_id: None,
         client_msg_id: None,
+        mentions: Vec::new(),
+        mentions_all: false,
     }
 }
 

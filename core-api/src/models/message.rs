@@ -109,7 +109,7 @@ impl From<MessageRow> for Message {
         // a system message stores its event as JSON in `content`; the wire
         // carries it as `system`, and `content` as the event in English
         let system = (row.kind == DbMessageKind::System)
-            .then(|| row.content.as_deref())
+            .then_some(row.content.as_deref())
             .flatten()
             .and_then(|c| serde_json::from_str::<SystemEvent>(c).ok());
         let content = match &system {

@@ -247,7 +247,8 @@ impl Gateway {
                 self.inner.alarm_armed.set(true);
             }
             _ => {
-                let round = (self.inner.rounds.borrow()).next_alarm_at(config.heartbeat(), now, None);
+                let round =
+                    (self.inner.rounds.borrow()).next_alarm_at(config.heartbeat(), now, None);
                 self.set_alarm(round.min(connect_deadline), now).await?;
             }
         }

@@ -103,7 +103,11 @@ fn a_socket_that_never_connects_a_namespace_has_a_deadline() {
     let s = opened();
     // a socket that ponged a moment ago: only the connect deadline can close it
     let check = |s: &SessionState, at: u64| {
-        rounds.check(HeartbeatConfig::default(), s.liveness(Some(at - 1_000), 60_000), at)
+        rounds.check(
+            HeartbeatConfig::default(),
+            s.liveness(Some(at - 1_000), 60_000),
+            at,
+        )
     };
     assert_eq!(
         check(&s, NOW + DEFAULT_CONNECT_TIMEOUT_MS - 1),
