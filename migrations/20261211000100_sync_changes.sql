@@ -61,8 +61,7 @@ CREATE FUNCTION sync_on_reaction() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE r RECORD;
 BEGIN
     IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
-    PERFORM sync_record(m.conversation_id, NULL, 'reactions_changed', m.id, NULL)
-       FROM messages m WHERE m.id = r.message_id;
+    PERFORM sync_record(r.conversation_id, NULL, 'reactions_changed', r.message_id, NULL);
     RETURN NULL;
 END $$;
 CREATE TRIGGER sync_reactions AFTER INSERT OR DELETE ON reactions
@@ -86,7 +85,7 @@ BEGIN
        OR NEW.read_at IS DISTINCT FROM OLD.read_at
        OR NEW.delivered_at IS DISTINCT FROM OLD.delivered_at THEN
         PERFORM sync_record(m.conversation_id, m.sender_id, 'receipt', m.id, NEW.user_id)
-           FROM messages m WHERE m.id = NEW.message_id;
+           FROM messages m WHERE m.conversation_id = NEW.conversation_id AND m.id = NEW.message_id;
     END IF;
     RETURN NULL;
 END $$;

@@ -55,9 +55,9 @@ pub async fn mark_range(
                AND m.sender_id <> $2 AND m.deleted_at IS NULL
         ),
         marked AS (
-            INSERT INTO message_status (message_id, user_id, delivered_at, read_at)
-            SELECT id, $2, now(), now() FROM covered
-            ON CONFLICT (message_id, user_id) DO UPDATE
+            INSERT INTO message_status (conversation_id, message_id, user_id, delivered_at, read_at)
+            SELECT $1, id, $2, now(), now() FROM covered
+            ON CONFLICT (conversation_id, message_id, user_id) DO UPDATE
                SET delivered_at = COALESCE(message_status.delivered_at, EXCLUDED.delivered_at),
                    read_at = EXCLUDED.read_at
              WHERE message_status.read_at IS NULL

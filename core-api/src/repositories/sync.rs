@@ -89,16 +89,18 @@ pub struct ReceiptRow {
 
 pub async fn receipt(
     db: impl PgExecutor<'_>,
+    conversation_id: Uuid,
     message_id: Uuid,
     reader: Uuid,
 ) -> Result<Option<ReceiptRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT u.tms_user_id AS reader, s.delivered_at, s.read_at
            FROM message_status s JOIN users u ON u.id = s.user_id
-          WHERE s.message_id = $1 AND s.user_id = $2",
+          WHERE s.conversation_id = $3 AND s.message_id = $1 AND s.user_id = $2",
     )
     .bind(message_id)
     .bind(reader)
+    .bind(conversation_id)
     .fetch_optional(db)
     .await
 }

@@ -231,7 +231,7 @@ async fn receipt(state: &AppState, row: &ChangeRow) -> AppResult<Value> {
     let (Some(message_id), Some(reader)) = (row.subject_id, row.other_id) else {
         return Ok(json!(null));
     };
-    let Some(r) = repo::receipt(&state.db, message_id, reader).await? else {
+    let Some(r) = repo::receipt(&state.db, row.conversation_id, message_id, reader).await? else {
         return Ok(json!(null));
     };
     Ok(json_of(Some(MessageStatusChanged {
