@@ -64,11 +64,11 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$TMS_PORT/health" tms-standin "${PIDS[-1]}"
 CORE_PORT2=$(free_port)
 declare -A CORE_PIDS=()
-start_core() { # PORT SEND_BATCH_MAX RECEIPT_BATCH_MAX (1 turns group commit off)
+start_core() { # PORT SEND_BATCH_MAX RECEIPT_BATCH_MAX [POOL] (1 turns group commit off)
   HOST=127.0.0.1 PORT="$1" DATABASE_URL="${PG_ADMIN%/*}/$DB" REDIS_URL=redis://127.0.0.1:6379 \
     REDIS_KEY_PREFIX="bench:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" \
     INTERNAL_API_SECRET="bench-internal-secret-0123456789abcdef012" RUST_LOG=warn \
-    DATABASE_MAX_CONNECTIONS="$CONNECTIONS" SEND_BATCH_MAX="$2" RECEIPT_BATCH_MAX="$3" \
+    DATABASE_MAX_CONNECTIONS="${4:-$CONNECTIONS}" SEND_BATCH_MAX="$2" RECEIPT_BATCH_MAX="$3" \
     RATE_LIMIT_API_PER_MINUTE=1000000 RATE_LIMIT_SOCKET_SENDS_PER_SECOND=1000000 \
     RATE_LIMIT_UPLOAD_URLS_PER_MINUTE=1000000 \
     setsid "$WORK/core-api" >/dev/null 2>&1 </dev/null &
@@ -193,8 +193,11 @@ start_core "$CORE_PORT" "${SEND_BATCH_MAX:-64}" 1
 sends "POST /api/v1/messages over 50 conversations, SEND_BATCH_MAX=${SEND_BATCH_MAX:-64} (group commit)"
 grouped=$rate grouped_acked=$acked
 
-# two replicas over the same database and Redis, each taking half the connections
-start_core "$CORE_PORT2" "${SEND_BATCH_MAX:-64}" 1
+# two replicas over the same database and Redis, each taking half the
+# connections (and half the pool: Postgres allows 100 clients by default)
+stop_core "$CORE_PORT"
+start_core "$CORE_PORT" "${SEND_BATCH_MAX:-64}" 1 "$((CONNECTIONS / 2))"
+start_core "$CORE_PORT2" "${SEND_BATCH_MAX:-64}" 1 "$((CONNECTIONS / 2))"
 log "POST /api/v1/messages through two core replicas at once, $((CONNECTIONS / 2)) connections each"
 before=$(stored_now)
 wrks=()
@@ -221,21 +224,20 @@ gaps=$(psql "$DB_URL" -Atc "SELECT count(*) FROM (
   HAVING count(m.id) <> c.last_seq OR coalesce(max(m.seq), 0) <> c.last_seq OR coalesce(min(m.seq), 1) <> 1) bad")
 
 # 3. receipts: each reader marks messages of their conversation read
+stop_core "$CORE_PORT" # its connections, before pgbench takes CONNECTIONS more
 receipt_ceiling=$(pgbench_tps "$DB_URL" "$WORK/receipt.sql" "one read receipt per transaction")
-pairs=()
+export RECEIPTS_FILE="$WORK/receipts.txt"
+: >"$RECEIPTS_FILE"
 for i in $(seq 1 50); do
   member=$(printf 'load-%03d' "$i")
   token=$(curl -sf "http://127.0.0.1:$TMS_PORT/dev/token/$member?format=text")
-  for id in $(psql "$DB_URL" -Atc "SELECT id FROM messages WHERE conversation_id = '${convs[$((i - 1))]}'
-      AND content LIKE 'load test message %' ORDER BY seq LIMIT 40"); do
-    pairs+=("$token|$id")
-  done
+  psql "$DB_URL" -Atc "SELECT '$token|' || id FROM messages WHERE conversation_id = '${convs[$((i - 1))]}'
+      AND content LIKE 'load test message %' ORDER BY seq LIMIT 40" >>"$RECEIPTS_FILE"
 done
 receipts() { # LABEL -> sets rate
-  RECEIPTS="$(IFS=,; echo "${pairs[*]}")" run "$1" -s scripts/bench-receipt.lua "$BASE"
+  run "$1" -s scripts/bench-receipt.lua "$BASE"
   rate=$(awk '/^acknowledged\/s:/ { print $2; exit }' "$WORK/wrk.out")
 }
-stop_core "$CORE_PORT"
 start_core "$CORE_PORT" "${SEND_BATCH_MAX:-64}" 1
 receipts "POST /api/v1/messages/{id}/read, RECEIPT_BATCH_MAX=1 (each receipt commits alone)"
 receipt_single=$rate

@@ -1,12 +1,12 @@
 -- wrk script: POST /api/v1/messages/{id}/read, round-robin over the
--- (token, message id) pairs in $RECEIPTS ("token|id,token|id,..."): each
+-- (token, message id) pairs in the file $RECEIPTS_FILE (a "token|id" line each): each
 -- reader marks messages of their own conversation. Counts 200 answers per
 -- thread (the acknowledged receipts) and every other answer apart, which
 -- fails the bench.
 local pairs_ = {}
-for pair in string.gmatch(os.getenv("RECEIPTS") or "", "[^,]+") do
-  local token, id = string.match(pair, "([^|]+)|([^|]+)")
-  table.insert(pairs_, { token = token, id = id })
+for line in io.lines(os.getenv("RECEIPTS_FILE")) do
+  local token, id = string.match(line, "([^|]+)|([^|]+)")
+  if token then table.insert(pairs_, { token = token, id = id }) end
 end
 local n = 0
 acked = 0

@@ -158,7 +158,7 @@ impl<T> SeqBuffer<T> {
     pub fn flush_due(&mut self, now_ms: u64) -> Vec<(i64, T)> {
         let mut ready = Vec::new();
         while self
-            .oldest_hold()
+            .oldest_held()
             .is_some_and(|since| now_ms.saturating_sub(since) >= self.max_hold_ms)
         {
             self.skip_gap(&mut ready);
@@ -189,10 +189,15 @@ impl<T> SeqBuffer<T> {
             .map(|since| since.saturating_add(self.max_hold_ms))
     }
 
+    /// The oldest event held behind a gap or waiting for its message.
     fn oldest_hold(&self) -> Option<u64> {
-        let held = self.held.values().map(|(since, _)| *since);
         let waiting = self.waiting.values().flatten().map(|(since, _)| *since);
-        held.chain(waiting).min()
+        self.oldest_held().into_iter().chain(waiting).min()
+    }
+
+    /// The oldest event held behind a gap.
+    fn oldest_held(&self) -> Option<u64> {
+        self.held.values().map(|(since, _)| *since).min()
     }
 
     /// Gives up on the lowest gap: delivers the lowest held event and its run.
