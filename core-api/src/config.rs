@@ -26,6 +26,10 @@ pub use shared_auth::deploy_policy::{Environment, DEV_SECRETS};
 pub struct Config {
     /// `HOST:PORT`; `HOST` defaults to loopback in development, 0.0.0.0 elsewhere.
     pub listen_addr: SocketAddr,
+    /// A connection that has not sent a request's headers within it is closed.
+    pub header_read_timeout: Duration,
+    /// A request that takes longer end to end is answered 503.
+    pub request_timeout: Duration,
 
     /// `production` refuses the `make dev` secrets (see `DEV_SECRETS`).
     pub environment: Environment,
@@ -166,6 +170,13 @@ impl Config {
             problems: Vec::new(),
         };
 
+        let header_read_timeout = Duration::from_millis(r.bounded(
+            "HEADER_READ_TIMEOUT_MS",
+            10_000,
+            100..=300_000,
+        ) as u64);
+        let request_timeout =
+            Duration::from_millis(r.bounded("REQUEST_TIMEOUT_MS", 30_000, 100..=600_000) as u64);
         let environment =
             Environment::parse(r.optional("ENVIRONMENT").as_deref()).unwrap_or_else(|why| {
                 r.problem(why);
@@ -312,6 +323,8 @@ impl Config {
         if r.problems.is_empty() {
             Ok(Config {
                 listen_addr,
+                header_read_timeout,
+                request_timeout,
 
                 environment,
                 debug,

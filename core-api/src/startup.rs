@@ -34,6 +34,8 @@ use crate::state::AppState;
 use crate::tms::TmsClient;
 use crate::{api, internal};
 
+mod serve;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -163,6 +165,7 @@ pub async fn build_with_pool(
         metrics,
         deny: Default::default(),
     };
+    crate::services::deny_list::load(&state).await;
     let router = router(state.clone());
     Ok(Application {
         listener,
@@ -183,6 +186,10 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(api::metrics::mark_route))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            serve::request_timeout,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             api::metrics::track_http,
@@ -275,9 +282,8 @@ impl Application {
             self.state.clone(),
             SYNC_PRUNE_INTERVAL,
         ));
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let header_read_timeout = self.state.config.header_read_timeout;
+        serve::serve(self.listener, self.router, header_read_timeout, shutdown).await
     }
 }
 

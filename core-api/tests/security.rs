@@ -299,3 +299,44 @@ async fn a_user_deleted_in_tms_is_refused_at_once(pool: PgPool) {
             .unwrap();
     assert_eq!(stored, 1);
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn slow_headers_and_slow_requests_are_cut_off(pool: PgPool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(pool, |v| {
+        v.insert("HEADER_READ_TIMEOUT_MS".into(), "300".into());
+        v.insert("REQUEST_TIMEOUT_MS".into(), "500".into());
+        v.insert("TMS_TIMEOUT_MS".into(), "5000".into());
+    })
+    .await;
+    // headers that never end: the connection is closed, not held
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /health/live HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "the connection was held past the header-read timeout"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    // a request whose handler waits on a slow TMS: 503 at the request timeout
+    app.tms
+        .controls
+        .set_delay(std::time::Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    app.get("/api/v1/users/carol", "alice")
+        .await
+        .expect_error(503, "SERVICE_UNAVAILABLE");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    app.tms.controls.set_delay(std::time::Duration::ZERO);
+    app.get("/api/v1/users/carol", "alice").await.expect(200);
+}

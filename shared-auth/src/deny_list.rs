@@ -29,6 +29,11 @@ impl DenyList {
         *at = (*at).max(denied_at);
     }
 
+    /// Every entry, as (user, unix seconds of the deletion).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.denied.iter().map(|(user, at)| (user.as_str(), *at))
+    }
+
     pub fn len(&self) -> usize {
         self.denied.len()
     }

@@ -302,3 +302,16 @@ fn development_binds_loopback_by_default() {
         .ip()
         .is_unspecified());
 }
+
+#[test]
+fn server_timeouts_have_defaults_and_bounds() {
+    let c = Config::from_map(&base()).unwrap();
+    assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(c.request_timeout, Duration::from_secs(30));
+    let mut vars = base();
+    vars.insert("HEADER_READ_TIMEOUT_MS".into(), "0".into());
+    vars.insert("REQUEST_TIMEOUT_MS".into(), "soon".into());
+    let err = Config::from_map(&vars).unwrap_err().to_string();
+    assert!(err.contains("HEADER_READ_TIMEOUT_MS"), "{err}");
+    assert!(err.contains("REQUEST_TIMEOUT_MS"), "{err}");
+}

@@ -1,8 +1,8 @@
 //! The users TMS deleted (`shared_auth::deny_list`), refused at once: the
 //! replica that receives `user.deleted` adds the user to its own copy before
-//! it answers, and every replica reloads its copy from Postgres at most
-//! `DENY_LIST_REFRESH_MS` after its last load, on the next request that
-//! needs it. A load that fails keeps the old copy (logged).
+//! it answers, and every replica reloads its copy from Postgres in the
+//! background once it is older than `DENY_LIST_REFRESH_MS` (a request never
+//! waits for it). A load that fails keeps the old copy (logged).
 
 use std::sync::atomic::Ordering;
 
@@ -40,18 +40,38 @@ async fn with_current(state: &AppState, decide: impl FnOnce(&DenyList) -> bool) 
             .compare_exchange(loaded, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
-        match entries(state).await {
-            Ok(users) => {
-                let list =
-                    DenyList::from_entries(users.into_iter().map(|u| (u.tms_user_id, u.denied_at)));
-                if let Ok(mut slot) = state.deny.list.write() {
-                    *slot = list;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "deny list reload failed; keeping the old copy"),
-        }
+        // in the background: a slow or down Postgres must not slow requests
+        let state = state.clone();
+        tokio::spawn(async move { reload(&state).await });
     }
     state.deny.list.read().map(|l| decide(&l)).unwrap_or(false)
+}
+
+/// Loads this replica's copy now (at start, before serving).
+pub async fn load(state: &AppState) {
+    state
+        .deny
+        .loaded_at_ms
+        .store(state.clock.now().timestamp_millis(), Ordering::Relaxed);
+    reload(state).await;
+}
+
+async fn reload(state: &AppState) {
+    match entries(state).await {
+        Ok(users) => {
+            let mut list =
+                DenyList::from_entries(users.into_iter().map(|u| (u.tms_user_id, u.denied_at)));
+            if let Ok(mut slot) = state.deny.list.write() {
+                // a deletion this replica took while the rows were read stays
+                let recent = unix(state.clock.now()).saturating_sub(60);
+                for (user, at) in slot.entries().filter(|(_, at)| *at >= recent) {
+                    list.insert(user.to_string(), at);
+                }
+                *slot = list;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "deny list reload failed; keeping the old copy"),
+    }
 }
 
 /// 401 `TOKEN_REVOKED` when the token's user was deleted after it was issued.
