@@ -85,7 +85,7 @@ index=$(psql "$URL" -Atc "SELECT pg_size_pretty(pg_relation_size('idx_messages_s
 log "$messages messages in ${loaded}s; database $size, search index $index"
 
 # core's statement (repositories/search.rs), with the user and the word from pgbench
-scope="m.conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm WHERE cm.user_id = bench_user(:u))"
+scope="m.conversation_id = ANY(ARRAY(SELECT cm.conversation_id FROM conversation_members cm WHERE cm.user_id = bench_user(:u)))"
 cat > "$WORK/fts.sql" <<SQL
 WITH hits AS (
   SELECT m.id, m.conversation_id, m.seq, m.sender_id AS sender_uuid, m.kind, m.content,

@@ -155,6 +155,27 @@ async fn exactly_the_offline_members_whose_settings_allow_it(pool: PgPool) {
     );
     assert!(events[1].recipients.all.is_empty());
     assert_eq!(gateway.standin.duplicates.load(Ordering::SeqCst), 0);
+
+    // a poll is a message too: its question is the preview
+    settings(&app, "bob", &team, json!({"notification_level": "all"})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/conversations/{team}/polls"),
+            "alice",
+            json!({"question": "Pizza or sushi?", "options": ["pizza", "sushi"]}),
+        )
+        .await;
+    r.expect(201);
+    let events = gateway.standin.wait_for(3).await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].preview.as_deref(), Some("Pizza or sushi?"));
+    assert_eq!(
+        events[2].message_id.to_string(),
+        r.data()["message"]["id"].as_str().unwrap()
+    );
+    assert!(events[2].recipients.mentions.is_empty());
+    // carol and dave are at mentions, erin muted, frank online
+    assert_eq!(recipients(&events[2].recipients.all), [("bob", 3)]);
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]

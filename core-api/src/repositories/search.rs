@@ -15,15 +15,18 @@ pub async fn messages(
 ) -> Result<Vec<SearchRow>, sqlx::Error> {
     // a runtime query: optional filters bound as NULL, a FromRow target. The
     // tsquery is written out where it is used, not in a CTE: the planner then
-    // sees its value and can tell a frequent word from a rare one
+    // sees its value and can tell a frequent word from a rare one. The
+    // caller's conversations are an array, not a join: a bitmap of their
+    // messages can then be ANDed with the GIN bitmap of the word
     sqlx::query_as(
         r#"WITH hits AS (
             SELECT m.id, m.conversation_id, m.seq, m.sender_id AS sender_uuid, m.kind, m.content,
                    m.attachment, m.reply_to_id, m.client_msg_id, m.created_at, m.edited_at,
                    m.deleted_at, m.mentions, m.mentions_all
               FROM messages m
-             WHERE m.conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm
-                                          WHERE cm.user_id = $1)
+             WHERE m.conversation_id = ANY(ARRAY(SELECT cm.conversation_id
+                                                   FROM conversation_members cm
+                                                  WHERE cm.user_id = $1))
                AND ($3::uuid IS NULL OR m.conversation_id = $3)
                AND m.deleted_at IS NULL
                AND m.search_tsv @@ to_tsquery('simple'::regconfig, $2)

@@ -84,6 +84,8 @@ pub async fn create(
         );
         state.fanout.publish(push.notifying_members());
     }
+    // the question is the message text: offline members hear of it like any message
+    state.push.message_created(&message);
     message.reactions = Some(Vec::new());
     Ok(CreatedPoll { poll, message })
 }
