@@ -108,9 +108,10 @@ impl From<MessageRow> for Message {
     fn from(row: MessageRow) -> Self {
         // a system message stores its event as JSON in `content`; the wire
         // carries it as `system`, and `content` as the event in English
-        let system = (row.kind == DbMessageKind::System)
-            .then_some(row.content.as_deref())
-            .flatten()
+        let system = row
+            .content
+            .as_deref()
+            .filter(|_| row.kind == DbMessageKind::System)
             .and_then(|c| serde_json::from_str::<SystemEvent>(c).ok());
         let content = match &system {
             Some(event) => Some(event.describe()),

@@ -350,6 +350,7 @@ mod tests {
         );
         assert_eq!(pass.judge(&rounds, socket(0, None)), SocketCheck::Ping);
         assert_eq!(pass.earliest_deadline, Some(45_000));
+        rounds.sent(25_000);
         let mut later = rounds.pass(cfg(), 47_000);
         assert!(!later.round_due);
         assert_eq!(
