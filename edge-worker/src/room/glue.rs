@@ -188,12 +188,13 @@ impl Room {
             self.shared.conversation_id.set(Some(conversation_id));
             let seq = event.seq;
             let room_event = RoomEvent::of(event, notify);
-            if let Some((ready, at)) = self.shared.with_book(|b| {
+            if let Some((ready, at, holds)) = self.shared.with_book(|b| {
                 let ready = b.publish(seq, room_event, now);
-                (ready, b.next_flush_at())
+                (ready, b.next_flush_at(), b.holds())
             }) {
                 released.extend(ready);
                 flush_at = at;
+                self.shared.counters.borrow_mut().holds = holds;
             }
             self.shared.counters.borrow_mut().events += 1;
         }

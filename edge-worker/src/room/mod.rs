@@ -2,8 +2,10 @@
 //! sockets joined to `conversation:{id}`, and in-order delivery of
 //! `seq`-numbered events, once per gateway. Its cost follows the gateways,
 //! never the sockets or the member count. Only the gateway set is stored;
-//! the order buffer lives in memory (catch-up with `after_seq` covers a Room
-//! that restarted).
+//! the order buffer lives in memory: a Room that starts (or restarts after
+//! eviction) takes the first event's `seq` as where its conversation stands,
+//! so it never holds that event behind a gap of seqs delivered long ago
+//! (catch-up with `after_seq` covers what a restarted Room missed).
 
 pub mod api;
 #[cfg(target_arch = "wasm32")]
@@ -27,14 +29,19 @@ pub const DEFAULT_MAX_HOLD_MS: u64 = 300;
 pub const MAX_HELD_EVENTS: usize = 256;
 /// Most skipped seqs remembered, so one that turns up late is still delivered.
 pub const MAX_SKIPPED_SEQS: usize = 4096;
+/// Seqs just below a starting Room's first event that are still delivered
+/// (late, once) if they turn up: two sends committed together may reach the
+/// edge in either order, and the Room cannot know which came first.
+pub const START_LATE_WINDOW: i64 = 32;
 
 /// In-order delivery keyed by `seq`: ascending, no repeats, gaps held briefly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeqBuffer<T> {
-    /// Highest `seq` delivered; `None` before any. Core numbers each
-    /// conversation from 1 without gaps, so `None` behaves as 0: a first
-    /// event above 1 waits (at most `max_hold_ms`) for lower ones that may
-    /// still be on their way, rather than making them repeats.
+    /// Highest `seq` delivered; `None` before any. A Room starts where its
+    /// first event says the conversation stands: that event goes out at once
+    /// (the seqs below were delivered before this Room existed, or by an
+    /// evicted instance), and the `START_LATE_WINDOW` seqs just below it
+    /// count as skipped, so one still on its way is delivered late, once.
     last_delivered: Option<i64>,
     /// Events waiting for a gap to fill: seq → (held since, event).
     held: BTreeMap<i64, (u64, T)>,
@@ -46,6 +53,9 @@ pub struct SeqBuffer<T> {
     #[serde(default)]
     skipped: BTreeSet<i64>,
     max_hold_ms: u64,
+    /// Events that had to wait behind a gap (the Room's counter of holds).
+    #[serde(default)]
+    holds: u64,
 }
 
 impl<T> Default for SeqBuffer<T> {
@@ -61,7 +71,13 @@ impl<T> SeqBuffer<T> {
             held: BTreeMap::new(),
             skipped: BTreeSet::new(),
             max_hold_ms,
+            holds: 0,
         }
+    }
+
+    /// How many events waited behind a gap so far.
+    pub fn holds(&self) -> u64 {
+        self.holds
     }
 
     pub fn last_delivered(&self) -> Option<i64> {
@@ -76,7 +92,16 @@ impl<T> SeqBuffer<T> {
     /// Repeats (`seq` ≤ last delivered, or already held) are dropped, except
     /// a seq whose gap was skipped: it is delivered late, once.
     pub fn accept(&mut self, seq: i64, event: T, now_ms: u64) -> Vec<(i64, T)> {
-        let last = self.last_delivered.unwrap_or(0);
+        if seq < 1 {
+            return Vec::new(); // core numbers from 1
+        }
+        let Some(last) = self.last_delivered else {
+            // the first event since this Room started: it says where the conversation stands
+            let from = seq.saturating_sub(START_LATE_WINDOW).max(1);
+            self.skipped.extend(from..seq);
+            self.last_delivered = Some(seq);
+            return vec![(seq, event)];
+        };
         if seq <= last {
             return if self.skipped.remove(&seq) {
                 vec![(seq, event)]
@@ -94,6 +119,7 @@ impl<T> SeqBuffer<T> {
             return ready;
         }
         self.held.insert(seq, (now_ms, event));
+        self.holds += 1;
         let mut ready = Vec::new();
         while self.held.len() > MAX_HELD_EVENTS {
             self.skip_gap(&mut ready);
@@ -306,6 +332,11 @@ impl RoomState {
 
     pub fn last_delivered_seq(&self) -> Option<i64> {
         self.order.last_delivered()
+    }
+
+    /// How many `seq` events this Room held behind a gap since it started.
+    pub fn holds(&self) -> u64 {
+        self.order.holds()
     }
 
     /// One delivery item per gateway that holds joined sockets or members to
