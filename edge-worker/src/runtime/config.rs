@@ -20,6 +20,8 @@ pub struct EdgeConfig {
     pub gateway_max_sockets: usize,
     /// Shards per location the Worker tries before refusing an upgrade.
     pub gateway_max_shards: u32,
+    /// Open shards a location's connects are spread over (`GATEWAY_SPREAD_SHARDS`).
+    pub gateway_spread_shards: u32,
     /// Bound on every edge → core call (sockets' sends, joins, receipts, REST).
     pub core_timeout_ms: u64,
     /// Bound on every call from one object to another.
@@ -129,12 +131,25 @@ impl EdgeConfig {
                 &mut problems,
             )
             .min(u64::from(u32::MAX)) as u32,
+            gateway_spread_shards: number(
+                env,
+                "GATEWAY_SPREAD_SHARDS",
+                u64::from(crate::gateway::names::DEFAULT_SPREAD_SHARDS),
+                &mut problems,
+            )
+            .min(u64::from(u32::MAX)) as u32,
             core_timeout_ms: number(env, "CORE_TIMEOUT_MS", 5_000, &mut problems),
             object_timeout_ms: number(env, "OBJECT_TIMEOUT_MS", 5_000, &mut problems),
             allowed_origins,
         };
-        if config.gateway_max_sockets == 0 || config.gateway_max_shards == 0 {
-            problems.push("GATEWAY_MAX_SOCKETS and GATEWAY_MAX_SHARDS must be at least 1".into());
+        if config.gateway_max_sockets == 0
+            || config.gateway_max_shards == 0
+            || config.gateway_spread_shards == 0
+        {
+            problems.push(
+                "GATEWAY_MAX_SOCKETS, GATEWAY_MAX_SHARDS and GATEWAY_SPREAD_SHARDS must be at least 1"
+                    .into(),
+            );
         }
         if let Err(e) = crate::protocol::heartbeat::HeartbeatConfig::new(
             config.ping_interval_ms,
