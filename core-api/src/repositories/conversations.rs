@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use shared_types::limits::DETAIL_MEMBERS;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -220,7 +221,8 @@ pub async fn successor(
     .await
 }
 
-/// One page of the user's conversations, most recent activity first.
+/// One page of the user's conversations, most recent activity first, each
+/// with its first `DETAIL_MEMBERS` member ids and its member count.
 /// `after` is the exclusive `(activity_at, id)` cursor of the previous page.
 pub async fn list_for_user(
     db: impl PgExecutor<'_>,
@@ -237,7 +239,10 @@ pub async fn list_for_user(
                   WHERE m.conversation_id = c.id AND m.seq > cm.last_read_seq
                     AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL) AS unread_count,
                 ARRAY(SELECT u.tms_user_id FROM conversation_members m2 JOIN users u ON u.id = m2.user_id
-                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, u.tms_user_id) AS member_ids,
+                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, m2.user_id
+                       LIMIT $5) AS member_ids,
+                (SELECT count(*) FROM conversation_members m3
+                  WHERE m3.conversation_id = c.id) AS member_count,
                 lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.kind AS lm_kind,
                 lm.content AS lm_content, lm.attachment AS lm_attachment,
                 lm.reply_to_id AS lm_reply_to_id, lm.client_msg_id AS lm_client_msg_id,
@@ -260,6 +265,7 @@ pub async fn list_for_user(
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
     .bind(limit)
+    .bind(DETAIL_MEMBERS as i64)
     .fetch_all(db)
     .await
 }

@@ -3,6 +3,7 @@
 pub mod calls;
 pub mod conversations;
 pub mod files;
+pub mod members;
 pub mod messages;
 pub mod polls;
 pub mod reactions;

@@ -166,6 +166,7 @@ fn examples() -> Vec<(&'static str, Value)> {
                 created_at: at(0),
                 updated_at: at(30),
                 last_message_at: Some(at(30)),
+                member_count: members.len() as i64,
                 members,
             }),
         ),
@@ -184,6 +185,7 @@ fn examples() -> Vec<(&'static str, Value)> {
                     ..message()
                 }),
                 member_ids: vec!["alice".into(), "bob".into()],
+                member_count: 2,
             }),
         ),
         (
