@@ -4,7 +4,7 @@
 // gateway and namespace, which the same delivery reaches, got a later message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { api, clientId, closeAll, connect, conversation, gatewayOf, received, token, until } from "./helpers.mjs";
+import { CORE, api, clientId, closeAll, connect, conversation, gatewayOf, received, token, until } from "./helpers.mjs";
 
 /** A socket of `tok` on `gateway` (connects until one lands there; the others are closed). */
 async function socketOn(gateway, tok, nsp) {
@@ -95,5 +95,26 @@ test("a user online on two gateways gets one copy per socket", async () => {
     await until(() => received(s, "new_message").find((e) => e.id === two.id), `the later message on ${gatewayOf(s)}`);
     assert.equal(received(s, "new_message").filter((e) => e.id === one.id).length, 1, "exactly one copy");
   }
+  closeAll();
+});
+
+/** Core's count of membership questions (its Prometheus counter, by route pattern). */
+async function membershipQuestions() {
+  const text = await (await fetch(`${CORE}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("http_requests_total{") && l.includes('route="/internal/v1/conversations/{id}/membership"'))
+    .reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+}
+
+test("a join makes one origin request", async () => {
+  const [ta, tb] = [await token("alice"), await token("bob")];
+  const g = await conversation(ta, "group", ["bob"]);
+  const b = await connect(tb);
+  const before = await membershipQuestions();
+  assert.equal((await b.emitWithAck("join_conversation", { conversation_id: g })).ok, true);
+  const b2 = await connect(tb);
+  assert.equal((await b2.emitWithAck("join_conversation", { conversation_id: g })).ok, true);
+  assert.equal(await membershipQuestions() - before, 2, "one membership question per join");
   closeAll();
 });

@@ -19,6 +19,7 @@ use shared_types::socket::NS_NOTIFICATIONS;
 use uuid::Uuid;
 
 use crate::gateway::delivery::{Delivered, DeliveryItem, Notify};
+use crate::gateway::join::{EvictedUser, RecentEvictions};
 use crate::protocol::socketio;
 use api::{EdgeEvent, Relay};
 
@@ -232,6 +233,8 @@ pub struct RoomState {
     /// which matters only for a change still on its way at that moment).
     left: BTreeMap<String, u64>,
     order: SeqBuffer<RoomEvent>,
+    /// Users evicted lately (memory only), named to a gateway that subscribes.
+    evictions: RecentEvictions,
 }
 
 impl RoomState {
@@ -241,6 +244,7 @@ impl RoomState {
             gateways,
             left: BTreeMap::new(),
             order: SeqBuffer::new(max_hold_ms),
+            evictions: RecentEvictions::default(),
         }
     }
 
@@ -271,6 +275,15 @@ impl RoomState {
         }
         self.left.insert(gateway.to_owned(), version);
         self.gateways.remove(gateway).is_some()
+    }
+
+    /// The users this Room evicted lately, by age: its answer to a subscription.
+    pub fn recent_evictions(&self, conversation_id: Uuid, now_ms: u64) -> Vec<EvictedUser> {
+        let mut evicted = self.evictions.ages(now_ms);
+        for e in &mut evicted {
+            e.conversation_id = conversation_id;
+        }
+        evicted
     }
 
     pub fn is_subscribed(&self, gateway: &str) -> bool {
@@ -305,6 +318,10 @@ impl RoomState {
     /// repeats dropped; `None` (edits, deletes, removals) pass straight through.
     /// Returns the events to deliver now, in order.
     pub fn publish(&mut self, seq: Option<i64>, event: RoomEvent, now_ms: u64) -> Vec<RoomEvent> {
+        if let Some(user) = &event.evict_user {
+            // one Room is one conversation: its evictions are keyed by user alone
+            self.evictions.record(Uuid::nil(), user, now_ms);
+        }
         match seq {
             None => vec![event],
             Some(seq) => self

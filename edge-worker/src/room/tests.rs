@@ -390,3 +390,24 @@ fn core_s_event_is_framed_once_and_for_notifications_only_when_someone_is_notifi
     );
     assert_eq!(loud.notify, notify);
 }
+
+#[test]
+fn a_room_names_its_recent_evictions_to_a_subscribing_gateway() {
+    let conversation = Uuid::from_u128(1);
+    let mut room = RoomState::new(GatewaySet::new(), 300);
+    let mut removal = event("removed");
+    removal.evict_user = Some("carol".into());
+    // no gateway listed yet: the eviction reaches nobody, but is remembered
+    assert_eq!(room.publish(None, removal, 1_000).len(), 1);
+    room.subscribe("DFW.0", 1);
+    let named = room.recent_evictions(conversation, 1_250);
+    assert_eq!(named.len(), 1);
+    assert_eq!(
+        (
+            named[0].user_id.as_str(),
+            named[0].age_ms,
+            named[0].conversation_id
+        ),
+        ("carol", 250, conversation)
+    );
+}

@@ -36,6 +36,7 @@ use crate::gateway::delivery::Delivery;
 use crate::gateway::dispatch::{ack_frames, Action};
 use crate::gateway::events::Receipt;
 use crate::gateway::index::SocketIndex;
+use crate::gateway::join::RecentEvictions;
 use crate::gateway::names;
 use crate::gateway::presence::PresenceBatch;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
@@ -73,6 +74,8 @@ struct Inner {
     replays: RefCell<ReplayGuard>,
     /// Numbers the subscription changes sent to Rooms.
     subscriptions: RefCell<Subscriptions>,
+    /// Evictions delivered lately, which a join in progress checks.
+    evictions: RefCell<RecentEvictions>,
     alarm_armed: Cell<bool>,
 }
 
@@ -110,6 +113,7 @@ impl DurableObject for Gateway {
             counters: RefCell::new(counters),
             replays: RefCell::new(ReplayGuard::default()),
             subscriptions: RefCell::new(Subscriptions::new(now_ms())),
+            evictions: RefCell::new(RecentEvictions::default()),
             alarm_armed: Cell::new(false),
         });
         Self {
