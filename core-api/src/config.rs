@@ -65,6 +65,10 @@ pub struct Config {
     pub fanout: FanoutSettings,
     /// How long a user with no socket left still counts as online (no flap on reconnect).
     pub presence_grace: Duration,
+    /// Most members a group may have (`MAX_GROUP_MEMBERS`); past it, 422.
+    pub max_group_members: usize,
+    /// Presence is pushed to co-members of DMs and of groups up to this size.
+    pub presence_push_max_members: usize,
     pub allowed_origins: AllowedOrigins,
     /// HMAC secret of `POST /api/v1/webhooks/tms`; unset: the webhook answers 503.
     pub tms_webhook_secret: Option<SecretString>,
@@ -265,6 +269,8 @@ impl Config {
         };
         let presence_grace =
             Duration::from_millis(r.bounded("PRESENCE_GRACE_MS", 5000, 0..=300_000) as u64);
+        let max_group_members = r.bounded("MAX_GROUP_MEMBERS", 100_000, 2..=1_000_000);
+        let presence_push_max_members = r.bounded("PRESENCE_PUSH_MAX_MEMBERS", 100, 0..=10_000);
         let allowed_origins =
             AllowedOrigins::parse(&r.optional("ALLOWED_ORIGINS").unwrap_or_default())
                 .unwrap_or_else(|why| {
@@ -346,6 +352,8 @@ impl Config {
                 edge_fanout_url,
                 fanout,
                 presence_grace,
+                max_group_members,
+                presence_push_max_members,
                 calls,
                 sync_retention,
                 allowed_origins,

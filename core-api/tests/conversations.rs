@@ -433,3 +433,152 @@ async fn slow_tms_during_remove_or_leave_does_not_hold_up_sends(pool: PgPool) {
     .unwrap();
     assert_eq!(members, ["alice", "bob"]);
 }
+
+/// A large group: its detail carries the first 100 members and the count;
+/// the members route pages all of them in join order, each once.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_large_group_is_paged_not_carried_whole(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ids: Vec<String> = (1..=149).map(|n| format!("load-{n:03}")).collect();
+    let created = app
+        .post(
+            "/api/v1/conversations",
+            "alice",
+            json!({"type": "group", "title": "All hands", "member_ids": ids}),
+        )
+        .await;
+    created.expect(201);
+    assert_eq!(created.data()["member_count"], 150);
+    assert_eq!(created.data()["members"].as_array().unwrap().len(), 100);
+    let id = created.data()["id"].as_str().unwrap().to_string();
+    let detail = app
+        .get(&format!("/api/v1/conversations/{id}"), "load-149")
+        .await;
+    detail.expect(200);
+    assert_eq!(detail.data()["member_count"], 150);
+    assert_eq!(detail.data()["members"].as_array().unwrap().len(), 100);
+
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/conversations/{id}/members?limit=40&cursor={c}"),
+            None => format!("/api/v1/conversations/{id}/members?limit=40"),
+        };
+        let page = app.get(&path, "load-001").await;
+        page.expect(200);
+        pages += 1;
+        for m in page.data().as_array().unwrap() {
+            seen.push(m["user_id"].as_str().unwrap().to_string());
+            assert!(m["profile"]["display_name"].is_string(), "{m}");
+        }
+        match page.body["pagination"]["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => {
+                assert_eq!(page.body["pagination"]["has_more"], false);
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(seen.len(), 150);
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 150, "each member once");
+    assert!(seen.contains(&"alice".to_string()));
+    // the detail's members are the first of those pages (one order everywhere)
+    let first: Vec<&str> = detail.data()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        seen[..100].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+
+    // the list of my conversations carries the count and at most 100 ids
+    let mine = app.get("/api/v1/conversations", "load-001").await;
+    mine.expect(200);
+    assert_eq!(mine.data()[0]["member_count"], 150);
+    assert_eq!(mine.data()[0]["member_ids"].as_array().unwrap().len(), 100);
+
+    // only members page; bad cursors and limits are refused
+    app.get(&format!("/api/v1/conversations/{id}/members"), "bob")
+        .await
+        .expect_error(403, "FORBIDDEN");
+    app.get(
+        &format!("/api/v1/conversations/{id}/members?cursor=zz"),
+        "alice",
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+    app.get(
+        &format!("/api/v1/conversations/{id}/members?limit=101"),
+        "alice",
+    )
+    .await
+    .expect_error(422, "VALIDATION_ERROR");
+    app.get(
+        &format!("/api/v1/conversations/{}/members", uuid::Uuid::new_v4()),
+        "alice",
+    )
+    .await
+    .expect_error(404, "NOT_FOUND");
+}
+
+/// `MAX_GROUP_MEMBERS`: a create or an add past it is refused with 422
+/// naming the limit, and nothing is added.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_group_is_bounded_by_max_group_members(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |v| {
+        v.insert("MAX_GROUP_MEMBERS".into(), "3".into());
+    })
+    .await;
+    let too_many = app
+        .post(
+            "/api/v1/conversations",
+            "alice",
+            json!({"type": "group", "title": "T", "member_ids": ["bob", "carol", "dave"]}),
+        )
+        .await;
+    too_many.expect_error(422, "VALIDATION_ERROR");
+    assert!(
+        too_many.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 members"),
+        "{:?}",
+        too_many.body
+    );
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    let add = app
+        .post(
+            &format!("/api/v1/conversations/{group}/members"),
+            "alice",
+            json!({"member_ids": ["dave"]}),
+        )
+        .await;
+    add.expect_error(422, "VALIDATION_ERROR");
+    assert!(add.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("MAX_GROUP_MEMBERS"));
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM conversation_members WHERE conversation_id = $1::uuid",
+    )
+    .bind(&group)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, 3, "nothing added");
+    // re-adding a member already in stays within the limit
+    app.post(
+        &format!("/api/v1/conversations/{group}/members"),
+        "alice",
+        json!({"member_ids": ["bob"]}),
+    )
+    .await
+    .expect(200);
+}

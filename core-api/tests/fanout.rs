@@ -252,9 +252,16 @@ async fn receipts_reach_only_the_senders_gateways(pool: PgPool) {
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn user_events_follow_presence_and_skip_the_offline(pool: PgPool) {
-    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    // one lane: the events leave in the order they were published
+    let (app, edge) = TestApp::spawn_with_edge(pool, |v| {
+        v.insert("FANOUT_LANES".into(), "1".into());
+    })
+    .await;
     // nobody online: the creation is not pushed at all
     let group = app.conversation("alice", "group", &["bob"]).await;
+    // barrier: a message's room event always goes out, after the creation's resolution
+    app.send("alice", &group, "first").await;
+    edge.wait_for("new_message", 1).await;
     app.report("DFW.0", &["alice"], &[]).await;
     app.report("AMS.1", &["carol"], &[]).await;
     app.post(
@@ -338,8 +345,14 @@ async fn a_repeated_delete_is_answered_but_announced_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
 async fn unreadable_presence_drops_only_the_user_part(pool: PgPool) {
-    let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
+    let (app, edge) = TestApp::spawn_with_edge(pool, |v| {
+        v.insert("FANOUT_LANES".into(), "1".into());
+    })
+    .await;
     let dm = app.conversation("alice", "direct", &["bob"]).await;
+    // barrier: the creation was resolved (nobody online) before presence breaks
+    app.send("alice", &dm, "first").await;
+    edge.wait_for("new_message", 1).await;
     app.report("DFW.0", &["alice", "bob"], &[]).await;
     // a key of the wrong type makes the presence pipeline fail, as a Redis error would
     let mut redis = app.state.cache.connection();
@@ -352,9 +365,9 @@ async fn unreadable_presence_drops_only_the_user_part(pool: PgPool) {
     let sent = app.send("alice", &dm, "still delivered to the room").await;
     let path = format!("/api/v1/messages/{}/read", sent["id"].as_str().unwrap());
     app.post(&path, "bob", json!({})).await.expect(200);
-    let pushed = edge.wait_for("new_message", 1).await;
+    let pushed = edge.wait_for("new_message", 2).await;
     assert_eq!(
-        pushed[0]["target"],
+        pushed[1]["target"],
         json!({"kind": "conversation", "conversation_id": dm}),
         "the Room part goes, without notify"
     );

@@ -251,3 +251,41 @@ async fn get_presence_validates_and_needs_a_token(pool: PgPool) {
         .await
         .expect_error(401, "TOKEN_MISSING");
 }
+
+/// Pushed presence only for DMs and groups of at most
+/// `PRESENCE_PUSH_MAX_MEMBERS`: co-members of a larger group only are not
+/// told (the one announcement names exactly who is).
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn presence_is_pushed_only_to_dms_and_small_groups(pool: PgPool) {
+    let (app, edge) = TestApp::spawn_with_edge(pool, |v| {
+        v.insert("PRESENCE_PUSH_MAX_MEMBERS".into(), "2".into());
+    })
+    .await;
+    app.conversation("alice", "direct", &["bob"]).await;
+    app.conversation("alice", "group", &["erin"]).await; // 2 members: pushed
+    app.conversation("alice", "group", &["carol", "dave"]).await; // 3: not pushed
+    app.report("AMS.1", &["bob", "carol", "dave", "erin"], &[])
+        .await;
+    app.report("DFW.0", &["alice"], &[]).await;
+    // (bob's own arrival may be announced to alice too, depending on timing)
+    let mut n = 1;
+    let online = loop {
+        let online = edge.wait_for("user_online", n).await;
+        if online.iter().any(|e| e["data"]["user_id"] == "alice") {
+            break online;
+        }
+        n += 1;
+    };
+    let about_alice: Vec<&Value> = online
+        .iter()
+        .filter(|e| e["data"]["user_id"] == "alice")
+        .collect();
+    assert_eq!(about_alice.len(), 1, "{online:?}");
+    assert_eq!(
+        about_alice[0]["target"],
+        json!({"kind": "gateways", "gateways": [{"gateway": "AMS.1", "user_ids": ["bob", "erin"]}]})
+    );
+    // the large group's members read it instead
+    let p = presence(&app, "alice").await;
+    assert_eq!(p[0]["online"], true);
+}

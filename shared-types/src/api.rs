@@ -85,7 +85,13 @@ pub struct Conversation {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_message_at: Option<DateTime<Utc>>,
+    /// The first members in join order, at most 100 (`DETAIL_MEMBERS`):
+    /// all of them when `member_count` ≤ 100; page the rest with
+    /// `GET /conversations/{id}/members`.
     pub members: Vec<Member>,
+    /// How many members the conversation has.
+    #[serde(default)]
+    pub member_count: i64,
 }
 
 /// One row of "my conversations".
@@ -103,12 +109,17 @@ pub struct ConversationSummary {
     pub updated_at: DateTime<Utc>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub last_message: Option<Message>,
+    /// The first members' ids in join order, at most 100 (all of them when
+    /// `member_count` ≤ 100).
     pub member_ids: Vec<String>,
     /// The caller's settings of it (see `ConversationSettings`).
     pub pinned: bool,
     pub archived: bool,
     pub notification_level: crate::settings::NotificationLevel,
     pub muted_until: Option<DateTime<Utc>>,
+    /// How many members the conversation has.
+    #[serde(default)]
+    pub member_count: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

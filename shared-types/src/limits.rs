@@ -12,6 +12,10 @@ pub const MAX_CLIENT_MSG_ID_LEN: usize = 64;
 pub const MAX_TITLE_CHARS: usize = 120;
 /// Most members a group may be created with in one request.
 pub const MAX_GROUP_MEMBERS_PER_REQUEST: usize = 256;
+/// Members a conversation's detail (and `conversation_updated`) carries at
+/// most, the first in join order; the rest are paged with
+/// `GET /conversations/{id}/members`. Also the most `member_ids` of a summary.
+pub const DETAIL_MEMBERS: usize = 100;
 /// Default and maximum page sizes for cursor pagination.
 pub const DEFAULT_PAGE_LIMIT: u32 = 50;
 pub const MAX_PAGE_LIMIT: u32 = 100;

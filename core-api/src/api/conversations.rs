@@ -1,8 +1,8 @@
 use axum::extract::State;
 use axum::response::Response;
 use shared_types::api::{
-    AddMembers, Conversation, ConversationSummary, CreateConversation, Message, UpdateConversation,
-    UpdateMemberRole,
+    AddMembers, Conversation, ConversationSummary, CreateConversation, Member, Message,
+    UpdateConversation, UpdateMemberRole,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(get_one, rename))
-        .routes(routes!(add_members))
+        .routes(routes!(list_members, add_members))
         .routes(routes!(remove_member, set_role))
         .routes(routes!(leave))
         .routes(routes!(list_messages))
@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, description = "Created", body = Data<Conversation>),
         (status = 200, description = "The DM with that user already existed", body = Data<Conversation>),
-        (status = 422, description = "Bad members or title, or a user TMS does not know (`UNKNOWN_USER`)"),
+        (status = 422, description = "Bad members or title, a user TMS does not know (`UNKNOWN_USER`), or more members than `MAX_GROUP_MEMBERS`"),
     ),
 )]
 async fn create(
@@ -74,7 +74,7 @@ async fn list(
     Ok(super::page(items, pagination))
 }
 
-/// Get a conversation with its members
+/// Get a conversation with its first members and its member count
 #[utoipa::path(
     get, path = "/conversations/{id}", operation_id = "getConversation", tag = "conversations",
     params(("id" = Uuid, Path, description = "Conversation id")),
@@ -125,10 +125,10 @@ async fn rename(
     params(("id" = Uuid, Path, description = "Conversation id")),
     request_body = AddMembers,
     responses(
-        (status = 200, description = "The group with its members", body = Data<Conversation>),
+        (status = 200, description = "The group with its first members and its member count", body = Data<Conversation>),
         (status = 403, description = "Not a member, or not owner/admin"),
         (status = 404, description = "No such conversation"),
-        (status = 422, description = "Bad ids, unknown users, or a DM"),
+        (status = 422, description = "Bad ids, unknown users, a DM, or more members than `MAX_GROUP_MEMBERS` (the message names the limit)"),
     ),
 )]
 async fn add_members(
@@ -140,6 +140,30 @@ async fn add_members(
     Ok(super::ok(
         groups::add_members(&state, &me, id, input).await?,
     ))
+}
+
+/// List a conversation's members
+///
+/// In join order, with profiles; any member may page them. A conversation's
+/// detail carries only its first 100 members and `member_count`.
+#[utoipa::path(
+    get, path = "/conversations/{id}/members", operation_id = "listMembers", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id"), PageQuery),
+    responses(
+        (status = 200, description = "One page", body = Page<Member>),
+        (status = 403, description = "Not a member"),
+        (status = 404, description = "No such conversation"),
+        (status = 422, description = "Bad cursor or limit"),
+    ),
+)]
+async fn list_members(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<Uuid>,
+    Query(page): Query<PageQuery>,
+) -> AppResult<Response> {
+    let (items, pagination) = conversations::members_page(&state, &me, id, &page).await?;
+    Ok(super::page(items, pagination))
 }
 
 /// Remove a member from a group

@@ -24,6 +24,8 @@ fn defaults_apply() {
     assert_eq!(c.fanout.lanes, 32);
     assert_eq!(c.fanout.max_batch, 250);
     assert_eq!(c.presence_grace, Duration::from_millis(5000));
+    assert_eq!(c.max_group_members, 100_000);
+    assert_eq!(c.presence_push_max_members, 100);
     assert_eq!(c.redis_connect_timeout, Duration::from_millis(250));
     assert_eq!(c.redis_response_timeout, Duration::from_millis(1000));
     assert_eq!(c.database_acquire_timeout, Duration::from_millis(2000));

@@ -25,6 +25,13 @@ pub(super) enum Resolve {
     NotifyMembers(Uuid),
     /// `Gateways` target = these users' gateways; dropped if none is online.
     Users(Vec<String>),
+    /// `Gateways` target = the gateways of the conversation's members as they
+    /// are when the lane sends (read from the membership cache then, never
+    /// carried through the queue), and of `also`.
+    Members {
+        conversation_id: Uuid,
+        also: Vec<String>,
+    },
 }
 
 impl Push {
@@ -111,6 +118,38 @@ impl Push {
             },
             resolve: Resolve::Users(users),
         }
+    }
+}
+
+impl Push {
+    /// To every socket of the conversation's members, resolved when the lane
+    /// sends; on the conversation's lane, in order with its room events.
+    pub fn to_members(
+        conversation_id: Uuid,
+        namespace: &str,
+        event: &str,
+        data: serde_json::Value,
+    ) -> Self {
+        let mut push = Self::to_users(
+            conversation_id.to_string(),
+            Vec::new(),
+            namespace,
+            event,
+            data,
+        );
+        push.resolve = Resolve::Members {
+            conversation_id,
+            also: Vec::new(),
+        };
+        push
+    }
+
+    /// Also to `user` (e.g. a member just removed, who hears of it too).
+    pub fn also_to(mut self, user: &str) -> Self {
+        if let Resolve::Members { also, .. } = &mut self.resolve {
+            also.push(user.to_owned());
+        }
+        self
     }
 }
 

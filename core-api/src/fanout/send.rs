@@ -65,24 +65,29 @@ impl Sender {
     async fn resolve(&self, batch: Vec<Push>) -> Vec<FanoutEvent> {
         let mut members: HashMap<Uuid, Option<Vec<String>>> = HashMap::new();
         for push in &batch {
-            if let Resolve::NotifyMembers(id) = &push.resolve {
-                if members.contains_key(id) {
-                    continue;
-                }
-                let read = tokio::time::timeout(self.timeout, self.targets.members(*id)).await;
-                let list = match read {
-                    Ok(Ok(list)) => Some(list),
-                    Ok(Err(e)) => {
-                        tracing::error!(conversation_id = %id, error = %e, "members unavailable for notify");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::error!(conversation_id = %id, "members read timed out for notify");
-                        None
-                    }
-                };
-                members.insert(*id, list);
+            let id = match &push.resolve {
+                Resolve::NotifyMembers(id) => id,
+                Resolve::Members {
+                    conversation_id, ..
+                } => conversation_id,
+                _ => continue,
+            };
+            if members.contains_key(id) {
+                continue;
             }
+            let read = tokio::time::timeout(self.timeout, self.targets.members(*id)).await;
+            let list = match read {
+                Ok(Ok(list)) => Some(list),
+                Ok(Err(e)) => {
+                    tracing::error!(conversation_id = %id, error = %e, "members unavailable for notify");
+                    None
+                }
+                Err(_) => {
+                    tracing::error!(conversation_id = %id, "members read timed out for notify");
+                    None
+                }
+            };
+            members.insert(*id, list);
         }
         let mut wanted: HashSet<&str> = HashSet::new();
         for push in &batch {
@@ -93,6 +98,15 @@ impl Sender {
                     }
                 }
                 Resolve::Users(users) => wanted.extend(users.iter().map(String::as_str)),
+                Resolve::Members {
+                    conversation_id,
+                    also,
+                } => {
+                    if let Some(Some(list)) = members.get(conversation_id) {
+                        wanted.extend(list.iter().map(String::as_str));
+                    }
+                    wanted.extend(also.iter().map(String::as_str));
+                }
                 Resolve::Nothing => {}
             }
         }
@@ -130,6 +144,22 @@ impl Sender {
                         // the Room still gets the event; only the notify part is lost
                         _ => self.unresolved(),
                     }
+                }
+                Resolve::Members {
+                    conversation_id,
+                    also,
+                } => {
+                    let (Some(Some(list)), Some(g)) = (members.get(&conversation_id), &gateways)
+                    else {
+                        self.unresolved();
+                        continue;
+                    };
+                    let users: Vec<String> = list.iter().cloned().chain(also).collect();
+                    let grouped = by_gateway(&users, g);
+                    if grouped.is_empty() {
+                        continue;
+                    }
+                    event.target = FanoutTarget::Gateways { gateways: grouped };
                 }
                 Resolve::Users(users) => {
                     let Some(g) = &gateways else {

@@ -95,7 +95,8 @@ impl ConversationRow {
         self.kind.into()
     }
 
-    pub fn into_conversation(self, members: Vec<Member>) -> Conversation {
+    /// `members`: the first ones in join order; `member_count`: all of them.
+    pub fn into_conversation(self, members: Vec<Member>, member_count: i64) -> Conversation {
         Conversation {
             kind: self.kind.into(),
             id: self.id,
@@ -106,6 +107,7 @@ impl ConversationRow {
             updated_at: self.updated_at,
             last_message_at: self.last_message_at,
             members,
+            member_count,
         }
     }
 }
@@ -127,6 +129,7 @@ pub struct SummaryRow {
     pub archived: bool,
     pub notification_level: crate::models::settings::DbNotificationLevel,
     pub muted_until: Option<DateTime<Utc>>,
+    pub member_count: i64,
     #[sqlx(flatten)]
     pub last_message: crate::models::message::LastMessageColumns,
 }

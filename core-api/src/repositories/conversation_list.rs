@@ -2,13 +2,15 @@
 //! their unread counts, last message and the caller's settings of each.
 
 use chrono::{DateTime, Utc};
+use shared_types::limits::DETAIL_MEMBERS;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::models::conversation::SummaryRow;
 
 /// One page of the user's conversations: pinned first, then most recent
-/// activity first; archived ones only `with_archived`. `after` is the
+/// activity first; archived ones only `with_archived`. Each carries its
+/// first `DETAIL_MEMBERS` member ids and its member count. `after` is the
 /// exclusive `(pinned, activity_at, id)` cursor of the previous page.
 pub async fn list_for_user(
     db: impl PgExecutor<'_>,
@@ -30,7 +32,10 @@ pub async fn list_for_user(
                     AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL
                     AND (m.mentions_all OR me.tms_user_id = ANY(m.mentions))) AS unread_mention_count,
                 ARRAY(SELECT u.tms_user_id FROM conversation_members m2 JOIN users u ON u.id = m2.user_id
-                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, u.tms_user_id) AS member_ids,
+                       WHERE m2.conversation_id = c.id ORDER BY m2.joined_at, m2.user_id
+                       LIMIT $7) AS member_ids,
+                (SELECT count(*) FROM conversation_members m3
+                  WHERE m3.conversation_id = c.id) AS member_count,
                 cm.pinned, cm.archived, cm.notification_level, cm.muted_until,
                 lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.kind AS lm_kind,
                 lm.content AS lm_content, lm.attachment AS lm_attachment,
@@ -62,6 +67,7 @@ pub async fn list_for_user(
     .bind(limit)
     .bind(with_archived)
     .bind(after.map(|a| i32::from(a.0)))
+    .bind(DETAIL_MEMBERS as i64)
     .fetch_all(db)
     .await
 }

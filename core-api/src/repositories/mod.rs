@@ -5,6 +5,7 @@ pub mod conversation_list;
 pub mod conversations;
 pub mod denied_users;
 pub mod files;
+pub mod members;
 pub mod messages;
 pub mod polls;
 pub mod push;

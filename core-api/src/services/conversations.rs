@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use shared_types::api::{Conversation, ConversationSummary, ConversationType, CreateConversation};
+use shared_types::api::{
+    Conversation, ConversationSummary, ConversationType, CreateConversation, Member,
+};
 use shared_types::limits;
 use shared_types::socket::{server_events, MemberRemoved, NS_MESSAGING, NS_NOTIFICATIONS};
 use shared_types::Pagination;
@@ -13,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
 use crate::models::conversation::{ConversationRow, DbMemberRole, MemberRow};
 use crate::models::AuthUser;
-use crate::repositories::{conversations as repo, users as users_repo};
+use crate::repositories::{conversations as repo, members as members_repo, users as users_repo};
 use crate::services::pagination::{self, PageQuery};
 use crate::services::{files, membership, users};
 use crate::state::AppState;
@@ -93,6 +95,7 @@ async fn create_group(
     title: &str,
     others: &[String],
 ) -> AppResult<Created> {
+    check_group_size(state, others.len() as i64 + 1)?;
     users::require_known(state, others).await?;
     let mut tx = state.db.begin().await?;
     let id = repo::insert_group(&mut tx, title, me.user_id).await?;
@@ -178,6 +181,7 @@ pub async fn list_mine(
             archived: r.archived,
             notification_level: r.notification_level.into(),
             muted_until: r.muted_until,
+            member_count: r.member_count,
         })
         .collect();
     Ok((
@@ -189,34 +193,42 @@ pub async fn list_mine(
     ))
 }
 
-/// The conversation with its members and their profiles (one batch lookup).
+/// The conversation with its first members and their profiles (one batch
+/// lookup), and its member count.
 pub(super) async fn load(state: &AppState, id: Uuid) -> AppResult<Conversation> {
     let rows = read_in(&mut *state.db.acquire().await?, id).await?;
     Ok(with_profiles(state, rows).await)
 }
 
-/// The conversation's row and members, without profiles: what a change reads
-/// inside its transaction, so that TMS is asked only after the commit.
+/// The conversation's row, first `DETAIL_MEMBERS` members and member count,
+/// without profiles: what a change reads inside its transaction, so that TMS
+/// is asked only after the commit.
 pub(super) async fn read_in(
     conn: &mut sqlx::PgConnection,
     id: Uuid,
-) -> AppResult<(ConversationRow, Vec<MemberRow>)> {
+) -> AppResult<(ConversationRow, Vec<MemberRow>, i64)> {
     let row = repo::get(&mut *conn, id)
         .await?
         .ok_or_else(|| AppError::not_found("conversation"))?;
-    let members = repo::members(&mut *conn, id).await?;
-    Ok((row, members))
+    let members = members_repo::page(&mut *conn, id, None, limits::DETAIL_MEMBERS as i64).await?;
+    let count = members_repo::count(&mut *conn, id).await?;
+    Ok((row, members, count))
 }
 
 /// Adds the members' profiles; never call it while holding a lock (TMS may be slow).
 pub(super) async fn with_profiles(
     state: &AppState,
-    (row, members): (ConversationRow, Vec<MemberRow>),
+    (row, members, count): (ConversationRow, Vec<MemberRow>, i64),
 ) -> Conversation {
+    row.into_conversation(member_profiles(state, members).await, count)
+}
+
+/// Members with their profiles (one batch lookup); a TMS outage leaves them out.
+async fn member_profiles(state: &AppState, members: Vec<MemberRow>) -> Vec<Member> {
     let ids: Vec<String> = members.iter().map(|m| m.tms_user_id.clone()).collect();
     // profiles are decoration: a TMS outage must not hide the conversation
     let profiles: HashMap<_, _> = users::profiles(state, &ids).await.unwrap_or_default();
-    let members = members
+    members
         .into_iter()
         .map(|m| {
             let profile = profiles.get(&m.tms_user_id).cloned();
@@ -224,8 +236,40 @@ pub(super) async fn with_profiles(
             member.profile = profile;
             member
         })
-        .collect();
-    row.into_conversation(members)
+        .collect()
+}
+
+/// One page of a conversation's members in join order, for a member.
+pub async fn members_page(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+    page: &PageQuery,
+) -> AppResult<(Vec<Member>, Pagination)> {
+    let limit = page.limit()?;
+    let after = page
+        .cursor
+        .as_deref()
+        .map(pagination::decode_time_id)
+        .transpose()?;
+    membership::require_member(state, id, me).await?;
+    let mut rows = members_repo::page(&state.db, id, after, limit + 1).await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if has_more {
+        rows.last()
+            .map(|r| pagination::encode_time_id(r.joined_at, r.user_id))
+    } else {
+        None
+    };
+    let items = member_profiles(state, rows).await;
+    Ok((
+        items,
+        Pagination {
+            next_cursor,
+            has_more,
+        },
+    ))
 }
 
 pub(super) fn notify(state: &AppState, conversation: &Conversation, event: &str) {
@@ -252,22 +296,18 @@ pub(super) fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
     );
 }
 
-/// To every member's sockets on `/notifications`, resolved from presence when
-/// sent; on the conversation's lane, so it stays in order with its room events.
+/// To every member's sockets on `/notifications`: the members and their
+/// gateways are resolved when the lane sends (the event never carries the
+/// member list); on the conversation's lane, so it stays in order with its
+/// room events.
 pub(super) fn publish(
     state: &AppState,
     conversation: &Conversation,
     event: &str,
     data: serde_json::Value,
 ) {
-    let ids = conversation
-        .members
-        .iter()
-        .map(|m| m.user_id.clone())
-        .collect();
-    state.fanout.publish(Push::to_users(
-        conversation.id.to_string(),
-        ids,
+    state.fanout.publish(Push::to_members(
+        conversation.id,
         NS_NOTIFICATIONS,
         event,
         data,
@@ -285,6 +325,17 @@ pub(super) fn normalize_member_ids(ids: &[String], me: &str) -> AppResult<Vec<St
         }
     }
     Ok(out)
+}
+
+/// 422 past `MAX_GROUP_MEMBERS` (the change's transaction then rolls back).
+pub(super) fn check_group_size(state: &AppState, members: i64) -> AppResult<()> {
+    let max = state.config.max_group_members;
+    if members > max as i64 {
+        return Err(AppError::validation(format!(
+            "a group has at most {max} members (MAX_GROUP_MEMBERS)"
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn validate_title(title: Option<&str>) -> AppResult<String> {

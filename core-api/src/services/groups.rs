@@ -4,18 +4,20 @@
 //! target's role, the next owner) holds until commit.
 
 use shared_types::api::{AddMembers, Conversation, MemberRole};
-use shared_types::socket::{server_events, MemberRemoved, MembersAdded};
+use shared_types::socket::{server_events, MemberRemoved, MembersAdded, NS_NOTIFICATIONS};
 use shared_types::sync::SystemEvent;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::conversations::{
-    evict_from_room, load, normalize_member_ids, notify, publish, read_in, with_profiles,
+    check_group_size, evict_from_room, load, normalize_member_ids, notify, publish, read_in,
+    with_profiles,
 };
 use crate::error::{AppError, AppResult};
+use crate::fanout::Push;
 use crate::models::conversation::{DbConversationKind, DbMemberRole, MemberRow};
 use crate::models::AuthUser;
-use crate::repositories::{conversations as repo, users as users_repo};
+use crate::repositories::{conversations as repo, members as members_repo, users as users_repo};
 use crate::services::{membership, system_messages, users};
 use crate::state::AppState;
 
@@ -67,6 +69,8 @@ pub async fn add_members(
     let (mut tx, _) = begin_admin_change(state, me, id).await?;
     let local = users_repo::ensure_many(&mut tx, &new_ids).await?;
     let added = repo::add_members(&mut tx, id, &local, DbMemberRole::Member).await?;
+    // counted under the group's lock: concurrent adds cannot both pass
+    check_group_size(state, members_repo::count(&mut *tx, id).await?)?;
     repo::touch(&mut *tx, id).await?;
     // `ensure_many` keeps the order of `new_ids`; report only the rows added
     let added_tms: Vec<&String> = new_ids
@@ -202,20 +206,24 @@ pub async fn set_role(
     Ok(conversation)
 }
 
-/// After a removal commits: the cache forgets, every member as it was before
-/// (the removed one included) hears `member_removed`, and the Room drops the
-/// removed user's sessions.
+/// After a removal commits: the cache forgets, every member (and the removed
+/// one) hears `member_removed` with only the removed id, and the Room drops
+/// the removed user's sessions.
 async fn announce_removal(state: &AppState, before: &Conversation, removed: &str) {
     membership::invalidate(state, before.id).await;
-    publish(
-        state,
-        before,
-        server_events::MEMBER_REMOVED,
-        serde_json::to_value(MemberRemoved {
-            conversation_id: before.id,
-            user_id: removed.to_owned(),
-        })
-        .unwrap_or_default(),
+    // the members as they are when the lane sends, and the removed one
+    state.fanout.publish(
+        Push::to_members(
+            before.id,
+            NS_NOTIFICATIONS,
+            server_events::MEMBER_REMOVED,
+            serde_json::to_value(MemberRemoved {
+                conversation_id: before.id,
+                user_id: removed.to_owned(),
+            })
+            .unwrap_or_default(),
+        )
+        .also_to(removed),
     );
     evict_from_room(state, before.id, removed);
 }

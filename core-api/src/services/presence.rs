@@ -17,7 +17,7 @@ use shared_types::socket::{server_events, PresenceChanged, NS_MESSAGING};
 use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
-use crate::repositories::conversations as repo;
+use crate::repositories::members as members_repo;
 use crate::state::AppState;
 
 /// TTL of `presence:{id}`, refreshed on every report that sets an entry.
@@ -268,8 +268,11 @@ async fn confirm_offline(state: &AppState, users: Vec<String>, since_ms: i64) {
     }
 }
 
-/// Tells the online users who share a conversation with each subject; one query
-/// for every subject's co-members, presence resolved in the push lane.
+/// Tells the online users who share a DM or a small group (at most
+/// `PRESENCE_PUSH_MAX_MEMBERS` members) with each subject; one query for every
+/// subject's audience, presence resolved in the push lane. Members of larger
+/// groups read presence (`GET /presence`) instead: a login wave into a large
+/// group then costs O(sockets), not O(sockets × members).
 async fn announce(
     state: &AppState,
     event: &str,
@@ -279,7 +282,8 @@ async fn announce(
     if !state.fanout.is_enabled() {
         return;
     }
-    let pairs = match repo::co_members(&state.db, subjects).await {
+    let max = state.config.presence_push_max_members as i64;
+    let pairs = match members_repo::presence_audience(&state.db, subjects, max).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, event, "co-members unavailable, presence not announced");

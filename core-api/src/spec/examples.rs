@@ -169,6 +169,7 @@ fn examples() -> Vec<(&'static str, Value)> {
                 created_at: at(0),
                 updated_at: at(30),
                 last_message_at: Some(at(30)),
+                member_count: members.len() as i64,
                 members,
             }),
         ),
@@ -192,6 +193,7 @@ fn examples() -> Vec<(&'static str, Value)> {
                 archived: false,
                 notification_level: shared_types::settings::NotificationLevel::Mentions,
                 muted_until: None,
+                member_count: 2,
             }),
         ),
         (

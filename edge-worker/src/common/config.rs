@@ -25,6 +25,8 @@ pub struct EdgeConfig {
     pub gateway_max_sockets: usize,
     /// Shards per location the Worker tries before refusing an upgrade.
     pub gateway_max_shards: u32,
+    /// Open shards a location's connects are spread over (`GATEWAY_SPREAD_SHARDS`).
+    pub gateway_spread_shards: u32,
     /// Bound on every edge → core call (sockets' sends, joins, receipts, REST).
     pub core_timeout_ms: u64,
     /// Bound on every call from one object to another.
@@ -149,6 +151,12 @@ impl EdgeConfig {
                     u64::from(crate::gateway::names::DEFAULT_MAX_SHARDS),
                 )
                 .min(u64::from(u32::MAX)) as u32,
+            gateway_spread_shards: b
+                .number(
+                    "GATEWAY_SPREAD_SHARDS",
+                    u64::from(crate::gateway::names::DEFAULT_SPREAD_SHARDS),
+                )
+                .min(u64::from(u32::MAX)) as u32,
             core_timeout_ms: b.number("CORE_TIMEOUT_MS", 5_000),
             object_timeout_ms: b.number("OBJECT_TIMEOUT_MS", 5_000),
             allowed_origins,
@@ -176,8 +184,14 @@ impl EdgeConfig {
         if config.max_sockets_per_user == 0 {
             problems.push("MAX_SOCKETS_PER_USER: must be at least 1".into());
         }
-        if config.gateway_max_sockets == 0 || config.gateway_max_shards == 0 {
-            problems.push("GATEWAY_MAX_SOCKETS and GATEWAY_MAX_SHARDS must be at least 1".into());
+        if config.gateway_max_sockets == 0
+            || config.gateway_max_shards == 0
+            || config.gateway_spread_shards == 0
+        {
+            problems.push(
+                "GATEWAY_MAX_SOCKETS, GATEWAY_MAX_SHARDS and GATEWAY_SPREAD_SHARDS must be at least 1"
+                    .into(),
+            );
         }
         if let Err(e) = crate::protocol::heartbeat::HeartbeatConfig::new(
             config.ping_interval_ms,

@@ -29,6 +29,9 @@ pub struct ObjectCounters {
     pub send_batches: u64,
     #[serde(default)]
     pub sends: u64,
+    /// `seq` events held behind a gap (rooms): none after a start or an eviction.
+    #[serde(default)]
+    pub holds: u64,
 }
 
 /// Body of `POST /internal/v1/stats`.
@@ -111,7 +114,7 @@ mod tests {
                 "event": "edge_counters", "object": "gateway", "name": "local.0",
                 "instance": "i1", "requests": 7, "alarms": 0, "storage_writes": 0,
                 "ws_messages": 0, "sockets": 3, "frames_sent": 12, "events": 0,
-                "send_batches": 2, "sends": 9
+                "send_batches": 2, "sends": 9, "holds": 0
             })
         );
     }

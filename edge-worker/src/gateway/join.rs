@@ -2,14 +2,20 @@
 //! state machine the glue drives: each call takes what the last step found
 //! and returns the next step.
 //!
-//! The order: ask core, join here (subscribing this gateway at the Room if
-//! it is its first socket in the room), then ask core again. A removal that
-//! commits between the first answer and the join sends its eviction to a
-//! Room that may not list this gateway yet, so only the second answer (core
-//! invalidates before it fans out) catches it; the join is then taken back.
-//! A Room that does not take the subscription also takes the join back: the
-//! socket would miss the room's events.
+//! The order: ask core (the one origin round trip), join here, subscribe
+//! this gateway at the Room if it is its first socket in the room. A removal
+//! that commits after core's answer sends its eviction through the Room: if
+//! the Room listed this gateway, the gateway saw the eviction (before or
+//! after the join here); if not, the Room's answer to the subscription names
+//! the users it evicted lately. Both are remembered for
+//! `EVICTION_MEMORY_MS` (`RecentEvictions`); a join whose user was evicted
+//! since it asked core is taken back. A Room that does not take the
+//! subscription also takes the join back: the socket would miss the room's
+//! events.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use shared_types::internal::Membership;
 use shared_types::socket::Ack;
 use shared_types::ErrorCode;
@@ -28,7 +34,9 @@ pub enum JoinStep {
     /// frames (`None`: the socket is gone or closed) to `on_joined`.
     JoinHere,
     /// Act on the index transitions of that change (subscribe at the Room)
-    /// and pass whether the Room took them to `on_subscribed`.
+    /// and pass whether the Room took them, and whether the user was evicted
+    /// from the conversation since `Join::started_at` (`RecentEvictions`, the
+    /// gateway's and the Room's answer), to `on_subscribed`.
     Subscribe,
     /// Take the join back (`SessionState::on_evicted`, acting on its
     /// transitions), then call `on_left`.
@@ -41,10 +49,9 @@ pub enum JoinStep {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
-    FirstAnswer,
+    Asking,
     Joining,
     Subscribing,
-    SecondAnswer,
     Leaving,
     Done,
 }
@@ -55,7 +62,9 @@ pub struct Join {
     ack: Option<AckHandle>,
     conversation_id: Uuid,
     stage: Stage,
-    /// The frames confirming the join, sent once core confirmed it twice.
+    /// When the join asked core (ms): an eviction since then takes it back.
+    started_at: u64,
+    /// The frames confirming the join, sent once the Room took it.
     confirmed: Vec<String>,
     /// Why the join is being taken back.
     refusal: Option<Ack>,
@@ -71,11 +80,12 @@ pub fn room_unavailable() -> Ack {
 
 impl Join {
     /// A join the session asked for (`Action::JoinConversation`), and its first step.
-    pub fn start(ack: Option<AckHandle>, conversation_id: Uuid) -> (Self, JoinStep) {
+    pub fn start(ack: Option<AckHandle>, conversation_id: Uuid, now_ms: u64) -> (Self, JoinStep) {
         let join = Self {
             ack,
             conversation_id,
-            stage: Stage::FirstAnswer,
+            stage: Stage::Asking,
+            started_at: now_ms,
             confirmed: Vec::new(),
             refusal: None,
         };
@@ -88,6 +98,11 @@ impl Join {
 
     pub fn conversation_id(&self) -> Uuid {
         self.conversation_id
+    }
+
+    /// When the join asked core.
+    pub fn started_at(&self) -> u64 {
+        self.started_at
     }
 
     /// Core's route for the user's membership (the user goes in the signed header).
@@ -106,13 +121,8 @@ impl Join {
             Err(error) => Some(error),
         };
         match (self.stage, refusal) {
-            (Stage::FirstAnswer, None) => self.next(Stage::Joining, JoinStep::JoinHere),
-            (Stage::FirstAnswer, Some(refusal)) => self.reply(&refusal),
-            (Stage::SecondAnswer, None) => {
-                let frames = std::mem::take(&mut self.confirmed);
-                self.next(Stage::Done, JoinStep::Reply(frames))
-            }
-            (Stage::SecondAnswer, Some(refusal)) => self.leave(refusal),
+            (Stage::Asking, None) => self.next(Stage::Joining, JoinStep::JoinHere),
+            (Stage::Asking, Some(refusal)) => self.reply(&refusal),
             _ => self.out_of_order(),
         }
     }
@@ -129,11 +139,17 @@ impl Join {
         }
     }
 
-    /// Whether the Room took the subscription (true when none was needed).
-    pub fn on_subscribed(&mut self, room_took_it: bool) -> JoinStep {
-        match (self.stage, room_took_it) {
-            (Stage::Subscribing, true) => self.next(Stage::SecondAnswer, JoinStep::AskCore),
-            (Stage::Subscribing, false) => self.leave(room_unavailable()),
+    /// Whether the Room took the subscription (true when none was needed),
+    /// and whether the user was evicted from the conversation since the join
+    /// asked core.
+    pub fn on_subscribed(&mut self, room_took_it: bool, evicted_since: bool) -> JoinStep {
+        match (self.stage, room_took_it, evicted_since) {
+            (Stage::Subscribing, _, true) => self.leave(not_a_member()),
+            (Stage::Subscribing, true, false) => {
+                let frames = std::mem::take(&mut self.confirmed);
+                self.next(Stage::Done, JoinStep::Reply(frames))
+            }
+            (Stage::Subscribing, false, false) => self.leave(room_unavailable()),
             _ => self.out_of_order(),
         }
     }
@@ -166,6 +182,76 @@ impl Join {
     fn out_of_order(&mut self) -> JoinStep {
         self.next(Stage::Done, JoinStep::Stop)
     }
+}
+
+/// How long a gateway and a Room remember an eviction: far longer than a
+/// join takes (core's and the objects' timeouts are seconds).
+pub const EVICTION_MEMORY_MS: u64 = 60_000;
+/// Most evictions remembered; beyond, the oldest are forgotten.
+pub const MAX_REMEMBERED_EVICTIONS: usize = 1024;
+
+/// A user the Room evicted `age_ms` before it answered a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvictedUser {
+    pub conversation_id: Uuid,
+    pub user_id: String,
+    pub age_ms: u64,
+}
+
+/// Evictions seen lately (by a gateway in its deliveries, by a Room in
+/// core's events), in memory: a join in progress keeps its objects awake.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecentEvictions {
+    at: BTreeMap<(Uuid, String), u64>,
+}
+
+impl RecentEvictions {
+    pub fn record(&mut self, conversation_id: Uuid, user_id: &str, now_ms: u64) {
+        self.at
+            .retain(|_, at| now_ms.saturating_sub(*at) < EVICTION_MEMORY_MS);
+        self.at
+            .insert((conversation_id, user_id.to_owned()), now_ms);
+        while self.at.len() > MAX_REMEMBERED_EVICTIONS {
+            let oldest = self
+                .at
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(k, _)| k.clone());
+            if let Some(key) = oldest {
+                self.at.remove(&key);
+            }
+        }
+    }
+
+    /// Whether `user_id` was evicted from the conversation at or after `since_ms`.
+    pub fn since(&self, conversation_id: Uuid, user_id: &str, since_ms: u64) -> bool {
+        self.at
+            .get(&(conversation_id, user_id.to_owned()))
+            .is_some_and(|at| *at >= since_ms)
+    }
+
+    /// The evictions of the last `EVICTION_MEMORY_MS`, by age (a Room's
+    /// answer to a subscription: ages, so no two objects' clocks are compared).
+    pub fn ages(&self, now_ms: u64) -> Vec<EvictedUser> {
+        self.at
+            .iter()
+            .map(|((conversation_id, user_id), at)| EvictedUser {
+                conversation_id: *conversation_id,
+                user_id: user_id.clone(),
+                age_ms: now_ms.saturating_sub(*at),
+            })
+            .filter(|e| e.age_ms < EVICTION_MEMORY_MS)
+            .collect()
+    }
+}
+
+/// Whether a Room's answer names `user_id` as evicted since the join asked
+/// core: `elapsed_ms` ago on the gateway's clock. An eviction after the
+/// question is at most `elapsed_ms` old when the answer arrives.
+pub fn evicted_in_answer(answer: &[EvictedUser], user_id: &str, elapsed_ms: u64) -> bool {
+    answer
+        .iter()
+        .any(|e| e.user_id == user_id && e.age_ms <= elapsed_ms)
 }
 
 #[cfg(test)]

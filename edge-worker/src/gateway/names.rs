@@ -1,8 +1,11 @@
 //! Where a socket lands: gateway objects are named by location and shard
 //! (`{colo}.{n}`), and a socket's Engine.IO session id starts with its
 //! gateway's name, so anything holding the id can find the object again.
-//! The Worker fills shards in order (fewer gateways per room means cheaper
-//! fan-out) and remembers, per isolate, the first shard that had room.
+//! The Worker spreads connects over the first `GATEWAY_SPREAD_SHARDS` open
+//! shards of its location, starting at a random one (a reconnect storm after
+//! a deploy does not land on one object), then tries the others in order:
+//! filling low shards first keeps the gateways per room few, which keeps
+//! fan-out cheap. It remembers, per isolate, which shards refused lately.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +14,9 @@ use std::collections::BTreeMap;
 pub const DEFAULT_MAX_SOCKETS: usize = 2_000;
 /// Shards tried per location before the upgrade is refused (`GATEWAY_MAX_SHARDS`).
 pub const DEFAULT_MAX_SHARDS: u32 = 64;
-/// After this long the Worker tries the low shards again (sockets leave).
+/// Open shards a location's connects are spread over by default (`GATEWAY_SPREAD_SHARDS`).
+pub const DEFAULT_SPREAD_SHARDS: u32 = 4;
+/// After this long the Worker tries a shard that refused again (sockets leave).
 pub const HINT_TTL_MS: u64 = 60_000;
 /// Location used when the runtime names none (local development).
 pub const LOCAL: &str = "local";
@@ -51,26 +56,43 @@ pub fn gateway_of_session(session_id: &str) -> Option<&str> {
     well_formed.then_some(gateway)
 }
 
-/// Per isolate: the first shard of each location that last had room.
+/// Per isolate: the shards of each location that refused a socket lately.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShardHint {
-    first_open: BTreeMap<String, (u32, u64)>,
+    full: BTreeMap<String, BTreeMap<u32, u64>>,
 }
 
 impl ShardHint {
-    /// The shards to try, in order.
-    pub fn order(&self, location: &str, max_shards: u32, now_ms: u64) -> std::ops::Range<u32> {
-        let start = match self.first_open.get(location) {
-            Some((shard, at)) if now_ms.saturating_sub(*at) < HINT_TTL_MS => *shard,
-            _ => 0,
+    /// The shards to try, in order: the open ones (not refused within
+    /// `HINT_TTL_MS`), the first `spread` of them rotated to start at
+    /// `pick % spread` (a random number per connect), then the rest in order.
+    /// Empty when every shard refused lately: the upgrade is refused at once.
+    pub fn order(
+        &self,
+        location: &str,
+        max_shards: u32,
+        spread: u32,
+        now_ms: u64,
+        pick: u32,
+    ) -> Vec<u32> {
+        let full = self.full.get(location);
+        let refused = |shard: &u32| {
+            full.and_then(|f| f.get(shard))
+                .is_some_and(|at| now_ms.saturating_sub(*at) < HINT_TTL_MS)
         };
-        start.min(max_shards)..max_shards
+        let mut open: Vec<u32> = (0..max_shards).filter(|s| !refused(s)).collect();
+        let width = (spread.max(1) as usize).min(open.len());
+        if width > 0 {
+            open[..width].rotate_left(pick as usize % width);
+        }
+        open
     }
 
-    /// `shard` refused a socket: start after it next time.
+    /// `shard` refused a socket: skip it for `HINT_TTL_MS`.
     pub fn full(&mut self, location: &str, shard: u32, now_ms: u64) {
-        self.first_open
-            .insert(location.to_owned(), (shard.saturating_add(1), now_ms));
+        let full = self.full.entry(location.to_owned()).or_default();
+        full.retain(|_, at| now_ms.saturating_sub(*at) < HINT_TTL_MS);
+        full.insert(shard, now_ms);
     }
 }
 
@@ -107,17 +129,52 @@ mod tests {
     }
 
     #[test]
-    fn shards_fill_in_order_and_the_hint_expires() {
+    fn shards_fill_in_order_without_spread_and_the_hint_expires() {
         let mut hint = ShardHint::default();
-        assert_eq!(hint.order("DFW", 4, 0), 0..4);
+        assert_eq!(hint.order("DFW", 4, 1, 0, 7), [0, 1, 2, 3]);
         hint.full("DFW", 0, 1_000);
-        assert_eq!(hint.order("DFW", 4, 2_000), 1..4);
-        assert_eq!(hint.order("AMS", 4, 2_000), 0..4, "per location");
-        assert_eq!(hint.order("DFW", 4, 1_000 + HINT_TTL_MS), 0..4);
-        hint.full("DFW", 3, 5_000);
-        assert!(
-            hint.order("DFW", 4, 5_001).is_empty(),
-            "every shard is full"
+        assert_eq!(hint.order("DFW", 4, 1, 2_000, 7), [1, 2, 3]);
+        assert_eq!(
+            hint.order("AMS", 4, 1, 2_000, 7),
+            [0, 1, 2, 3],
+            "per location"
         );
+        assert_eq!(
+            hint.order("DFW", 4, 1, 1_000 + HINT_TTL_MS, 7),
+            [0, 1, 2, 3]
+        );
+        for shard in 0..4 {
+            hint.full("DFW", shard, 5_000);
+        }
+        assert!(
+            hint.order("DFW", 4, 1, 5_001, 0).is_empty(),
+            "every shard is full: refused without asking any"
+        );
+    }
+
+    #[test]
+    fn a_connect_storm_spreads_over_the_open_shards() {
+        let mut hint = ShardHint::default();
+        hint.full("DFW", 1, 0);
+        // 4,000 connects with uniform picks: the first try of each is one of
+        // the first 4 open shards (0, 2, 3, 4), each taking a quarter
+        let mut first = BTreeMap::new();
+        for pick in 0..4_000u32 {
+            let order = hint.order("DFW", 64, 4, 10, pick);
+            assert_eq!(order.len(), 63, "every open shard is still tried");
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 63, "each once");
+            *first.entry(order[0]).or_insert(0u32) += 1;
+            assert_eq!(&order[4..6], &[5, 6], "then the others in order");
+        }
+        assert_eq!(
+            first,
+            BTreeMap::from([(0, 1_000), (2, 1_000), (3, 1_000), (4, 1_000)])
+        );
+        // fewer open shards than the spread: spread over those
+        assert_eq!(hint.order("DFW", 2, 4, 10, 3), [0]);
+        assert_eq!(hint.order("AMS", 2, 4, 10, 3), [1, 0]);
     }
 }

@@ -3,11 +3,16 @@
 //! flight, and cancel out when core never learnt of them. A full list of the
 //! users here goes out every `FULL_REPORT_INTERVAL_MS`, so core's
 //! `presence:{id}` (TTL 300 s) stays fresh without a write per socket.
+//! The time of the last full list is kept in the object's storage
+//! (`LAST_FULL_REPORT_KEY`), so the cadence survives hibernation: a woken
+//! gateway reads it back before deciding.
 
 use std::collections::BTreeMap;
 
 /// How often the full list of present users is reported.
 pub const FULL_REPORT_INTERVAL_MS: u64 = 120_000;
+/// The storage key holding the time (ms) of the last full report.
+pub const LAST_FULL_REPORT_KEY: &str = "presence_full_at";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
@@ -27,6 +32,8 @@ pub struct PresenceBatch {
     pending: BTreeMap<String, Change>,
     in_flight: bool,
     last_full_at: Option<u64>,
+    /// Whether `last_full_at` was read back from storage since the object woke.
+    last_full_known: bool,
 }
 
 impl PresenceBatch {
@@ -83,7 +90,20 @@ impl PresenceBatch {
         }
     }
 
-    /// Whether the full list is due at `now_ms`; records it as sent when so.
+    /// Whether the stored time of the last full report must be read before
+    /// `full_report_due` (true once per wake-up: memory starts empty).
+    pub fn needs_stored_last_full(&self) -> bool {
+        !self.last_full_known
+    }
+
+    /// The time of the last full report as stored (`None`: never stored).
+    pub fn restore_last_full(&mut self, stored_ms: Option<u64>) {
+        self.last_full_known = true;
+        self.last_full_at = self.last_full_at.max(stored_ms);
+    }
+
+    /// Whether the full list is due at `now_ms`; records it as sent when so
+    /// (the caller then stores `now_ms` under `LAST_FULL_REPORT_KEY`).
     pub fn full_report_due(&mut self, now_ms: u64) -> bool {
         let due = self
             .last_full_at
@@ -148,5 +168,26 @@ mod tests {
         assert!(b.full_report_due(1_000));
         assert!(!b.full_report_due(1_000 + FULL_REPORT_INTERVAL_MS - 1));
         assert!(b.full_report_due(1_000 + FULL_REPORT_INTERVAL_MS));
+    }
+
+    #[test]
+    fn the_cadence_survives_hibernation_through_the_stored_time() {
+        // a gateway reports, hibernates and wakes at the next ping round
+        let mut before = PresenceBatch::default();
+        assert!(before.needs_stored_last_full());
+        before.restore_last_full(None);
+        assert!(before.full_report_due(1_000), "never reported: due at once");
+        let stored = Some(1_000);
+        // memory is gone after hibernation: a new batch, the stored time read back
+        let mut woken = PresenceBatch::default();
+        assert!(woken.needs_stored_last_full());
+        woken.restore_last_full(stored);
+        assert!(!woken.needs_stored_last_full(), "read once per wake-up");
+        assert!(
+            !woken.full_report_due(1_000 + 25_000),
+            "one ping interval later: not due again"
+        );
+        assert!(!woken.full_report_due(1_000 + FULL_REPORT_INTERVAL_MS - 1));
+        assert!(woken.full_report_due(1_000 + FULL_REPORT_INTERVAL_MS));
     }
 }

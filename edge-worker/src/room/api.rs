@@ -8,6 +8,7 @@ use shared_types::internal::FanoutEvent;
 use uuid::Uuid;
 
 use crate::gateway::delivery::DeliveryItem;
+use crate::gateway::join::EvictedUser;
 
 /// A gateway's first socket joined a conversation (`subscribed: true`) or
 /// its last one left. `version` increases with every change of that
@@ -17,6 +18,13 @@ pub struct Subscription {
     pub conversation_id: Uuid,
     pub gateway: String,
     pub version: u64,
+}
+
+/// The Room's answer to a subscription: the users it evicted lately, by
+/// age, so a join in progress on that gateway can take itself back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribeAnswer {
+    pub evicted: Vec<EvictedUser>,
 }
 
 /// A typing frame from a gateway (which wrote it to its own sockets) for the

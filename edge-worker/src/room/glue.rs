@@ -12,7 +12,7 @@ use shared_types::internal::FanoutTarget;
 use uuid::Uuid;
 use worker::{durable_object, Date, Delay, DurableObject, Env, Request, Response, State, Storage};
 
-use super::api::{Publish, Relay, Subscription};
+use super::api::{Publish, Relay, SubscribeAnswer, Subscription};
 use super::{GatewaySet, RoomEvent, RoomState};
 use crate::common::queues::OrderedQueues;
 use crate::common::replay_guard::ReplayGuard;
@@ -88,20 +88,22 @@ impl DurableObject for Room {
                 let s: Subscription = http::request_json(&mut req).await?;
                 self.shared.conversation_id.set(Some(s.conversation_id));
                 let subscribe = path == "/subscribe";
-                let changed = self
+                let now = now_ms();
+                let (changed, evicted) = self
                     .shared
                     .with_book(|b| {
                         if subscribe {
-                            b.subscribe(&s.gateway, s.version)
+                            let changed = b.subscribe(&s.gateway, s.version);
+                            (changed, b.recent_evictions(s.conversation_id, now))
                         } else {
-                            b.unsubscribe(&s.gateway, s.version)
+                            (b.unsubscribe(&s.gateway, s.version), Vec::new())
                         }
                     })
-                    .unwrap_or(false);
+                    .unwrap_or_default();
                 if changed {
                     self.shared.save().await?;
                 }
-                Response::ok("ok")
+                Response::from_json(&SubscribeAnswer { evicted })
             }
             "/relay" => {
                 let relay: Relay = http::request_json(&mut req).await?;
@@ -188,12 +190,13 @@ impl Room {
             self.shared.conversation_id.set(Some(conversation_id));
             let (seq, after_seq) = (event.seq, event.after_seq);
             let room_event = RoomEvent::of(event, notify);
-            if let Some((ready, at)) = self.shared.with_book(|b| {
+            if let Some((ready, at, holds)) = self.shared.with_book(|b| {
                 let ready = b.publish_ordered(seq, after_seq, room_event, now);
-                (ready, b.next_flush_at())
+                (ready, b.next_flush_at(), b.holds())
             }) {
                 released.extend(ready);
                 flush_at = at;
+                self.shared.counters.borrow_mut().holds = holds;
             }
             self.shared.counters.borrow_mut().events += 1;
         }

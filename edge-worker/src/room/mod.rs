@@ -2,8 +2,10 @@
 //! sockets joined to `conversation:{id}`, and in-order delivery of
 //! `seq`-numbered events, once per gateway. Its cost follows the gateways,
 //! never the sockets or the member count. Only the gateway set is stored;
-//! the order buffer lives in memory (catch-up with `after_seq` covers a Room
-//! that restarted).
+//! the order buffer lives in memory: a Room that starts (or restarts after
+//! eviction) takes the first event's `seq` as where its conversation stands,
+//! so it never holds that event behind a gap of seqs delivered long ago
+//! (catch-up with `after_seq` covers what a restarted Room missed).
 
 pub mod api;
 #[cfg(target_arch = "wasm32")]
@@ -17,6 +19,7 @@ use shared_types::socket::NS_NOTIFICATIONS;
 use uuid::Uuid;
 
 use crate::gateway::delivery::{Delivered, DeliveryItem, Notify};
+use crate::gateway::join::{EvictedUser, RecentEvictions};
 use crate::protocol::socketio;
 use api::{EdgeEvent, Relay};
 
@@ -27,14 +30,19 @@ pub const DEFAULT_MAX_HOLD_MS: u64 = 300;
 pub const MAX_HELD_EVENTS: usize = 256;
 /// Most skipped seqs remembered, so one that turns up late is still delivered.
 pub const MAX_SKIPPED_SEQS: usize = 4096;
+/// Seqs just below a starting Room's first event that are still delivered
+/// (late, once) if they turn up: two sends committed together may reach the
+/// edge in either order, and the Room cannot know which came first.
+pub const START_LATE_WINDOW: i64 = 32;
 
 /// In-order delivery keyed by `seq`: ascending, no repeats, gaps held briefly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeqBuffer<T> {
-    /// Highest `seq` delivered; `None` before any. Core numbers each
-    /// conversation from 1 without gaps, so `None` behaves as 0: a first
-    /// event above 1 waits (at most `max_hold_ms`) for lower ones that may
-    /// still be on their way, rather than making them repeats.
+    /// Highest `seq` delivered; `None` before any. A Room starts where its
+    /// first event says the conversation stands: that event goes out at once
+    /// (the seqs below were delivered before this Room existed, or by an
+    /// evicted instance), and the `START_LATE_WINDOW` seqs just below it
+    /// count as skipped, so one still on its way is delivered late, once.
     last_delivered: Option<i64>,
     /// Events waiting for a gap to fill: seq → (held since, event).
     held: BTreeMap<i64, (u64, T)>,
@@ -52,6 +60,9 @@ pub struct SeqBuffer<T> {
     #[serde(default = "BTreeMap::new")]
     waiting: BTreeMap<i64, Vec<(u64, T)>>,
     max_hold_ms: u64,
+    /// Events that had to wait behind a gap (the Room's counter of holds).
+    #[serde(default)]
+    holds: u64,
 }
 
 impl<T> Default for SeqBuffer<T> {
@@ -68,7 +79,13 @@ impl<T> SeqBuffer<T> {
             skipped: BTreeSet::new(),
             waiting: BTreeMap::new(),
             max_hold_ms,
+            holds: 0,
         }
+    }
+
+    /// How many events waited behind a gap so far.
+    pub fn holds(&self) -> u64 {
+        self.holds
     }
 
     pub fn last_delivered(&self) -> Option<i64> {
@@ -128,7 +145,16 @@ impl<T> SeqBuffer<T> {
     }
 
     fn accept_seq(&mut self, seq: i64, event: T, now_ms: u64) -> Vec<(i64, T)> {
-        let last = self.last_delivered.unwrap_or(0);
+        if seq < 1 {
+            return Vec::new(); // core numbers from 1
+        }
+        let Some(last) = self.last_delivered else {
+            // the first event since this Room started: it says where the conversation stands
+            let from = seq.saturating_sub(START_LATE_WINDOW).max(1);
+            self.skipped.extend(from..seq);
+            self.last_delivered = Some(seq);
+            return vec![(seq, event)];
+        };
         if seq <= last {
             return if self.skipped.remove(&seq) {
                 vec![(seq, event)]
@@ -146,6 +172,7 @@ impl<T> SeqBuffer<T> {
             return ready;
         }
         self.held.insert(seq, (now_ms, event));
+        self.holds += 1;
         let mut ready = Vec::new();
         while self.held.len() > MAX_HELD_EVENTS {
             self.skip_gap(&mut ready);
@@ -282,6 +309,8 @@ pub struct RoomState {
     /// which matters only for a change still on its way at that moment).
     left: BTreeMap<String, u64>,
     order: SeqBuffer<RoomEvent>,
+    /// Users evicted lately (memory only), named to a gateway that subscribes.
+    evictions: RecentEvictions,
 }
 
 impl RoomState {
@@ -291,6 +320,7 @@ impl RoomState {
             gateways,
             left: BTreeMap::new(),
             order: SeqBuffer::new(max_hold_ms),
+            evictions: RecentEvictions::default(),
         }
     }
 
@@ -321,6 +351,15 @@ impl RoomState {
         }
         self.left.insert(gateway.to_owned(), version);
         self.gateways.remove(gateway).is_some()
+    }
+
+    /// The users this Room evicted lately, by age: its answer to a subscription.
+    pub fn recent_evictions(&self, conversation_id: Uuid, now_ms: u64) -> Vec<EvictedUser> {
+        let mut evicted = self.evictions.ages(now_ms);
+        for e in &mut evicted {
+            e.conversation_id = conversation_id;
+        }
+        evicted
     }
 
     pub fn is_subscribed(&self, gateway: &str) -> bool {
@@ -376,6 +415,10 @@ impl RoomState {
         event: RoomEvent,
         now_ms: u64,
     ) -> Vec<RoomEvent> {
+        if let Some(user) = &event.evict_user {
+            // one Room is one conversation: its evictions are keyed by user alone
+            self.evictions.record(Uuid::nil(), user, now_ms);
+        }
         if let (None, Some(after)) = (seq, after_seq) {
             return self
                 .order
@@ -411,6 +454,11 @@ impl RoomState {
 
     pub fn last_delivered_seq(&self) -> Option<i64> {
         self.order.last_delivered()
+    }
+
+    /// How many `seq` events this Room held behind a gap since it started.
+    pub fn holds(&self) -> u64 {
+        self.order.holds()
     }
 
     /// One delivery item per gateway that holds joined sockets or members to

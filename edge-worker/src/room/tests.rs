@@ -9,21 +9,52 @@ fn buf() -> SeqBuffer<()> {
 }
 
 #[test]
-fn a_new_room_starts_at_seq_1() {
+fn a_new_room_starts_where_its_first_event_says_without_a_hold() {
     let mut b = buf();
     assert_eq!(seqs(b.accept(1, (), 0)), [1]);
-    // seq 2 overtook seq 1 on its way to a new room: it waits for 1, which
-    // must not become a repeat
-    let mut b = buf();
-    assert!(b.accept(2, (), 0).is_empty());
-    assert_eq!(seqs(b.accept(1, (), 10)), [1, 2]);
-    // a room opened mid-conversation: its first event waits once, at most the hold time
+    // a room started (or evicted and restarted) mid-conversation: its first
+    // event goes out at once, and the next one in order, with no hold
     let mut c = buf();
-    assert!(c.accept(41, (), 0).is_empty());
-    assert_eq!(c.next_flush_at(), Some(300));
-    assert_eq!(seqs(c.flush_due(300)), [41]);
+    assert_eq!(seqs(c.accept(41, (), 0)), [41]);
     assert_eq!(c.last_delivered(), Some(41));
-    assert_eq!(seqs(c.accept(42, (), 301)), [42]);
+    assert_eq!(c.next_flush_at(), None);
+    assert_eq!(seqs(c.accept(42, (), 1)), [42]);
+    assert_eq!(c.holds(), 0, "nothing waited behind a gap");
+    // seq 2 overtook seq 1 on its way to a new room: both are delivered,
+    // 1 late and once
+    let mut d = buf();
+    assert_eq!(seqs(d.accept(2, (), 0)), [2]);
+    assert_eq!(seqs(d.accept(1, (), 10)), [1]);
+    assert!(d.accept(1, (), 11).is_empty(), "a second copy is a repeat");
+    assert_eq!(d.holds(), 0);
+}
+
+#[test]
+fn only_the_seqs_just_below_a_start_are_taken_late() {
+    let mut b = buf();
+    b.accept(1000, (), 0);
+    assert_eq!(seqs(b.accept(1000 - START_LATE_WINDOW, (), 1)), [968]);
+    assert!(b.accept(1000 - START_LATE_WINDOW - 1, (), 1).is_empty());
+}
+
+#[test]
+fn a_room_evicted_between_two_messages_delivers_the_second_without_a_hold() {
+    // the Room object: messages 1..=5, then eviction (its memory is gone)
+    let mut before = RoomState::new(gateways(&["DFW.0"]), 300);
+    for seq in 1..=5 {
+        assert_eq!(before.publish(Some(seq), event("m"), seq as u64).len(), 1);
+    }
+    // a new instance loads the stored gateway set only, and takes message 6
+    let mut after = RoomState::new(before.gateways().clone(), 300);
+    let released = after.publish(Some(6), event("six"), 20_000);
+    assert_eq!(frames(released), ["six"]);
+    assert_eq!(after.next_flush_at(), None, "nothing waits for a flush");
+    assert_eq!(
+        frames(after.publish(Some(7), event("seven"), 20_001)),
+        ["seven"]
+    );
+    assert_eq!(after.holds(), 0, "the Room's own counter: no hold");
+    assert_eq!(after.last_delivered_seq(), Some(7));
 }
 
 #[test]
@@ -48,6 +79,7 @@ fn a_seq_skipped_behind_a_gap_is_delivered_late_once() {
     let mut b = buf();
     b.accept(1, (), 0);
     assert!(b.accept(3, (), 10).is_empty());
+    assert_eq!(b.holds(), 1);
     assert_eq!(seqs(b.flush_due(310)), [3], "2 given up on");
     // 2 turns up after all: delivered, out of order, not dropped
     assert_eq!(seqs(b.accept(2, (), 400)), [2]);
@@ -106,21 +138,20 @@ fn an_overdue_item_behind_a_fresh_gap_releases_everything_before_it() {
 #[test]
 fn held_events_are_bounded() {
     let mut b = buf();
-    b.accept(0, (), 0);
+    b.accept(1, (), 0);
     let mut released = Vec::new();
-    for seq in 2..(MAX_HELD_EVENTS as i64 + 3) {
+    for seq in 3..(MAX_HELD_EVENTS as i64 + 4) {
         released.extend(seqs(b.accept(seq, (), 0)));
     }
     assert!(b.held_len() <= MAX_HELD_EVENTS);
-    assert_eq!(released.first(), Some(&2), "the gap at 1 was given up on");
+    assert_eq!(released.first(), Some(&3), "the gap at 2 was given up on");
     assert!(released.windows(2).all(|w| w[0] < w[1]));
 }
 
 #[test]
 fn extreme_seqs_do_not_overflow() {
     let mut b = buf();
-    assert!(b.accept(i64::MAX, (), 0).is_empty());
-    assert_eq!(seqs(b.flush_due(300)), [i64::MAX]);
+    assert_eq!(seqs(b.accept(i64::MAX, (), 0)), [i64::MAX]);
     assert!(b.accept(i64::MAX, (), 0).is_empty());
     // core numbers from 1: nothing at or below 0 is ever delivered
     let mut c = buf();
@@ -419,5 +450,26 @@ fn an_event_whose_message_never_comes_goes_out_when_its_hold_ends() {
     assert_eq!(
         frames(room.publish(Some(2), event("m2"), 402)),
         ["m2", "m3", "edit m3"]
+    );
+}
+
+#[test]
+fn a_room_names_its_recent_evictions_to_a_subscribing_gateway() {
+    let conversation = Uuid::from_u128(1);
+    let mut room = RoomState::new(GatewaySet::new(), 300);
+    let mut removal = event("removed");
+    removal.evict_user = Some("carol".into());
+    // no gateway listed yet: the eviction reaches nobody, but is remembered
+    assert_eq!(room.publish(None, removal, 1_000).len(), 1);
+    room.subscribe("DFW.0", 1);
+    let named = room.recent_evictions(conversation, 1_250);
+    assert_eq!(named.len(), 1);
+    assert_eq!(
+        (
+            named[0].user_id.as_str(),
+            named[0].age_ms,
+            named[0].conversation_id
+        ),
+        ("carol", 250, conversation)
     );
 }

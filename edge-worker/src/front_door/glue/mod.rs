@@ -109,8 +109,8 @@ fn with_headers(resp: Response, extra: &[(&'static str, String)]) -> worker::Res
 }
 
 /// `/socket.io/?EIO=4&transport=websocket`: hands the socket to a gateway
-/// of this location, filling shards in order; a full one answers 503 and the
-/// next shard is tried. The token arrives later, in the CONNECT packet, so
+/// of this location, spread over its first open shards (`names::ShardHint`);
+/// a full one answers 503 and the next shard is tried. The token arrives later, in the CONNECT packet, so
 /// the gateway is chosen by place, not by user.
 async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result<Response> {
     let url = req.url()?;
@@ -129,7 +129,16 @@ async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result
     }
     let location = names::location(colo(&req).as_deref());
     let now = Date::now().as_millis();
-    let shards = SHARD_HINT.with(|h| h.borrow().order(&location, config.gateway_max_shards, now));
+    let pick = uuid::Uuid::new_v4().as_u128() as u32;
+    let shards = SHARD_HINT.with(|h| {
+        h.borrow().order(
+            &location,
+            config.gateway_max_shards,
+            config.gateway_spread_shards,
+            now,
+            pick,
+        )
+    });
     for shard in shards {
         let gateway = names::gateway_name(&location, shard);
         let mut target = format!(

@@ -6,7 +6,7 @@ use worker::Response;
 
 use super::sockets::send_js;
 use super::{now_ms, Gateway};
-use crate::gateway::delivery::{Delivery, DeliveryRun};
+use crate::gateway::delivery::{Delivery, DeliveryItem, DeliveryRun};
 
 impl Gateway {
     /// Frames from a Room or from core (through the Worker) for local sockets.
@@ -17,6 +17,19 @@ impl Gateway {
             return Response::error("replayed", 401);
         };
         for item in &delivery.items {
+            if let DeliveryItem::Room {
+                conversation_id,
+                evict_user: Some(user),
+                ..
+            } = item
+            {
+                // a join of this user in progress takes itself back
+                let now = now_ms();
+                self.inner
+                    .evictions
+                    .borrow_mut()
+                    .record(*conversation_id, user, now);
+            }
             let plan = self.index().plan(item);
             // the frames of one item are mostly the same one: convert it once
             {

@@ -44,12 +44,7 @@ impl Gateway {
         for (ws, reason) in dead.iter() {
             self.shut(ws, 1000, reason).await?;
         }
-        if self.inner.presence.borrow_mut().full_report_due(now) {
-            let present = self.index().users();
-            if !present.is_empty() {
-                self.inner.report_present(present).await;
-            }
-        }
+        self.full_presence_report(now).await?;
         let mut counters = self.inner.counters.borrow().clone();
         counters.sockets = (sockets.len() - dead.len()) as u64;
         worker::console_log!("{}", stats::log_line("gateway", &self.name(), &counters));

@@ -6,15 +6,15 @@ use shared_types::socket::Ack;
 use uuid::Uuid;
 use worker::{Method, WebSocket};
 
-use super::Gateway;
+use super::{now_ms, Gateway};
 use crate::gateway::dispatch::AckHandle;
 use crate::gateway::index::Transitions;
-use crate::gateway::join::{Join, JoinStep};
+use crate::gateway::join::{evicted_in_answer, Join, JoinStep};
 use crate::runtime::core_client::{self, CoreError};
 
 impl Gateway {
-    /// Runs a `join_conversation` (`gateway::join`: ask core, join here,
-    /// subscribe, ask again, take it back on a refusal).
+    /// Runs a `join_conversation` (`gateway::join`: ask core once, join
+    /// here, subscribe, take it back on a refusal or a recent eviction).
     pub(super) async fn join(
         &self,
         ws: &WebSocket,
@@ -22,7 +22,7 @@ impl Gateway {
         user_id: &str,
         conversation_id: Uuid,
     ) -> worker::Result<()> {
-        let (mut join, mut step) = Join::start(ack, conversation_id);
+        let (mut join, mut step) = Join::start(ack, conversation_id, now_ms());
         let mut transitions = Transitions::default();
         loop {
             step = match step {
@@ -39,7 +39,16 @@ impl Gateway {
                     }))
                 }
                 JoinStep::Subscribe => {
-                    join.on_subscribed(self.apply(std::mem::take(&mut transitions)).await)
+                    let t = std::mem::take(&mut transitions);
+                    let (took, named) = self.apply_for_join(t).await;
+                    let since = join.started_at();
+                    let evicted =
+                        self.inner
+                            .evictions
+                            .borrow()
+                            .since(conversation_id, user_id, since)
+                            || evicted_in_answer(&named, user_id, now_ms().saturating_sub(since));
+                    join.on_subscribed(took, evicted)
                 }
                 JoinStep::Leave => {
                     if let Some((_, t)) = self.update(ws, |s| s.on_evicted(conversation_id))? {

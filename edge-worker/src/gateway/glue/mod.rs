@@ -38,6 +38,7 @@ use crate::gateway::delivery::Delivery;
 use crate::gateway::dispatch::{ack_frames, Action};
 use crate::gateway::events::Receipt;
 use crate::gateway::index::SocketIndex;
+use crate::gateway::join::RecentEvictions;
 use crate::gateway::names;
 use crate::gateway::presence::PresenceBatch;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
@@ -74,6 +75,8 @@ struct Inner {
     replays: RefCell<ReplayGuard>,
     /// Numbers the subscription changes sent to Rooms.
     subscriptions: RefCell<Subscriptions>,
+    /// Evictions delivered lately, which a join in progress checks.
+    evictions: RefCell<RecentEvictions>,
     alarm_armed: Cell<bool>,
     /// When the armed alarm fires (unix ms), while `alarm_armed`.
     alarm_at: Cell<u64>,
@@ -113,6 +116,7 @@ impl DurableObject for Gateway {
             counters: RefCell::new(counters),
             replays: RefCell::new(ReplayGuard::default()),
             subscriptions: RefCell::new(Subscriptions::new(now_ms())),
+            evictions: RefCell::new(RecentEvictions::default()),
             alarm_armed: Cell::new(false),
             alarm_at: Cell::new(0),
         });

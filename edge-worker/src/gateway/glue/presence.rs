@@ -4,8 +4,8 @@
 use shared_types::internal::PresenceReport;
 use worker::Method;
 
-use super::Inner;
-use crate::gateway::presence::Report;
+use super::{Gateway, Inner};
+use crate::gateway::presence::{Report, LAST_FULL_REPORT_KEY};
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::core_client::{self, CoreError};
 
@@ -54,6 +54,31 @@ impl Inner {
         if let Err(e) = post_presence(&config, &body).await {
             worker::console_warn!("presence refresh failed: {}", e.message);
         }
+    }
+}
+
+impl Gateway {
+    /// At a ping round: the full list when due. The time of the last one is
+    /// read back from storage once per wake-up, so hibernation keeps the cadence.
+    pub(super) async fn full_presence_report(&self, now: u64) -> worker::Result<()> {
+        if self.inner.presence.borrow().needs_stored_last_full() {
+            let stored: Option<u64> = self
+                .state
+                .storage()
+                .get(LAST_FULL_REPORT_KEY)
+                .await
+                .unwrap_or(None);
+            self.inner.presence.borrow_mut().restore_last_full(stored);
+        }
+        if !self.inner.presence.borrow_mut().full_report_due(now) {
+            return Ok(());
+        }
+        let present = self.index().users();
+        if !present.is_empty() {
+            self.inner.report_present(present).await;
+        }
+        self.inner.counters.borrow_mut().storage_writes += 1;
+        self.state.storage().put(LAST_FULL_REPORT_KEY, now).await
     }
 }
 

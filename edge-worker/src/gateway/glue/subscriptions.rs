@@ -9,12 +9,20 @@ use uuid::Uuid;
 
 use super::Gateway;
 use crate::gateway::index::Transitions;
+use crate::gateway::join::EvictedUser;
 use crate::gateway::subscriptions::{taken, SubscriptionChange};
+use crate::room::api::SubscribeAnswer;
 use crate::runtime::{http, objects};
 
 impl Gateway {
     /// Returns whether the Rooms took every subscription (a join waits on it).
     pub(super) async fn apply(&self, t: Transitions) -> bool {
+        self.apply_for_join(t).await.0
+    }
+
+    /// As `apply`, with the evictions the Rooms named in their answers to
+    /// the subscriptions (a join checks them).
+    pub(super) async fn apply_for_join(&self, t: Transitions) -> (bool, Vec<EvictedUser>) {
         self.report_presence(&t);
         let changes = self
             .inner
@@ -22,13 +30,15 @@ impl Gateway {
             .borrow_mut()
             .changes(&self.name(), &t);
         let mut ok = true;
+        let mut evicted = Vec::new();
         for change in &changes {
-            let took = self.tell_room(change).await;
+            let (took, named) = self.tell_room(change).await;
             if change.subscribes() {
                 ok &= took;
             }
+            evicted.extend(named);
         }
-        ok
+        (ok, evicted)
     }
 
     pub(super) fn report_presence(&self, t: &Transitions) {
@@ -57,17 +67,32 @@ impl Gateway {
                 .subscriptions
                 .borrow_mut()
                 .change(&self.name(), conversation_id, true);
-        self.tell_room(&change).await
+        self.tell_room(&change).await.0
     }
 
-    /// Sends one change to its Room. Returns whether the Room took it.
-    async fn tell_room(&self, change: &SubscriptionChange) -> bool {
+    /// Sends one change to its Room. Returns whether the Room took it, and
+    /// (for a subscription) the users it evicted lately; an answer without
+    /// that list counts as not taken, so no join misses an eviction.
+    async fn tell_room(&self, change: &SubscriptionChange) -> (bool, Vec<EvictedUser>) {
         let timeout = self.config().map(|c| c.object_timeout_ms).unwrap_or(5_000);
         let result = match objects::room(&self.inner.env, &change.body.conversation_id) {
             Ok(stub) => http::post_json(&stub, change.path, &change.body, timeout).await,
             Err(e) => Err(e),
         };
+        let mut evicted = Vec::new();
         let status = match result {
+            Ok(mut resp) if resp.status_code() == 200 && change.subscribes() => {
+                match resp.json::<SubscribeAnswer>().await {
+                    Ok(answer) => {
+                        evicted = answer.evicted;
+                        Some(200)
+                    }
+                    Err(e) => {
+                        worker::console_warn!("room {} answer unreadable: {e}", change.path);
+                        None
+                    }
+                }
+            }
             Ok(resp) => Some(resp.status_code()),
             Err(e) => {
                 worker::console_warn!("room {} failed: {e}", change.path);
@@ -78,6 +103,6 @@ impl Gateway {
         if let (false, Some(status)) = (took, status) {
             worker::console_warn!("room {} answered {status}", change.path);
         }
-        took
+        (took, evicted)
     }
 }
