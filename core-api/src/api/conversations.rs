@@ -13,6 +13,7 @@ use crate::extract::{Json, Path, Query};
 use crate::models::AuthUser;
 use crate::services::conversations::ListQuery as ListConversations;
 use crate::services::messages::{self, ListQuery};
+use crate::services::pagination::PageQuery;
 use crate::services::{conversations, decorate, groups};
 use crate::spec::{Data, Page};
 use crate::state::AppState;
