@@ -334,6 +334,8 @@ async fn a_history_page_and_a_send_touch_one_partition(pool: PgPool) {
         "NULL".into(),
         "NULL".into(),
         "'cm-explain'".into(),
+        "'{}'::text[]".into(), // mentions
+        "false".into(),        // mentions_all
     ];
     assert_eq!(touched(&pool, &send, &args).await, vec![home.clone()]);
     // and the row went there

@@ -62,18 +62,22 @@ pub async fn page(
     .await
 }
 
-/// Messages by id (any conversation), as the feed shows them.
+/// Messages by `(conversation, id)` pairs (`conversations[i]` holds
+/// `ids[i]`), as the feed shows them: each pair probes its own partition.
 pub async fn messages(
     db: impl PgExecutor<'_>,
+    conversations: &[Uuid],
     ids: &[Uuid],
 ) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT m.id, m.conversation_id, m.seq, u.tms_user_id AS sender_id, m.kind, m.content,
                 m.attachment, m.reply_to_id, m.client_msg_id, m.created_at, m.edited_at,
-                m.deleted_at
-           FROM messages m JOIN users u ON u.id = m.sender_id
-          WHERE m.id = ANY($1)",
+                m.deleted_at, m.mentions, m.mentions_all
+           FROM unnest($1::uuid[], $2::uuid[]) AS p(conversation_id, id)
+           JOIN messages m ON m.conversation_id = p.conversation_id AND m.id = p.id
+           JOIN users u ON u.id = m.sender_id",
     )
+    .bind(conversations)
     .bind(ids)
     .fetch_all(db)
     .await

@@ -150,12 +150,15 @@ async fn describe(
     me: &AuthUser,
     rows: Vec<ChangeRow>,
 ) -> AppResult<Vec<SyncChange>> {
-    let message_ids: Vec<Uuid> = rows
+    let mut named: Vec<(Uuid, Uuid)> = rows
         .iter()
         .filter(|r| r.kind.starts_with("message_") || r.kind == "reactions_changed")
-        .filter_map(|r| r.subject_id)
+        .filter_map(|r| r.subject_id.map(|id| (r.conversation_id, id)))
         .collect();
-    let mut messages: Vec<Message> = repo::messages(&state.db, &message_ids)
+    named.sort_unstable();
+    named.dedup();
+    let (conversation_ids, message_ids): (Vec<Uuid>, Vec<Uuid>) = named.into_iter().unzip();
+    let mut messages: Vec<Message> = repo::messages(&state.db, &conversation_ids, &message_ids)
         .await?
         .into_iter()
         .map(Message::from)
