@@ -81,7 +81,7 @@ spawn core-api "$RUN_DIR/core.log" env HOST=127.0.0.1 PORT="$CORE_PORT" DATABASE
   REDIS_KEY_PREFIX="e2e:$$:" TMS_API_URL="http://127.0.0.1:$TMS_PORT" PRESENCE_GRACE_MS="$PRESENCE_GRACE_MS" \
   CALL_RING_TIMEOUT_SECS="$CALL_RING_TIMEOUT_SECS" CALL_SWEEP_INTERVAL_MS="$CALL_SWEEP_INTERVAL_MS" \
   EDGE_FANOUT_URL="http://127.0.0.1:$EDGE_PORT/internal/v1/fanout" RUST_LOG="${RUST_LOG:-info}" \
-  TMS_JWKS_URL="http://127.0.0.1:$TMS_PORT/.well-known/jwks.json" \
+  TMS_JWKS_URL="http://127.0.0.1:$TMS_PORT/.well-known/jwks.json" JWKS_MIN_REFRESH_SECS=1 \
   "$BIN_DIR/core-api"
 CORE_PID=$SPAWNED_PID
 wait_http "http://127.0.0.1:$CORE_PORT/health/ready" core-api "$CORE_PID"
