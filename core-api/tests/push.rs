@@ -257,3 +257,62 @@ async fn without_a_url_nothing_is_pushed_and_the_secret_is_required(pool: PgPool
     let app = TestApp::spawn(pool).await;
     assert!(!app.state.push.is_enabled());
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_conversation_with_previews_off_is_pushed_without_text(pool: PgPool) {
+    let (app, gateway) = spawn(pool.clone(), &[]).await;
+    let team = app.conversation("alice", "group", &["bob"]).await;
+    let path = format!("/api/v1/conversations/{team}/privacy");
+    let stored = || async {
+        sqlx::query_scalar::<_, bool>("SELECT push_previews FROM conversations WHERE id = $1::uuid")
+            .bind(&team)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let r = app.get(&path, "bob").await;
+    r.expect(200);
+    assert_eq!(r.data(), &json!({"push_previews": true}), "on by default");
+
+    // refusals change nothing: a member who is not an admin, an outsider, bad bodies
+    let off = json!({"push_previews": false});
+    app.call(Method::PUT, &path, "bob", Some(off.clone()))
+        .await
+        .expect_error(403, "FORBIDDEN");
+    app.call(Method::PUT, &path, "carol", Some(off.clone()))
+        .await
+        .expect_error(403, "FORBIDDEN");
+    app.get(&path, "carol").await.expect_error(403, "FORBIDDEN");
+    for bad in [
+        json!({}),
+        json!({"push_previews": "no"}),
+        json!({"push_previews": false, "x": 1}),
+    ] {
+        let r = app
+            .call(Method::PUT, &path, "alice", Some(bad.clone()))
+            .await;
+        assert_eq!(r.status.as_u16(), 422, "{bad}: {}", r.body);
+    }
+    assert!(stored().await, "nothing changed");
+
+    let r = app
+        .call(Method::PUT, &path, "alice", Some(off.clone()))
+        .await;
+    r.expect(200);
+    assert_eq!(r.data(), &off);
+    assert!(!stored().await);
+    assert_eq!(
+        app.get(&path, "bob").await.data(),
+        &off,
+        "the same for every member"
+    );
+
+    send(&app, "alice", &team, json!({"content": "the secret plan"})).await;
+    let events = gateway.standin.wait_for(1).await;
+    assert_eq!(events[0].preview, None, "no text in the push");
+    assert_eq!(
+        recipients(&events[0].recipients.all),
+        [("bob", 1)],
+        "still pushed"
+    );
+}

@@ -33,6 +33,16 @@ pub struct ConversationSettings {
     pub archived: bool,
 }
 
+/// A conversation's privacy settings, the same for every member
+/// (`GET/PUT /conversations/{id}/privacy`): with `push_previews` off, push
+/// requests for its messages carry no text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConversationPrivacy {
+    pub push_previews: bool,
+}
+
 /// `PATCH /conversations/{id}/settings`: only the fields given change;
 /// `"muted_until": null` unmutes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ mod messages;
 pub mod metrics;
 mod polls;
 mod presence;
+mod privacy;
 mod reactions;
 mod reads;
 mod search;
@@ -60,6 +61,7 @@ pub fn public_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .merge(reactions::router())
         .merge(search::router())
         .merge(settings::router())
+        .merge(privacy::router())
         .merge(calls::router())
         .merge(reads::router())
         .merge(sync::router());

@@ -18,16 +18,32 @@ pub struct Candidate {
 pub struct ConversationInfo {
     pub kind: DbConversationKind,
     pub title: Option<String>,
+    /// The conversation's privacy setting: previews in its pushes.
+    pub push_previews: bool,
 }
 
 pub async fn conversation(
     db: impl PgExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<ConversationInfo>, sqlx::Error> {
-    sqlx::query_as("SELECT kind, title FROM conversations WHERE id = $1")
+    sqlx::query_as("SELECT kind, title, push_previews FROM conversations WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
         .await
+}
+
+/// Sets the conversation's privacy setting; `false` when there is no such conversation.
+pub async fn set_push_previews(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    push_previews: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE conversations SET push_previews = $2 WHERE id = $1")
+        .bind(id)
+        .bind(push_previews)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The members other than the sender who are not muted at `now` and whose

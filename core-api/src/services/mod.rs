@@ -13,6 +13,7 @@ pub mod messages;
 pub mod pagination;
 pub mod polls;
 pub mod presence;
+pub mod privacy;
 pub mod push_recipients;
 pub mod reactions;
 pub mod reads;

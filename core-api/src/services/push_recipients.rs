@@ -100,7 +100,11 @@ impl OfflineMembers {
             message_id: message.id,
             seq: message.seq,
             sender_id: message.sender_id.clone(),
-            preview: self.preview(message),
+            // the conversation's privacy setting wins over PUSH_PREVIEW_CHARS
+            preview: conversation
+                .push_previews
+                .then(|| self.preview(message))
+                .flatten(),
             recipients,
         }))
     }
