@@ -11,6 +11,7 @@ pub mod polls;
 pub mod push;
 pub mod reactions;
 pub mod reads;
+pub mod removals;
 pub mod receipts;
 pub mod search;
 pub mod sends;

@@ -17,6 +17,7 @@ pub mod privacy;
 pub mod push_recipients;
 pub mod reactions;
 pub mod reads;
+pub mod removal_epochs;
 pub mod receipts;
 pub mod search;
 pub mod settings;

@@ -1,6 +1,7 @@
 //! The Gateway object: many WebSockets near their clients.
 //!
-//! - One socket: its state is its attachment (`session`); its frames become
+//! - One socket: its state is its attachment (`session`, with its rooms and
+//!   their verified removal epochs in `joined`); its frames become
 //!   `Action`s (`dispatch`, parsing `events` and `calls`, with `rate_guard`).
 //! - What an action takes: `join` (ask core, join, subscribe, ask again),
 //!   `typing` (local sockets, then the Room's relay), `sends` (batches to
@@ -18,6 +19,7 @@ pub mod dispatch;
 pub mod events;
 pub mod index;
 pub mod join;
+pub mod joined;
 pub mod names;
 pub mod presence;
 pub mod rate_guard;

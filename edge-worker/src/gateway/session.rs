@@ -4,12 +4,12 @@
 //! field names, a bitmask for namespaces and hard caps on every collection.
 //! Behaviour (frames in, actions out) is in `dispatch`.
 
-use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use shared_types::socket::NAMESPACES;
 use uuid::Uuid;
 
+use crate::gateway::joined::JoinedRooms;
 use crate::gateway::rate_guard::RateGuard;
 
 /// Conservative size budget for the serialized attachment (Cloudflare's
@@ -94,9 +94,10 @@ pub struct SessionState {
     pub tms_user_id: Option<String>,
     #[serde(rename = "n", default)]
     pub namespaces: NamespaceSet,
-    /// Rooms (`conversation:{id}`) this socket has joined, after core confirmed membership.
+    /// Rooms (`conversation:{id}`) this socket has joined, after core
+    /// confirmed membership, with the removal epoch it was verified at.
     #[serde(rename = "j", default)]
-    pub joined: BTreeSet<Uuid>,
+    pub joined: JoinedRooms,
     /// When the socket opened; pings sent before it do not judge it.
     #[serde(rename = "o")]
     pub opened_at_ms: u64,
@@ -130,7 +131,7 @@ impl SessionState {
             session_id: session_id.into(),
             tms_user_id: None,
             namespaces: NamespaceSet::default(),
-            joined: BTreeSet::new(),
+            joined: JoinedRooms::default(),
             opened_at_ms: now_ms,
             rate: RateGuard::default(),
             query_token,
@@ -140,6 +141,16 @@ impl SessionState {
             token_valid_until_ms: None,
             told_token_expired: false,
         }
+    }
+
+    /// The removal epoch the socket's membership of a joined conversation was verified at.
+    pub fn verified_epoch(&self, conversation_id: &Uuid) -> i64 {
+        self.joined.epoch(conversation_id)
+    }
+
+    /// Core confirmed membership at `epoch`; kept only while joined.
+    pub fn on_verified(&mut self, conversation_id: Uuid, epoch: i64) {
+        self.joined.verify(&conversation_id, epoch);
     }
 
     pub fn is_authenticated(&self) -> bool {
@@ -227,7 +238,10 @@ mod tests {
         }
         // a few over the cap: concurrent joins can overshoot by the number in flight
         for n in 0..(MAX_JOINED_CONVERSATIONS as u128 + 4) {
-            s.joined.insert(Uuid::from_u128(u128::MAX - n));
+            let id = Uuid::from_u128(u128::MAX - n);
+            s.joined.insert(id);
+            // a billion removals in one conversation is far beyond any real one
+            s.on_verified(id, 999_999_999);
         }
         s.opened_at_ms = u64::MAX;
         s.last_typing = Some(TypingMark {

@@ -31,8 +31,12 @@ impl Gateway {
                     join.on_membership(answer)
                 }
                 JoinStep::JoinHere => {
-                    let joined =
-                        self.update(ws, |s| s.on_join_confirmed(join.ack(), conversation_id))?;
+                    let epoch = join.removal_epoch();
+                    let joined = self.update(ws, |s| {
+                        let frames = s.on_join_confirmed(join.ack(), conversation_id);
+                        s.on_verified(conversation_id, epoch);
+                        frames
+                    })?;
                     join.on_joined(joined.and_then(|(frames, t)| {
                         transitions = t;
                         frames
