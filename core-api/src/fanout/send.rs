@@ -301,7 +301,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn users_are_grouped_by_gateway_once_each() {
+    fn users_are_grouped_by_gateway_once_each_in_order() {
         let presence: HashMap<String, Vec<String>> = [
             ("a", vec!["DFW.0", "AMS.1"]),
             ("b", vec!["DFW.0"]),
@@ -321,7 +321,7 @@ mod tests {
                 },
                 GatewayUsers {
                     gateway: "DFW.0".into(),
-                    user_ids: vec!["b".into(), "a".into()]
+                    user_ids: vec!["a".into(), "b".into()]
                 },
             ]
         );
