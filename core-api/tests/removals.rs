@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-fn room_event<'a>(pushed: &'a [Value], pred: impl Fn(&Value) -> bool) -> &'a Value {
+fn room_event(pushed: &[Value], pred: impl Fn(&Value) -> bool) -> &Value {
     pushed
         .iter()
         .find(|e| e["target"]["kind"] == "conversation" && pred(e))
@@ -69,9 +69,14 @@ async fn every_room_event_carries_the_removal_epoch_and_a_removal_raises_it(pool
 
     // an edit is stamped by its lane with the epoch of its sending
     let path = format!("/api/v1/messages/{}", first["id"].as_str().unwrap());
-    app.call(Method::PATCH, &path, "alice", Some(json!({"content": "edited"})))
-        .await
-        .expect(200);
+    app.call(
+        Method::PATCH,
+        &path,
+        "alice",
+        Some(json!({"content": "edited"})),
+    )
+    .await
+    .expect(200);
     let edits = edge.wait_for("message_updated", 1).await;
     assert_eq!(room_event(&edits, |_| true)["removal_epoch"], 2);
 }
@@ -124,9 +129,14 @@ async fn a_gateway_learns_who_is_still_a_member_and_at_which_epoch(pool: PgPool)
     app.internal(Method::POST, &check, "", &json!({"users": ["carol"]}))
         .await
         .expect(422);
-    app.internal(Method::POST, &check, "carol", &json!({"user_ids": ["carol"]}))
-        .await
-        .expect_error(401, "INTERNAL_AUTH_FAILED");
+    app.internal(
+        Method::POST,
+        &check,
+        "carol",
+        &json!({"user_ids": ["carol"]}),
+    )
+    .await
+    .expect_error(401, "INTERNAL_AUTH_FAILED");
     let unknown = uuid::Uuid::new_v4();
     app.internal(
         Method::POST,

@@ -10,8 +10,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use shared_types::internal::{
-    MarkReceipt, MemberCheck, Membership, PersistBatch, PersistMessage, PersistedBatch, PersistedMessage,
-    PresenceReport, MAX_BATCHED_SENDS,
+    MarkReceipt, MemberCheck, Membership, PersistBatch, PersistMessage, PersistedBatch,
+    PersistedMessage, PresenceReport, MAX_BATCHED_SENDS,
 };
 use shared_types::socket::ReceiptKind;
 use shared_types::{Envelope, ErrorCode};

@@ -251,7 +251,7 @@ impl SessionState {
                     ack.as_ref(),
                     &Ack::ok(json!({ "conversation_id": conversation_id })),
                 );
-                        if self.joined.remove(&conversation_id) {
+                if self.joined.remove(&conversation_id) {
                     Action::LeaveConversation {
                         conversation_id,
                         reply: frames,

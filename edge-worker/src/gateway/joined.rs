@@ -110,7 +110,10 @@ mod tests {
         assert_eq!(rooms.epoch(&b), 7, "only raised");
         let with_epochs = serde_json::to_string(&rooms).unwrap();
         assert!(with_epochs.starts_with('{'), "{with_epochs}");
-        assert_eq!(serde_json::from_str::<JoinedRooms>(&with_epochs).unwrap(), rooms);
+        assert_eq!(
+            serde_json::from_str::<JoinedRooms>(&with_epochs).unwrap(),
+            rooms
+        );
         rooms.verify(&Uuid::from_u128(9), 5);
         assert_eq!(rooms.len(), 2, "an epoch for a room not joined is not kept");
         assert!(rooms.remove(&b));

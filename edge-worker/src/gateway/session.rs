@@ -4,7 +4,6 @@
 //! field names, a bitmask for namespaces and hard caps on every collection.
 //! Behaviour (frames in, actions out) is in `dispatch`.
 
-
 use serde::{Deserialize, Serialize};
 use shared_types::socket::NAMESPACES;
 use uuid::Uuid;

@@ -325,9 +325,13 @@ fn core_s_removal_epoch_reaches_the_gateways_and_stamps_typing_relays() {
     e.removal_epoch = Some(4);
     let released = room.publish(None, e, 0);
     let out = room.deliveries(Uuid::nil(), &released[0]);
-    assert!(out
-        .iter()
-        .all(|(_, i)| matches!(i, DeliveryItem::Room { removal_epoch: Some(4), .. })));
+    assert!(out.iter().all(|(_, i)| matches!(
+        i,
+        DeliveryItem::Room {
+            removal_epoch: Some(4),
+            ..
+        }
+    )));
     let mut older = event("E");
     older.removal_epoch = Some(2);
     room.publish(None, older, 1);
@@ -340,7 +344,13 @@ fn core_s_removal_epoch_reaches_the_gateways_and_stamps_typing_relays() {
     };
     let out = room.relay_deliveries(&relay);
     assert!(
-        matches!(&out[0].1, DeliveryItem::Room { removal_epoch: Some(4), .. }),
+        matches!(
+            &out[0].1,
+            DeliveryItem::Room {
+                removal_epoch: Some(4),
+                ..
+            }
+        ),
         "the newest epoch seen, not the last one"
     );
 }

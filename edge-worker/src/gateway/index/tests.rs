@@ -311,7 +311,11 @@ fn a_socket_verified_before_a_removal_it_did_not_see_waits_for_core() {
         .iter()
         .map(|(sid, user, _)| (sid.as_str(), user.as_str()))
         .collect();
-    assert_eq!(held, [("b", "bob"), ("c", "carol")], "bob and carol may have been removed");
+    assert_eq!(
+        held,
+        [("b", "bob"), ("c", "carol")],
+        "bob and carol may have been removed"
+    );
 
     let unstamped = epoch_item(None, None);
     let plan = index.plan(&unstamped);
@@ -331,10 +335,7 @@ fn the_eviction_that_made_an_epoch_advances_the_sockets_one_behind_it() {
     let plan = index.plan(&eviction);
     assert_eq!(
         sends(&plan),
-        [
-            ("a".to_string(), "M".to_string()),
-            ("b".into(), "M".into())
-        ],
+        [("a".to_string(), "M".to_string()), ("b".into(), "M".into())],
         "bob gets his own eviction, then leaves"
     );
     assert_eq!(plan.advance, [("a".to_string(), 5)]);
