@@ -138,3 +138,32 @@ test("raw polling: the handshake, a send, an unknown sid, an overlapping GET, an
   assert.equal(after.status, 400);
   assert.deepEqual(await after.json(), { code: 1, message: "Session ID unknown" });
 });
+
+test("a polling client that stops answering pings is closed pingInterval + pingTimeout after it opened", async (t) => {
+  const opened = Date.now();
+  const hello = await (await fetch(engine("transport=polling"))).text();
+  const own = engine(`transport=polling&sid=${encodeURIComponent(JSON.parse(hello.slice(1)).sid)}`);
+  const post = await fetch(own, { method: "POST", body: `40/messaging,${JSON.stringify({ token: await token("erin") })}` });
+  assert.equal(await post.text(), "ok");
+  // keep polling, never POST a pong: the pings arrive, then the close packet
+  const seen = [];
+  let closedAt;
+  while (!closedAt && Date.now() - opened < 20_000) {
+    const r = await fetch(own);
+    if (r.status !== 200) {
+      closedAt = Date.now();
+      seen.push(`HTTP ${r.status}`);
+      break;
+    }
+    const packets = (await r.text()).split("\x1e");
+    seen.push(...packets);
+    if (packets.includes("1")) closedAt = Date.now();
+  }
+  assert.ok(closedAt, `closed: ${seen.join(" | ")}`);
+  assert.ok(seen.includes("2"), `it was pinged first: ${seen.join(" | ")}`);
+  const limit = Number(process.env.PING_INTERVAL_MS) + Number(process.env.PING_TIMEOUT_MS);
+  const took = closedAt - opened;
+  t.diagnostic(`silent polling session closed after ${took} ms (limit ${limit} ms)`);
+  // the deadline is exact at the gateway; the slack covers the held GET that carries the close
+  assert.ok(took >= limit - 100 && took <= limit + 1000, `closed after ${took} ms, limit ${limit} ms`);
+});

@@ -37,6 +37,11 @@ pub const UNKNOWN_SID: HandshakeRefusal = HandshakeRefusal {
     message: "Session ID unknown",
 };
 
+/// The largest polling POST body: the `maxPayload` the handshake advertises
+/// (engine.io's `maxHttpBufferSize`), refused by its declared length before
+/// it is read (`check_content_length`), or by its length once read.
+pub const POLLING_MAX_BODY_BYTES: usize = shared_types::limits::MAX_WS_FRAME_BYTES;
+
 /// Engine.IO's `Bad request`, code 3.
 pub const BAD_REQUEST: HandshakeRefusal = HandshakeRefusal {
     code: 3,
@@ -256,6 +261,21 @@ mod tests {
                 .unwrap_err()
                 .code,
             5
+        );
+    }
+
+    #[test]
+    fn a_polling_post_over_the_advertised_max_payload_is_refused_before_it_is_read() {
+        let open = crate::gateway::polling::open_frame("s", Default::default());
+        let advertised = format!("\"maxPayload\":{POLLING_MAX_BODY_BYTES}");
+        assert!(open.contains(&advertised), "{open}");
+        let at_limit = POLLING_MAX_BODY_BYTES.to_string();
+        let over = (POLLING_MAX_BODY_BYTES + 1).to_string();
+        let limit = POLLING_MAX_BODY_BYTES;
+        assert_eq!(check_content_length(Some(&at_limit), limit), Ok(()));
+        assert_eq!(
+            check_content_length(Some(&over), limit),
+            Err(BodyRefusal::TooLarge)
         );
     }
 

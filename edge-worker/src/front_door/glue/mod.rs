@@ -7,7 +7,6 @@ mod proxy;
 
 use std::cell::RefCell;
 
-use shared_types::limits::MAX_WS_FRAME_BYTES;
 use shared_types::percent::encode_component;
 use shared_types::ErrorCode;
 use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response};
@@ -153,11 +152,11 @@ async fn engine_io(mut req: Request, env: &Env, config: &EdgeConfig) -> worker::
         .with_headers(copy_headers(&req)?);
     if method == "POST" {
         // maxPayload, refused before a byte is read when declared
-        if let Some(refusal) = refuse_declared_length(&req, MAX_WS_FRAME_BYTES)? {
+        if let Some(refusal) = refuse_declared_length(&req, front_door::POLLING_MAX_BODY_BYTES)? {
             return Ok(refusal);
         }
         let body = req.text().await?;
-        if body.len() > MAX_WS_FRAME_BYTES {
+        if body.len() > front_door::POLLING_MAX_BODY_BYTES {
             return http::error(ErrorCode::PayloadTooLarge, "payload exceeds maxPayload");
         }
         init.with_body(Some(body.into()));

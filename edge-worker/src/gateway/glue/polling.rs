@@ -9,7 +9,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::future::{poll_fn, select};
-use shared_types::limits::MAX_WS_FRAME_BYTES;
 use worker::{
     Delay, Headers, Method, Request, Response, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
@@ -165,7 +164,7 @@ impl Gateway {
     ) -> worker::Result<Response> {
         // the Worker refused a larger declared length before reading; this
         // covers a body sent without one
-        if body.len() > MAX_WS_FRAME_BYTES {
+        if body.len() > crate::front_door::POLLING_MAX_BODY_BYTES {
             return Response::error("payload too large", 413);
         }
         let conn = Conn::Poll(slot.clone());
