@@ -5,6 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
+import WebSocket from "ws";
 import { EDGE, clientId, closeAll, connect, conversation, edgeStats, gatewayOf, received, roundTrip, sleep, token, until } from "./helpers.mjs";
 
 const open = [];
@@ -166,4 +167,46 @@ test("a polling client that stops answering pings is closed pingInterval + pingT
   t.diagnostic(`silent polling session closed after ${took} ms (limit ${limit} ms)`);
   // the deadline is exact at the gateway; the slack covers the held GET that carries the close
   assert.ok(took >= limit - 100 && took <= limit + 1000, `closed after ${took} ms, limit ${limit} ms`);
+});
+
+test("the upgrade carries the session: a room joined over polling delivers on the WebSocket, and the polling sid is retired", async () => {
+  const [erinTok, frankTok] = [await token("erin"), await token("frank")];
+  const dm = await conversation(erinTok, "direct", ["frank"]);
+  const hello = await (await fetch(engine("transport=polling"))).text();
+  const sidValue = JSON.parse(hello.slice(1)).sid;
+  const own = engine(`transport=polling&sid=${encodeURIComponent(sidValue)}`);
+  const packetsUntil = async (predicate) => {
+    for (let i = 0; i < 10; i++) {
+      const packets = (await (await fetch(own)).text()).split("\x1e");
+      const hit = packets.find(predicate);
+      if (hit) return hit;
+    }
+    throw new Error("no such packet");
+  };
+  assert.equal(await (await fetch(own, { method: "POST", body: `40/messaging,${JSON.stringify({ token: erinTok })}` })).text(), "ok");
+  await packetsUntil((p) => p.startsWith("40/messaging,"));
+  const join = `42/messaging,7${JSON.stringify(["join_conversation", { conversation_id: dm }])}`;
+  assert.equal(await (await fetch(own, { method: "POST", body: join })).text(), "ok");
+  const joined = await packetsUntil((p) => p.startsWith("43/messaging,7"));
+  assert.deepEqual(JSON.parse(joined.slice("43/messaging,7".length)), [{ ok: true, data: { conversation_id: dm } }]);
+
+  // the upgrade, by hand: probe, then 5
+  const ws = new WebSocket(`${EDGE.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket&sid=${encodeURIComponent(sidValue)}`);
+  open.push({ close: () => ws.close() });
+  const frames = [];
+  ws.on("message", (d) => frames.push(d.toString()));
+  await new Promise((resolve, reject) => (ws.on("open", resolve), ws.on("error", reject)));
+  ws.send("2probe");
+  await until(() => frames.includes("3probe"), "3probe");
+  ws.send("5");
+  // a request on the old transport is refused now (after the 5 is handled: a barrier on the WebSocket)
+  ws.send(`42/messaging,8${JSON.stringify(["e2e_barrier", {}])}`);
+  await until(() => frames.some((f) => f.startsWith("43/messaging,8")), "the barrier's ack on the WebSocket");
+  const old = await fetch(own);
+  assert.equal(old.status, 400);
+  assert.equal((await old.json()).code, 3);
+
+  const frank = await connect(frankTok);
+  assert.equal((await frank.emitWithAck("send_message", { conversation_id: dm, type: "text", content: "to the upgraded socket", client_msg_id: clientId() })).ok, true);
+  await until(() => frames.some((f) => f.startsWith('42/messaging,["new_message"') && f.includes("to the upgraded socket")), "the room event on the WebSocket");
 });
