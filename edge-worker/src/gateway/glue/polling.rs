@@ -101,7 +101,7 @@ impl Gateway {
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
         let slot = self.inner.polls.borrow().get(&sid).cloned();
-        let Some(slot) = slot.filter(|s| !s.poll.borrow().is_closed()) else {
+        let Some(slot) = slot else {
             // a session that upgraded is the WebSocket's now: the reference
             // server's answer to a request on its old transport
             if self.inner.sockets.borrow().contains_key(&sid) {
@@ -109,6 +109,12 @@ impl Gateway {
             }
             return unknown_sid();
         };
+        if slot.poll.borrow().is_closed() {
+            // closed with no GET held to tell (its buffer overflowed): gone now
+            self.shut(&Conn::Poll(slot), close_code::NORMAL, "closed")
+                .await?;
+            return unknown_sid();
+        }
         match req.method() {
             Method::Get => self.poll_get(&sid, slot).await,
             Method::Post => {
