@@ -15,6 +15,7 @@ use worker::{
 
 use super::sockets::{write_attachment, Conn, PollSlot};
 use super::{now_ms, Gateway};
+use crate::front_door::{HandshakeRefusal, BAD_REQUEST, UNKNOWN_SID};
 use crate::gateway::names;
 use crate::gateway::polling::{self, GetVerdict, PollSession, ProbeStep};
 use crate::gateway::session::SessionState;
@@ -22,15 +23,13 @@ use crate::protocol::error::close_code;
 use crate::protocol::polling::decode_payload;
 
 /// Engine.IO's error answer (HTTP 400, `{code, message}`).
-fn engine_error(code: u8, message: &str) -> worker::Result<Response> {
-    Ok(
-        Response::from_json(&serde_json::json!({ "code": code, "message": message }))?
-            .with_status(400),
-    )
+fn engine_error(refusal: HandshakeRefusal) -> worker::Result<Response> {
+    let body = serde_json::json!({ "code": refusal.code, "message": refusal.message });
+    Ok(Response::from_json(&body)?.with_status(400))
 }
 
 fn unknown_sid() -> worker::Result<Response> {
-    engine_error(1, "Session ID unknown")
+    engine_error(UNKNOWN_SID)
 }
 
 /// A polling answer: a payload (`text/plain`), or a POST's `ok` (`text/html`,
@@ -105,7 +104,7 @@ impl Gateway {
             // a session that upgraded is the WebSocket's now: the reference
             // server's answer to a request on its old transport
             if self.inner.sockets.borrow().contains_key(&sid) {
-                return engine_error(3, "Bad request");
+                return engine_error(BAD_REQUEST);
             }
             return unknown_sid();
         };
@@ -121,7 +120,7 @@ impl Gateway {
                 let body = req.text().await?;
                 self.poll_post(&sid, slot, &body).await
             }
-            _ => engine_error(3, "Bad request"),
+            _ => engine_error(BAD_REQUEST),
         }
     }
 
@@ -133,7 +132,7 @@ impl Gateway {
                 // the reference server: "overlap from client", the session ends
                 self.shut(&Conn::Poll(slot), close_code::PROTOCOL_ERROR, "overlap")
                     .await?;
-                return engine_error(3, "Bad request");
+                return engine_error(BAD_REQUEST);
             }
             GetVerdict::Hold => {
                 let hold = self.config()?.polling_hold_ms;
@@ -180,7 +179,7 @@ impl Gateway {
             Err(e) => {
                 worker::console_log!("closing polling session: {e}");
                 self.shut(&conn, e.close_code(), e.close_reason()).await?;
-                return engine_error(3, "Bad request");
+                return engine_error(BAD_REQUEST);
             }
         };
         for packet in &packets {
@@ -202,12 +201,12 @@ impl Gateway {
         let slot = self.inner.polls.borrow().get(sid).cloned();
         let Some(slot) = slot else {
             if self.inner.sockets.borrow().contains_key(sid) {
-                return engine_error(3, "Bad request");
+                return engine_error(BAD_REQUEST);
             }
             return unknown_sid();
         };
         if !slot.poll.borrow().may_probe() {
-            return engine_error(3, "Bad request");
+            return engine_error(BAD_REQUEST);
         }
         let mut probe = slot.poll.borrow().state.clone();
         probe.probing = true;
