@@ -121,6 +121,11 @@ pub struct SessionState {
     /// Whether the client was told (`token_expired`) that its token ran out.
     #[serde(rename = "w", default, skip_serializing_if = "std::ops::Not::not")]
     pub told_token_expired: bool,
+    /// A WebSocket that came to upgrade the polling session of this id and
+    /// has not sent `5` yet: its frames go to `gateway::polling`, and it is
+    /// in no index (the polling session is).
+    #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
+    pub probing: bool,
 }
 
 impl SessionState {
@@ -139,6 +144,7 @@ impl SessionState {
             last_typing: None,
             token_valid_until_ms: None,
             told_token_expired: false,
+            probing: false,
         }
     }
 

@@ -43,14 +43,14 @@ impl Gateway {
                 let sockets = self.inner.sockets.borrow();
                 for (sid, frame) in &plan.sends {
                     // borrowed, not cloned: a clone and its drop are two calls into JS
-                    let Some(ws) = sockets.get(sid) else {
+                    let Some(conn) = sockets.get(sid) else {
                         continue;
                     };
                     let js = match &last {
                         Some((at, js)) if *at == frame.as_ptr() => js,
                         _ => &last.insert((frame.as_ptr(), JsValue::from_str(frame))).1,
                     };
-                    if send_js(ws, js) {
+                    if send_js(conn, js, frame) {
                         run.frame_sent();
                     }
                 }

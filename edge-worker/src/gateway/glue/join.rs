@@ -4,8 +4,9 @@
 use shared_types::internal::Membership;
 use shared_types::socket::Ack;
 use uuid::Uuid;
-use worker::{Method, WebSocket};
+use worker::Method;
 
+use super::sockets::Conn;
 use super::{now_ms, Gateway};
 use crate::gateway::dispatch::AckHandle;
 use crate::gateway::index::Transitions;
@@ -17,7 +18,7 @@ impl Gateway {
     /// here, subscribe, take it back on a refusal or a recent eviction).
     pub(super) async fn join(
         &self,
-        ws: &WebSocket,
+        ws: &Conn,
         ack: Option<AckHandle>,
         user_id: &str,
         conversation_id: Uuid,
