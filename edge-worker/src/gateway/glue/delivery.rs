@@ -123,7 +123,7 @@ impl Gateway {
                     continue;
                 };
                 if answer.members.contains(user) {
-                    if ws.send_with_str(frame.as_ref()).is_ok() {
+                    if ws.send_frame(frame) {
                         run.frame_sent();
                     }
                     let epoch = answer.removal_epoch;
