@@ -338,8 +338,10 @@ async fn a_repeated_delete_is_answered_but_announced_once(pool: PgPool) {
     again.expect(200);
     assert_eq!(again.data()["deleted_at"], first.data()["deleted_at"]);
     edge.wait_for("message_deleted", 1).await;
-    // give a repeat time to show
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // the barrier: a later event on the conversation's lane; a repeat would have come before it
+    let marker = app.send("alice", &dm, "barrier").await;
+    edge.wait_for_where("new_message", |e| e["data"]["id"] == marker["id"])
+        .await;
     assert_eq!(edge.named("message_deleted").len(), 1);
 }
 

@@ -117,7 +117,10 @@ async fn reactions_are_counted_per_emoji_and_go_live(pool: PgPool) {
     // only real changes went live, to the room, with the count after each
     let added = edge.wait_for("reaction_added", 3).await;
     let removed = edge.wait_for("reaction_removed", 1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // the barrier: a later event on the conversation's lane; a repeat would have come before it
+    let marker = app.send("alice", &group, "barrier").await;
+    edge.wait_for_where("new_message", |e| e["data"]["id"] == marker["id"])
+        .await;
     assert_eq!(
         (
             edge.named("reaction_added").len(),
@@ -216,7 +219,10 @@ async fn refused_reactions_store_nothing(pool: PgPool) {
         "only the one accepted"
     );
     edge.wait_for("reaction_added", 1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // the barrier: a later event on the conversation's lane
+    let marker = app.send("alice", &dm, "barrier").await;
+    edge.wait_for_where("new_message", |e| e["data"]["id"] == marker["id"])
+        .await;
     assert_eq!(edge.named("reaction_added").len(), 1);
     assert_eq!(edge.named("reaction_removed").len(), 0);
 }
