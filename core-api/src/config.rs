@@ -213,8 +213,8 @@ impl Config {
         let send_batch_max = r.parsed("SEND_BATCH_MAX", 64usize).max(1);
         let send_writers = r.parsed("SEND_WRITERS", 2usize).max(1);
         let receipt_batch_max = r.parsed("RECEIPT_BATCH_MAX", 64usize).max(1);
-        let redis_url = r.required_url("REDIS_URL", &["redis", "rediss"]);
-        let redis_key_prefix = r.optional("REDIS_KEY_PREFIX").unwrap_or_default();
+        let redis_url = r.redis_url();
+        let redis_key_prefix = r.redis_key_prefix();
         let redis_connect_timeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", 250);
         let redis_response_timeout = r.millis("REDIS_RESPONSE_TIMEOUT_MS", 1000);
         let shutdown_grace = Duration::from_secs(r.parsed("SHUTDOWN_GRACE_SECS", 10u64));

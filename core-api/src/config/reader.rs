@@ -126,6 +126,28 @@ impl Reader<'_> {
             .is_some_and(|(scheme, rest)| schemes.contains(&scheme) && !rest.is_empty())
     }
 
+    /// `REDIS_URL`: one server or a cluster (`crate::cache::RedisTarget`).
+    pub(super) fn redis_url(&mut self) -> SecretString {
+        let Some(v) = self.optional("REDIS_URL") else {
+            self.problem("REDIS_URL: missing".into());
+            return SecretString::from(String::new());
+        };
+        if let Err(e) = crate::cache::RedisTarget::parse(&v) {
+            self.problem(format!("REDIS_URL: {e}"));
+        }
+        SecretString::from(v)
+    }
+
+    /// Braces would make the prefix the hash tag of every key, putting all of
+    /// them in one slot of a Redis Cluster.
+    pub(super) fn redis_key_prefix(&mut self) -> String {
+        let prefix = self.optional("REDIS_KEY_PREFIX").unwrap_or_default();
+        if prefix.contains(['{', '}']) {
+            self.problem("REDIS_KEY_PREFIX: must not contain `{` or `}`".into());
+        }
+        prefix
+    }
+
     /// URLs may embed passwords, so they are held as secrets and never echoed.
     pub(super) fn required_url(&mut self, name: &str, schemes: &[&str]) -> SecretString {
         match self.optional(name) {

@@ -105,6 +105,25 @@ fn zero_timeouts_are_refused() {
 }
 
 #[test]
+fn redis_url_takes_a_server_or_a_cluster_and_the_prefix_no_braces() {
+    for url in [
+        "redis://127.0.0.1:6379",
+        "redis://127.0.0.1:7101,redis://127.0.0.1:7102",
+        "redis+cluster://127.0.0.1:7101",
+    ] {
+        let mut vars = base();
+        vars.insert("REDIS_URL".into(), url.into());
+        assert!(Config::from_map(&vars).is_ok(), "{url}");
+    }
+    let mut vars = base();
+    vars.insert("REDIS_URL".into(), "redis://a:1,http://b:2".into());
+    vars.insert("REDIS_KEY_PREFIX".into(), "app:{x}:".into());
+    let err = Config::from_map(&vars).unwrap_err().to_string();
+    assert!(err.contains("REDIS_URL"), "{err}");
+    assert!(err.contains("REDIS_KEY_PREFIX"), "{err}");
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let mut vars = base();
     vars.remove("DATABASE_URL");
