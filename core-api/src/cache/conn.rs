@@ -116,6 +116,67 @@ pub enum RedisConn {
     Cluster(ClusterConnection),
 }
 
+impl RedisConn {
+    /// Whether Redis answers: `PING` on one server. On a cluster, every
+    /// master, each asked for a key in a slot of its own (`EXISTS`, routed by
+    /// slot): the client's `PING` to all masters skips a master whose
+    /// connection is gone, and a keyed command also makes the client connect
+    /// again to a master that came back.
+    pub async fn check(&mut self, prefix: &str) -> RedisResult<()> {
+        let Self::Cluster(_) = self else {
+            return redis::cmd("PING").query_async::<()>(self).await;
+        };
+        let probes = masters_probe_keys(self, prefix).await?;
+        let checks = probes.into_iter().map(|key| {
+            let mut c = self.clone();
+            async move {
+                redis::cmd("EXISTS")
+                    .arg(key)
+                    .query_async::<i64>(&mut c)
+                    .await
+            }
+        });
+        futures_util::future::try_join_all(checks).await?;
+        Ok(())
+    }
+}
+
+/// One key per master, from `CLUSTER SLOTS` (each entry: first slot, last
+/// slot, the master `[host, port, id, …]`, then its replicas).
+async fn masters_probe_keys(conn: &mut RedisConn, prefix: &str) -> RedisResult<Vec<String>> {
+    let ranges: Vec<Value> = redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await?;
+    let mut by_master: std::collections::BTreeMap<String, (u16, u16)> = Default::default();
+    for range in ranges {
+        let Value::Array(parts) = range else { continue };
+        let [first, last, master, ..] = parts.as_slice() else {
+            continue;
+        };
+        let first: u16 = redis::from_redis_value(first)?;
+        let last: u16 = redis::from_redis_value(last)?;
+        let (host, port): (String, u16) = match master {
+            Value::Array(m) if m.len() >= 2 => (
+                redis::from_redis_value(&m[0])?,
+                redis::from_redis_value(&m[1])?,
+            ),
+            _ => continue,
+        };
+        by_master
+            .entry(format!("{host}:{port}"))
+            .or_insert((first, last));
+    }
+    if by_master.is_empty() {
+        return Err((
+            redis::ErrorKind::ClusterDown,
+            "CLUSTER SLOTS names no master",
+        )
+            .into());
+    }
+    Ok(by_master
+        .values()
+        .map(|(first, last)| format!("{prefix}{}", super::keys::probe_in(*first, *last)))
+        .collect())
+}
+
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {

@@ -53,6 +53,24 @@ pub fn members_version(conversation_id: Uuid) -> String {
     format!("{{conv:{conversation_id}}}:members-version")
 }
 
+/// Slots of a Redis Cluster.
+pub const SLOTS: u16 = 16_384;
+
+/// The Redis Cluster slot of `key` (CRC16/XMODEM of its hash tag).
+pub fn slot(key: &str) -> u16 {
+    crc16::State::<crc16::XMODEM>::calculate(hash_tag(key).as_bytes()) % SLOTS
+}
+
+/// A key (before the prefix) in a slot from `first` to `last`, for probing the
+/// master that owns them. With `REDIS_KEY_PREFIX` braces-free, the prefix
+/// does not change the slot.
+pub fn probe_in(first: u16, last: u16) -> String {
+    (0u32..)
+        .map(|n| format!("{{probe:{n}}}"))
+        .find(|k| (first..=last).contains(&slot(k)))
+        .expect("every slot range holds some probe key")
+}
+
 /// The part of `key` that Redis Cluster hashes: its first `{…}` if not empty.
 pub fn hash_tag(key: &str) -> &str {
     key.find('{')
@@ -86,6 +104,18 @@ mod tests {
         assert_eq!(hash_tag(&members(c)), hash_tag(&members_version(c)));
         assert_eq!(hash_tag(&members(c)), format!("conv:{c}"));
         assert_ne!(hash_tag(&presence("alice")), hash_tag(&presence("bob")));
+    }
+
+    #[test]
+    fn slots_are_redis_clusters() {
+        // CLUSTER KEYSLOT answers, from the Redis documentation and a real cluster
+        assert_eq!(slot("foo"), 12182);
+        assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
+        assert_eq!(slot("{}foo"), 9500);
+        for (first, last) in [(0, 5460), (5461, 10922), (10923, 16383), (700, 700)] {
+            let s = slot(&probe_in(first, last));
+            assert!((first..=last).contains(&s), "{s}");
+        }
     }
 
     #[test]

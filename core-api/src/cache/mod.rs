@@ -211,6 +211,7 @@ impl Cache {
         tracing::error!(error = %cause, "Redis unavailable: serving from fallbacks until it answers again");
         tokio::spawn(probe(
             conn,
+            self.prefix.clone(),
             Arc::downgrade(&self.health),
             self.timeouts.response,
         ));
@@ -237,10 +238,9 @@ impl Cache {
     /// PING, bounded by `bound` (the readiness check wants an answer sooner than a request).
     pub async fn ping_within(&self, bound: Duration) -> AppResult<()> {
         let bound = bound.min(self.timeouts.response);
-        self.run_within(bound, |mut c| async move {
-            redis::cmd("PING").query_async::<String>(&mut c).await
-        })
-        .await?;
+        let prefix = self.prefix.clone();
+        self.run_within(bound, |mut c| async move { c.check(&prefix).await })
+            .await?;
         Ok(())
     }
 
@@ -254,13 +254,20 @@ impl Cache {
             return Ok(Vec::new());
         }
         let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        // MGET with one key returns a bare value in some clients; always ask for a
-        // list. On a cluster the client splits it per slot and puts the answers
-        // back in order (a read of independent keys: no atomicity lost).
-        let cmd = redis::cmd("MGET").arg(full).clone();
-        Ok(self
-            .run(|mut c| async move { cmd.query_async(&mut c).await })
-            .await?)
+        // MGET with one key returns a bare value in some clients; always ask for
+        // a list. On a cluster one MGET per key, sent at once: the client's own
+        // split per slot drops the part for a master it has no connection to.
+        let cmds: Vec<redis::Cmd> = full
+            .chunks(self.per_call())
+            .map(|chunk| redis::cmd("MGET").arg(chunk).clone())
+            .collect();
+        let values: Vec<Vec<Option<String>>> = self
+            .run_each(
+                cmds,
+                |mut c, cmd| async move { cmd.query_async(&mut c).await },
+            )
+            .await?;
+        Ok(values.into_iter().flatten().collect())
     }
 
     /// Sets several keys with the same TTL in one pipeline (on a cluster, one
@@ -283,14 +290,17 @@ impl Cache {
         Ok(())
     }
 
-    /// DEL; on a cluster the client splits it per slot.
+    /// DEL; on a cluster one per key, sent at once (as `mget`).
     pub async fn delete(&self, keys: &[String]) -> AppResult<()> {
         if keys.is_empty() {
             return Ok(());
         }
         let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        self.run(|mut c| async move { c.del::<_, i64>(full).await })
-            .await?;
+        let chunks: Vec<Vec<String>> = full.chunks(self.per_call()).map(<[_]>::to_vec).collect();
+        self.run_each(chunks, |mut c, chunk| async move {
+            c.del::<_, i64>(chunk).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -353,15 +363,15 @@ async fn connect_later(
     }
 }
 
-/// PINGs until Redis answers, replays the queued writes, then marks it up.
+/// Checks until Redis answers ([`RedisConn::check`]: every master of a
+/// cluster), replays the queued writes, then marks it up.
 /// Ends early when the cache is gone.
-async fn probe(mut conn: RedisConn, health: Weak<Health>, bound: Duration) {
+async fn probe(mut conn: RedisConn, prefix: String, health: Weak<Health>, bound: Duration) {
     let started = Instant::now();
     loop {
         tokio::time::sleep(PROBE_INTERVAL).await;
         let Some(h) = health.upgrade() else { return };
-        let pong =
-            tokio::time::timeout(bound, redis::cmd("PING").query_async::<String>(&mut conn)).await;
+        let pong = tokio::time::timeout(bound, conn.check(&prefix)).await;
         if !matches!(pong, Ok(Ok(_))) {
             continue;
         }
@@ -401,7 +411,8 @@ async fn replay(conn: &mut RedisConn, health: &Health, bound: Duration) -> bool 
     true
 }
 
-/// Failures of the connection, not of a command: these mark Redis down.
+/// Failures of the connection (on a cluster: of a master), not of a command:
+/// these mark Redis down.
 fn is_outage(e: &RedisError) -> bool {
     e.is_io_error()
         || e.is_timeout()
@@ -409,7 +420,15 @@ fn is_outage(e: &RedisError) -> bool {
         || e.is_connection_refusal()
         || matches!(
             e.kind(),
-            ErrorKind::BusyLoadingError | ErrorKind::ClusterDown | ErrorKind::MasterDown
+            ErrorKind::BusyLoadingError
+                | ErrorKind::ClusterDown
+                | ErrorKind::MasterDown
+                | ErrorKind::TryAgain
+                | ErrorKind::ClusterConnectionNotFound
+                // the cluster client follows redirects itself: one that reaches
+                // us is a slot whose master it could not reach in its retries
+                | ErrorKind::Moved
+                | ErrorKind::Ask
         )
 }
 

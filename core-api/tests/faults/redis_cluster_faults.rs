@@ -83,3 +83,44 @@ async fn redis_cluster_master_hung(pool: PgPool) {
         "the queued invalidation reached the cluster"
     );
 }
+
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn redis_cluster_master_killed_and_restarted(pool: PgPool) {
+    let mut cluster = RedisCluster::start().await;
+    let url = cluster.url();
+    let app = TestApp::spawn_with(pool, |vars| {
+        vars.insert("REDIS_URL".into(), url);
+    })
+    .await;
+    let group = app.conversation("alice", "group", &["bob", "carol"]).await;
+    ready(&app).await.expect(200);
+
+    // SIGKILL: the node's connections drop and its keys are gone
+    cluster.nodes[2].kill();
+    exercise(&app, "cluster-node-killed", &group).await;
+
+    // back on its port with its nodes.conf: it rejoins, owning the same slots
+    cluster.nodes[2].restart().await;
+    let back = recovery(Duration::from_secs(10), || async {
+        ready(&app).await.status == 200
+    })
+    .await;
+    println!(
+        "FAULT cluster-node-killed recovery after the master restarted: ready again in {back:.1?}"
+    );
+    // every user's profile lands in the cluster again, whichever master holds it
+    let ids: Vec<String> = ["alice", "bob", "carol", "dave", "erin"]
+        .map(String::from)
+        .to_vec();
+    for id in &ids {
+        app.get(&format!("/api/v1/users/{id}"), "alice")
+            .await
+            .expect(200);
+    }
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|u| core_api::cache::keys::profile(u))
+        .collect();
+    let cached = app.state.cache.mget(&keys).await.unwrap();
+    assert!(cached.iter().all(Option::is_some), "{cached:?}");
+}
