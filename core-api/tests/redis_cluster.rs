@@ -335,3 +335,39 @@ async fn profiles_and_their_invalidation_on_the_cluster(pool: PgPool) {
         .await
         .expect(200);
 }
+
+/// The cost of splitting per user: one presence report of 1,000 users (and
+/// `GET /presence`'s read of them) on one server, where it is one script call,
+/// and on the cluster, where it is 1,000. Prints the medians of 5 runs; run
+/// with `cargo test -p core-api --test redis_cluster report_cost -- --ignored --nocapture`.
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+#[ignore = "a measurement, not a check"]
+async fn report_cost(pool: PgPool) {
+    let ids: Vec<String> = (0..1000).map(|i| format!("cost-{i}")).collect();
+    let arrived: Vec<&str> = ids.iter().map(String::as_str).collect();
+    for (name, url) in [
+        ("one server", common::redis_url()),
+        ("cluster", cluster_url()),
+    ] {
+        let app = TestApp::spawn_with(pool.clone(), |vars| {
+            vars.insert("REDIS_URL".into(), url);
+        })
+        .await;
+        let (mut report, mut read) = (Vec::new(), Vec::new());
+        for round in 0..5 {
+            let gateway = format!("G.{round}");
+            let t = Instant::now();
+            app.report(&gateway, &arrived, &[]).await;
+            report.push(t.elapsed());
+            let t = Instant::now();
+            presence::get(&app.state, &ids).await.unwrap();
+            read.push(t.elapsed());
+        }
+        report.sort();
+        read.sort();
+        println!(
+            "COST {name:<10} report of 1000 users: median {:>8.1?}; presence of 1000 users: median {:>8.1?}",
+            report[2], read[2]
+        );
+    }
+}
