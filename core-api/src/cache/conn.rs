@@ -10,12 +10,21 @@
 //! - `redis+cluster://host:port` (or `rediss+cluster://`): a cluster reached
 //!   through one seed (e.g. a configuration endpoint).
 
+use std::time::Duration;
+
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
-use super::CacheTimeouts;
+use super::keys;
+
+/// Bounds of one connection attempt and of one command, script or pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheTimeouts {
+    pub connect: Duration,
+    pub response: Duration,
+}
 
 /// What `REDIS_URL` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +182,7 @@ async fn masters_probe_keys(conn: &mut RedisConn, prefix: &str) -> RedisResult<V
     }
     Ok(by_master
         .values()
-        .map(|(first, last)| format!("{prefix}{}", super::keys::probe_in(*first, *last)))
+        .map(|(first, last)| format!("{prefix}{}", keys::probe_in(*first, *last)))
         .collect())
 }
 

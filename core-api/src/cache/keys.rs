@@ -6,7 +6,7 @@
 //! script or pipeline over one user's or one conversation's keys runs on a
 //! cluster as on one server. Keys of different users or conversations may sit
 //! on different nodes, so a call over several users is split per user on a
-//! cluster ([`super::Cache::per_call`]).
+//! cluster (`Cache::per_call`).
 //!
 //! TMS ids are opaque and may hold `}`: the tag then ends early (`{user:a}b}…`
 //! hashes `user:a`), the same way for every key of that user, so they still

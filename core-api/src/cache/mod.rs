@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use redis::{AsyncCommands, ErrorKind, RedisError, RedisResult};
 
 use conn::Connector;
-pub use conn::{RedisConn, RedisTarget};
+pub use conn::{CacheTimeouts, RedisConn, RedisTarget};
 
 use crate::error::AppResult;
 
@@ -36,12 +36,6 @@ pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 const RECONNECT_RETRIES: usize = 2;
 const RECONNECT_FACTOR_MS: u64 = 50;
 const RECONNECT_MAX_DELAY_MS: u64 = 500;
-
-#[derive(Debug, Clone, Copy)]
-pub struct CacheTimeouts {
-    pub connect: Duration,
-    pub response: Duration,
-}
 
 #[derive(Clone)]
 pub struct Cache {
