@@ -34,6 +34,8 @@ pub enum RedisTarget {
     Cluster(Vec<String>),
 }
 
+const FORMS: &str = "must be a redis/rediss URL (one server), a comma-separated list of them (the nodes of a cluster) or a redis+cluster/rediss+cluster URL (one seed of a cluster)";
+
 impl RedisTarget {
     /// Parses `REDIS_URL`; the error never echoes the value (it may hold a password).
     pub fn parse(value: &str) -> Result<Self, String> {
@@ -42,7 +44,7 @@ impl RedisTarget {
         let mut cluster_scheme = false;
         for part in &parts {
             let Some((scheme, rest)) = part.split_once("://") else {
-                return Err("must be a redis/rediss URL, a comma-separated list of them (a cluster) or a redis+cluster/rediss+cluster URL".into());
+                return Err(FORMS.into());
             };
             if rest.is_empty() || rest.starts_with('/') {
                 return Err("a Redis URL names no host".into());
@@ -53,7 +55,7 @@ impl RedisTarget {
                     cluster_scheme = true;
                     scheme.trim_end_matches("+cluster")
                 }
-                _ => return Err("every node must be a redis:// or rediss:// URL".into()),
+                _ => return Err(FORMS.into()),
             };
             nodes.push(format!("{scheme}://{rest}"));
         }
