@@ -57,13 +57,19 @@ impl Reader<'_> {
     /// names a Python driver, so the `+driver` part is dropped.
     pub(super) fn database_url(&mut self) -> SecretString {
         let name = "DATABASE_URL";
-        let Some(v) = self.optional(name) else {
+        if self.optional(name).is_none() {
             self.problem(format!("{name}: missing"));
             return SecretString::from(String::new());
-        };
+        }
+        self.postgres_url(name).unwrap_or_default()
+    }
+
+    /// An optional Postgres URL (`DATABASE_READ_URL`), read as `DATABASE_URL`.
+    pub(super) fn postgres_url(&mut self, name: &str) -> Option<SecretString> {
+        let v = self.optional(name)?;
         let Some((scheme, rest)) = v.split_once("://") else {
             self.problem(format!("{name}: must be a postgres:// URL"));
-            return SecretString::from(String::new());
+            return None;
         };
         let base = scheme
             .split_once('+')
@@ -72,9 +78,9 @@ impl Reader<'_> {
             self.problem(format!(
                 "{name}: must be a postgres:// URL, e.g. postgres://user:password@host:5432/db"
             ));
-            return SecretString::from(String::new());
+            return None;
         }
-        SecretString::from(format!("{base}://{rest}"))
+        Some(SecretString::from(format!("{base}://{rest}")))
     }
 
     pub(super) fn bounded(

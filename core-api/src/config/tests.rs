@@ -124,6 +124,27 @@ fn redis_url_takes_a_server_or_a_cluster_and_the_prefix_no_braces() {
 }
 
 #[test]
+fn database_read_url_is_optional_and_checked_like_database_url() {
+    assert!(Config::from_map(&base())
+        .unwrap()
+        .database_read_url
+        .is_none());
+    let mut vars = base();
+    vars.insert(
+        "DATABASE_READ_URL".into(),
+        "postgresql+asyncpg://u@replica/db".into(),
+    );
+    let c = Config::from_map(&vars).unwrap();
+    assert_eq!(
+        c.database_read_url.unwrap().expose_secret(),
+        "postgresql://u@replica/db"
+    );
+    vars.insert("DATABASE_READ_URL".into(), "mysql://u@replica/db".into());
+    let err = Config::from_map(&vars).unwrap_err().to_string();
+    assert!(err.contains("DATABASE_READ_URL"), "{err}");
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let mut vars = base();
     vars.remove("DATABASE_URL");

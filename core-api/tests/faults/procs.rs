@@ -296,6 +296,43 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// A streaming replica of this cluster: `pg_basebackup -R` (standby
+    /// settings written), started on a port of its own.
+    pub fn replica(&self) -> Self {
+        let replica = Self {
+            port: free_port(),
+            dir: temp_dir("pg-replica"),
+            bin: self.bin.clone(),
+        };
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&replica.dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown of {} to postgres failed", replica.dir.display());
+        }
+        replica.run(
+            "pg_basebackup",
+            &[
+                "-D",
+                &replica.data(),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-R",
+                "--no-sync",
+            ],
+        );
+        replica.ctl(&["start", "-o", &replica.server_options()]);
+        replica
+    }
+
     fn data(&self) -> String {
         self.dir.join("data").display().to_string()
     }
