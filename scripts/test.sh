@@ -10,7 +10,9 @@
 #   4. cargo test --workspace against real Postgres and Redis (core's
 #      #[sqlx::test] creates a database per test from DATABASE_URL), with a
 #      three-master Redis Cluster (scripts/redis-cluster.sh) for
-#      core-api/tests/redis_cluster.rs (TEST_REDIS_CLUSTER_URL);
+#      core-api/tests/redis_cluster.rs (TEST_REDIS_CLUSTER_URL); core's fault
+#      tests start their own servers (Redis, a Redis Cluster, Postgres and a
+#      pg_basebackup streaming replica of it);
 #   5. core's presence, rate-limit, membership-cache, profile-cache and webhook
 #      tests again, with REDIS_URL set to that cluster;
 #   6. tests/e2e/run.sh (stand-in, core and wrangler dev, driven by socket.io-client).
