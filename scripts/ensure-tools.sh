@@ -2,7 +2,7 @@
 # Install the build and test tools that are missing; print what it installs.
 # Idempotent, and fast when everything is there.
 #
-# usage: scripts/ensure-tools.sh [--base] [--rust] [--wasm-target] [--worker] [--node] [--fault-deps] [--sqlx] [--browser] [--all]
+# usage: scripts/ensure-tools.sh [--base] [--rust] [--wasm-target] [--worker] [--node] [--fault-deps] [--sqlx] [--browser] [--python] [--all]
 #   --base         a C linker (gcc) and curl; checks that cargo exists
 #   --rust         rustfmt and clippy (rustup components)
 #   --wasm-target  the wasm32-unknown-unknown target
@@ -13,6 +13,8 @@
 #   --sqlx         sqlx-cli (postgres, rustls), the version of sqlx in Cargo.lock
 #   --browser      Debian's chromium (/usr/bin/chromium), which the browser demo's
 #                  end-to-end test drives with playwright-core (an npm package, --node)
+#   --python       a Python venv in .dev/python with the official python-socketio client,
+#                  pinned in tests/e2e/python/requirements.txt (python3 with venv needed)
 #   --all          all of the above (the default without flags)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -23,7 +25,7 @@ WORKER_BUILD_VERSION="0.8.7"
 WASM_BINDGEN_DEFAULT="0.2.130"
 NODE_LOCAL_VERSION="20.20.2" # node-linux-<arch> on the npm registry, when the system node is too old
 
-want_base=0 want_rust=0 want_wasm_target=0 want_worker=0 want_node=0 want_fault_deps=0 want_sqlx=0 want_browser=0
+want_base=0 want_rust=0 want_wasm_target=0 want_worker=0 want_node=0 want_fault_deps=0 want_sqlx=0 want_browser=0 want_python=0
 [ $# -eq 0 ] && set -- --all
 for arg in "$@"; do
   case "$arg" in
@@ -35,7 +37,8 @@ for arg in "$@"; do
     --fault-deps) want_fault_deps=1 ;;
     --sqlx) want_sqlx=1 ;;
     --browser) want_browser=1 ;;
-    --all) want_base=1 want_rust=1 want_wasm_target=1 want_worker=1 want_node=1 want_fault_deps=1 want_sqlx=1 want_browser=1 ;;
+    --python) want_python=1 ;;
+    --all) want_base=1 want_rust=1 want_wasm_target=1 want_worker=1 want_node=1 want_fault_deps=1 want_sqlx=1 want_browser=1 want_python=1 ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
@@ -206,6 +209,26 @@ ensure_browser() {
   fi
 }
 
+# The e2e test of the python-socketio client (tests/e2e/python/). Reinstalled
+# when the pinned requirements change (their copy in the venv differs).
+ensure_python() {
+  local venv="$ROOT/.dev/python" req="$ROOT/tests/e2e/python/requirements.txt"
+  if [ ! -x "$venv/bin/python" ]; then
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+      apt_install python3 python3-venv
+      installed+=(python3-venv)
+    fi
+    log "python3 -m venv .dev/python"
+    python3 -m venv "$venv" >&2
+  fi
+  if ! cmp -s "$req" "$venv/requirements.txt"; then
+    log "pip install -r tests/e2e/python/requirements.txt"
+    "$venv/bin/pip" install --disable-pip-version-check -q -r "$req" >&2
+    cp "$req" "$venv/requirements.txt"
+    installed+=(python-socketio)
+  fi
+}
+
 [ "$want_base" = 1 ] && ensure_base
 [ "$want_rust" = 1 ] && ensure_rust_components
 [ "$want_wasm_target" = 1 ] && ensure_wasm_target
@@ -214,6 +237,7 @@ ensure_browser() {
 [ "$want_fault_deps" = 1 ] && ensure_fault_deps
 [ "$want_sqlx" = 1 ] && ensure_sqlx_cli
 [ "$want_browser" = 1 ] && ensure_browser
+[ "$want_python" = 1 ] && ensure_python
 
 if [ ${#installed[@]} -gt 0 ]; then
   log "installed: ${installed[*]}"

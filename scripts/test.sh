@@ -2,7 +2,8 @@
 # `make test`: every check and test, failing fast with a clear message.
 #   1. ensure tools (rustfmt, clippy, redis-server and the Postgres binaries
 #      core's fault tests run privately, the wasm target, the worker and node
-#      tools, chromium for the browser demo's test) and services (Postgres, Redis);
+#      tools, chromium for the browser demo's test, the python-socketio client's
+#      venv) and services (Postgres, Redis);
 #   2. scripts/lint.sh: cargo fmt --check, source file sizes, clippy native
 #      and wasm32 for the edge (its tests included: none can rot uncompiled);
 #   3. scripts/sqlx-prepare.sh --check: core's .sqlx/ offline data matches its
@@ -15,7 +16,8 @@
 #      pg_basebackup streaming replica of it);
 #   5. core's presence, rate-limit, membership-cache, profile-cache and webhook
 #      tests again, with REDIS_URL set to that cluster;
-#   6. tests/e2e/run.sh (stand-in, core and wrangler dev, driven by socket.io-client).
+#   6. tests/e2e/run.sh (stand-in, core and wrangler dev, driven by socket.io-client
+#      and by the python-socketio client).
 # Everything builds with SQLX_OFFLINE=true: checked queries compile from .sqlx/.
 # .env is NOT read: tests use their own fixed local settings.
 set -euo pipefail
@@ -26,7 +28,7 @@ cd "$ROOT"
 started=$SECONDS
 
 export SQLX_OFFLINE=true
-scripts/ensure-tools.sh --base --rust --fault-deps --sqlx --wasm-target --worker --node --browser
+scripts/ensure-tools.sh --base --rust --fault-deps --sqlx --wasm-target --worker --node --browser --python
 scripts/ensure-services.sh
 use_local_node
 

@@ -97,6 +97,30 @@ pub struct Membership {
     pub conversation_id: Uuid,
     pub user_id: String,
     pub is_member: bool,
+    /// The conversation's removal epoch when membership was read (see
+    /// `FanoutEvent::removal_epoch`): the socket's join is verified up to it.
+    #[serde(default)]
+    pub removal_epoch: i64,
+}
+
+/// Most users one `members/check` may ask about (a gateway holds at most a
+/// few thousand sockets; it asks in chunks of this size).
+pub const MAX_MEMBER_CHECK_USERS: usize = 2_000;
+
+/// `POST /internal/v1/conversations/{id}/members/check` (a system call): which
+/// of these users are members now. A gateway asks it when a room event
+/// carries a removal epoch newer than the one its sockets were verified at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberCheck {
+    pub user_ids: Vec<String>,
+}
+
+/// The answer: the asked users who are members, read from Postgres with the
+/// conversation's removal epoch in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberCheckAnswer {
+    pub removal_epoch: i64,
+    pub members: Vec<String>,
 }
 
 /// `POST /internal/v1/fanout` on the edge: events that originated in core,
@@ -132,6 +156,14 @@ pub struct FanoutEvent<D = serde_json::Value> {
     /// gateways drop that user's sockets from the conversation's room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evict_user_id: Option<String>,
+    /// For a `Conversation` target: the conversation's removal epoch (a
+    /// counter core raises with every member removed or leaving). A gateway
+    /// delivers to a joined socket only when the socket's membership was
+    /// verified at this epoch or later, else it asks core first; so a removed
+    /// member's socket hears nothing more even when its eviction was lost.
+    /// On an eviction event it is the epoch that removal created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_epoch: Option<i64>,
     /// For a `Gateways` target: once the event is delivered, the gateways
     /// disconnect every socket of its users (a user deleted in TMS).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

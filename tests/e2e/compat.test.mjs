@@ -1,10 +1,9 @@
-// Clients written to the original design, browsers and TMS: the default
-// (long-polling first) client gets a refusal it can act on, CORS at the edge,
-// sends without client_msg_id, and the signed TMS webhook through the edge.
+// Clients written to the original design, browsers and TMS: CORS at the
+// edge, sends without client_msg_id, and the signed TMS webhook through the
+// edge (the default long-polling-first client: polling.test.mjs).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { io } from "socket.io-client";
 import WebSocket from "ws";
 import { EDGE, TMS, api, clientId, closeAll, connect, conversation, received, sql, token, until, edgeFetch } from "./helpers.mjs";
 
@@ -12,24 +11,6 @@ after(closeAll);
 
 const ORIGIN = process.env.ALLOWED_ORIGIN;
 const SECRET = process.env.TMS_WEBHOOK_SECRET;
-
-test("a default io(url) client, which starts with long-polling, is told to use transports: ['websocket']", async () => {
-  const socket = io(EDGE + "/messaging", { auth: { token: await token("alice") }, reconnection: false, forceNew: true });
-  // the client aborts the request right after the handler runs, which clears
-  // responseText: read it in the handler, as an app would
-  const [err, responseText] = await new Promise((resolve) =>
-    socket.on("connect_error", (e) => resolve([e, e.context?.responseText])),
-  );
-  socket.close();
-  assert.equal(err.message, "xhr poll error");
-  assert.equal(err.description, 400);
-  const answer = JSON.parse(responseText);
-  assert.equal(answer.code, 0);
-  assert.match(answer.message, /transports: \["websocket"\]/);
-  // the same client with the advice connects
-  const ok = await connect(await token("alice"));
-  assert.ok(ok.connected);
-});
 
 test("CORS: an allowed origin gets its preflight and headers; any other origin is refused, sockets included", async () => {
   const preflight = await edgeFetch(`${EDGE}/api/v1/conversations`, {

@@ -20,13 +20,22 @@ export async function token(user, extra = {}) {
 
 /** `fetch` to the edge, sent again when wrangler's dev proxy lost its pooled
  *  connection to workerd before the request got there: it then answers 503
- *  "Your worker restarted mid-request" and retries only GET/HEAD itself. This
- *  is the local proxy's (seen after a few idle seconds), not the Worker's.
+ *  "Your worker restarted mid-request" and retries only GET/HEAD itself; and
+ *  when the client's own pooled connection to the proxy was closed while idle
+ *  (seen after a few idle seconds). Both are the local proxy's, not the Worker's.
  *  `init` may be a function, called per attempt: a signed request must be
  *  signed again, since the edge refuses a replayed signature. */
 export async function edgeFetch(url, init) {
   for (let attempt = 1; ; attempt++) {
-    const r = await fetch(url, typeof init === "function" ? init() : init);
+    let r;
+    try {
+      r = await fetch(url, typeof init === "function" ? init() : init);
+    } catch (e) {
+      // a pooled keep-alive connection the proxy closed while idle: undici sends
+      // only idempotent requests again itself, so a POST or PATCH fails here
+      if (e?.cause?.code !== "UND_ERR_SOCKET" || attempt === 3) throw e;
+      continue;
+    }
     if (r.status !== 503 || attempt === 3) return r;
     const text = await r.clone().text();
     if (!text.includes("restarted mid-request")) return r;

@@ -4,8 +4,9 @@
 # official socket.io-client. Each run gets its own database and Redis prefix
 # and free ports, and stops everything it started.
 #
-# usage: tests/e2e/run.sh [node --test args...] [FILE.test.mjs...]   (logs stay in .dev/e2e)
-#   with test files named, only those run; otherwise every tests/e2e/*.test.mjs
+# usage: tests/e2e/run.sh [node --test args...] [FILE.test.mjs...] [python/FILE_test.py...]   (logs stay in .dev/e2e)
+#   with test files named, only those run; otherwise every tests/e2e/*.test.mjs, then
+#   every tests/e2e/python/*_test.py (the python-socketio client, scripts/ensure-tools.sh --python)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -37,6 +38,8 @@ export OSS_BUCKET_NAME="teamchat-e2e" OSS_REGION="e2e-local" OSS_URL_STYLE=path
 export OSS_ENDPOINT="http://127.0.0.1:$OSS_PORT"
 # small on purpose: a handful of sockets spreads over several gateways
 export GATEWAY_MAX_SOCKETS=5 PRESENCE_GRACE_MS=1500
+# below the ping interval on purpose: polling.test.mjs sees holds end with a noop
+export POLLING_HOLD_MS=1500
 # short on purpose: the missed-call test waits for the ring to time out
 export CALL_RING_TIMEOUT_SECS=3 CALL_SWEEP_INTERVAL_MS=200
 
@@ -95,16 +98,34 @@ spawn "wrangler dev" "$RUN_DIR/wrangler.log" env WRANGLER_SEND_METRICS=false CLO
   --var PING_INTERVAL_MS:2000 --var PING_TIMEOUT_MS:2000 --var JWKS_MIN_REFRESH_SECS:1 \
   --var "GATEWAY_MAX_SOCKETS:$GATEWAY_MAX_SOCKETS" --var CORE_TIMEOUT_MS:3000 \
   --var "ALLOWED_ORIGINS:$ALLOWED_ORIGIN" --var "JWT_ISSUER:$JWT_ISSUER" --var "JWT_AUDIENCE:$JWT_AUDIENCE" \
-  --var JWT_LEEWAY_SECS:1 --var TOKEN_REFRESH_GRACE_SECS:3 --var DENY_LIST_TTL_SECS:2
+  --var JWT_LEEWAY_SECS:1 --var TOKEN_REFRESH_GRACE_SECS:3 --var DENY_LIST_TTL_SECS:2 \
+  --var "POLLING_HOLD_MS:$POLLING_HOLD_MS"
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "$SPAWNED_PID" 60
 log "stack up: tms :$TMS_PORT, oss :$OSS_PORT, core :$CORE_PORT, edge :$EDGE_PORT"
 
 export EDGE_URL="http://127.0.0.1:$EDGE_PORT" CORE_URL="http://127.0.0.1:$CORE_PORT" TMS_URL="http://127.0.0.1:$TMS_PORT"
 # the fault test pauses core (SIGSTOP/SIGCONT) to play a hung core
 export CORE_PID="$CORE_PID" CORE_TIMEOUT_MS=3000
-export PING_INTERVAL_MS=2000 PING_TIMEOUT_MS=2000
+export PING_INTERVAL_MS=2000 PING_TIMEOUT_MS=2000 POLLING_HOLD_MS
 files=(tests/e2e/*.test.mjs)
+python_tests=(tests/e2e/python/*_test.py)
+node_args=()
 for arg in "$@"; do
-  case "$arg" in *.test.mjs) files=() ;; esac
+  case "$arg" in *.test.mjs | *_test.py) files=() python_tests=() ;; esac
 done
-node --test --test-concurrency=1 "$@" "${files[@]}"
+for arg in "$@"; do
+  case "$arg" in
+    *_test.py) python_tests+=("$arg") ;;
+    *) node_args+=("$arg") ;;
+  esac
+done
+if [ ${#node_args[@]} -gt 0 ] || [ ${#files[@]} -gt 0 ]; then
+  node --test --test-concurrency=1 "${node_args[@]}" "${files[@]}"
+fi
+# the official python-socketio client (scripts/ensure-tools.sh --python)
+[ ${#python_tests[@]} -eq 0 ] || [ -x "$ROOT/.dev/python/bin/python" ] ||
+  die "the python-socketio client is missing: run scripts/ensure-tools.sh --python"
+for t in "${python_tests[@]}"; do
+  log "python: $t"
+  "$ROOT/.dev/python/bin/python" "$t" || die "$t failed"
+done

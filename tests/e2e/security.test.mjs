@@ -1,15 +1,17 @@
 // The security suite (docs/security.md): a JWT corpus refused alike at the
 // edge's REST, core's REST and socket connect; an authorization matrix
 // generated from the OpenAPI document (each operation with a path id, with
-// no token and as an outsider) that also checks nothing changed in
-// Postgres; probes of the internal API, the webhook and /metrics; and the
+// no token, as an outsider and as a removed member; the owner/admin/author
+// operations as a plain member) and from the AsyncAPI document (every client
+// event with an ack), each also checking that nothing changed in Postgres;
+// removed means removed at the gateway; probes of the internal API, the webhook and /metrics; and the
 // input bounds.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, createPublicKey, generateKeyPairSync, sign as rsaSign } from "node:crypto";
 import net from "node:net";
 import WebSocket from "ws";
-import { CORE, EDGE, TMS, api, clientId, closeAll, connect, conversation, edgeFetch, received, signedHeaders, sleep, sql, token, until } from "./helpers.mjs";
+import { CORE, EDGE, TMS, api, clientId, closeAll, connect, conversation, edgeFetch, edgeStats, gatewayOf, received, signedHeaders, sleep, sql, token, until } from "./helpers.mjs";
 
 after(closeAll);
 
@@ -120,12 +122,42 @@ function snapshot() {
   return Object.fromEntries(tables.map((t) => [t, sql(`SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM "${t}" x`)]));
 }
 
-test("authorization matrix from the OpenAPI document: no token and an outsider change nothing", async () => {
+/** The schema at a local `$ref` (`#/components/…`) of an OpenAPI or AsyncAPI document. */
+function resolve(doc, schema) {
+  return schema?.$ref ? resolve(doc, schema.$ref.split("/").slice(1).reduce((node, key) => node[key], doc)) : schema;
+}
+
+/** A well-formed value for a JSON schema: `values` by property name, else the first enum
+ *  value, else the smallest value of the type; objects get their required properties and
+ *  those named in `values` (allOf parts merged). */
+function example(doc, schema, values, name) {
+  const s = resolve(doc, schema) ?? {};
+  if (name !== undefined && name in values) return values[name];
+  const parts = [s, ...(s.allOf ?? []).map((p) => resolve(doc, p))];
+  const alternative = s.oneOf ?? s.anyOf;
+  if (alternative) return example(doc, alternative.find((a) => resolve(doc, a)?.type !== "null") ?? alternative[0], values);
+  const enumValues = parts.map((p) => p.enum).find(Boolean);
+  if (enumValues) return enumValues[0];
+  const properties = Object.assign({}, ...parts.map((p) => p.properties ?? {}));
+  if (Object.keys(properties).length) {
+    const required = parts.flatMap((p) => p.required ?? []);
+    return Object.fromEntries(
+      Object.entries(properties)
+        .filter(([key]) => required.includes(key) || key in values)
+        .map(([key, p]) => [key, example(doc, p, values, key)]),
+    );
+  }
+  const type = [s.type].flat().find((t) => t !== "null");
+  if (type === "array") return [example(doc, s.items, values)];
+  return { integer: 1, number: 1, boolean: false, object: {} }[type] ?? "x";
+}
+
+test("authorization matrix from the OpenAPI document: no token, an outsider and a removed member change nothing", async () => {
   const doc = await (await fetch(`${CORE}/openapi.json`)).json();
-  const [ta, tb, tf] = [await token("alice"), await token("bob"), await token("frank")];
+  const [ta, tb, tf, te] = [await token("alice"), await token("bob"), await token("frank"), await token("erin")];
   // frank exists locally before the matrix starts (his first call registers him)
   assert.equal((await api(tf, "GET", "/api/v1/conversations"))[0], 200);
-  const group = await conversation(ta, "group", ["bob"]);
+  const group = await conversation(ta, "group", ["bob", "erin"]);
   const [, sent] = await api(ta, "POST", "/api/v1/messages", { conversation_id: group, type: "text", content: "matrix", client_msg_id: clientId() });
   const [, poll] = await api(ta, "POST", `/api/v1/conversations/${group}/polls`, { question: "q?", options: ["a", "b"] });
   const [, call] = await api(ta, "POST", `/api/v1/conversations/${group}/calls`, { type: "voice" });
@@ -134,20 +166,24 @@ test("authorization matrix from the OpenAPI document: no token and an outsider c
   assert.ok(sent.data?.id && pollId, `${JSON.stringify(sent)} ${JSON.stringify(poll)}`);
   // ended before the snapshot: a call left ringing is swept as missed (and writes its system line) mid-matrix
   if (callId) assert.equal((await api(ta, "POST", `/api/v1/calls/${callId}/end`, {}))[0], 200);
+  // erin was a member when the message, poll and call were made
+  assert.equal((await api(ta, "DELETE", `/api/v1/conversations/${group}/members/erin`))[0], 200);
   const ids = { conversation: group, message: sent.data.id, poll: pollId, call: callId };
 
   const fill = (path) =>
     path.replace(/\{(\w+)\}/g, (_, name) => {
       if (name === "user_id") return "bob";
       if (name === "emoji") return encodeURIComponent("👍");
-      if (name === "action") return "hangup";
+      if (name === "action") return "end";
       if (name === "kind") return "read";
       const scope = path.split("/")[1]; // conversations, messages, polls, calls
       return ids[{ conversations: "conversation", messages: "message", polls: "poll", calls: "call" }[scope]];
     });
   const operations = [];
-  for (const [path, item] of Object.entries(doc.paths)) {
-    if (!path.includes("{")) continue;
+  for (const [fullPath, item] of Object.entries(doc.paths)) {
+    // the document's paths are absolute (`/api/v1/…`); `api` adds the prefix
+    if (!fullPath.startsWith("/api/v1/") || !fullPath.includes("{")) continue;
+    const path = fullPath.slice("/api/v1".length);
     const scope = path.split("/")[1];
     // profiles are every user's to read; the docs' assets are public
     if (["users", "docs"].includes(scope)) continue;
@@ -158,21 +194,150 @@ test("authorization matrix from the OpenAPI document: no token and an outsider c
     }
   }
   assert.ok(operations.length >= 15, `only ${operations.length} operations with a path id`);
-  const bodyFor = (method) => (method === "GET" || method === "DELETE" ? undefined : { content: "x", role: "admin", option_ids: [poll.data.poll.options[0].id], member_ids: ["frank"], title: "t", type: "voice" });
+  assert.ok(!operations.some(([, path]) => path.includes("undefined")), JSON.stringify(operations));
+  // a well-formed body from each operation's schema: a refusal must come from authorization, not from parsing
+  const values = { content: "x", role: "admin", option_ids: [poll.data.poll.options[0].id], member_ids: ["frank"], title: "t", question: "q?", options: ["a", "b"], seq: 1, client_msg_id: "matrix", pinned: true };
+  const bodies = {};
+  for (const [fullPath, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const schema = op.requestBody?.content?.["application/json"]?.schema;
+      if (schema) bodies[`${method.toUpperCase()} ${fill(fullPath.slice("/api/v1".length))}`] = example(doc, schema, values);
+    }
+  }
+  const bodyFor = (method, path) => bodies[`${method} ${path}`];
 
   const before = snapshot();
   for (const [method, path] of operations) {
-    const [noToken, res0] = await api(undefined, method, `/api/v1${path}`, bodyFor(method));
+    const [noToken, res0] = await api(undefined, method, `/api/v1${path}`, bodyFor(method, path));
     assert.equal(noToken, 401, `${method} ${path} without a token: ${JSON.stringify(res0)}`);
     assert.equal(res0.error.code, "TOKEN_MISSING");
-    const [outsider, res1] = await api(tf, method, `/api/v1${path}`, bodyFor(method));
+    const [outsider, res1] = await api(tf, method, `/api/v1${path}`, bodyFor(method, path));
     assert.ok([403, 404].includes(outsider), `${method} ${path} as an outsider: ${outsider} ${JSON.stringify(res1)}`);
     assert.equal(res1.success, false);
+    const [removed, res2] = await api(te, method, `/api/v1${path}`, bodyFor(method, path));
+    assert.ok([403, 404].includes(removed), `${method} ${path} as a removed member: ${removed} ${JSON.stringify(res2)}`);
+    assert.equal(res2.success, false);
   }
   const afterwards = snapshot();
   for (const table of Object.keys(before)) assert.equal(afterwards[table], before[table], `${table} changed`);
   // the control: bob, a member, reads what frank could not
   assert.equal((await api(tb, "GET", `/api/v1/conversations/${group}/messages`))[0], 200);
+});
+
+test("a member without the role is refused every owner/admin/sender-only operation, and nothing changes", async () => {
+  const doc = await (await fetch(`${CORE}/openapi.json`)).json();
+  const byId = {};
+  for (const [path, item] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(item)) byId[op.operationId] = [method.toUpperCase(), path.replace(/^\/api\/v1/, "")];
+  const [ta, tb] = [await token("alice"), await token("bob")];
+  const group = await conversation(ta, "group", ["bob", "carol"]);
+  const [, sent] = await api(ta, "POST", "/api/v1/messages", { conversation_id: group, type: "text", content: "role matrix", client_msg_id: clientId() });
+  const [, poll] = await api(ta, "POST", `/api/v1/conversations/${group}/polls`, { question: "q?", options: ["a", "b"] });
+  const fill = (path) => path.replace("{id}", path.startsWith("/messages") ? sent.data.id : path.startsWith("/polls") ? poll.data.poll.id : group).replace("{user_id}", "carol");
+  // bob is a plain member; these need the owner, an admin, or the message's or poll's author
+  const gated = {
+    renameConversation: { title: "renamed by bob" },
+    addMembers: { member_ids: ["frank"] },
+    removeMember: undefined,
+    setMemberRole: { role: "admin" },
+    setConversationPrivacy: { push_previews: false },
+    editMessage: { content: "edited by bob" },
+    deleteMessage: undefined,
+    closePoll: {},
+  };
+  const before = snapshot();
+  for (const [operationId, body] of Object.entries(gated)) {
+    assert.ok(byId[operationId], `${operationId} is in the OpenAPI document`);
+    const [method, path] = byId[operationId];
+    const [status, res] = await api(tb, method, `/api/v1${fill(path)}`, body);
+    assert.equal(status, 403, `${operationId} as a member without the role: ${status} ${JSON.stringify(res)}`);
+    assert.equal(res.error.code, "FORBIDDEN");
+  }
+  const afterwards = snapshot();
+  for (const table of Object.keys(before)) assert.equal(afterwards[table], before[table], `${table} changed`);
+  // the control: the owner may do what bob could not
+  const [method, path] = byId.renameConversation;
+  assert.equal((await api(ta, method, `/api/v1${fill(path)}`, gated.renameConversation))[0], 200);
+});
+
+test("socket event matrix from the AsyncAPI document: an outsider and a removed member are refused and change nothing", async () => {
+  const doc = await (await fetch(`${CORE}/asyncapi.json`)).json();
+  const [ta, tf, te] = [await token("alice"), await token("frank"), await token("erin")];
+  const group = await conversation(ta, "group", ["bob", "erin"]);
+  const [, sent] = await api(ta, "POST", "/api/v1/messages", { conversation_id: group, type: "text", content: "socket matrix", client_msg_id: clientId() });
+  const [, call] = await api(ta, "POST", `/api/v1/conversations/${group}/calls`, { type: "voice" });
+  const callId = call.data?.id ?? call.data?.call?.id;
+  assert.ok(callId, JSON.stringify(call));
+  // ended before the snapshot (a ringing call is swept as missed mid-matrix); the refusals come first anyway
+  assert.equal((await api(ta, "POST", `/api/v1/calls/${callId}/end`, {}))[0], 200);
+  assert.equal((await api(ta, "DELETE", `/api/v1/conversations/${group}/members/erin`))[0], 200);
+  const values = { conversation_id: group, message_id: sent.data.id, call_id: callId, client_msg_id: clientId(), to_user_id: "alice", user_id: "alice", content: "x" };
+  const schemaOf = (ref) => resolve(doc, { $ref: ref });
+  const operations = Object.values(doc.operations).filter((op) => op.action === "receive" && op.reply);
+  const byNamespace = {};
+  for (const op of operations) {
+    const address = schemaOf(op.channel.$ref).address;
+    const message = schemaOf(op.messages[0].$ref);
+    // refreshing one's own token and leaving a room one is not in are no one else's business
+    if (["refresh_token", "leave_conversation"].includes(message.name)) continue;
+    (byNamespace[address] ??= []).push([message.name, example(doc, message.payload, values)]);
+  }
+  assert.ok(Object.values(byNamespace).flat().length >= 8, JSON.stringify(byNamespace));
+  const before = snapshot();
+  for (const [who, tok] of [["an outsider", tf], ["a removed member", te]]) {
+    for (const [nsp, events] of Object.entries(byNamespace)) {
+      const socket = await connect(tok, nsp);
+      for (const [name, payload] of events) {
+        const ack = await socket.emitWithAck(name, payload);
+        assert.equal(ack.ok, false, `${nsp} ${name} as ${who}: ${JSON.stringify(ack)}`);
+        assert.ok(["FORBIDDEN", "NOT_FOUND"].includes(ack.error.code), `${nsp} ${name} as ${who}: ${JSON.stringify(ack)}`);
+      }
+    }
+  }
+  const afterwards = snapshot();
+  for (const table of Object.keys(before)) assert.equal(afterwards[table], before[table], `${table} changed`);
+  closeAll();
+});
+
+test("removed means removed: a removal whose pushes never reached the edge still stops the room at the gateway", async () => {
+  const [ta, tc, td] = [await token("alice"), await token("carol"), await token("dave")];
+  const g = await conversation(ta, "group", ["carol", "dave"]);
+  const [a, c, d] = [await connect(ta), await connect(tc), await connect(td)];
+  for (const s of [a, c, d]) assert.equal((await s.emitWithAck("join_conversation", { conversation_id: g })).ok, true);
+  const send = (content) => a.emitWithAck("send_message", { conversation_id: g, type: "text", content, client_msg_id: clientId() });
+  const copy = (s, ack) => () => received(s, "new_message").find((m) => m.id === ack.data.id);
+  const texts = (s) => received(s, "new_message").filter((m) => m.type === "text").map((m) => m.content);
+  const before = await send("before");
+  await until(copy(c, before), "carol's copy before");
+  const gateways = [...new Set([a, c, d].map(gatewayOf))];
+  const checks = async () => Object.values((await edgeStats({ gateways })).gateways).reduce((n, g) => n + (g.member_checks ?? 0), 0);
+  const checksBefore = await checks();
+
+  // carol removed as Postgres holds it, with none of the removal's pushes sent (as if every one was dropped)
+  const epoch = sql(`WITH gone AS (DELETE FROM conversation_members WHERE conversation_id = '${g}'
+    AND user_id = (SELECT id FROM users WHERE tms_user_id = 'carol') RETURNING conversation_id)
+    UPDATE conversations SET removal_epoch = removal_epoch + 1 WHERE id IN (SELECT conversation_id FROM gone) RETURNING removal_epoch`);
+  assert.equal(epoch.split("\n")[0], "1", epoch);
+  const after = await send("after");
+  await until(copy(d, after), "dave, still a member, gets it once core confirmed him");
+  await until(copy(a, after), "alice's own copy");
+  const checksAfter = await checks();
+  assert.ok(checksAfter > checksBefore, `the gateways asked core (${checksBefore} → ${checksAfter})`);
+
+  // the barrier: added back and joined, carol hears the room's next message after "after" would have arrived
+  assert.equal((await api(ta, "POST", `/api/v1/conversations/${g}/members`, { member_ids: ["carol"] }))[0], 200);
+  assert.equal((await c.emitWithAck("join_conversation", { conversation_id: g })).ok, true);
+  const back = await send("back");
+  await until(copy(c, back), "carol's copy once back");
+  assert.deepEqual(texts(c), ["before", "back"], "carol got nothing while removed");
+
+  // a removal whose eviction reaches the gateways costs no question to core
+  assert.equal((await api(ta, "DELETE", `/api/v1/conversations/${g}/members/dave`))[0], 200);
+  await until(() => received(a, "member_removed").find((e) => e.user_id === "dave"), "the room hears of dave's removal");
+  const final = await send("final");
+  await until(copy(c, final), "carol's copy of the next message");
+  await until(copy(a, final), "alice's copy of the next message");
+  assert.equal(await checks(), checksAfter, "the eviction advanced the other sockets' epoch");
+  closeAll();
 });
 
 function webhookHeader(body, { t = now(), secret = process.env.TMS_WEBHOOK_SECRET, extra = "" } = {}) {

@@ -56,6 +56,7 @@ impl Push {
                 seq,
                 after_seq: None,
                 evict_user_id: None,
+                removal_epoch: None,
                 close_sessions: false,
             },
             resolve: Resolve::Nothing,
@@ -83,6 +84,13 @@ impl Push {
     /// Once delivered, the Room drops `user_id`'s sockets.
     pub fn evicting(mut self, user_id: &str) -> Self {
         self.event.evict_user_id = Some(user_id.to_string());
+        self
+    }
+
+    /// The removal epoch the event was made under, when the caller knows it;
+    /// else the lane stamps the conversation's current one as it sends.
+    pub fn at_epoch(mut self, removal_epoch: Option<i64>) -> Self {
+        self.event.removal_epoch = removal_epoch;
         self
     }
 
@@ -114,6 +122,7 @@ impl Push {
                 seq: None,
                 after_seq: None,
                 evict_user_id: None,
+                removal_epoch: None,
                 close_sessions: false,
             },
             resolve: Resolve::Users(users),
@@ -179,4 +188,9 @@ pub trait Targets: Send + Sync {
         users: &'a [String],
         now_ms: i64,
     ) -> BoxFuture<'a, AppResult<HashMap<String, Vec<String>>>>;
+    /// The conversations' removal epochs now (`FanoutEvent::removal_epoch`).
+    fn removal_epochs<'a>(
+        &'a self,
+        conversation_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, AppResult<HashMap<Uuid, i64>>>;
 }

@@ -175,7 +175,52 @@ impl Sender {
             }
             out.push(event);
         }
+        self.stamp_removal_epochs(&mut out).await;
         out
+    }
+
+    /// Stamps each room event that lacks one with its conversation's removal
+    /// epoch as it is now (one query per batch): at least the epoch the event
+    /// was made under, so a gateway re-checks any socket verified before a
+    /// removal. Unstamped if the read fails (counted as unresolved).
+    async fn stamp_removal_epochs(&self, events: &mut [FanoutEvent]) {
+        let mut wanted: Vec<Uuid> = events
+            .iter()
+            .filter(|e| e.removal_epoch.is_none())
+            .filter_map(|e| match &e.target {
+                FanoutTarget::Conversation {
+                    conversation_id, ..
+                } => Some(*conversation_id),
+                FanoutTarget::Gateways { .. } => None,
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return;
+        }
+        let read = tokio::time::timeout(self.timeout, self.targets.removal_epochs(&wanted)).await;
+        let epochs = match read {
+            Ok(Ok(epochs)) => epochs,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "removal epochs unavailable, room events unstamped");
+                self.unresolved();
+                return;
+            }
+            Err(_) => {
+                tracing::error!("removal epochs read timed out, room events unstamped");
+                self.unresolved();
+                return;
+            }
+        };
+        for event in events.iter_mut().filter(|e| e.removal_epoch.is_none()) {
+            if let FanoutTarget::Conversation {
+                conversation_id, ..
+            } = &event.target
+            {
+                event.removal_epoch = epochs.get(conversation_id).copied();
+            }
+        }
     }
 
     fn unresolved(&self) {
@@ -238,11 +283,15 @@ fn by_gateway(users: &[String], presence: &HashMap<String, Vec<String>>) -> Vec<
                 .push(user.clone());
         }
     }
+    // sorted: the members come from a Redis set, in no stable order
     grouped
         .into_iter()
-        .map(|(gateway, user_ids)| GatewayUsers {
-            gateway: gateway.to_string(),
-            user_ids,
+        .map(|(gateway, mut user_ids)| {
+            user_ids.sort_unstable();
+            GatewayUsers {
+                gateway: gateway.to_string(),
+                user_ids,
+            }
         })
         .collect()
 }
@@ -252,7 +301,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn users_are_grouped_by_gateway_once_each() {
+    fn users_are_grouped_by_gateway_once_each_in_order() {
         let presence: HashMap<String, Vec<String>> = [
             ("a", vec!["DFW.0", "AMS.1"]),
             ("b", vec!["DFW.0"]),
@@ -272,7 +321,7 @@ mod tests {
                 },
                 GatewayUsers {
                     gateway: "DFW.0".into(),
-                    user_ids: vec!["b".into(), "a".into()]
+                    user_ids: vec!["a".into(), "b".into()]
                 },
             ]
         );

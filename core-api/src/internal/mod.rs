@@ -10,8 +10,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use shared_types::internal::{
-    MarkReceipt, Membership, PersistBatch, PersistMessage, PersistedBatch, PersistedMessage,
-    PresenceReport, MAX_BATCHED_SENDS,
+    MarkReceipt, MemberCheck, Membership, PersistBatch, PersistMessage, PersistedBatch,
+    PersistedMessage, PresenceReport, MAX_BATCHED_SENDS,
 };
 use shared_types::socket::ReceiptKind;
 use shared_types::{Envelope, ErrorCode};
@@ -24,7 +24,7 @@ use crate::extract::{Json, Path};
 use crate::models::AuthUser;
 use crate::rate_limit::LimitKind;
 use crate::services::receipts;
-use crate::services::{deny_list, membership, presence, socket_sends, users};
+use crate::services::{deny_list, membership, presence, removal_epochs, socket_sends, users};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/messages", post(persist_message))
         .route("/messages/batch", post(persist_batch))
         .route("/conversations/{id}/membership", get(check_membership))
+        .route("/conversations/{id}/members/check", post(check_members))
         .route("/receipts/{kind}", post(mark_receipt))
         .route("/presence", post(report_presence))
         .route("/denied-users", get(denied_users))
@@ -143,12 +144,26 @@ async fn check_membership(
         .limits
         .enforce(&me.tms_user_id, LimitKind::SocketJoin)
         .await?;
+    // the epoch first: the membership read after it is at least as new
+    let removal_epoch = removal_epochs::current(&state, id).await?;
     let is_member = membership::is_member(&state, id, &me.tms_user_id).await?;
     Ok(api::ok(Membership {
         conversation_id: id,
         user_id: me.tms_user_id,
         is_member,
+        removal_epoch,
     }))
+}
+
+/// POST /internal/v1/conversations/{id}/members/check: which of a gateway's
+/// users are still members (a system call; see `removal_epochs`).
+async fn check_members(
+    State(state): State<AppState>,
+    _: SystemCall,
+    Path(id): Path<Uuid>,
+    Json(input): Json<MemberCheck>,
+) -> AppResult<Response> {
+    Ok(api::ok(removal_epochs::check(&state, id, input).await?))
 }
 
 /// POST /internal/v1/receipts/{read|delivered}: a socket's `message_read` / `message_delivered`.

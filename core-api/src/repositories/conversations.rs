@@ -199,21 +199,6 @@ pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error>
     .map(drop)
 }
 
-pub async fn remove_member(
-    db: impl PgExecutor<'_>,
-    conversation_id: Uuid,
-    user_id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
-        "DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
-        conversation_id,
-        user_id,
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 pub async fn set_role(
     db: impl PgExecutor<'_>,
     conversation_id: Uuid,

@@ -12,6 +12,7 @@ pub mod push;
 pub mod reactions;
 pub mod reads;
 pub mod receipts;
+pub mod removals;
 pub mod replica;
 pub mod search;
 pub mod sends;

@@ -280,7 +280,8 @@ pub(super) fn notify(state: &AppState, conversation: &Conversation, event: &str)
 
 /// Tells the conversation's Room to drop the sockets of a user who is no
 /// longer a member, so they stop receiving its events at once.
-pub(super) fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
+/// `epoch`: the removal epoch this removal created (`FanoutEvent::removal_epoch`).
+pub(super) fn evict_from_room(state: &AppState, id: Uuid, user_id: &str, epoch: Option<i64>) {
     state.fanout.publish(
         Push::to_conversation(
             id,
@@ -293,7 +294,8 @@ pub(super) fn evict_from_room(state: &AppState, id: Uuid, user_id: &str) {
             .unwrap_or_default(),
             None,
         )
-        .evicting(user_id),
+        .evicting(user_id)
+        .at_epoch(epoch),
     );
 }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::cache::Cache;
 use crate::error::AppResult;
 use crate::fanout::Targets;
+use crate::repositories::removals;
 use crate::services::{membership, presence};
 
 pub struct MembersAndPresence {
@@ -30,5 +31,16 @@ impl Targets for MembersAndPresence {
         now_ms: i64,
     ) -> BoxFuture<'a, AppResult<HashMap<String, Vec<String>>>> {
         presence::gateways_of(&self.cache, users, now_ms).boxed()
+    }
+
+    fn removal_epochs<'a>(
+        &'a self,
+        conversation_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, AppResult<HashMap<Uuid, i64>>> {
+        async move {
+            let rows = removals::epochs(&self.db, conversation_ids).await?;
+            Ok(rows.into_iter().collect())
+        }
+        .boxed()
     }
 }

@@ -17,7 +17,9 @@ use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
 use crate::models::conversation::{DbConversationKind, DbMemberRole, MemberRow};
 use crate::models::AuthUser;
-use crate::repositories::{conversations as repo, members as members_repo, users as users_repo};
+use crate::repositories::{
+    conversations as repo, members as members_repo, removals, users as users_repo,
+};
 use crate::services::{membership, system_messages, users};
 use crate::state::AppState;
 
@@ -140,13 +142,14 @@ pub async fn remove_member(
         user_id: target.to_owned(),
     };
     let line = system_messages::record(&mut tx, id, me.user_id, &event).await?;
-    repo::remove_member(&mut *tx, id, target_local).await?;
+    let epoch = removals::remove_member(&mut *tx, id, target_local).await?;
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
-    // before the removal's notice: the removed member's sockets still hear it
-    system_messages::deliver(state, line.as_ref());
+    // before the removal's notice, at the epoch before it: the removed
+    // member's sockets still hear it
+    system_messages::deliver_at(state, line.as_ref(), epoch.map(|e| e - 1));
     let before = with_profiles(state, before).await;
-    announce_removal(state, &before, target).await;
+    announce_removal(state, &before, target, epoch).await;
     load(state, id).await
 }
 
@@ -160,7 +163,7 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
         actor_id: me.tms_user_id.clone(),
     };
     let line = system_messages::record(&mut tx, id, me.user_id, &event).await?;
-    repo::remove_member(&mut *tx, id, me.user_id).await?;
+    let epoch = removals::remove_member(&mut *tx, id, me.user_id).await?;
     if caller.role() == MemberRole::Owner {
         // the row lock keeps the successor a member until commit
         if let Some(next) = repo::successor(&mut *tx, id).await? {
@@ -169,9 +172,9 @@ pub async fn leave(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Conve
     }
     repo::touch(&mut *tx, id).await?;
     tx.commit().await?;
-    system_messages::deliver(state, line.as_ref());
+    system_messages::deliver_at(state, line.as_ref(), epoch.map(|e| e - 1));
     let before = with_profiles(state, before).await;
-    announce_removal(state, &before, &me.tms_user_id).await;
+    announce_removal(state, &before, &me.tms_user_id, epoch).await;
     Ok(before)
 }
 
@@ -209,7 +212,12 @@ pub async fn set_role(
 /// After a removal commits: the cache forgets, every member (and the removed
 /// one) hears `member_removed` with only the removed id, and the Room drops
 /// the removed user's sessions.
-async fn announce_removal(state: &AppState, before: &Conversation, removed: &str) {
+async fn announce_removal(
+    state: &AppState,
+    before: &Conversation,
+    removed: &str,
+    epoch: Option<i64>,
+) {
     membership::invalidate(state, before.id).await;
     // the members as they are when the lane sends, and the removed one
     state.fanout.publish(
@@ -225,7 +233,7 @@ async fn announce_removal(state: &AppState, before: &Conversation, removed: &str
         )
         .also_to(removed),
     );
-    evict_from_room(state, before.id, removed);
+    evict_from_room(state, before.id, removed, epoch);
 }
 
 /// Opens the change's transaction with the group row locked and returns the

@@ -89,7 +89,7 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
         return retried(message, &input);
     }
     state.metrics.messages_persisted.inc();
-    publish(state, &message, server_events::NEW_MESSAGE);
+    publish(state, &message, server_events::NEW_MESSAGE, None);
     state.push.message_created(&message);
     Ok(Sent {
         message,
@@ -212,7 +212,7 @@ pub async fn edit(state: &AppState, me: &AuthUser, id: Uuid, content: &str) -> A
         .await?
         .ok_or_else(|| AppError::not_found("message"))?
         .into();
-    publish(state, &message, server_events::MESSAGE_UPDATED);
+    publish(state, &message, server_events::MESSAGE_UPDATED, None);
     Ok(message)
 }
 
@@ -234,19 +234,24 @@ pub async fn delete(state: &AppState, me: &AuthUser, id: Uuid) -> AppResult<Mess
         .ok_or_else(|| AppError::not_found("message"))?
         .into();
     if deleted_now {
-        publish(state, &message, server_events::MESSAGE_DELETED);
+        publish(state, &message, server_events::MESSAGE_DELETED, None);
     }
     Ok(message)
 }
 
 /// Pushes a new message (one core wrote itself, e.g. a system message) as a send would.
 pub fn publish_new(state: &AppState, message: &Message) {
-    publish(state, message, server_events::NEW_MESSAGE);
+    publish(state, message, server_events::NEW_MESSAGE, None);
+}
+
+/// `publish_new` at a known removal epoch (else the lane reads the current one).
+pub fn publish_new_at(state: &AppState, message: &Message, removal_epoch: Option<i64>) {
+    publish(state, message, server_events::NEW_MESSAGE, removal_epoch);
 }
 
 /// Pushes a message event to the conversation's room at the edge. A new
 /// message also reaches the members' sockets that have not joined the room.
-fn publish(state: &AppState, message: &Message, event: &str) {
+fn publish(state: &AppState, message: &Message, event: &str, removal_epoch: Option<i64>) {
     if !state.fanout.is_enabled() {
         return;
     }
@@ -254,7 +259,8 @@ fn publish(state: &AppState, message: &Message, event: &str) {
     let is_new = event == server_events::NEW_MESSAGE;
     let seq = is_new.then_some(message.seq);
     let data = serde_json::to_value(message).unwrap_or_default();
-    let push = Push::to_conversation(message.conversation_id, NS_MESSAGING, event, data, seq);
+    let push = Push::to_conversation(message.conversation_id, NS_MESSAGING, event, data, seq)
+        .at_epoch(removal_epoch);
     state.fanout.publish(if is_new {
         push.notifying_members()
     } else {

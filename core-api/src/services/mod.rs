@@ -18,6 +18,7 @@ pub mod push_recipients;
 pub mod reactions;
 pub mod reads;
 pub mod receipts;
+pub mod removal_epochs;
 pub mod replica;
 pub mod search;
 pub mod settings;

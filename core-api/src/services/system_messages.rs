@@ -46,9 +46,15 @@ pub async fn record(
 
 /// After the commit: to the room and the members' other sockets, as a new message.
 pub fn deliver(state: &AppState, message: Option<&Message>) {
+    deliver_at(state, message, None);
+}
+
+/// `deliver`, stamped with the removal epoch the line was written under (a
+/// removal's own line reaches the removed member; see `FanoutEvent::removal_epoch`).
+pub fn deliver_at(state: &AppState, message: Option<&Message>, removal_epoch: Option<i64>) {
     if let Some(message) = message {
         state.metrics.messages_persisted.inc();
-        messages::publish_new(state, message);
+        messages::publish_new_at(state, message, removal_epoch);
     }
 }
 

@@ -12,9 +12,11 @@ use super::events::{self, Direction, Event, Payload, NAMESPACES};
 use super::{errors, examples};
 
 const INTRO: &str = "\
-Live events of teamchat, over **Socket.IO v5 / Engine.IO v4, WebSocket transport \
-only** (`io(url + namespace, {transports: [\"websocket\"], auth: {token}})`), at the \
-edge: `wss://<edge>/socket.io/?EIO=4&transport=websocket`. The three namespaces \
+Live events of teamchat, over **Socket.IO v5 / Engine.IO v4** at the edge: \
+`wss://<edge>/socket.io/?EIO=4&transport=websocket` \
+(`io(url + namespace, {transports: [\"websocket\"], auth: {token}})`, the cheapest), or \
+a default `io(url + namespace, {auth: {token}})`, which starts with HTTP long-polling \
+(`transport=polling`) and upgrades to the WebSocket. The three namespaces \
 share one connection and one identity: the TMS JWT goes in the CONNECT packet's \
 `auth: {token}` (`?token=` on the URL is a fallback). A refused CONNECT answers \
 `ConnectError` `{message, data: {code}}`.

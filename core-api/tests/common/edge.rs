@@ -141,4 +141,16 @@ impl EdgeStandIn {
         }
         self.named(event)
     }
+
+    /// Waits (up to 5 s) until an event named `event` matches `pred`.
+    pub async fn wait_for_where(&self, event: &str, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        for _ in 0..250 {
+            let got = self.named(event);
+            if got.iter().any(&pred) {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.named(event)
+    }
 }

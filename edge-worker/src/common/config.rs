@@ -39,6 +39,8 @@ pub struct EdgeConfig {
     pub max_sockets_per_user: usize,
     /// How long after its token expired a socket may still send `refresh_token`.
     pub token_refresh_grace_ms: u64,
+    /// How long a polling GET is held when there is nothing to send (`POLLING_HOLD_MS`).
+    pub polling_hold_ms: u64,
     /// How old the isolate's copy of core's deny list (deleted users) may get.
     pub deny_list_ttl_ms: u64,
 }
@@ -173,6 +175,7 @@ impl EdgeConfig {
                 )
                 .saturating_mul(1_000),
             deny_list_ttl_ms: b.number("DENY_LIST_TTL_SECS", 10).saturating_mul(1_000),
+            polling_hold_ms: b.number("POLLING_HOLD_MS", crate::gateway::polling::DEFAULT_HOLD_MS),
         };
         let mut problems = b.problems;
         if !(1_000..=300_000).contains(&config.deny_list_ttl_ms) {
@@ -180,6 +183,12 @@ impl EdgeConfig {
         }
         if !(1_000..=60_000).contains(&config.connect_timeout_ms) {
             problems.push("CONNECT_TIMEOUT_MS: must be between 1000 and 60000".into());
+        }
+        if !(1_000..=crate::gateway::polling::MAX_HOLD_MS).contains(&config.polling_hold_ms) {
+            problems.push(format!(
+                "POLLING_HOLD_MS: must be between 1000 and {}",
+                crate::gateway::polling::MAX_HOLD_MS
+            ));
         }
         if config.max_sockets_per_user == 0 {
             problems.push("MAX_SOCKETS_PER_USER: must be at least 1".into());

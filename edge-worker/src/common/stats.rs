@@ -32,6 +32,13 @@ pub struct ObjectCounters {
     /// `seq` events held behind a gap (rooms): none after a start or an eviction.
     #[serde(default)]
     pub holds: u64,
+    /// Calls to core asking whether held sockets' users are still members
+    /// (gateways; one per removal per gateway with joined sockets, at most),
+    /// and those that failed (their frames were not written).
+    #[serde(default)]
+    pub member_checks: u64,
+    #[serde(default)]
+    pub member_checks_failed: u64,
 }
 
 /// Body of `POST /internal/v1/stats`.
@@ -114,7 +121,8 @@ mod tests {
                 "event": "edge_counters", "object": "gateway", "name": "local.0",
                 "instance": "i1", "requests": 7, "alarms": 0, "storage_writes": 0,
                 "ws_messages": 0, "sockets": 3, "frames_sent": 12, "events": 0,
-                "send_batches": 2, "sends": 9, "holds": 0
+                "send_batches": 2, "sends": 9, "holds": 0, "member_checks": 0,
+                "member_checks_failed": 0
             })
         );
     }

@@ -1,5 +1,5 @@
 //! What the Worker decides about a request before any object or core sees it:
-//! the Socket.IO handshake query and CORS. Pure, so `cargo test` covers it;
+//! the Engine.IO route of a `/socket.io/` request and CORS. Pure, so `cargo test` covers it;
 //! `glue` only reads the request and writes the answer.
 
 pub mod fanout;
@@ -17,38 +17,88 @@ pub struct HandshakeRefusal {
     pub message: &'static str,
 }
 
-/// Polling is refused in words a developer can act on: the default `io(url)`
-/// starts with HTTP long-polling, which this edge does not serve (a held poll
-/// would keep a gateway object awake and billed; every official client can
-/// start on the WebSocket directly).
-pub const POLLING_REFUSED: &str = "Transport unknown: this server speaks WebSocket only. \
-Connect with io(url, { transports: [\"websocket\"] }).";
+/// Where a `/socket.io/` request goes, by the Engine.IO rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineRoute {
+    /// A new session on a WebSocket: any open shard of the location.
+    WebSocket,
+    /// The WebSocket that upgrades the polling session `sid`, on its gateway.
+    Upgrade { gateway: String, sid: String },
+    /// A new polling session (the handshake GET): any open shard.
+    PollOpen,
+    /// A GET or POST of the polling session `sid`, on its gateway.
+    Poll { gateway: String, sid: String },
+}
 
-/// Checks `EIO`, `transport` and the `Upgrade` header of a `/socket.io/` request.
-pub fn check_handshake(
+/// `Session ID unknown`, Engine.IO's error code 1 (also what a gateway
+/// answers for a well-formed sid it does not hold).
+pub const UNKNOWN_SID: HandshakeRefusal = HandshakeRefusal {
+    code: 1,
+    message: "Session ID unknown",
+};
+
+/// The largest polling POST body: the `maxPayload` the handshake advertises
+/// (engine.io's `maxHttpBufferSize`), refused by its declared length before
+/// it is read (`check_content_length`), or by its length once read.
+pub const POLLING_MAX_BODY_BYTES: usize = shared_types::limits::MAX_WS_FRAME_BYTES;
+
+/// Engine.IO's `Bad request`, code 3.
+pub const BAD_REQUEST: HandshakeRefusal = HandshakeRefusal {
+    code: 3,
+    message: "Bad request",
+};
+
+/// Routes a `/socket.io/` request from its method, `EIO`, `transport`,
+/// `sid` and `Upgrade` header, refusing it as the reference server would.
+/// A `sid` is routed only when it could be one this edge issued
+/// (`names::routable_gateway`).
+pub fn route_engine_io(
+    method: &str,
     eio: Option<&str>,
     transport: Option<&str>,
+    sid: Option<&str>,
     upgrade_header: Option<&str>,
-) -> Result<(), HandshakeRefusal> {
+    max_shards: u32,
+) -> Result<EngineRoute, HandshakeRefusal> {
     if eio != Some("4") {
         return Err(HandshakeRefusal {
             code: 5,
             message: "Unsupported protocol version",
         });
     }
-    if transport != Some("websocket") {
-        return Err(HandshakeRefusal {
-            code: 0,
-            message: POLLING_REFUSED,
-        });
-    }
-    if !upgrade_header.is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket")) {
-        return Err(HandshakeRefusal {
+    let session = match sid {
+        None => None,
+        Some(sid) => {
+            let gateway =
+                crate::gateway::names::routable_gateway(sid, max_shards).ok_or(UNKNOWN_SID)?;
+            Some((gateway.to_owned(), sid.to_owned()))
+        }
+    };
+    let websocket = upgrade_header.is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    match transport {
+        Some("websocket") if !websocket => Err(HandshakeRefusal {
             code: 3,
             message: "Bad request: expected a WebSocket upgrade",
-        });
+        }),
+        Some("websocket") if method != "GET" => Err(BAD_REQUEST),
+        Some("websocket") => Ok(match session {
+            None => EngineRoute::WebSocket,
+            Some((gateway, sid)) => EngineRoute::Upgrade { gateway, sid },
+        }),
+        Some("polling") => match (method, session) {
+            ("GET", None) => Ok(EngineRoute::PollOpen),
+            (_, None) => Err(HandshakeRefusal {
+                code: 2,
+                message: "Bad handshake method",
+            }),
+            ("GET" | "POST", Some((gateway, sid))) => Ok(EngineRoute::Poll { gateway, sid }),
+            (_, Some(_)) => Err(BAD_REQUEST),
+        },
+        _ => Err(HandshakeRefusal {
+            code: 0,
+            message: "Transport unknown",
+        }),
     }
-    Ok(())
 }
 
 /// The CORS verdict on one request.
@@ -147,28 +197,102 @@ mod tests {
         );
     }
 
+    const SID: &str = "local.2.0123456789abcdef0123456789abcdef";
+
+    fn route(
+        method: &str,
+        transport: &str,
+        sid: Option<&str>,
+        upgrade: Option<&str>,
+    ) -> Result<EngineRoute, HandshakeRefusal> {
+        route_engine_io(method, Some("4"), Some(transport), sid, upgrade, 64)
+    }
+
     #[test]
-    fn handshake_accepts_only_engine_io_4_websocket_upgrades() {
+    fn websocket_sessions_and_upgrades_are_routed() {
         assert_eq!(
-            check_handshake(Some("4"), Some("websocket"), Some("WebSocket")),
-            Ok(())
+            route("GET", "websocket", None, Some("WebSocket")),
+            Ok(EngineRoute::WebSocket)
         );
         assert_eq!(
-            check_handshake(Some("3"), Some("websocket"), Some("websocket"))
+            route("GET", "websocket", Some(SID), Some("websocket")),
+            Ok(EngineRoute::Upgrade {
+                gateway: "local.2".into(),
+                sid: SID.into()
+            })
+        );
+        assert_eq!(route("GET", "websocket", None, None).unwrap_err().code, 3);
+        assert_eq!(
+            route_engine_io(
+                "GET",
+                Some("3"),
+                Some("websocket"),
+                None,
+                Some("websocket"),
+                64
+            )
+            .unwrap_err()
+            .code,
+            5
+        );
+    }
+
+    #[test]
+    fn polling_handshakes_and_requests_are_routed() {
+        assert_eq!(
+            route("GET", "polling", None, None),
+            Ok(EngineRoute::PollOpen)
+        );
+        let poll = Ok(EngineRoute::Poll {
+            gateway: "local.2".into(),
+            sid: SID.into(),
+        });
+        assert_eq!(route("GET", "polling", Some(SID), None), poll);
+        assert_eq!(route("POST", "polling", Some(SID), None), poll);
+        // the reference server's codes
+        assert_eq!(route("POST", "polling", None, None).unwrap_err().code, 2);
+        assert_eq!(
+            route("PUT", "polling", Some(SID), None).unwrap_err(),
+            BAD_REQUEST
+        );
+        assert_eq!(route("GET", "flashsocket", None, None).unwrap_err().code, 0);
+        assert_eq!(
+            route_engine_io("GET", None, Some("polling"), None, None, 64)
                 .unwrap_err()
                 .code,
             5
         );
-        let polling = check_handshake(Some("4"), Some("polling"), None).unwrap_err();
-        assert_eq!(polling.code, 0);
-        assert!(polling.message.contains("transports: [\"websocket\"]"));
-        assert!(polling.message.starts_with("Transport unknown"));
+    }
+
+    #[test]
+    fn a_polling_post_over_the_advertised_max_payload_is_refused_before_it_is_read() {
+        let open = crate::gateway::polling::open_frame("s", Default::default());
+        let advertised = format!("\"maxPayload\":{POLLING_MAX_BODY_BYTES}");
+        assert!(open.contains(&advertised), "{open}");
+        let at_limit = POLLING_MAX_BODY_BYTES.to_string();
+        let over = (POLLING_MAX_BODY_BYTES + 1).to_string();
+        let limit = POLLING_MAX_BODY_BYTES;
+        assert_eq!(check_content_length(Some(&at_limit), limit), Ok(()));
         assert_eq!(
-            check_handshake(Some("4"), Some("websocket"), None)
-                .unwrap_err()
-                .code,
-            3
+            check_content_length(Some(&over), limit),
+            Err(BodyRefusal::TooLarge)
         );
+    }
+
+    #[test]
+    fn a_sid_this_edge_could_not_have_issued_is_unknown() {
+        for sid in [
+            "x",
+            "local.2.abc",
+            "local.64.0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(route("GET", "polling", Some(sid), None), Err(UNKNOWN_SID));
+            assert_eq!(
+                route("GET", "websocket", Some(sid), Some("websocket")),
+                Err(UNKNOWN_SID)
+            );
+        }
+        assert_eq!(UNKNOWN_SID.message, "Session ID unknown");
     }
 
     fn list() -> AllowedOrigins {

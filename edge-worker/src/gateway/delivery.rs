@@ -38,6 +38,10 @@ pub enum DeliveryItem {
         /// room get `frame` of `notify` instead (on `/notifications`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         notify: Option<Notify>,
+        /// The conversation's removal epoch (`FanoutEvent::removal_epoch`):
+        /// joined sockets verified at an older one are checked first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        removal_epoch: Option<i64>,
     },
     /// Every socket of these users that is connected to `namespace`.
     Users {
@@ -59,6 +63,44 @@ pub struct Notify {
     /// event is not carried and parsed twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame: Option<String>,
+}
+
+/// Whether a joined socket may get a room event now, by the removal epoch
+/// its membership was verified at and the one the event carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Verified at the event's epoch or later (or the event carries none).
+    Pass,
+    /// The event is the eviction that made `epoch` (exact, set by core) and
+    /// the socket was verified at `epoch - 1`: this removal is the only one
+    /// since, and it is not this socket's user. Deliver, and record `epoch`.
+    Advance(i64),
+    /// A removal this gateway may not have heard of: ask core whether the
+    /// user is still a member before the frame is written.
+    Check,
+}
+
+/// The rule (`removed means removed`): a room event reaches a joined socket
+/// only if the socket's membership was verified at the event's removal epoch
+/// or later. The user an eviction removes gets that eviction's frame, then
+/// leaves the room.
+pub fn admission(
+    verified: i64,
+    event_epoch: Option<i64>,
+    evict_user: Option<&str>,
+    user: Option<&str>,
+) -> Admission {
+    let Some(epoch) = event_epoch else {
+        return Admission::Pass;
+    };
+    if verified >= epoch {
+        return Admission::Pass;
+    }
+    match evict_user {
+        Some(evicted) if user == Some(evicted) => Admission::Pass,
+        Some(_) if verified == epoch - 1 => Admission::Advance(epoch),
+        _ => Admission::Check,
+    }
 }
 
 /// The body of a gateway's `/deliver`.
@@ -155,6 +197,7 @@ mod tests {
             exclude_user: None,
             evict_user: evict_user.map(str::to_owned),
             notify: None,
+            removal_epoch: None,
         }
     }
 
@@ -231,6 +274,22 @@ mod tests {
     }
 
     #[test]
+    fn a_room_event_reaches_a_socket_verified_at_its_removal_epoch_or_later() {
+        use Admission::*;
+        assert_eq!(admission(0, None, None, Some("a")), Pass, "unstamped");
+        assert_eq!(admission(3, Some(3), None, Some("a")), Pass);
+        assert_eq!(admission(4, Some(3), None, Some("a")), Pass);
+        assert_eq!(admission(2, Some(3), None, Some("a")), Check);
+        assert_eq!(admission(2, Some(3), Some("b"), Some("a")), Advance(3));
+        assert_eq!(admission(1, Some(3), Some("b"), Some("a")), Check);
+        assert_eq!(
+            admission(1, Some(3), Some("a"), Some("a")),
+            Pass,
+            "the removed user hears of their own removal, then leaves"
+        );
+    }
+
+    #[test]
     fn core_s_deliveries_are_admitted_once_and_a_room_s_always() {
         let mut replays = ReplayGuard::default();
         let signed = Delivery {
@@ -268,6 +327,7 @@ mod tests {
             exclude_user: None,
             evict_user: None,
             notify: None,
+            removal_epoch: None,
         };
         let json = serde_json::to_string(&room).unwrap();
         assert_eq!(

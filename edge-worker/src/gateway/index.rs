@@ -13,7 +13,8 @@ use rustc_hash::FxHashMap;
 
 use uuid::Uuid;
 
-use crate::gateway::delivery::DeliveryItem;
+use crate::gateway::delivery::{admission, Admission, DeliveryItem};
+use crate::gateway::joined::JoinedRooms;
 use crate::gateway::session::{NamespaceSet, SessionState};
 use crate::protocol::socketio;
 
@@ -21,7 +22,7 @@ use crate::protocol::socketio;
 struct Entry {
     user: Option<String>,
     namespaces: NamespaceSet,
-    joined: BTreeSet<Uuid>,
+    joined: JoinedRooms,
 }
 
 impl Entry {
@@ -69,6 +70,11 @@ pub struct Plan<'a> {
     /// Sockets to close once their frames (ending in a DISCONNECT of each of
     /// their namespaces, so clients do not reconnect) are sent.
     pub close: Vec<String>,
+    /// Joined sockets whose frame waits for core to confirm their user is
+    /// still a member (`delivery::Admission::Check`): (socket id, user, frame).
+    pub held: Vec<(String, String, Cow<'a, str>)>,
+    /// Joined sockets now verified at this removal epoch (`Admission::Advance`).
+    pub advance: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,12 +111,12 @@ impl SocketIndex {
         }
         let old = self.sockets.remove(socket_id).unwrap_or_default();
         let mut t = Transitions::default();
-        for conversation in old.joined.difference(&new.joined) {
+        for conversation in old.joined.iter().filter(|c| !new.joined.contains(c)) {
             if remove_from(&mut self.by_conversation, conversation, socket_id) {
                 t.unsubscribe.push(*conversation);
             }
         }
-        for conversation in new.joined.difference(&old.joined) {
+        for conversation in new.joined.iter().filter(|c| !old.joined.contains(c)) {
             if add_to(&mut self.by_conversation, *conversation, socket_id) {
                 t.subscribe.push(*conversation);
             }
@@ -204,6 +210,7 @@ impl SocketIndex {
                 exclude_user,
                 evict_user,
                 notify,
+                removal_epoch,
             } => {
                 let joined = self.by_conversation.get(conversation_id);
                 if joined.is_none() {
@@ -219,9 +226,22 @@ impl SocketIndex {
                         if exclude_user.is_some() && entry.user.as_ref() == exclude_user.as_ref() {
                             continue;
                         }
-                        if entry.namespaces.contains(namespace) {
-                            plan.sends
-                                .push((sid.clone(), Cow::Borrowed(frame.as_str())));
+                        if !entry.namespaces.contains(namespace) {
+                            continue;
+                        }
+                        let frame = Cow::Borrowed(frame.as_str());
+                        let verified = entry.joined.epoch(conversation_id);
+                        let user = entry.user.as_deref();
+                        match admission(verified, *removal_epoch, evict_user.as_deref(), user) {
+                            Admission::Pass => plan.sends.push((sid.clone(), frame)),
+                            Admission::Advance(epoch) => {
+                                plan.sends.push((sid.clone(), frame));
+                                plan.advance.push((sid.clone(), epoch));
+                            }
+                            Admission::Check => {
+                                let user = user.unwrap_or_default().to_owned();
+                                plan.held.push((sid.clone(), user, frame));
+                            }
                         }
                     }
                 }

@@ -68,6 +68,9 @@ pub struct Join {
     confirmed: Vec<String>,
     /// Why the join is being taken back.
     refusal: Option<Ack>,
+    /// The removal epoch core read with the membership: the socket's join is
+    /// verified at it (`delivery::Admission`).
+    removal_epoch: i64,
 }
 
 /// The ack when the Room did not take this gateway's subscription.
@@ -88,6 +91,7 @@ impl Join {
             started_at: now_ms,
             confirmed: Vec::new(),
             refusal: None,
+            removal_epoch: 0,
         };
         (join, JoinStep::AskCore)
     }
@@ -98,6 +102,11 @@ impl Join {
 
     pub fn conversation_id(&self) -> Uuid {
         self.conversation_id
+    }
+
+    /// The removal epoch core's membership answer carried.
+    pub fn removal_epoch(&self) -> i64 {
+        self.removal_epoch
     }
 
     /// When the join asked core.
@@ -116,7 +125,10 @@ impl Join {
     /// Core's answer to `AskCore`: a member, not one, or core's error.
     pub fn on_membership(&mut self, answer: Result<Membership, Ack>) -> JoinStep {
         let refusal = match answer {
-            Ok(m) if m.is_member => None,
+            Ok(m) if m.is_member => {
+                self.removal_epoch = m.removal_epoch;
+                None
+            }
             Ok(_) => Some(not_a_member()),
             Err(error) => Some(error),
         };

@@ -1,10 +1,13 @@
 //! The Gateway object: many WebSockets near their clients.
 //!
-//! - One socket: its state is its attachment (`session`); its frames become
+//! - One socket: its state is its attachment (`session`, with its rooms and
+//!   their verified removal epochs in `joined`); its frames become
 //!   `Action`s (`dispatch`, parsing `events` and `calls`, with `rate_guard`).
 //! - What an action takes: `join` (ask core, join, subscribe, ask again),
 //!   `typing` (local sockets, then the Room's relay), `sends` (batches to
 //!   core and each send's ack).
+//! - A socket that starts on HTTP long-polling (`polling`): its packets
+//!   wait for the next GET until it upgrades to a WebSocket.
 //! - The gateway as a whole: indexes over its sockets (`index`), the Rooms
 //!   it is subscribed at (`subscriptions`), presence reports (`presence`),
 //!   deliveries from Rooms and core (`delivery`), names and shards (`names`).
@@ -18,7 +21,9 @@ pub mod dispatch;
 pub mod events;
 pub mod index;
 pub mod join;
+pub mod joined;
 pub mod names;
+pub mod polling;
 pub mod presence;
 pub mod rate_guard;
 pub mod sends;

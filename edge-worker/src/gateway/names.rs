@@ -56,6 +56,28 @@ pub fn gateway_of_session(session_id: &str) -> Option<&str> {
     well_formed.then_some(gateway)
 }
 
+/// The gateway of a session id a client sent back (a polling request or
+/// the WebSocket that upgrades it), if it could be one this edge issued: a
+/// location as `location` makes it, a shard below `max_shards`, and a nonce
+/// of 32 hex digits. The nonce is 122 random bits, the session's bearer
+/// secret: the gateway serves only a session it holds under that exact id,
+/// so a forged id names no one else's session, and a malformed one never
+/// reaches (or creates) an object.
+pub fn routable_gateway(session_id: &str, max_shards: u32) -> Option<&str> {
+    let gateway = gateway_of_session(session_id)?;
+    let (location, shard) = gateway.split_once('.')?;
+    let nonce = &session_id[gateway.len() + 1..];
+    let valid = location.len() <= 8
+        && shard
+            .parse::<u32>()
+            .is_ok_and(|n| n < max_shards && n.to_string() == shard)
+        && nonce.len() == 32
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    valid.then_some(gateway)
+}
+
 /// Per isolate: the shards of each location that refused a socket lately.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShardHint {
@@ -125,6 +147,27 @@ mod tests {
             "D-W.3.abc",
         ] {
             assert_eq!(gateway_of_session(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_session_ids_this_edge_issues_are_routed() {
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let sid = session_id(&gateway_name("ams", 3), nonce);
+        assert_eq!(routable_gateway(&sid, 64), Some("ams.3"));
+        assert_eq!(routable_gateway(&sid, 3), None, "shard over the limit");
+        for bad in [
+            format!("ams.03.{nonce}"),
+            format!("ams.+3.{nonce}"),
+            format!("amsterdam.3.{nonce}"),
+            format!("a-s.3.{nonce}"),
+            "ams.3.0123456789abcdef0123456789abcde".to_string(),
+            "ams.3.0123456789ABCDEF0123456789ABCDEF".to_string(),
+            format!("ams.3.{nonce}0"),
+            nonce.to_string(),
+            String::new(),
+        ] {
+            assert_eq!(routable_gateway(&bad, 64), None, "{bad}");
         }
     }
 

@@ -4,12 +4,11 @@
 //! field names, a bitmask for namespaces and hard caps on every collection.
 //! Behaviour (frames in, actions out) is in `dispatch`.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 use shared_types::socket::NAMESPACES;
 use uuid::Uuid;
 
+use crate::gateway::joined::JoinedRooms;
 use crate::gateway::rate_guard::RateGuard;
 
 /// Conservative size budget for the serialized attachment (Cloudflare's
@@ -94,9 +93,10 @@ pub struct SessionState {
     pub tms_user_id: Option<String>,
     #[serde(rename = "n", default)]
     pub namespaces: NamespaceSet,
-    /// Rooms (`conversation:{id}`) this socket has joined, after core confirmed membership.
+    /// Rooms (`conversation:{id}`) this socket has joined, after core
+    /// confirmed membership, with the removal epoch it was verified at.
     #[serde(rename = "j", default)]
-    pub joined: BTreeSet<Uuid>,
+    pub joined: JoinedRooms,
     /// When the socket opened; pings sent before it do not judge it.
     #[serde(rename = "o")]
     pub opened_at_ms: u64,
@@ -121,6 +121,11 @@ pub struct SessionState {
     /// Whether the client was told (`token_expired`) that its token ran out.
     #[serde(rename = "w", default, skip_serializing_if = "std::ops::Not::not")]
     pub told_token_expired: bool,
+    /// A WebSocket that came to upgrade the polling session of this id and
+    /// has not sent `5` yet: its frames go to `gateway::polling`, and it is
+    /// in no index (the polling session is).
+    #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
+    pub probing: bool,
 }
 
 impl SessionState {
@@ -130,7 +135,7 @@ impl SessionState {
             session_id: session_id.into(),
             tms_user_id: None,
             namespaces: NamespaceSet::default(),
-            joined: BTreeSet::new(),
+            joined: JoinedRooms::default(),
             opened_at_ms: now_ms,
             rate: RateGuard::default(),
             query_token,
@@ -139,7 +144,18 @@ impl SessionState {
             last_typing: None,
             token_valid_until_ms: None,
             told_token_expired: false,
+            probing: false,
         }
+    }
+
+    /// The removal epoch the socket's membership of a joined conversation was verified at.
+    pub fn verified_epoch(&self, conversation_id: &Uuid) -> i64 {
+        self.joined.epoch(conversation_id)
+    }
+
+    /// Core confirmed membership at `epoch`; kept only while joined.
+    pub fn on_verified(&mut self, conversation_id: Uuid, epoch: i64) {
+        self.joined.verify(&conversation_id, epoch);
     }
 
     pub fn is_authenticated(&self) -> bool {
@@ -227,7 +243,10 @@ mod tests {
         }
         // a few over the cap: concurrent joins can overshoot by the number in flight
         for n in 0..(MAX_JOINED_CONVERSATIONS as u128 + 4) {
-            s.joined.insert(Uuid::from_u128(u128::MAX - n));
+            let id = Uuid::from_u128(u128::MAX - n);
+            s.joined.insert(id);
+            // a billion removals in one conversation is far beyond any real one
+            s.on_verified(id, 999_999_999);
         }
         s.opened_at_ms = u64::MAX;
         s.last_typing = Some(TypingMark {

@@ -79,7 +79,8 @@ impl Typing {
 
     /// This gateway's delivery: the item the Room sends the others.
     pub fn local(&self) -> DeliveryItem {
-        self.relay.item()
+        // this gateway's own sockets: it has no newer epoch than theirs
+        self.relay.item(None)
     }
 
     /// The Room's status for `Relay` (`None`: no answer).

@@ -1,6 +1,7 @@
 //! Engine.IO v4 over WebSocket text frames: one packet per frame,
-//! `<type digit>[<data>]`. WebSocket transport only, so there is no polling
-//! payload framing (`\x1e`), no upgrade and no binary (`b…`) packets.
+//! `<type digit>[<data>]`. Polling payloads (`\x1e`, `b…`) are in
+//! `protocol::polling`; an upgrade packet `5` is only valid on the WebSocket
+//! that probed a polling session (`gateway::polling`), so here it is an error.
 
 use serde::{Deserialize, Serialize};
 use shared_types::limits::MAX_WS_FRAME_BYTES;
@@ -14,7 +15,7 @@ use crate::protocol::heartbeat::HeartbeatConfig;
 #[serde(rename_all = "camelCase")]
 pub struct OpenHandshake {
     pub sid: String,
-    /// Always empty: the socket already is a WebSocket.
+    /// Empty on a WebSocket; `["websocket"]` on a polling handshake.
     pub upgrades: Vec<String>,
     pub ping_interval: u64,
     pub ping_timeout: u64,

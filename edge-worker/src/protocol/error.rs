@@ -26,7 +26,7 @@ pub enum ProtocolError {
     BinaryFrame,
     #[error("unknown Engine.IO packet type {0:?}")]
     UnknownEnginePacket(char),
-    #[error("transport upgrades are not supported (websocket only)")]
+    #[error("unexpected upgrade packet: only a probed WebSocket upgrades a polling session")]
     UpgradeNotSupported,
     #[error("invalid Engine.IO open packet: {0}")]
     InvalidOpen(String),
@@ -65,7 +65,7 @@ impl ProtocolError {
             Self::FrameTooLarge { .. } => "frame too large",
             Self::BinaryFrame => "binary frames are not supported",
             Self::UnknownEnginePacket(_) => "unknown engine.io packet type",
-            Self::UpgradeNotSupported => "transport upgrades are not supported",
+            Self::UpgradeNotSupported => "unexpected upgrade packet",
             Self::InvalidOpen(_) => "unexpected open packet",
             Self::EmptySocketPacket => "empty socket.io packet",
             Self::UnknownSocketPacket(_) => "unknown socket.io packet type",

@@ -42,7 +42,9 @@ pub struct Relay {
 impl Relay {
     /// The delivery of the relayed frame, the same for every gateway: the
     /// sending one writes it to its own sockets, the Room sends it to the others.
-    pub fn item(&self) -> DeliveryItem {
+    /// `removal_epoch`: the newest the Room has seen on core's events, so a
+    /// removed member whose eviction was lost does not see typing either.
+    pub fn item(&self, removal_epoch: Option<i64>) -> DeliveryItem {
         DeliveryItem::Room {
             conversation_id: self.conversation_id,
             frame: Some(self.frame.clone()),
@@ -50,6 +52,7 @@ impl Relay {
             exclude_user: Some(self.exclude_user.clone()),
             evict_user: None,
             notify: None,
+            removal_epoch,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct RoomEvent {
     pub notify_frame: Option<String>,
     /// Once delivered, this user's sockets leave the room.
     pub evict_user: Option<String>,
+    /// Core's stamp (`FanoutEvent::removal_epoch`), passed to the gateways.
+    pub removal_epoch: Option<i64>,
 }
 
 impl RoomEvent {
@@ -55,6 +57,7 @@ impl RoomEvent {
             notify,
             notify_frame,
             evict_user: event.evict_user_id,
+            removal_epoch: event.removal_epoch,
         }
     }
 }
@@ -75,6 +78,9 @@ pub struct RoomState {
     order: SeqBuffer<RoomEvent>,
     /// Users evicted lately (memory only), named to a gateway that subscribes.
     evictions: RecentEvictions,
+    /// The newest removal epoch on core's events (memory only), stamped on
+    /// typing relays, which core never sees.
+    removal_epoch: Option<i64>,
 }
 
 impl RoomState {
@@ -85,6 +91,7 @@ impl RoomState {
             left: BTreeMap::new(),
             order: SeqBuffer::new(max_hold_ms),
             evictions: RecentEvictions::default(),
+            removal_epoch: None,
         }
     }
 
@@ -183,6 +190,7 @@ impl RoomState {
             // one Room is one conversation: its evictions are keyed by user alone
             self.evictions.record(Uuid::nil(), user, now_ms);
         }
+        self.removal_epoch = self.removal_epoch.max(event.removal_epoch);
         if let (None, Some(after)) = (seq, after_seq) {
             return self
                 .order
@@ -266,6 +274,7 @@ impl RoomState {
                     exclude_user: None,
                     evict_user: event.evict_user.clone().filter(|_| joined),
                     notify,
+                    removal_epoch: event.removal_epoch,
                 };
                 (gateway.to_owned(), item)
             })
@@ -278,7 +287,7 @@ impl RoomState {
         self.gateways
             .keys()
             .filter(|g| **g != relay.from_gateway)
-            .map(|gateway| (gateway.clone(), relay.item()))
+            .map(|gateway| (gateway.clone(), relay.item(self.removal_epoch)))
             .collect()
     }
 }

@@ -186,6 +186,7 @@ fn event(frame: &str) -> RoomEvent {
         notify: Vec::new(),
         notify_frame: None,
         evict_user: None,
+        removal_epoch: None,
     }
 }
 
@@ -315,6 +316,43 @@ fn typing_is_relayed_to_the_other_gateways_only() {
     let names: Vec<&str> = out.iter().map(|(g, _)| g.as_str()).collect();
     assert_eq!(names, ["A.0", "C.0"]);
     assert!(matches!(&out[0].1, DeliveryItem::Room { exclude_user: Some(u), .. } if u == "alice"));
+}
+
+#[test]
+fn core_s_removal_epoch_reaches_the_gateways_and_stamps_typing_relays() {
+    let mut room = RoomState::new(gateways(&["A.0", "B.0"]), 300);
+    let mut e = event("M");
+    e.removal_epoch = Some(4);
+    let released = room.publish(None, e, 0);
+    let out = room.deliveries(Uuid::nil(), &released[0]);
+    assert!(out.iter().all(|(_, i)| matches!(
+        i,
+        DeliveryItem::Room {
+            removal_epoch: Some(4),
+            ..
+        }
+    )));
+    let mut older = event("E");
+    older.removal_epoch = Some(2);
+    room.publish(None, older, 1);
+    let relay = Relay {
+        conversation_id: Uuid::nil(),
+        from_gateway: "B.0".into(),
+        namespace: "/messaging".into(),
+        frame: "T".into(),
+        exclude_user: "alice".into(),
+    };
+    let out = room.relay_deliveries(&relay);
+    assert!(
+        matches!(
+            &out[0].1,
+            DeliveryItem::Room {
+                removal_epoch: Some(4),
+                ..
+            }
+        ),
+        "the newest epoch seen, not the last one"
+    );
 }
 
 fn not_joined(conversation_id: Uuid) -> Delivered {

@@ -111,3 +111,16 @@ fn connection_limits_have_defaults_and_bounds() {
     assert!(err.contains("CONNECT_TIMEOUT_MS"), "{err}");
     assert!(err.contains("MAX_SOCKETS_PER_USER"), "{err}");
 }
+
+#[test]
+fn the_polling_hold_has_a_default_and_bounds() {
+    assert_eq!(read(&dev()).unwrap().polling_hold_ms, 20_000);
+    let mut vars = dev();
+    vars.insert("POLLING_HOLD_MS", "60000".into());
+    assert_eq!(read(&vars).unwrap().polling_hold_ms, 60_000);
+    for bad in ["999", "60001", "soon"] {
+        vars.insert("POLLING_HOLD_MS", bad.into());
+        let err = read(&vars).err().unwrap();
+        assert!(err.contains("POLLING_HOLD_MS"), "{bad}: {err}");
+    }
+}

@@ -11,7 +11,7 @@ use shared_types::percent::encode_component;
 use shared_types::ErrorCode;
 use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response};
 
-use crate::front_door::{self, Cors};
+use crate::front_door::{self, Cors, EngineRoute};
 use crate::gateway::names::{self, ShardHint};
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::{http, objects};
@@ -56,7 +56,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let resp = match path.as_str() {
         "/" | "/health" => http::ok(&serde_json::json!({ "status": "ok" })),
         "/socket.io/" | "/socket.io" => {
-            let resp = upgrade(req, &env, &config).await?;
+            let resp = engine_io(req, &env, &config).await?;
             // a 101 carries no CORS headers (browsers do not check them on
             // upgrades); a refusal does, so a browser client can read why
             if resp.status_code() == 101 {
@@ -108,11 +108,14 @@ fn with_headers(resp: Response, extra: &[(&'static str, String)]) -> worker::Res
     Ok(resp.with_headers(headers))
 }
 
-/// `/socket.io/?EIO=4&transport=websocket`: hands the socket to a gateway
-/// of this location, spread over its first open shards (`names::ShardHint`);
-/// a full one answers 503 and the next shard is tried. The token arrives later, in the CONNECT packet, so
-/// the gateway is chosen by place, not by user.
-async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result<Response> {
+/// `/socket.io/`: Engine.IO by `front_door::route_engine_io`. A new session
+/// (a WebSocket, or a polling handshake) goes to a gateway of this location,
+/// spread over its first open shards (`names::ShardHint`); a full one answers
+/// 503 and the next shard is tried. The token arrives later, in the CONNECT
+/// packet, so the gateway is chosen by place, not by user. A polling
+/// session's requests and the WebSocket that upgrades it go to the gateway
+/// named in its `sid`.
+async fn engine_io(mut req: Request, env: &Env, config: &EdgeConfig) -> worker::Result<Response> {
     let url = req.url()?;
     let query = |name: &str| {
         url.query_pairs()
@@ -120,14 +123,72 @@ async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result
             .map(|(_, v)| v.into_owned())
     };
     let upgrade_header = req.headers().get("upgrade")?;
-    if let Err(refusal) = front_door::check_handshake(
+    let method = req.method().to_string();
+    let route = match front_door::route_engine_io(
+        &method,
         query("EIO").as_deref(),
         query("transport").as_deref(),
+        query("sid").as_deref(),
         upgrade_header.as_deref(),
+        config.gateway_max_shards,
     ) {
-        return engine_io_error(refusal.code, refusal.message);
+        Ok(route) => route,
+        Err(refusal) => return engine_io_error(refusal.code, refusal.message),
+    };
+    let token = query("token");
+    let (gateway, sid, path) = match route {
+        EngineRoute::WebSocket => return open_session(&req, env, config, "connect", token).await,
+        EngineRoute::PollOpen => return open_session(&req, env, config, "poll/open", token).await,
+        EngineRoute::Upgrade { gateway, sid } => (gateway, sid, "connect"),
+        EngineRoute::Poll { gateway, sid } => (gateway, sid, "poll"),
+    };
+    let target = format!(
+        "https://gateway.internal/{path}?gw={}&sid={}",
+        encode_component(&gateway),
+        encode_component(&sid)
+    );
+    let mut init = RequestInit::new();
+    init.with_method(req.method())
+        .with_headers(copy_headers(&req)?);
+    if method == "POST" {
+        // maxPayload, refused before a byte is read when declared
+        if let Some(refusal) = refuse_declared_length(&req, front_door::POLLING_MAX_BODY_BYTES)? {
+            return Ok(refusal);
+        }
+        let body = req.text().await?;
+        if body.len() > front_door::POLLING_MAX_BODY_BYTES {
+            return http::error(ErrorCode::PayloadTooLarge, "payload exceeds maxPayload");
+        }
+        init.with_body(Some(body.into()));
     }
-    let location = names::location(colo(&req).as_deref());
+    let forwarded = Request::new_with_init(&target, &init)?;
+    let stub = objects::gateway(env, &gateway)?;
+    // a GET is held up to POLLING_HOLD_MS before the gateway answers
+    let bound = config.object_timeout_ms + config.polling_hold_ms;
+    http::within(bound, stub.fetch_with_request(forwarded)).await
+}
+
+fn copy_headers(req: &Request) -> worker::Result<Headers> {
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        // the gateway reads the body it is given, not the client's framing
+        if name != "content-length" && name != "transfer-encoding" {
+            headers.set(&name, &value)?;
+        }
+    }
+    Ok(headers)
+}
+
+/// A new Engine.IO session (`path`: `connect` for a WebSocket, `poll/open`
+/// for a polling handshake) on an open shard of this location.
+async fn open_session(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+    path: &str,
+    token: Option<String>,
+) -> worker::Result<Response> {
+    let location = names::location(colo(req).as_deref());
     let now = Date::now().as_millis();
     let pick = uuid::Uuid::new_v4().as_u128() as u32;
     let shards = SHARD_HINT.with(|h| {
@@ -142,19 +203,15 @@ async fn upgrade(req: Request, env: &Env, config: &EdgeConfig) -> worker::Result
     for shard in shards {
         let gateway = names::gateway_name(&location, shard);
         let mut target = format!(
-            "https://gateway.internal/connect?gw={}",
+            "https://gateway.internal/{path}?gw={}",
             encode_component(&gateway)
         );
-        if let Some(token) = query("token") {
+        if let Some(token) = &token {
             target.push_str("&token=");
-            target.push_str(&encode_component(&token));
-        }
-        let headers = Headers::new();
-        for (name, value) in req.headers().entries() {
-            headers.set(&name, &value)?;
+            target.push_str(&encode_component(token));
         }
         let mut init = RequestInit::new();
-        init.with_headers(headers);
+        init.with_headers(copy_headers(req)?);
         let forwarded = Request::new_with_init(&target, &init)?;
         let stub = objects::gateway(env, &gateway)?;
         let resp =

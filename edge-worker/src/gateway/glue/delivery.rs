@@ -1,12 +1,18 @@
 //! Runs a `/deliver` (`gateway::delivery`): per item, the index's plan of
 //! frames, evictions and closes, then the answer the Room reads.
 
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use shared_types::internal::{MemberCheck, MemberCheckAnswer, MAX_MEMBER_CHECK_USERS};
+use uuid::Uuid;
 use wasm_bindgen::JsValue;
-use worker::Response;
+use worker::{Method, Response};
 
 use super::sockets::send_js;
 use super::{now_ms, Gateway};
 use crate::gateway::delivery::{Delivery, DeliveryItem, DeliveryRun};
+use crate::runtime::core_client;
 
 impl Gateway {
     /// Frames from a Room or from core (through the Worker) for local sockets.
@@ -37,16 +43,30 @@ impl Gateway {
                 let sockets = self.inner.sockets.borrow();
                 for (sid, frame) in &plan.sends {
                     // borrowed, not cloned: a clone and its drop are two calls into JS
-                    let Some(ws) = sockets.get(sid) else {
+                    let Some(conn) = sockets.get(sid) else {
                         continue;
                     };
                     let js = match &last {
                         Some((at, js)) if *at == frame.as_ptr() => js,
                         _ => &last.insert((frame.as_ptr(), JsValue::from_str(frame))).1,
                     };
-                    if send_js(ws, js) {
+                    if send_js(conn, js, frame) {
                         run.frame_sent();
                     }
+                }
+            }
+            if let DeliveryItem::Room {
+                conversation_id, ..
+            } = item
+            {
+                for (sid, epoch) in &plan.advance {
+                    if let Some(ws) = self.socket(sid) {
+                        self.update(&ws, |s| s.on_verified(*conversation_id, *epoch))?;
+                    }
+                }
+                if !plan.held.is_empty() {
+                    self.check_held(*conversation_id, &plan.held, &mut run)
+                        .await?;
                 }
             }
             for (sid, conversation_id) in &plan.evict {
@@ -66,5 +86,60 @@ impl Gateway {
         let answer = run.answer();
         self.inner.counters.borrow_mut().frames_sent += u64::from(answer.frames);
         Response::from_json(&answer)
+    }
+
+    /// Removed means removed: the frame of a socket verified before the
+    /// event's removal epoch is written only after core confirms its user is
+    /// still a member (then verified at core's epoch); a user who is not
+    /// leaves the room. If core does not answer, the frames are not written
+    /// (the client catches up with `after_seq` or the feed) and the next
+    /// event asks again.
+    async fn check_held(
+        &self,
+        conversation_id: Uuid,
+        held: &[(String, String, Cow<'_, str>)],
+        run: &mut DeliveryRun,
+    ) -> worker::Result<()> {
+        let config = self.config()?;
+        let users: BTreeSet<&str> = held.iter().map(|(_, user, _)| user.as_str()).collect();
+        let users: Vec<String> = users.into_iter().map(str::to_owned).collect();
+        let path = format!("/internal/v1/conversations/{conversation_id}/members/check");
+        for chunk in users.chunks(MAX_MEMBER_CHECK_USERS) {
+            self.inner.counters.borrow_mut().member_checks += 1;
+            let body = MemberCheck {
+                user_ids: chunk.to_vec(),
+            };
+            let answer: MemberCheckAnswer =
+                match core_client::call(&config, Method::Post, &path, "", Some(&body)).await {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        self.inner.counters.borrow_mut().member_checks_failed += 1;
+                        worker::console_warn!("member check failed: {}", e.message);
+                        continue;
+                    }
+                };
+            for (sid, user, frame) in held.iter().filter(|(_, u, _)| chunk.contains(u)) {
+                let Some(ws) = self.socket(sid) else {
+                    continue;
+                };
+                if answer.members.contains(user) {
+                    if ws.send_frame(frame) {
+                        run.frame_sent();
+                    }
+                    let epoch = answer.removal_epoch;
+                    self.update(&ws, |s| s.on_verified(conversation_id, epoch))?;
+                } else {
+                    let now = now_ms();
+                    self.inner
+                        .evictions
+                        .borrow_mut()
+                        .record(conversation_id, user, now);
+                    if let Some((_, t)) = self.update(&ws, |s| s.on_evicted(conversation_id))? {
+                        self.apply(run.evicted(t)).await;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

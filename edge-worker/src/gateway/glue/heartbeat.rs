@@ -1,10 +1,12 @@
-//! The gateway's alarm: one ping round over its sockets (`protocol::heartbeat`),
-//! closing those past their connect, pong or token deadline and telling
-//! those whose token just expired (`gateway::token_life`).
+//! The gateway's alarm: one ping round over its sockets and polling
+//! sessions (`protocol::heartbeat`), closing those past their connect, pong
+//! or token deadline and telling those whose token just expired
+//! (`gateway::token_life`). A polling session's ping waits for its next GET
+//! and its pong comes in a POST; the same deadlines judge it.
 
 use worker::Response;
 
-use super::sockets::read_session;
+use super::sockets::{read_attachment, Conn};
 use super::{now_ms, Gateway};
 use crate::common::stats;
 use crate::protocol::engineio::PING_FRAME;
@@ -16,16 +18,39 @@ impl Gateway {
         let config = self.config()?;
         let heartbeat = config.heartbeat();
         let now = now_ms();
-        let sockets = self.state.get_websockets();
-        let mut dead = Vec::new();
-        let mut pass = self.inner.rounds.borrow().pass(heartbeat, now);
-        for ws in &sockets {
-            let Some(session) = read_session(ws)? else {
+        let mut sockets = Vec::new();
+        for ws in self.state.get_websockets() {
+            let Some(session) = read_attachment(&ws)? else {
                 continue;
             };
-            let liveness = session.liveness(self.last_pong_at(ws), config.token_refresh_grace_ms);
+            if session.probing {
+                self.check_probe(&ws, &session.session_id, now);
+                continue;
+            }
+            let last_pong = self.last_pong_at(&ws);
+            sockets.push((Conn::Ws(ws), session, last_pong));
+        }
+        for slot in self.inner.polls.borrow().values() {
+            let poll = slot.poll.borrow();
+            sockets.push((
+                Conn::Poll(slot.clone()),
+                poll.state.clone(),
+                poll.last_pong_at_ms,
+            ));
+        }
+        let mut dead = Vec::new();
+        let mut pass = self.inner.rounds.borrow().pass(heartbeat, now);
+        for (ws, session, last_pong) in &sockets {
+            // over its buffer cap: closed, and unregistered here at the latest
+            if matches!(ws, Conn::Poll(slot) if slot.poll.borrow().is_closed()) {
+                dead.push((ws.clone(), "polling buffer full"));
+                continue;
+            }
+            let liveness = session.liveness(*last_pong, config.token_refresh_grace_ms);
             match pass.judge(&self.inner.rounds.borrow(), liveness) {
-                SocketCheck::Ping if pass.round_due => drop(ws.send_with_str(PING_FRAME)),
+                SocketCheck::Ping if pass.round_due => {
+                    ws.send_frame(PING_FRAME);
+                }
                 SocketCheck::Ping => {}
                 SocketCheck::ConnectTimeout => dead.push((ws.clone(), "connect timeout")),
                 SocketCheck::PingTimeout => dead.push((ws.clone(), "ping timeout")),

@@ -4,8 +4,9 @@
 use shared_types::internal::Membership;
 use shared_types::socket::Ack;
 use uuid::Uuid;
-use worker::{Method, WebSocket};
+use worker::Method;
 
+use super::sockets::Conn;
 use super::{now_ms, Gateway};
 use crate::gateway::dispatch::AckHandle;
 use crate::gateway::index::Transitions;
@@ -17,7 +18,7 @@ impl Gateway {
     /// here, subscribe, take it back on a refusal or a recent eviction).
     pub(super) async fn join(
         &self,
-        ws: &WebSocket,
+        ws: &Conn,
         ack: Option<AckHandle>,
         user_id: &str,
         conversation_id: Uuid,
@@ -31,8 +32,12 @@ impl Gateway {
                     join.on_membership(answer)
                 }
                 JoinStep::JoinHere => {
-                    let joined =
-                        self.update(ws, |s| s.on_join_confirmed(join.ack(), conversation_id))?;
+                    let epoch = join.removal_epoch();
+                    let joined = self.update(ws, |s| {
+                        let frames = s.on_join_confirmed(join.ack(), conversation_id);
+                        s.on_verified(conversation_id, epoch);
+                        frames
+                    })?;
                     join.on_joined(joined.and_then(|(frames, t)| {
                         transitions = t;
                         frames

@@ -10,6 +10,7 @@ mod calls;
 mod delivery;
 mod heartbeat;
 mod join;
+mod polling;
 mod presence;
 mod sends;
 mod sockets;
@@ -48,7 +49,7 @@ use crate::protocol::heartbeat::PingRounds;
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::core_client;
 use crate::runtime::{http, objects};
-use sockets::read_session;
+use sockets::{read_attachment, Conn, PollSlot};
 
 #[durable_object]
 pub struct Gateway {
@@ -64,7 +65,9 @@ struct Inner {
     index: RefCell<Option<SocketIndex>>,
     /// Session id → socket, rebuilt with the index (a tag lookup per frame
     /// cost more than the frame).
-    sockets: RefCell<FxHashMap<String, WebSocket>>,
+    sockets: RefCell<FxHashMap<String, Conn>>,
+    /// Polling sessions not upgraded (yet), in memory only (`gateway::polling`).
+    polls: RefCell<FxHashMap<String, Rc<PollSlot>>>,
     /// Socket sends on their way to core, batched across sockets.
     sends: RefCell<SendBatcher<PendingSend>>,
     /// A socket's `/calls` requests to core, one at a time in its order.
@@ -105,6 +108,7 @@ impl DurableObject for Gateway {
             name: RefCell::new(None),
             index: RefCell::new(None),
             sockets: RefCell::new(FxHashMap::default()),
+            polls: RefCell::new(FxHashMap::default()),
             sends: RefCell::new(SendBatcher::new(
                 SEND_BATCHES_IN_FLIGHT,
                 MAX_BATCHED_SENDS,
@@ -131,12 +135,14 @@ impl DurableObject for Gateway {
         let path = req.path();
         if path == "/stats" {
             let mut counters = self.inner.counters.borrow().clone();
-            counters.sockets = self.state.get_websockets().len() as u64;
+            counters.sockets = self.session_count() as u64;
             return Response::from_json(&counters);
         }
         self.inner.counters.borrow_mut().requests += 1;
         match path.as_str() {
             "/connect" => self.accept_upgrade(&req).await,
+            "/poll/open" => self.open_poll(&req).await,
+            "/poll" => self.poll(req).await,
             "/deliver" => {
                 let delivery: Delivery = http::request_json(&mut req).await?;
                 self.deliver(delivery).await
@@ -151,10 +157,16 @@ impl DurableObject for Gateway {
         message: WebSocketIncomingMessage,
     ) -> worker::Result<()> {
         self.inner.counters.borrow_mut().ws_messages += 1;
-        let Some(mut session) = read_session(&ws)? else {
+        let Some(mut session) = read_attachment(&ws)? else {
             let _ = ws.close(Some(1011), Some("session state lost"));
             return Ok(());
         };
+        if session.probing {
+            return self
+                .on_probe_message(&ws, &session.session_id, message)
+                .await;
+        }
+        let ws = Conn::Ws(ws);
         let action = match message {
             WebSocketIncomingMessage::String(text) => session.on_text_frame(&text, now_ms()),
             WebSocketIncomingMessage::Binary(bytes) => session.on_binary_frame(bytes.len()),
@@ -172,11 +184,11 @@ impl DurableObject for Gateway {
         _reason: String,
         _clean: bool,
     ) -> worker::Result<()> {
-        self.shut(&ws, 1000, "closed").await
+        self.shut(&Conn::Ws(ws), 1000, "closed").await
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
-        self.shut(&ws, 1011, "socket error").await
+        self.shut(&Conn::Ws(ws), 1011, "socket error").await
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
@@ -215,7 +227,10 @@ impl Gateway {
         let Some(gateway) = query("gw") else {
             return Response::error("missing gw", 400);
         };
-        if self.state.get_websockets().len() >= config.gateway_max_sockets {
+        if let Some(sid) = query("sid") {
+            return self.accept_probe(&sid);
+        }
+        if self.session_count() >= config.gateway_max_sockets {
             return Response::error("gateway full", 503);
         }
         *self.inner.name.borrow_mut() = Some(gateway.clone());
@@ -229,13 +244,22 @@ impl Gateway {
         let pair = WebSocketPair::new()?;
         self.state
             .accept_websocket_with_tags(&pair.server, &[session_id.as_str()]);
-        self.store(&pair.server, &session)?;
-        self.inner
-            .sockets
-            .borrow_mut()
-            .insert(session_id.clone(), pair.server.clone());
+        let conn = Conn::Ws(pair.server.clone());
+        self.store(&conn, &session)?;
+        self.inner.sockets.borrow_mut().insert(session_id, conn);
         pair.server.send_with_str(&opened.frame)?;
-        // the alarm must come by this socket's connect deadline
+        self.arm_by(connect_deadline, now).await?;
+        Response::from_websocket(pair.client)
+    }
+
+    /// Sockets and polling sessions held, against `GATEWAY_MAX_SOCKETS`.
+    fn session_count(&self) -> usize {
+        self.state.get_websockets().len() + self.inner.polls.borrow().len()
+    }
+
+    /// Makes sure the alarm comes by a new socket's connect deadline.
+    async fn arm_by(&self, connect_deadline: u64, now: u64) -> worker::Result<()> {
+        let config = self.config()?;
         let armed_at = if self.inner.alarm_armed.get() {
             Some(self.inner.alarm_at.get())
         } else {
@@ -256,15 +280,10 @@ impl Gateway {
                 self.set_alarm(round.min(connect_deadline), now).await?;
             }
         }
-        Response::from_websocket(pair.client)
+        Ok(())
     }
 
-    async fn perform(
-        &self,
-        ws: &WebSocket,
-        session_id: &str,
-        action: Action,
-    ) -> worker::Result<()> {
+    async fn perform(&self, ws: &Conn, session_id: &str, action: Action) -> worker::Result<()> {
         match action {
             Action::None => {}
             Action::Reply(frames) => self.send(ws, &frames),
@@ -341,13 +360,20 @@ impl Gateway {
     }
 
     /// Closes the socket (if open) and undoes what it registered.
-    async fn shut(&self, ws: &WebSocket, code: u16, reason: &str) -> worker::Result<()> {
+    async fn shut(&self, ws: &Conn, code: u16, reason: &str) -> worker::Result<()> {
+        if let Conn::Ws(socket) = ws {
+            if let Some(probe) = read_attachment(socket)?.filter(|s| s.probing) {
+                self.end_probe(socket, &probe.session_id, code, reason);
+                return Ok(());
+            }
+        }
         let closed = self.update(ws, |s| {
             s.on_close();
             s.session_id.clone()
         })?;
-        let _ = ws.close(Some(code), Some(reason));
+        ws.close(code, reason);
         if let Some((session_id, t)) = closed {
+            self.inner.polls.borrow_mut().remove(&session_id);
             self.inner.sockets.borrow_mut().remove(&session_id);
             self.inner.sends.borrow_mut().discard(&session_id);
             self.inner.calls.borrow_mut().discard(&session_id);

@@ -4,9 +4,8 @@
 
 use shared_types::socket::{Ack, ConnectError};
 use shared_types::ErrorCode;
-use worker::WebSocket;
 
-use super::sockets::read_session;
+use super::sockets::{read_session, Conn};
 use super::Gateway;
 use crate::gateway::dispatch::{ack_frames, AckHandle};
 use crate::runtime::auth;
@@ -19,7 +18,7 @@ fn valid_until_ms(expires_at: u64, leeway_secs: u64) -> u64 {
 impl Gateway {
     pub(super) async fn authenticate(
         &self,
-        ws: &WebSocket,
+        ws: &Conn,
         nsp: &str,
         token: &str,
     ) -> worker::Result<()> {
@@ -68,7 +67,7 @@ impl Gateway {
     /// `refresh_token {token}`: the same verification as a CONNECT's.
     pub(super) async fn refresh_token(
         &self,
-        ws: &WebSocket,
+        ws: &Conn,
         ack: Option<AckHandle>,
         token: &str,
     ) -> worker::Result<()> {

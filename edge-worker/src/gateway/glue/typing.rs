@@ -23,8 +23,8 @@ impl Gateway {
         let local = typing.local();
         let plan = self.index().plan(&local);
         for (sid, frame) in &plan.sends {
-            if let Some(ws) = self.socket(sid) {
-                let _ = ws.send_with_str(frame);
+            if let Some(conn) = self.socket(sid) {
+                conn.send_frame(frame);
             }
         }
         let timeout = self.config().map(|c| c.object_timeout_ms).unwrap_or(5_000);

@@ -31,6 +31,7 @@ fn room_item(c: u128, frame: Option<&str>) -> DeliveryItem {
         exclude_user: None,
         evict_user: None,
         notify: None,
+        removal_epoch: None,
     }
 }
 
@@ -155,6 +156,7 @@ fn notified_members_get_the_notification_only_on_sockets_outside_the_room() {
             namespace: "/notifications".into(),
             frame: Some("N".into()),
         }),
+        removal_epoch: None,
     };
     let plan = index.plan(&item);
     assert_eq!(
@@ -246,6 +248,7 @@ fn a_notification_without_its_own_frame_is_the_room_frame_in_its_namespace() {
             namespace: "/notifications".into(),
             frame: None,
         }),
+        removal_epoch: None,
     };
     assert_eq!(
         sends(&index.plan(&item)),
@@ -273,4 +276,70 @@ fn a_user_is_admitted_up_to_the_limit_of_sockets() {
     assert!(index.admits("bob", 2), "per user");
     index.remove("s1");
     assert!(index.admits("alice", 2), "a closed socket frees its slot");
+}
+
+fn epoch_item(epoch: Option<i64>, evict_user: Option<&str>) -> DeliveryItem {
+    DeliveryItem::Room {
+        conversation_id: conv(1),
+        frame: Some("M".into()),
+        namespace: "/messaging".into(),
+        exclude_user: None,
+        evict_user: evict_user.map(str::to_owned),
+        notify: None,
+        removal_epoch: epoch,
+    }
+}
+
+fn verified(sid: &str, user: &str, epoch: i64) -> SessionState {
+    let mut s = socket(sid, Some(user), &["/messaging"], &[1]);
+    s.on_verified(conv(1), epoch);
+    s
+}
+
+#[test]
+fn a_socket_verified_before_a_removal_it_did_not_see_waits_for_core() {
+    let mut index = SocketIndex::default();
+    index.upsert("a", &verified("a", "alice", 2));
+    index.upsert("b", &verified("b", "bob", 1));
+    index.upsert("c", &socket("c", Some("carol"), &["/messaging"], &[1]));
+
+    let stamped = epoch_item(Some(2), None);
+    let plan = index.plan(&stamped);
+    assert_eq!(sends(&plan), [("a".to_string(), "M".to_string())]);
+    let held: Vec<(&str, &str)> = plan
+        .held
+        .iter()
+        .map(|(sid, user, _)| (sid.as_str(), user.as_str()))
+        .collect();
+    assert_eq!(
+        held,
+        [("b", "bob"), ("c", "carol")],
+        "bob and carol may have been removed"
+    );
+
+    let unstamped = epoch_item(None, None);
+    let plan = index.plan(&unstamped);
+    assert_eq!(plan.sends.len(), 3, "an unstamped event is not held");
+    assert!(plan.held.is_empty());
+}
+
+#[test]
+fn the_eviction_that_made_an_epoch_advances_the_sockets_one_behind_it() {
+    let mut index = SocketIndex::default();
+    index.upsert("a", &verified("a", "alice", 4));
+    index.upsert("b", &verified("b", "bob", 4));
+    index.upsert("c", &verified("c", "carol", 3));
+
+    // bob is removed at epoch 5: alice saw every removal before it
+    let eviction = epoch_item(Some(5), Some("bob"));
+    let plan = index.plan(&eviction);
+    assert_eq!(
+        sends(&plan),
+        [("a".to_string(), "M".to_string()), ("b".into(), "M".into())],
+        "bob gets his own eviction, then leaves"
+    );
+    assert_eq!(plan.advance, [("a".to_string(), 5)]);
+    assert_eq!(plan.evict, [("b".to_string(), conv(1))]);
+    assert_eq!(plan.held.len(), 1, "carol missed epoch 4: core is asked");
+    assert_eq!(plan.held[0].0, "c");
 }

@@ -18,6 +18,7 @@ fn member(is_member: bool) -> Result<Membership, Ack> {
         conversation_id: conv(),
         user_id: "alice".into(),
         is_member,
+        removal_epoch: 3,
     })
 }
 
@@ -75,6 +76,7 @@ fn run(
             }
             JoinStep::JoinHere => {
                 let frames = session.on_join_confirmed(join.ack(), join.conversation_id());
+                session.on_verified(join.conversation_id(), join.removal_epoch());
                 transitions = index.upsert(&session.session_id.clone(), session);
                 join.on_joined(frames)
             }
@@ -270,4 +272,16 @@ fn evictions_are_remembered_by_time_and_named_by_age() {
     assert!(seen.ages(5_000 + EVICTION_MEMORY_MS).is_empty());
     seen.record(conv(), "dave", 5_000 + EVICTION_MEMORY_MS);
     assert!(!seen.since(conv(), "carol", 0), "pruned on the next record");
+}
+
+#[test]
+fn a_join_is_verified_at_the_removal_epoch_core_read_with_the_membership() {
+    let mut index = SocketIndex::default();
+    let mut s = socket(&mut index, "s1");
+    run(&mut s, &mut index, vec![member(true)], true, false);
+    assert_eq!(s.verified_epoch(&conv()), 3);
+    s.on_evicted(conv());
+    assert_eq!(s.verified_epoch(&conv()), 0, "forgotten with the join");
+    s.on_verified(conv(), 5);
+    assert_eq!(s.verified_epoch(&conv()), 0, "kept only while joined");
 }

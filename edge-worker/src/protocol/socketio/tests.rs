@@ -458,6 +458,7 @@ fn cores_fanout_batch_reads_with_its_data_as_raw_json() {
         seq: Some(4),
         after_seq: None,
         evict_user_id: None,
+        removal_epoch: None,
         close_sessions: false,
     };
     let text = serde_json::to_string(&FanoutBatch {
