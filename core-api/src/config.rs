@@ -36,6 +36,8 @@ pub struct Config {
     /// `DEBUG=true`: debug-level logs when `RUST_LOG` is unset (refused in production).
     pub debug: bool,
     pub database_url: SecretString,
+    /// A streaming replica for history pages and conversation lists; `None`: the primary.
+    pub database_read_url: Option<SecretString>,
     pub database_max_connections: u32,
     /// Longest wait for a pooled connection before answering 503 DATABASE_UNAVAILABLE.
     pub database_acquire_timeout: Duration,
@@ -207,14 +209,15 @@ impl Config {
         }
 
         let database_url = r.database_url();
+        let database_read_url = r.postgres_url("DATABASE_READ_URL");
         let database_max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 20u32);
         let database_acquire_timeout = r.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000);
         let database_statement_timeout = r.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000);
         let send_batch_max = r.parsed("SEND_BATCH_MAX", 64usize).max(1);
         let send_writers = r.parsed("SEND_WRITERS", 2usize).max(1);
         let receipt_batch_max = r.parsed("RECEIPT_BATCH_MAX", 64usize).max(1);
-        let redis_url = r.required_url("REDIS_URL", &["redis", "rediss"]);
-        let redis_key_prefix = r.optional("REDIS_KEY_PREFIX").unwrap_or_default();
+        let redis_url = r.redis_url();
+        let redis_key_prefix = r.redis_key_prefix();
         let redis_connect_timeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", 250);
         let redis_response_timeout = r.millis("REDIS_RESPONSE_TIMEOUT_MS", 1000);
         let shutdown_grace = Duration::from_secs(r.parsed("SHUTDOWN_GRACE_SECS", 10u64));
@@ -335,6 +338,7 @@ impl Config {
                 environment,
                 debug,
                 database_url,
+                database_read_url,
                 database_max_connections,
                 database_acquire_timeout,
                 database_statement_timeout,

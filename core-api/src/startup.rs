@@ -30,7 +30,7 @@ use crate::send_queue::SendQueue;
 use crate::services::calls;
 use crate::services::fanout_targets::MembersAndPresence;
 use crate::services::push_recipients::OfflineMembers;
-use crate::state::AppState;
+use crate::state::{AppState, ReadReplica};
 use crate::tms::TmsClient;
 use crate::{api, internal};
 
@@ -62,16 +62,7 @@ pub enum StartError {
 
 /// Connects to Postgres, applies migrations, connects to Redis and binds.
 pub async fn build(config: Config) -> Result<Application, StartError> {
-    let options = config
-        .database_url
-        .expose_secret()
-        .parse::<PgConnectOptions>()
-        .map_err(StartError::Database)?
-        // bounds every statement server-side; the acquire timeout bounds the wait for a connection
-        .options([(
-            "statement_timeout",
-            format!("{}ms", config.database_statement_timeout.as_millis()),
-        )]);
+    let options = pg_options(&config, config.database_url.expose_secret())?;
     let db = PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .acquire_timeout(config.database_acquire_timeout)
@@ -80,6 +71,32 @@ pub async fn build(config: Config) -> Result<Application, StartError> {
         .map_err(StartError::Database)?;
     MIGRATOR.run(&db).await?;
     build_with_pool(config, db, Arc::new(SystemClock)).await
+}
+
+fn pg_options(config: &Config, url: &str) -> Result<PgConnectOptions, StartError> {
+    Ok(url
+        .parse::<PgConnectOptions>()
+        .map_err(StartError::Database)?
+        // bounds every statement server-side; the acquire timeout bounds the wait for a connection
+        .options([(
+            "statement_timeout",
+            format!("{}ms", config.database_statement_timeout.as_millis()),
+        )]))
+}
+
+/// The replica's pool, connected lazily: a replica that is down at start (or
+/// later) only sends the reads to the primary.
+fn read_pool(config: &Config) -> Result<Option<ReadReplica>, StartError> {
+    let Some(url) = &config.database_read_url else {
+        return Ok(None);
+    };
+    let options = pg_options(config, url.expose_secret())?;
+    Ok(Some(ReadReplica::new(
+        PgPoolOptions::new()
+            .max_connections(config.database_max_connections)
+            .acquire_timeout(config.database_acquire_timeout)
+            .connect_lazy_with(options),
+    )))
 }
 
 /// As `build`, on a given pool and clock (tests bring their own database).
@@ -133,8 +150,11 @@ pub async fn build_with_pool(
         .map_err(|e| StartError::Bind(config.listen_addr, e))?;
     let sends = SendQueue::start(db.clone(), config.send_writers, config.send_batch_max);
     let receipts = ReceiptQueue::start(db.clone(), config.send_writers, config.receipt_batch_max);
+    let read_db = read_pool(&config)?;
+    let mut pools = vec![("main", db.clone()), ("sends", sends.pool().clone())];
+    pools.extend(read_db.as_ref().map(|r| ("replica", r.pool.clone())));
     metrics.install(ScrapeSources {
-        pools: vec![("main", db.clone()), ("sends", sends.pool().clone())],
+        pools,
         cache: cache.clone(),
         fanout: fanout.stats(),
         push: push.stats(),
@@ -151,6 +171,7 @@ pub async fn build_with_pool(
     let state = AppState {
         config: Arc::new(config),
         db,
+        read_db,
         cache,
         tms,
         jwt,

@@ -24,6 +24,8 @@ use crate::tms::TmsClient;
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: PgPool,
+    /// The streaming replica (`DATABASE_READ_URL`), when set: see `services::replica`.
+    pub read_db: Option<ReadReplica>,
     pub cache: Cache,
     pub tms: TmsClient,
     pub jwt: Arc<JwtAuthenticator>,
@@ -43,6 +45,37 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The users TMS deleted (`services::deny_list`), this replica's copy.
     pub deny: Arc<DenyCache>,
+}
+
+/// The replica's pool, and until when reads skip it after it failed (so a
+/// replica that is down costs one failed check per [`ReadReplica::BACKOFF`],
+/// not one per read).
+#[derive(Clone)]
+pub struct ReadReplica {
+    pub pool: PgPool,
+    skip_until: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+impl ReadReplica {
+    pub const BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            skip_until: Arc::default(),
+        }
+    }
+
+    pub fn skipped(&self) -> bool {
+        let until = self.skip_until.lock().map(|u| *u).unwrap_or(None);
+        until.is_some_and(|u| std::time::Instant::now() < u)
+    }
+
+    pub fn failed(&self) {
+        if let Ok(mut u) = self.skip_until.lock() {
+            *u = Some(std::time::Instant::now() + Self::BACKOFF);
+        }
+    }
 }
 
 /// Process-local map of TMS id → local id. The mapping never changes once made,

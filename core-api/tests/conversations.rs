@@ -392,7 +392,7 @@ async fn slow_tms_during_remove_or_leave_does_not_hold_up_sends(pool: PgPool) {
         ("dave", format!("{path}/leave")),
     ] {
         // profiles no longer cached: the change has to ask TMS
-        let keys = ["alice", "bob", "carol", "dave"].map(|u| format!("user:{u}"));
+        let keys = ["alice", "bob", "carol", "dave"].map(core_api::cache::keys::profile);
         app.state.cache.delete(&keys).await.unwrap();
         app.tms.controls.set_delay(tms_delay);
         let change = async {

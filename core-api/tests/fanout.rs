@@ -359,7 +359,11 @@ async fn unreadable_presence_drops_only_the_user_part(pool: PgPool) {
     // a key of the wrong type makes the presence pipeline fail, as a Redis error would
     let mut redis = app.state.cache.connection();
     let _: () = redis::cmd("SET")
-        .arg(app.state.cache.key("presence:alice"))
+        .arg(
+            app.state
+                .cache
+                .key(&core_api::cache::keys::presence("alice")),
+        )
         .arg("not a hash")
         .query_async(&mut redis)
         .await

@@ -1,4 +1,4 @@
-//! The Redis membership set `conversation:{id}:members` against real Redis
+//! The Redis membership set `{conv:<id>}:members` against real Redis
 //! and Postgres: filled from the database, dropped on every change, and never
 //! refilled with a member list read before a change committed.
 
@@ -17,7 +17,7 @@ fn strings(ids: &[&str]) -> Vec<String> {
 async fn version(app: &TestApp, id: Uuid) -> Option<String> {
     app.state
         .cache
-        .get(&format!("conversation:{id}:members:version"))
+        .get(&core_api::cache::keys::members_version(id))
         .await
         .unwrap()
 }
@@ -94,7 +94,7 @@ async fn the_cache_answers_until_the_next_change(pool: PgPool) {
     let current = version(&app, id).await;
     app.state
         .cache
-        .delete(&[format!("conversation:{id}:members")])
+        .delete(&[core_api::cache::keys::members(id)])
         .await
         .unwrap();
     assert!(membership::store_if_unchanged(

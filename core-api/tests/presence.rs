@@ -1,4 +1,4 @@
-//! Presence: gateways report who they hold, core keeps `presence:{id}` in
+//! Presence: gateways report who they hold, core keeps `{user:<id>}:presence` in
 //! Redis, answers `GET /presence`, and announces online/offline to co-members
 //! (offline only after the grace, so a reconnect does not flap).
 
@@ -164,7 +164,7 @@ async fn entries_of_a_silent_gateway_go_stale(pool: PgPool) {
     // the key itself carries the 300 s TTL
     let mut redis = app.state.cache.connection();
     let ttl: i64 = redis::cmd("TTL")
-        .arg(app.state.cache.key("presence:bob"))
+        .arg(app.state.cache.key(&core_api::cache::keys::presence("bob")))
         .query_async(&mut redis)
         .await
         .unwrap();

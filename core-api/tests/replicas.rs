@@ -261,3 +261,49 @@ async fn events_about_a_message_name_it_for_the_rooms_order(pool: PgPool) {
         assert_eq!(got[0]["after_seq"], seq, "{name} follows message {seq}");
     }
 }
+
+/// The presence grace timer runs in the replica that took the departure, but
+/// the departure itself is in Redis: a return reported to the other replica
+/// within the grace cancels it, so the first replica's timer announces
+/// nothing about that user (it still announces a user who stayed away, which
+/// is the barrier this test waits on).
+#[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
+async fn a_return_to_the_other_replica_within_the_grace_is_no_flap(pool: PgPool) {
+    let edge = common::edge::EdgeStandIn::start().await;
+    let prefix = format!("test:{}:", Uuid::new_v4());
+    let spawn = |pool: PgPool| {
+        let (url, prefix) = (edge.url.clone(), prefix.clone());
+        TestApp::spawn_with(pool, move |v| {
+            v.insert("REDIS_KEY_PREFIX".into(), prefix);
+            v.insert("EDGE_FANOUT_URL".into(), url);
+            v.insert("PRESENCE_GRACE_MS".into(), "300".into());
+        })
+    };
+    let a = spawn(pool.clone()).await;
+    let b = spawn(pool).await;
+    a.conversation("bob", "group", &["alice", "carol"]).await;
+    a.report("AMS.1", &["bob"], &[]).await;
+    a.report("DFW.0", &["alice", "carol"], &[]).await;
+    edge.wait_for("user_online", 2).await;
+
+    let r = a.report("DFW.0", &[], &["alice", "carol"]).await;
+    assert_eq!(r["went_offline"], 2);
+    // alice reconnects to a gateway that reports to the other replica
+    let r = b.report("DFW.1", &["alice"], &[]).await;
+    assert_eq!(r["came_online"], 0, "a return within the grace");
+
+    let offline = edge.wait_for("user_offline", 1).await;
+    let about = |events: &[serde_json::Value], user: &str| {
+        events
+            .iter()
+            .filter(|e| e["data"]["user_id"] == user)
+            .count()
+    };
+    assert_eq!(about(&offline, "carol"), 1, "the timer ran: {offline:?}");
+    assert_eq!(about(&offline, "alice"), 0, "{offline:?}");
+    assert_eq!(about(&edge.named("user_online"), "alice"), 1);
+    let p = b.get("/api/v1/presence?user_ids=alice,carol", "bob").await;
+    p.expect(200);
+    assert_eq!(p.data()[0]["online"], true);
+    assert_eq!(p.data()[1]["online"], false);
+}

@@ -21,7 +21,10 @@ async fn profiles_are_cached_for_600s(pool: PgPool) {
         "second read is served from Redis"
     );
 
-    let key = app.state.cache.key("user:carol");
+    let key = app
+        .state
+        .cache
+        .key(&core_api::cache::keys::profile("carol"));
     let mut conn = app.state.cache.connection();
     let ttl: i64 = redis::cmd("TTL")
         .arg(&key)
@@ -46,7 +49,7 @@ async fn stale_cache_when_tms_is_down_else_503(pool: PgPool) {
     // the fresh copy expires; TMS goes down
     app.state
         .cache
-        .delete(&["user:dave".to_string()])
+        .delete(&[core_api::cache::keys::profile("dave")])
         .await
         .unwrap();
     app.tms.controls.set_down(true);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use common::{Reply, TestApp};
+use core_api::cache::keys;
 use core_api::clock::{Clock, ManualClock};
 use serde_json::{json, Value};
 use shared_auth::webhook_sig;
@@ -54,7 +55,7 @@ async fn cached(app: &TestApp, key: &str) -> bool {
 async fn user_updated_drops_the_cached_profile_so_the_next_read_is_fresh(pool: PgPool) {
     let app = TestApp::spawn_with(pool, with_secret).await;
     app.get("/api/v1/users/carol", "alice").await.expect(200);
-    assert!(cached(&app, "user:carol").await);
+    assert!(cached(&app, &keys::profile("carol")).await);
     app.tms.controls.add_user(profile("carol", "Caroline"));
     // still cached: the old name
     let before = app.get("/api/v1/users/carol", "alice").await;
@@ -65,9 +66,9 @@ async fn user_updated_drops_the_cached_profile_so_the_next_read_is_fresh(pool: P
     let r = post(&app, &body, Some(sign(&body, now))).await;
     r.expect(200);
     assert_eq!(r.data(), &json!({ "handled": true }));
-    assert!(!cached(&app, "user:carol").await);
+    assert!(!cached(&app, &keys::profile("carol")).await);
     assert!(
-        cached(&app, "user_stale:carol").await,
+        cached(&app, &keys::stale_profile("carol")).await,
         "the stale copy stays for TMS outages"
     );
     let calls = app.tms.controls.requests(Route::User);
@@ -101,7 +102,7 @@ async fn bad_missing_stale_and_replayed_signatures_are_401_and_change_nothing(po
         let r = post(&app, &body, signature.clone()).await;
         r.expect_error(401, "WEBHOOK_SIGNATURE_INVALID");
         assert!(
-            cached(&app, "user:carol").await,
+            cached(&app, &keys::profile("carol")).await,
             "{signature:?} changed the cache"
         );
     }
@@ -120,7 +121,7 @@ async fn bad_missing_stale_and_replayed_signatures_are_401_and_change_nothing(po
         .await
         .expect_error(401, "WEBHOOK_SIGNATURE_INVALID");
     assert!(
-        cached(&app, "user:carol").await,
+        cached(&app, &keys::profile("carol")).await,
         "the replay deleted nothing"
     );
 }

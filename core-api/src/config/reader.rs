@@ -57,13 +57,19 @@ impl Reader<'_> {
     /// names a Python driver, so the `+driver` part is dropped.
     pub(super) fn database_url(&mut self) -> SecretString {
         let name = "DATABASE_URL";
-        let Some(v) = self.optional(name) else {
+        if self.optional(name).is_none() {
             self.problem(format!("{name}: missing"));
             return SecretString::from(String::new());
-        };
+        }
+        self.postgres_url(name).unwrap_or_default()
+    }
+
+    /// An optional Postgres URL (`DATABASE_READ_URL`), read as `DATABASE_URL`.
+    pub(super) fn postgres_url(&mut self, name: &str) -> Option<SecretString> {
+        let v = self.optional(name)?;
         let Some((scheme, rest)) = v.split_once("://") else {
             self.problem(format!("{name}: must be a postgres:// URL"));
-            return SecretString::from(String::new());
+            return None;
         };
         let base = scheme
             .split_once('+')
@@ -72,9 +78,9 @@ impl Reader<'_> {
             self.problem(format!(
                 "{name}: must be a postgres:// URL, e.g. postgres://user:password@host:5432/db"
             ));
-            return SecretString::from(String::new());
+            return None;
         }
-        SecretString::from(format!("{base}://{rest}"))
+        Some(SecretString::from(format!("{base}://{rest}")))
     }
 
     pub(super) fn bounded(
@@ -124,6 +130,28 @@ impl Reader<'_> {
         value
             .split_once("://")
             .is_some_and(|(scheme, rest)| schemes.contains(&scheme) && !rest.is_empty())
+    }
+
+    /// `REDIS_URL`: one server or a cluster (`crate::cache::RedisTarget`).
+    pub(super) fn redis_url(&mut self) -> SecretString {
+        let Some(v) = self.optional("REDIS_URL") else {
+            self.problem("REDIS_URL: missing".into());
+            return SecretString::from(String::new());
+        };
+        if let Err(e) = crate::cache::RedisTarget::parse(&v) {
+            self.problem(format!("REDIS_URL: {e}"));
+        }
+        SecretString::from(v)
+    }
+
+    /// Braces would make the prefix the hash tag of every key, putting all of
+    /// them in one slot of a Redis Cluster.
+    pub(super) fn redis_key_prefix(&mut self) -> String {
+        let prefix = self.optional("REDIS_KEY_PREFIX").unwrap_or_default();
+        if prefix.contains(['{', '}']) {
+            self.problem("REDIS_KEY_PREFIX: must not contain `{` or `}`".into());
+        }
+        prefix
     }
 
     /// URLs may embed passwords, so they are held as secrets and never echoed.

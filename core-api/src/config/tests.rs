@@ -105,6 +105,46 @@ fn zero_timeouts_are_refused() {
 }
 
 #[test]
+fn redis_url_takes_a_server_or_a_cluster_and_the_prefix_no_braces() {
+    for url in [
+        "redis://127.0.0.1:6379",
+        "redis://127.0.0.1:7101,redis://127.0.0.1:7102",
+        "redis+cluster://127.0.0.1:7101",
+    ] {
+        let mut vars = base();
+        vars.insert("REDIS_URL".into(), url.into());
+        assert!(Config::from_map(&vars).is_ok(), "{url}");
+    }
+    let mut vars = base();
+    vars.insert("REDIS_URL".into(), "redis://a:1,http://b:2".into());
+    vars.insert("REDIS_KEY_PREFIX".into(), "app:{x}:".into());
+    let err = Config::from_map(&vars).unwrap_err().to_string();
+    assert!(err.contains("REDIS_URL"), "{err}");
+    assert!(err.contains("REDIS_KEY_PREFIX"), "{err}");
+}
+
+#[test]
+fn database_read_url_is_optional_and_checked_like_database_url() {
+    assert!(Config::from_map(&base())
+        .unwrap()
+        .database_read_url
+        .is_none());
+    let mut vars = base();
+    vars.insert(
+        "DATABASE_READ_URL".into(),
+        "postgresql+asyncpg://u@replica/db".into(),
+    );
+    let c = Config::from_map(&vars).unwrap();
+    assert_eq!(
+        c.database_read_url.unwrap().expose_secret(),
+        "postgresql://u@replica/db"
+    );
+    vars.insert("DATABASE_READ_URL".into(), "mysql://u@replica/db".into());
+    let err = Config::from_map(&vars).unwrap_err().to_string();
+    assert!(err.contains("DATABASE_READ_URL"), "{err}");
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let mut vars = base();
     vars.remove("DATABASE_URL");

@@ -1,5 +1,5 @@
 //! Per-user rate limits, global across core replicas and edge locations: one
-//! GCRA key per user and kind in Redis (`ratelimit:{kind}:{tms_user_id}`),
+//! GCRA key per user and kind in Redis (`{user:<id>}:ratelimit:<kind>`),
 //! checked and updated by one Lua script, so concurrent requests on any
 //! replica count exactly once. The time comes from the injected clock (passed
 //! to the script), not from Redis, so tests are deterministic.
@@ -18,7 +18,7 @@ pub mod gcra;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock};
 
-use crate::cache::Cache;
+use crate::cache::{keys, Cache};
 use crate::clock::Clock;
 use crate::config::RateLimitSettings;
 use crate::error::{AppError, AppResult};
@@ -107,7 +107,7 @@ impl RateLimiter {
         let now = self.clock.now();
         let key = self
             .cache
-            .key(&format!("ratelimit:{}:{tms_user_id}", kind.as_str()));
+            .key(&keys::rate_limit(tms_user_id, kind.as_str()));
         let mut invocation = GCRA.key(key);
         invocation
             .arg(now.timestamp_micros())

@@ -13,6 +13,7 @@ pub mod reactions;
 pub mod reads;
 pub mod receipts;
 pub mod removals;
+pub mod replica;
 pub mod search;
 pub mod sends;
 pub mod settings;

@@ -145,8 +145,9 @@ pub async fn list_mine(
         .map(pagination::decode_flag_time_id)
         .transpose()?;
     let with_archived = query.archived.unwrap_or(false);
+    let (db, _) = super::replica::pool_for_read(state).await;
     let mut rows = crate::repositories::conversation_list::list_for_user(
-        &state.db,
+        db,
         me.user_id,
         with_archived,
         after,

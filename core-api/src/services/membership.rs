@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::cache::keys::{members as members_key, members_version as version_key};
 use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::models::conversation::MemberRow;
@@ -41,14 +42,6 @@ static STORE_IF_UNCHANGED: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
-fn members_key(conversation_id: Uuid) -> String {
-    format!("conversation:{conversation_id}:members")
-}
-
-fn version_key(conversation_id: Uuid) -> String {
-    format!("conversation:{conversation_id}:members:version")
-}
-
 /// The caller's membership, or 404 for a conversation that does not exist and
 /// 403 for one the caller is not in.
 pub async fn require_member(
@@ -68,7 +61,7 @@ pub async fn require_member(
     }
 }
 
-/// Membership by TMS id through the Redis set `conversation:{id}:members`.
+/// Membership by TMS id through the Redis set `{conv:<id>}:members`.
 /// While Redis is down or slow the answer comes from Postgres, uncached.
 pub async fn is_member(
     state: &AppState,

@@ -152,14 +152,15 @@ pub async fn list(
     }
     .limit()?;
     let cursor_seq = query.cursor.as_deref().map(decode_seq_cursor).transpose()?;
+    let (db, _) = super::replica::pool_for_read(state).await;
     let mut rows = match query.after_seq {
         Some(after) if after < 0 => return Err(AppError::validation("after_seq must be >= 0")),
         // with a cursor, the catch-up continues from it
         Some(after) => {
             let from = cursor_seq.unwrap_or(after).max(after);
-            repo::list_after(&state.db, conversation_id, from, limit + 1).await?
+            repo::list_after(db, conversation_id, from, limit + 1).await?
         }
-        None => repo::list_before(&state.db, conversation_id, cursor_seq, limit + 1).await?,
+        None => repo::list_before(db, conversation_id, cursor_seq, limit + 1).await?,
     };
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);

@@ -19,6 +19,7 @@ pub mod reactions;
 pub mod reads;
 pub mod receipts;
 pub mod removal_epochs;
+pub mod replica;
 pub mod search;
 pub mod settings;
 pub mod socket_sends;

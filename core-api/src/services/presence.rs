@@ -1,10 +1,14 @@
 //! Presence: which gateways hold which users, reported by the gateways in
-//! batches. `presence:{tms_user_id}` is a Redis hash gateway → unix ms of that
+//! batches. `{user:<id>}:presence` is a Redis hash gateway → unix ms of that
 //! gateway's last report for the user; an entry older than `STALE_MS` no longer
 //! counts (a gateway that died never reports again). A user is online while one
 //! fresh entry exists. Going offline waits `PRESENCE_GRACE_MS` so that a
 //! reconnect does not flap; the pending departure lives in Redis
-//! (`presence-offline:{id}`), so whichever replica sees the return cancels it.
+//! (`{user:<id>}:presence-offline`), so whichever replica sees the return cancels it.
+//!
+//! The scripts and pipelines below cover many users, one user's keys at a
+//! time: on one server a report is one script call; on a Redis Cluster (where
+//! only one user's keys share a slot) it is one call per user, sent at once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
@@ -14,31 +18,21 @@ use shared_types::api::Presence;
 use shared_types::internal::{PresenceReport, MAX_GATEWAY_NAME_BYTES, MAX_PRESENCE_REPORT_USERS};
 use shared_types::socket::{server_events, PresenceChanged, NS_MESSAGING};
 
+use crate::cache::keys::{
+    last_seen as last_seen_key, pending_offline as pending_key, presence as presence_key,
+};
 use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
 use crate::repositories::members as members_repo;
 use crate::state::AppState;
 
-/// TTL of `presence:{id}`, refreshed on every report that sets an entry.
+/// TTL of the presence hash, refreshed on every report that sets an entry.
 pub const PRESENCE_TTL_SECS: u64 = 300;
 /// An entry older than this is a gateway that stopped reporting.
 pub const STALE_MS: i64 = PRESENCE_TTL_SECS as i64 * 1000;
-/// `last_seen:{id}` and the pending departure are kept this long.
+/// The last-seen time and the pending departure are kept this long.
 const LAST_SEEN_TTL_SECS: u64 = 30 * 86_400;
-
-fn presence_key(user: &str) -> String {
-    format!("presence:{user}")
-}
-
-// distinct prefixes: TMS ids are opaque and may contain ':'
-fn pending_key(user: &str) -> String {
-    format!("presence-offline:{user}")
-}
-
-fn last_seen_key(user: &str) -> String {
-    format!("last_seen:{user}")
-}
 
 /// KEYS: per user, its presence hash and its pending departure.
 /// ARGV: gateway, now ms, stale ms, TTL s, grace ms, pending TTL s, then per user
@@ -158,27 +152,36 @@ pub async fn report(state: &AppState, report: PresenceReport) -> AppResult<Repor
     }
     let now_ms = state.clock.now().timestamp_millis();
     let grace_ms = state.config.presence_grace.as_millis() as i64;
-    let mut invocation = APPLY_REPORT.prepare_invoke();
-    invocation
-        .arg(&report.gateway)
-        .arg(now_ms)
-        .arg(STALE_MS)
-        .arg(PRESENCE_TTL_SECS)
-        .arg(grace_ms)
-        .arg(LAST_SEEN_TTL_SECS);
-    for (user, op) in &ops {
-        invocation
-            .key(state.cache.key(&presence_key(user)))
-            .key(state.cache.key(&pending_key(user)))
-            .arg(*op);
-    }
-    let changes: Vec<i64> = state
+    let ops: Vec<(&str, &str)> = ops.into_iter().collect();
+    let calls: Vec<_> = ops
+        .chunks(state.cache.per_call())
+        .map(|chunk| {
+            let mut invocation = APPLY_REPORT.prepare_invoke();
+            invocation
+                .arg(&report.gateway)
+                .arg(now_ms)
+                .arg(STALE_MS)
+                .arg(PRESENCE_TTL_SECS)
+                .arg(grace_ms)
+                .arg(LAST_SEEN_TTL_SECS);
+            for (user, op) in chunk {
+                invocation
+                    .key(state.cache.key(&presence_key(user)))
+                    .key(state.cache.key(&pending_key(user)))
+                    .arg(*op);
+            }
+            invocation
+        })
+        .collect();
+    let changes: Vec<Vec<i64>> = state
         .cache
-        .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+        .run_each(calls, |mut c, invocation| async move {
+            invocation.invoke_async(&mut c).await
+        })
         .await?;
     let mut online = Vec::new();
     let mut offline = Vec::new();
-    for ((user, _), change) in ops.iter().zip(changes) {
+    for ((user, _), change) in ops.iter().zip(changes.into_iter().flatten()) {
         match change {
             1 => online.push(user.to_string()),
             -1 => offline.push(user.to_string()),
@@ -228,21 +231,29 @@ fn validate(report: &PresenceReport) -> AppResult<()> {
 /// After the grace: who is still gone is announced offline, with the time they left.
 async fn confirm_offline(state: &AppState, users: Vec<String>, since_ms: i64) {
     let now_ms = state.clock.now().timestamp_millis();
-    let mut invocation = CONFIRM_OFFLINE.prepare_invoke();
-    invocation
-        .arg(since_ms.to_string())
-        .arg(now_ms)
-        .arg(STALE_MS)
-        .arg(LAST_SEEN_TTL_SECS);
-    for user in &users {
-        invocation
-            .key(state.cache.key(&presence_key(user)))
-            .key(state.cache.key(&pending_key(user)))
-            .key(state.cache.key(&last_seen_key(user)));
-    }
-    let confirmed: redis::RedisResult<Vec<i64>> = state
+    let calls: Vec<_> = users
+        .chunks(state.cache.per_call())
+        .map(|chunk| {
+            let mut invocation = CONFIRM_OFFLINE.prepare_invoke();
+            invocation
+                .arg(since_ms.to_string())
+                .arg(now_ms)
+                .arg(STALE_MS)
+                .arg(LAST_SEEN_TTL_SECS);
+            for user in chunk {
+                invocation
+                    .key(state.cache.key(&presence_key(user)))
+                    .key(state.cache.key(&pending_key(user)))
+                    .key(state.cache.key(&last_seen_key(user)));
+            }
+            invocation
+        })
+        .collect();
+    let confirmed: redis::RedisResult<Vec<Vec<i64>>> = state
         .cache
-        .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+        .run_each(calls, |mut c, invocation| async move {
+            invocation.invoke_async(&mut c).await
+        })
         .await;
     let confirmed = match confirmed {
         Ok(c) => c,
@@ -253,7 +264,7 @@ async fn confirm_offline(state: &AppState, users: Vec<String>, since_ms: i64) {
     };
     let gone: Vec<String> = users
         .into_iter()
-        .zip(confirmed)
+        .zip(confirmed.into_iter().flatten())
         .filter(|(_, c)| *c == 1)
         .map(|(u, _)| u)
         .collect();
@@ -312,16 +323,24 @@ pub async fn gateways_of(
     users: &[String],
     now_ms: i64,
 ) -> AppResult<HashMap<String, Vec<String>>> {
-    let mut pipe = redis::pipe();
-    for user in users {
-        pipe.hgetall(cache.key(&presence_key(user)));
-    }
-    let hashes: Vec<HashMap<String, i64>> = cache
-        .run(|mut c| async move { pipe.query_async(&mut c).await })
+    let pipes: Vec<redis::Pipeline> = users
+        .chunks(cache.per_call())
+        .map(|chunk| {
+            let mut pipe = redis::pipe();
+            for user in chunk {
+                pipe.hgetall(cache.key(&presence_key(user)));
+            }
+            pipe
+        })
+        .collect();
+    let hashes: Vec<Vec<HashMap<String, i64>>> = cache
+        .run_each(pipes, |mut c, pipe| async move {
+            pipe.query_async(&mut c).await
+        })
         .await?;
     Ok(users
         .iter()
-        .zip(hashes)
+        .zip(hashes.into_iter().flatten())
         .filter_map(|(user, entries)| {
             let mut fresh: Vec<String> = entries
                 .into_iter()
@@ -339,16 +358,27 @@ pub async fn gateways_of(
 pub async fn get(state: &AppState, ids: &[String]) -> AppResult<Vec<Presence>> {
     let now_ms = state.clock.now().timestamp_millis();
     let grace_ms = state.config.presence_grace.as_millis() as i64;
-    let mut pipe = redis::pipe();
-    for id in ids {
-        pipe.hgetall(state.cache.key(&presence_key(id)))
-            .get(state.cache.key(&pending_key(id)))
-            .get(state.cache.key(&last_seen_key(id)));
-    }
+    let pipes: Vec<redis::Pipeline> = ids
+        .chunks(state.cache.per_call())
+        .map(|chunk| {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.hgetall(state.cache.key(&presence_key(id)))
+                    .get(state.cache.key(&pending_key(id)))
+                    .get(state.cache.key(&last_seen_key(id)));
+            }
+            pipe
+        })
+        .collect();
     let values: Vec<redis::Value> = state
         .cache
-        .run(|mut c| async move { pipe.query_async(&mut c).await })
-        .await?;
+        .run_each(pipes, |mut c, pipe| async move {
+            pipe.query_async::<Vec<redis::Value>>(&mut c).await
+        })
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in values.chunks(3) {
         let [entries, pending, last_seen] = chunk else {

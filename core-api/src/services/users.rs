@@ -1,5 +1,6 @@
-//! TMS user data behind the cache: `user:{tms_user_id}` for 600 s, a
-//! long-lived stale copy served when TMS fails, batch lookups for participants.
+//! TMS user data behind the cache: `{user:<id>}:profile` for 600 s, a
+//! long-lived stale copy (`{user:<id>}:profile-stale`) served when TMS fails,
+//! batch lookups for participants.
 
 use std::collections::HashMap;
 
@@ -7,6 +8,7 @@ use shared_types::api::UserProfile;
 use shared_types::ErrorCode;
 use uuid::Uuid;
 
+use crate::cache::keys::{profile as fresh_key, stale_profile as stale_key};
 use crate::error::{AppError, AppResult};
 use crate::repositories;
 use crate::state::AppState;
@@ -14,16 +16,6 @@ use crate::state::AppState;
 pub const PROFILE_TTL_SECS: u64 = 600;
 /// How long a profile may be served stale while TMS is down.
 pub const STALE_PROFILE_TTL_SECS: u64 = 7 * 24 * 3600;
-
-fn fresh_key(id: &str) -> String {
-    format!("user:{id}")
-}
-
-/// Its own prefix: TMS ids are opaque and may contain `:`, so a suffix on
-/// `user:{id}` could name another user's fresh key (`user:alice:stale`).
-fn stale_key(id: &str) -> String {
-    format!("user_stale:{id}")
-}
 
 /// The local `users.id` of a TMS user, upserting the reference row on first sight.
 pub async fn local_id(state: &AppState, tms_user_id: &str) -> AppResult<Uuid> {

@@ -1,5 +1,6 @@
 //! Fault tests: Redis killed and restarted, Redis hung (SIGSTOP) (caches and
-//! the rate limits' fail-open policy), Postgres
+//! the rate limits' fail-open policy), one master of a Redis Cluster hung or
+//! killed, reads on a streaming replica (paused, stopped), Postgres
 //! crashed under concurrent sends, TMS hung, and shutdown. Each test runs its
 //! own dependency processes (`procs`), so it can break them freely; each is
 //! bounded to seconds. Run with `--nocapture` to see the measured figures
@@ -10,6 +11,8 @@ mod common;
 mod postgres;
 mod procs;
 mod rate_limits;
+mod read_replica;
+mod redis_cluster_faults;
 mod redis_faults;
 mod shutdown;
 mod tms;

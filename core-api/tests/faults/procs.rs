@@ -1,6 +1,7 @@
 //! Private dependency processes a fault test can kill, freeze and restart
-//! without touching the shared services: a `redis-server` and a Postgres
-//! cluster (`initdb` in a temp dir), each on a free port. Dropping the guard
+//! without touching the shared services: a `redis-server`, a Redis Cluster of
+//! three of them, and a Postgres cluster (`initdb` in a temp dir), each on
+//! free ports. Dropping the guard
 //! stops the process and removes its files, also when the test panics.
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// Extra `redis-server` arguments (cluster mode).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -50,6 +53,31 @@ impl RedisServer {
             port,
             dir: temp_dir("redis"),
             child: None,
+            extra: Vec::new(),
+        };
+        r.spawn().await;
+        r
+    }
+
+    /// A node of a Redis Cluster (not yet joined to the others).
+    async fn start_cluster_node() -> Self {
+        let dir = temp_dir("redis-cluster");
+        let nodes_conf = dir.join("nodes.conf").display().to_string();
+        let mut r = Self {
+            port: free_port(),
+            dir,
+            child: None,
+            // peers never mark a frozen node failed within a test
+            extra: [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &nodes_conf,
+                "--cluster-node-timeout",
+                "60000",
+            ]
+            .map(String::from)
+            .to_vec(),
         };
         r.spawn().await;
         r
@@ -63,6 +91,7 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -138,6 +167,65 @@ impl RedisServer {
     }
 }
 
+/// Three masters, no replicas, slots spread by `redis-cli --cluster create`.
+/// Freezing one node leaves a third of the slots unanswered.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub async fn start() -> Self {
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(RedisServer::start_cluster_node().await);
+        }
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli not found: run scripts/ensure-tools.sh --fault-deps");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = Self { nodes };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cluster.is_ok().await {
+            assert!(Instant::now() < deadline, "the cluster did not become ok");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        cluster
+    }
+
+    /// `REDIS_URL` of the cluster: its nodes, comma-separated.
+    pub fn url(&self) -> String {
+        let urls: Vec<String> = self.nodes.iter().map(RedisServer::url).collect();
+        urls.join(",")
+    }
+
+    async fn is_ok(&self) -> bool {
+        for n in &self.nodes {
+            let mut c = n.client().await;
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query_async(&mut c)
+                .await
+                .unwrap_or_default();
+            if !info.contains("cluster_state:ok") {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
@@ -206,6 +294,43 @@ impl PgCluster {
 
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A streaming replica of this cluster: `pg_basebackup -R` (standby
+    /// settings written), started on a port of its own.
+    pub fn replica(&self) -> Self {
+        let replica = Self {
+            port: free_port(),
+            dir: temp_dir("pg-replica"),
+            bin: self.bin.clone(),
+        };
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&replica.dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown of {} to postgres failed", replica.dir.display());
+        }
+        replica.run(
+            "pg_basebackup",
+            &[
+                "-D",
+                &replica.data(),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-R",
+                "--no-sync",
+            ],
+        );
+        replica.ctl(&["start", "-o", &replica.server_options()]);
+        replica
     }
 
     fn data(&self) -> String {

@@ -14,7 +14,7 @@ use super::{ready, recovery, signed, signed_with_nonce, timed, Timings};
 use crate::common::TestApp;
 
 /// Every answer during a Redis fault: the response timeout (1 s) plus slack.
-const BOUND: Duration = Duration::from_millis(1500);
+pub const BOUND: Duration = Duration::from_millis(1500);
 const ROUNDS: usize = 20;
 
 async fn app_on(pool: PgPool, redis: &RedisServer) -> TestApp {
@@ -29,7 +29,7 @@ async fn app_on(pool: PgPool, redis: &RedisServer) -> TestApp {
 
 /// The routes that touch Redis, each measured `ROUNDS` times; all must answer
 /// correctly within `BOUND`.
-async fn exercise(app: &TestApp, fault: &str, group: &str) {
+pub async fn exercise(app: &TestApp, fault: &str, group: &str) {
     let membership = format!("/internal/v1/conversations/{group}/membership");
     let mut me = Timings::default();
     let mut user = Timings::default();
@@ -136,7 +136,7 @@ async fn redis_killed_and_restarted(pool: PgPool) {
     app.get("/api/v1/users/dave", "alice").await.expect(200);
     let mut direct = redis.client().await;
     let cached: Option<String> = redis::cmd("GET")
-        .arg(app.state.cache.key("user:dave"))
+        .arg(app.state.cache.key(&core_api::cache::keys::profile("dave")))
         .query_async(&mut direct)
         .await
         .unwrap();
@@ -213,7 +213,7 @@ async fn redis_hung(pool: PgPool) {
         .arg(
             app.state
                 .cache
-                .key(&format!("conversation:{group}:members")),
+                .key(&core_api::cache::keys::members(group.parse().unwrap())),
         )
         .query_async(&mut direct)
         .await
@@ -244,7 +244,7 @@ async fn redis_down_at_start(pool: PgPool) {
     app.get("/api/v1/users/dave", "alice").await.expect(200);
     let mut direct = redis.client().await;
     let cached: Option<String> = redis::cmd("GET")
-        .arg(app.state.cache.key("user:dave"))
+        .arg(app.state.cache.key(&core_api::cache::keys::profile("dave")))
         .query_async(&mut direct)
         .await
         .unwrap();

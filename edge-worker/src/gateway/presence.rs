@@ -2,7 +2,7 @@
 //! of users (first and last socket here) accumulate while one report is in
 //! flight, and cancel out when core never learnt of them. A full list of the
 //! users here goes out every `FULL_REPORT_INTERVAL_MS`, so core's
-//! `presence:{id}` (TTL 300 s) stays fresh without a write per socket.
+//! `{user:<id>}:presence` (TTL 300 s) stays fresh without a write per socket.
 //! The time of the last full list is kept in the object's storage
 //! (`LAST_FULL_REPORT_KEY`), so the cadence survives hibernation: a woken
 //! gateway reads it back before deciding.

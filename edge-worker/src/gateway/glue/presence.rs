@@ -1,5 +1,5 @@
 //! A gateway's presence reports to core: batched changes, and the periodic
-//! full list that keeps `presence:{id}` fresh.
+//! full list that keeps `{user:<id>}:presence` fresh.
 
 use shared_types::internal::PresenceReport;
 use worker::Method;
@@ -40,7 +40,7 @@ impl Inner {
         }
     }
 
-    /// The periodic full list, keeping core's `presence:{id}` fresh.
+    /// The periodic full list, keeping core's `{user:<id>}:presence` fresh.
     pub(super) async fn report_present(&self, present: Vec<String>) {
         let Ok(config) = EdgeConfig::from_env(&self.env) else {
             return;

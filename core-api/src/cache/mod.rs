@@ -1,14 +1,18 @@
-//! Thin Redis edge: key naming and the few commands core uses. Keys follow the
-//! original (FastAPI) design (`user:{tms_user_id}`, `conversation:{id}:members`),
-//! behind an optional prefix.
+//! Thin Redis edge: the connection (one server or a Redis Cluster, [`conn`]),
+//! key naming with hash tags ([`keys`]) behind an optional prefix, and the few
+//! commands core uses.
 //!
 //! Every command, script and pipeline goes through [`Cache::run`], which bounds
 //! it by the response timeout and tracks Redis health: after a connection-level
 //! failure (refused, dropped, timed out) Redis counts as down, and calls fail at
 //! once so callers take their fallback (TMS, Postgres) instead of each waiting
 //! for the timeout. A background probe PINGs every [`PROBE_INTERVAL`] and
-//! marks Redis up again on the first PONG; the `ConnectionManager` reconnects
+//! marks Redis up again on the first PONG (on a cluster: from every master);
+//! the `ConnectionManager` (or the cluster client, per node) reconnects
 //! underneath, so no restart of core is needed.
+
+pub mod conn;
+pub mod keys;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -16,8 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, ErrorKind, RedisError, RedisResult};
+
+use conn::Connector;
+pub use conn::{CacheTimeouts, RedisConn, RedisTarget};
 
 use crate::error::AppResult;
 
@@ -31,17 +37,12 @@ const RECONNECT_RETRIES: usize = 2;
 const RECONNECT_FACTOR_MS: u64 = 50;
 const RECONNECT_MAX_DELAY_MS: u64 = 500;
 
-#[derive(Debug, Clone, Copy)]
-pub struct CacheTimeouts {
-    pub connect: Duration,
-    pub response: Duration,
-}
-
 #[derive(Clone)]
 pub struct Cache {
     /// Empty until the first connection succeeds (Redis may be down at start).
-    conn: Arc<OnceLock<ConnectionManager>>,
+    conn: Arc<OnceLock<RedisConn>>,
     prefix: String,
+    cluster: bool,
     timeouts: CacheTimeouts,
     health: Arc<Health>,
 }
@@ -75,28 +76,30 @@ impl Health {
 }
 
 impl Cache {
-    /// Connects to Redis. A Redis that is down at start does not stop core:
-    /// it starts with Redis marked down and keeps connecting in the background.
-    /// Only a malformed URL is an error.
+    /// Connects to Redis (`url`: see [`RedisTarget`]). A Redis that is down at
+    /// start does not stop core: it starts with Redis marked down and keeps
+    /// connecting in the background. Only a malformed URL is an error.
     pub async fn connect(
         url: &str,
         prefix: String,
         timeouts: CacheTimeouts,
     ) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(timeouts.connect)
-            .set_response_timeout(timeouts.response)
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_factor(RECONNECT_FACTOR_MS)
-            .set_max_delay(RECONNECT_MAX_DELAY_MS);
+        let target = RedisTarget::parse(url)
+            .map_err(|e| RedisError::from((ErrorKind::InvalidClientConfig, "REDIS_URL", e)))?;
+        let backoff = (
+            RECONNECT_RETRIES,
+            RECONNECT_FACTOR_MS,
+            RECONNECT_MAX_DELAY_MS,
+        );
+        let connector = Connector::new(&target, timeouts, backoff)?;
         let cache = Self {
             conn: Arc::default(),
             prefix,
+            cluster: target.is_cluster(),
             timeouts,
             health: Arc::default(),
         };
-        match first_connection(&client, &config, timeouts).await {
+        match first_connection(&connector, timeouts).await {
             Ok(conn) => {
                 let _ = cache.conn.set(conn);
             }
@@ -104,8 +107,7 @@ impl Cache {
                 tracing::error!(error = %e, "Redis unreachable at start: serving from fallbacks, connecting in the background");
                 cache.health.down.store(true, Ordering::Release);
                 tokio::spawn(connect_later(
-                    client,
-                    config,
+                    connector,
                     timeouts,
                     Arc::downgrade(&cache.conn),
                     Arc::downgrade(&cache.health),
@@ -121,8 +123,25 @@ impl Cache {
 
     /// The raw shared connection, outside the health tracking: for tests that
     /// inspect Redis. Application code goes through [`Cache::run`].
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConn {
         self.conn.get().cloned().expect("Redis connected")
+    }
+
+    /// Whether `REDIS_URL` names a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// How many users' (or conversations') keys one script call or pipeline
+    /// may hold: all of them on one server; on a cluster one's, the only keys
+    /// that surely share a slot ([`keys`]). Callers chunk by it and run the
+    /// chunks with [`Cache::run_each`].
+    pub fn per_call(&self) -> usize {
+        if self.cluster {
+            1
+        } else {
+            usize::MAX
+        }
     }
 
     /// False while Redis is considered down (between a failure and the next PONG).
@@ -134,15 +153,29 @@ impl Cache {
     /// connection, bounded by the response timeout; fails at once while Redis is down.
     pub async fn run<T, F, Fut>(&self, op: F) -> RedisResult<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(RedisConn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         self.run_within(self.timeouts.response, op).await
     }
 
+    /// Runs `op` once per item, all at once on the shared connection, bounded
+    /// together by one response timeout; the results in the items' order, or
+    /// the first failure. For calls split per slot ([`Cache::per_call`]).
+    pub async fn run_each<I, T, F, Fut>(&self, items: Vec<I>, op: F) -> RedisResult<Vec<T>>
+    where
+        F: Fn(RedisConn, I) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        self.run(|c| {
+            futures_util::future::try_join_all(items.into_iter().map(|i| op(c.clone(), i)))
+        })
+        .await
+    }
+
     async fn run_within<T, F, Fut>(&self, bound: Duration, op: F) -> RedisResult<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(RedisConn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let Some(conn) = self.conn.get().filter(|_| self.is_up()) else {
@@ -172,6 +205,7 @@ impl Cache {
         tracing::error!(error = %cause, "Redis unavailable: serving from fallbacks until it answers again");
         tokio::spawn(probe(
             conn,
+            self.prefix.clone(),
             Arc::downgrade(&self.health),
             self.timeouts.response,
         ));
@@ -198,10 +232,9 @@ impl Cache {
     /// PING, bounded by `bound` (the readiness check wants an answer sooner than a request).
     pub async fn ping_within(&self, bound: Duration) -> AppResult<()> {
         let bound = bound.min(self.timeouts.response);
-        self.run_within(bound, |mut c| async move {
-            redis::cmd("PING").query_async::<String>(&mut c).await
-        })
-        .await?;
+        let prefix = self.prefix.clone();
+        self.run_within(bound, |mut c| async move { c.check(&prefix).await })
+            .await?;
         Ok(())
     }
 
@@ -215,34 +248,53 @@ impl Cache {
             return Ok(Vec::new());
         }
         let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        // MGET with one key returns a bare value in some clients; always ask for a list
-        let cmd = redis::cmd("MGET").arg(full).clone();
-        Ok(self
-            .run(|mut c| async move { cmd.query_async(&mut c).await })
-            .await?)
+        // MGET with one key returns a bare value in some clients; always ask for
+        // a list. On a cluster one MGET per key, sent at once: the client's own
+        // split per slot drops the part for a master it has no connection to.
+        let cmds: Vec<redis::Cmd> = full
+            .chunks(self.per_call())
+            .map(|chunk| redis::cmd("MGET").arg(chunk).clone())
+            .collect();
+        let values: Vec<Vec<Option<String>>> = self
+            .run_each(
+                cmds,
+                |mut c, cmd| async move { cmd.query_async(&mut c).await },
+            )
+            .await?;
+        Ok(values.into_iter().flatten().collect())
     }
 
-    /// Sets several keys with the same TTL in one round trip.
+    /// Sets several keys with the same TTL in one pipeline (on a cluster, one
+    /// per key, sent at once).
     pub async fn set_many(&self, entries: &[(String, String)], ttl_secs: u64) -> AppResult<()> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        for (k, v) in entries {
-            pipe.set_ex(self.key(k), v, ttl_secs).ignore();
-        }
-        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
-            .await?;
+        let pipes: Vec<redis::Pipeline> = entries
+            .chunks(self.per_call())
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for (k, v) in chunk {
+                    pipe.set_ex(self.key(k), v, ttl_secs).ignore();
+                }
+                pipe
+            })
+            .collect();
+        self.run_each(pipes, |mut c, pipe| async move {
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await?;
         Ok(())
     }
 
+    /// DEL; on a cluster one per key, sent at once (as `mget`).
     pub async fn delete(&self, keys: &[String]) -> AppResult<()> {
         if keys.is_empty() {
             return Ok(());
         }
         let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        self.run(|mut c| async move { c.del::<_, i64>(full).await })
-            .await?;
+        let chunks: Vec<Vec<String>> = full.chunks(self.per_call()).map(<[_]>::to_vec).collect();
+        self.run_each(chunks, |mut c, chunk| async move {
+            c.del::<_, i64>(chunk).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -263,27 +315,22 @@ impl Cache {
 }
 
 async fn first_connection(
-    client: &redis::Client,
-    config: &ConnectionManagerConfig,
+    connector: &Connector,
     timeouts: CacheTimeouts,
-) -> RedisResult<ConnectionManager> {
+) -> RedisResult<RedisConn> {
     // a few connection attempts with their backoff, never longer than this
     let bound = timeouts.connect * (RECONNECT_RETRIES as u32 + 1) + timeouts.response;
-    tokio::time::timeout(
-        bound,
-        ConnectionManager::new_with_config(client.clone(), config.clone()),
-    )
-    .await
-    .unwrap_or_else(|_| Err(timed_out()))
+    tokio::time::timeout(bound, connector.connect())
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))
 }
 
 /// Connects in the background when Redis was down at start, then hands the
 /// connection to the cache and marks Redis up (after any queued writes).
 async fn connect_later(
-    client: redis::Client,
-    config: ConnectionManagerConfig,
+    connector: Connector,
     timeouts: CacheTimeouts,
-    cell: Weak<OnceLock<ConnectionManager>>,
+    cell: Weak<OnceLock<RedisConn>>,
     health: Weak<Health>,
 ) {
     let started = Instant::now();
@@ -292,7 +339,7 @@ async fn connect_later(
         let (Some(cell), Some(h)) = (cell.upgrade(), health.upgrade()) else {
             return;
         };
-        let Ok(mut conn) = first_connection(&client, &config, timeouts).await else {
+        let Ok(mut conn) = first_connection(&connector, timeouts).await else {
             continue;
         };
         if !replay(&mut conn, &h, timeouts.response).await {
@@ -310,15 +357,15 @@ async fn connect_later(
     }
 }
 
-/// PINGs until Redis answers, replays the queued writes, then marks it up.
+/// Checks until Redis answers ([`RedisConn::check`]: every master of a
+/// cluster), replays the queued writes, then marks it up.
 /// Ends early when the cache is gone.
-async fn probe(mut conn: ConnectionManager, health: Weak<Health>, bound: Duration) {
+async fn probe(mut conn: RedisConn, prefix: String, health: Weak<Health>, bound: Duration) {
     let started = Instant::now();
     loop {
         tokio::time::sleep(PROBE_INTERVAL).await;
         let Some(h) = health.upgrade() else { return };
-        let pong =
-            tokio::time::timeout(bound, redis::cmd("PING").query_async::<String>(&mut conn)).await;
+        let pong = tokio::time::timeout(bound, conn.check(&prefix)).await;
         if !matches!(pong, Ok(Ok(_))) {
             continue;
         }
@@ -340,7 +387,7 @@ async fn probe(mut conn: ConnectionManager, health: Weak<Health>, bound: Duratio
 }
 
 /// Sends the queued writes in order; on a failure keeps the rest queued.
-async fn replay(conn: &mut ConnectionManager, health: &Health, bound: Duration) -> bool {
+async fn replay(conn: &mut RedisConn, health: &Health, bound: Duration) -> bool {
     let mut queued = health.take_pending().into_iter();
     while let Some(pipe) = queued.next() {
         match tokio::time::timeout(bound, pipe.query_async::<()>(conn)).await {
@@ -358,13 +405,25 @@ async fn replay(conn: &mut ConnectionManager, health: &Health, bound: Duration) 
     true
 }
 
-/// Failures of the connection, not of a command: these mark Redis down.
+/// Failures of the connection (on a cluster: of a master), not of a command:
+/// these mark Redis down.
 fn is_outage(e: &RedisError) -> bool {
     e.is_io_error()
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
-        || matches!(e.kind(), ErrorKind::BusyLoadingError)
+        || matches!(
+            e.kind(),
+            ErrorKind::BusyLoadingError
+                | ErrorKind::ClusterDown
+                | ErrorKind::MasterDown
+                | ErrorKind::TryAgain
+                | ErrorKind::ClusterConnectionNotFound
+                // the cluster client follows redirects itself: one that reaches
+                // us is a slot whose master it could not reach in its retries
+                | ErrorKind::Moved
+                | ErrorKind::Ask
+        )
 }
 
 fn unavailable() -> RedisError {
