@@ -30,8 +30,9 @@ pub trait GroupCommit: 'static {
     type Item: Send + Sync + 'static;
     /// What the caller gets once its item committed.
     type Answer: Send + 'static;
-    /// Items with equal keys cannot share a statement (a row is not updated
-    /// twice by one): a later one runs on its own after the batch.
+    /// Items with equal keys do not share a batch (one statement cannot
+    /// update a row twice; a repeated send must find the first): a later one
+    /// runs on its own after the batch, and sees what the earlier one stored.
     type Key: Eq + Hash + Send;
     /// For errors and logs: "send", "receipt".
     const NAME: &'static str;
