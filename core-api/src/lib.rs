@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod fanout;
+pub mod group_commit;
 pub mod internal;
 pub mod metrics;
 pub mod models;

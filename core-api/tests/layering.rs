@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "state",
             "fanout",
             "offline_push",
+            "group_commit",
             "send_queue",
             "receipt_queue",
             "rate_limit",

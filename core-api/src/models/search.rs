@@ -1,28 +1,16 @@
 use chrono::{DateTime, Utc};
-use shared_types::api::{Attachment, Message};
+use shared_types::api::Message;
 use shared_types::search::SearchHit;
-use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::models::message::{DbMessageKind, MessageRow};
+use crate::models::message::MessageRow;
 
-/// One search result as `repositories::search` selects it.
+/// One search result as `repositories::search` selects it: the message's
+/// columns and its snippet.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SearchRow {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
-    pub seq: i64,
-    pub sender_id: String,
-    pub kind: DbMessageKind,
-    pub content: Option<String>,
-    pub attachment: Option<Json<Attachment>>,
-    pub reply_to_id: Option<Uuid>,
-    pub client_msg_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub edited_at: Option<DateTime<Utc>>,
-    pub deleted_at: Option<DateTime<Utc>>,
-    pub mentions: Vec<String>,
-    pub mentions_all: bool,
+    #[sqlx(flatten)]
+    pub message: MessageRow,
     pub snippet: String,
 }
 
@@ -44,30 +32,13 @@ pub struct SearchFilter {
 
 impl SearchRow {
     pub fn position(&self) -> (DateTime<Utc>, Uuid) {
-        (self.created_at, self.id)
+        (self.message.created_at, self.message.id)
     }
 
     pub fn into_hit(self) -> SearchHit {
-        let snippet = self.snippet;
-        let row = MessageRow {
-            id: self.id,
-            conversation_id: self.conversation_id,
-            seq: self.seq,
-            sender_id: self.sender_id,
-            kind: self.kind,
-            content: self.content,
-            attachment: self.attachment,
-            reply_to_id: self.reply_to_id,
-            client_msg_id: self.client_msg_id,
-            created_at: self.created_at,
-            edited_at: self.edited_at,
-            deleted_at: self.deleted_at,
-            mentions: self.mentions,
-            mentions_all: self.mentions_all,
-        };
         SearchHit {
-            message: Message::from(row),
-            snippet,
+            message: Message::from(self.message),
+            snippet: self.snippet,
         }
     }
 }

@@ -76,7 +76,7 @@ pub async fn send(state: &AppState, me: &AuthUser, input: SendMessage) -> AppRes
     // it stores only a member's send (so membership is checked in the same
     // transaction), returns the original for a known client_msg_id, takes
     // the seq, inserts the row and moves the sender's read mark.
-    let Some(stored) = state.sends.store(new).await? else {
+    let Some(stored) = state.sends.commit(new).await? else {
         // not stored: say why (404 or 403)
         membership::require_member(state, input.conversation_id, me).await?;
         return Err(AppError::forbidden(

@@ -45,7 +45,7 @@ pub async fn mark(
     // group commit: answered after the batch holding it committed
     let (delivered_at, read_at) = state
         .receipts
-        .mark(NewReceipt {
+        .commit(NewReceipt {
             conversation_id: message.conversation_id,
             message_id,
             user_id: me.user_id,
