@@ -40,7 +40,6 @@ use crate::gateway::dispatch::{ack_frames, Action};
 use crate::gateway::events::Receipt;
 use crate::gateway::index::SocketIndex;
 use crate::gateway::join::RecentEvictions;
-use crate::gateway::names;
 use crate::gateway::presence::PresenceBatch;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 use crate::gateway::session::SessionState;
@@ -49,7 +48,7 @@ use crate::protocol::heartbeat::PingRounds;
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::core_client;
 use crate::runtime::{http, objects};
-use sockets::{read_attachment, Conn, PollSlot};
+use sockets::{query_param, read_attachment, Conn, NewSession, PollSlot};
 
 #[durable_object]
 pub struct Gateway {
@@ -219,27 +218,26 @@ impl Gateway {
     async fn accept_upgrade(&self, req: &Request) -> worker::Result<Response> {
         let config = self.config()?;
         let url = req.url()?;
-        let query = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        let Some(gateway) = query("gw") else {
+        let Some(gateway) = query_param(&url, "gw") else {
             return Response::error("missing gw", 400);
         };
-        if let Some(sid) = query("sid") {
+        if let Some(sid) = query_param(&url, "sid") {
             return self.accept_probe(&sid);
         }
-        if self.session_count() >= config.gateway_max_sockets {
+        let Some(NewSession {
+            session_id,
+            now,
+            connect_deadline,
+        }) = self.new_session(&gateway, &config)
+        else {
             return Response::error("gateway full", 503);
-        }
-        *self.inner.name.borrow_mut() = Some(gateway.clone());
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let session_id = names::session_id(&gateway, &nonce);
-        let now = now_ms();
-        let (mut session, opened) =
-            SessionState::open(&session_id, query("token"), config.heartbeat(), now);
-        let connect_deadline = now.saturating_add(config.connect_timeout_ms);
+        };
+        let (mut session, opened) = SessionState::open(
+            &session_id,
+            query_param(&url, "token"),
+            config.heartbeat(),
+            now,
+        );
         session.connect_deadline_ms = Some(connect_deadline);
         let pair = WebSocketPair::new()?;
         self.state

@@ -13,10 +13,10 @@ use worker::{
     Delay, Headers, Method, Request, Response, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
+use super::sockets::{query_param, NewSession};
 use super::sockets::{write_attachment, Conn, PollSlot};
 use super::{now_ms, Gateway};
 use crate::front_door::{HandshakeRefusal, BAD_REQUEST, UNKNOWN_SID};
-use crate::gateway::names;
 use crate::gateway::polling::{self, GetVerdict, PollSession, ProbeStep};
 use crate::gateway::session::SessionState;
 use crate::protocol::error::close_code;
@@ -57,23 +57,18 @@ impl Gateway {
     pub(super) async fn open_poll(&self, req: &Request) -> worker::Result<Response> {
         let config = self.config()?;
         let url = req.url()?;
-        let query = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        let Some(gateway) = query("gw") else {
+        let Some(gateway) = query_param(&url, "gw") else {
             return Response::error("missing gw", 400);
         };
-        if self.session_count() >= config.gateway_max_sockets {
+        let Some(NewSession {
+            session_id,
+            now,
+            connect_deadline,
+        }) = self.new_session(&gateway, &config)
+        else {
             return Response::error("gateway full", 503);
-        }
-        *self.inner.name.borrow_mut() = Some(gateway.clone());
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let session_id = names::session_id(&gateway, &nonce);
-        let now = now_ms();
-        let mut session = SessionState::new(&session_id, query("token"), now);
-        let connect_deadline = now.saturating_add(config.connect_timeout_ms);
+        };
+        let mut session = SessionState::new(&session_id, query_param(&url, "token"), now);
         session.connect_deadline_ms = Some(connect_deadline);
         let slot = PollSlot::new(PollSession::new(session.clone()));
         let conn = Conn::Poll(slot.clone());

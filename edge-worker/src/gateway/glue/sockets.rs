@@ -11,12 +11,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::WebSocket;
 
-use super::Gateway;
+use super::{now_ms, Gateway};
 use crate::gateway::dispatch::{ack_frames, AckHandle};
 use crate::gateway::index::{SocketIndex, Transitions};
 use crate::gateway::names;
 use crate::gateway::polling::PollSession;
 use crate::gateway::session::SessionState;
+use crate::runtime::config::EdgeConfig;
 
 #[wasm_bindgen]
 extern "C" {
@@ -252,5 +253,36 @@ impl Gateway {
         if let Some(conn) = self.socket(session_id) {
             self.send(&conn, frames);
         }
+    }
+}
+
+/// A new session's name and the times its connect deadline counts from.
+pub(super) struct NewSession {
+    pub(super) session_id: String,
+    pub(super) now: u64,
+    pub(super) connect_deadline: u64,
+}
+
+pub(super) fn query_param(url: &worker::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+impl Gateway {
+    /// Names a new session (WebSocket or polling) on this gateway, or `None`
+    /// when the gateway is full.
+    pub(super) fn new_session(&self, gateway: &str, config: &EdgeConfig) -> Option<NewSession> {
+        if self.session_count() >= config.gateway_max_sockets {
+            return None;
+        }
+        *self.inner.name.borrow_mut() = Some(gateway.to_string());
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let now = now_ms();
+        Some(NewSession {
+            session_id: names::session_id(gateway, &nonce),
+            now,
+            connect_deadline: now.saturating_add(config.connect_timeout_ms),
+        })
     }
 }
