@@ -5,6 +5,8 @@
 #   cargo clippy -p edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
 #     (the Worker's glue is wasm32 only; --all-targets also compiles the
 #     edge's tests for wasm32, so a test there cannot rot uncompiled)
+#   cargo check -p shared-types --all-targets, and for wasm32 (alone, without
+#     the workspace's unified features)
 #   file sizes: core routes and repositories at most 300 lines, models 150,
 #     the edge's wasm32 glue (glue/, runtime/) 400, any other non-test file 500
 # Stops at the first failure with a non-zero exit.
@@ -54,3 +56,7 @@ step "file sizes" file_sizes
 step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
 wasm_target_installed || die "the wasm32-unknown-unknown target is missing: run scripts/ensure-tools.sh --wasm-target"
 step "clippy (edge, wasm32, with its tests)" cargo clippy -p edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
+# shared-types alone, as clients and the edge take it: the workspace's unified
+# features must not hide one it lacks (a test used chrono's clock once)
+step "shared-types alone (native, with its tests)" cargo check -p shared-types --all-targets
+step "shared-types alone (wasm32)" cargo check -p shared-types --target wasm32-unknown-unknown

@@ -140,7 +140,7 @@ mod tests {
             call_id: Uuid::nil(),
             media: "voice".into(),
             duration_secs: 125,
-            ended_at: Utc::now(),
+            ended_at: DateTime::<Utc>::UNIX_EPOCH,
         };
         assert_eq!(e.describe(), "Voice call, 2:05");
     }
