@@ -276,10 +276,18 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 }
 
 /// The reply to a successful namespace CONNECT: `40/messaging,{"sid":"…"}`.
-/// Never carries `pid`: connection-state recovery is not implemented.
 pub fn connect_ok(nsp: &str, sid: &str) -> String {
+    connect_ok_with_pid(nsp, sid, None)
+}
+
+/// The same with the private session id of connection-state recovery:
+/// `40/messaging,{"sid":"…","pid":"…"}` (`gateway::recovery`).
+pub fn connect_ok_with_pid(nsp: &str, sid: &str, pid: Option<&str>) -> String {
     let mut data = Map::new();
     data.insert("sid".to_owned(), Value::String(sid.to_owned()));
+    if let Some(pid) = pid {
+        data.insert("pid".to_owned(), Value::String(pid.to_owned()));
+    }
     message_frame(&encode_parts(
         Kind::Connect,
         nsp,

@@ -1,0 +1,473 @@
+//! Socket.IO connection-state recovery (`maxDisconnectionDuration`), in a
+//! Gateway's memory.
+//!
+//! - Every EVENT frame the gateway writes to a socket that has a `pid` is
+//!   stamped with an offset from one gateway-wide counter, appended as the
+//!   frame's last argument (a string, `{instance}-{n}`): one stamped frame per
+//!   delivery item, shared by all the sockets it goes to. The stamped frames
+//!   stay in a bounded buffer (`Buffer`: frames and bytes).
+//! - Each such socket keeps the offsets of the frames written to it (`Log`:
+//!   numbers only, the frames are the buffer's), so what it missed is known
+//!   exactly, whichever plan (rooms, notifications, users, removal epochs)
+//!   addressed it.
+//! - A socket that goes without a Socket.IO DISCONNECT is parked under its
+//!   `pid` for the window: it stays in the gateway's index (its rooms stay
+//!   subscribed, core keeps routing its user here) and its log keeps
+//!   growing. A CONNECT with `{pid, offset}` from the same user gets the
+//!   frames of its namespace after `offset`, in order, and the same `pid`
+//!   back (`socket.recovered`). On another gateway, that gateway asks this
+//!   one (`Resume::Moved` forwards after a first recovery).
+//! - Anything that lost frames (buffer eviction, a restart, a log pruned past
+//!   the client's offset) answers `Lost`: the client gets a new `pid`.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use shared_types::socket::NS_MESSAGING;
+
+use crate::gateway::joined::JoinedRooms;
+use crate::gateway::session::{NamespaceSet, SessionState};
+
+/// `maxDisconnectionDuration` of the reference server (2 minutes).
+pub const DEFAULT_WINDOW_MS: u64 = 120_000;
+pub const DEFAULT_BUFFER_FRAMES: usize = 10_000;
+pub const DEFAULT_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+pub const DEFAULT_MAX_PARKED: usize = 2_000;
+/// Gateways a recovery request may be forwarded through (a session that
+/// recovered on another gateway is found through the one that named its pid).
+pub const MAX_HOPS: u8 = 4;
+/// While sessions are parked the gateway's alarm comes at least this often,
+/// so the runtime does not evict it (workerd evicts an object 10 s after its
+/// last request; hibernatable WebSockets do not hold it) and its buffer lives
+/// through the window.
+pub const KEEP_AWAKE_MS: u64 = 8_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    /// 0 disables recovery: no `pid`, no offsets.
+    pub window_ms: u64,
+    pub buffer_frames: usize,
+    pub buffer_bytes: usize,
+    pub max_parked: usize,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            window_ms: DEFAULT_WINDOW_MS,
+            buffer_frames: DEFAULT_BUFFER_FRAMES,
+            buffer_bytes: DEFAULT_BUFFER_BYTES,
+            max_parked: DEFAULT_MAX_PARKED,
+        }
+    }
+}
+
+impl RecoveryConfig {
+    pub fn enabled(&self) -> bool {
+        self.window_ms > 0
+    }
+}
+
+/// Appends `offset` as the last argument of a plain EVENT frame
+/// (`42[/nsp,]["name",…]`); `None` for anything else (acks, CONNECT,
+/// DISCONNECT, an event asking for an ack), which is never stamped.
+pub fn stamp(frame: &str, offset: &str) -> Option<String> {
+    let body = frame.strip_prefix("42")?;
+    let args = match body.strip_prefix('/') {
+        Some(rest) => &rest[rest.find(',')? + 1..],
+        None => body,
+    };
+    if !args.starts_with('[') || !frame.ends_with(']') {
+        return None;
+    }
+    let mut out = String::with_capacity(frame.len() + offset.len() + 3);
+    out.push_str(&frame[..frame.len() - 1]);
+    out.push_str(",\"");
+    out.push_str(offset);
+    out.push_str("\"]");
+    Some(out)
+}
+
+/// The frame `stamp` was given (its offset argument taken off).
+pub fn unstamp(stamped: &str) -> String {
+    match stamped.rfind(",\"") {
+        Some(at) => format!("{}]", &stamped[..at]),
+        None => stamped.to_owned(),
+    }
+}
+
+/// The offset number a frame stamped here carries (`{instance}-{n}`).
+pub fn offset_in(stamped: &str) -> Option<u64> {
+    let last = stamped.strip_suffix("\"]")?;
+    let text = &last[last.rfind(",\"")? + 2..];
+    text.rsplit('-').next()?.parse().ok()
+}
+
+/// The namespace of a Socket.IO frame (`/` when it names none).
+pub fn namespace_of(frame: &str) -> &str {
+    let body = frame.get(2..).unwrap_or_default();
+    match body.strip_prefix('/') {
+        Some(_) => body.split(',').next().unwrap_or("/"),
+        None => "/",
+    }
+}
+
+/// Recent stamped frames, offsets dense from `first`.
+#[derive(Debug, Default)]
+struct Buffer {
+    frames: VecDeque<Rc<str>>,
+    /// The offset of `frames[0]`; all below it are gone.
+    first: u64,
+    bytes: usize,
+}
+
+impl Buffer {
+    fn next(&self) -> u64 {
+        self.first + self.frames.len() as u64
+    }
+
+    fn push(&mut self, frame: Rc<str>, config: &RecoveryConfig) -> u64 {
+        let offset = self.next();
+        self.bytes += frame.len();
+        self.frames.push_back(frame);
+        while self.frames.len() > config.buffer_frames.max(1)
+            || (self.bytes > config.buffer_bytes && self.frames.len() > 1)
+        {
+            if let Some(old) = self.frames.pop_front() {
+                self.bytes -= old.len();
+                self.first += 1;
+            }
+        }
+        offset
+    }
+
+    fn get(&self, offset: u64) -> Option<&Rc<str>> {
+        let at = offset.checked_sub(self.first)?;
+        self.frames.get(usize::try_from(at).ok()?)
+    }
+}
+
+/// The offsets written to one socket that has a pid.
+#[derive(Debug, Clone, Default)]
+struct Log {
+    pid: String,
+    offsets: VecDeque<u64>,
+    /// The highest offset taken out of `offsets` (it left the buffer); 0 if none.
+    pruned_through: u64,
+}
+
+/// A socket that went without a DISCONNECT, kept for the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parked {
+    pub session_id: String,
+    pub user: String,
+    /// Namespaces not recovered yet.
+    pub namespaces: NamespaceSet,
+    pub joined: JoinedRooms,
+    pub expires_at_ms: u64,
+}
+
+/// What a recovering CONNECT gets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resume {
+    Frames(Resumed),
+    /// The session recovered on this gateway before; ask that one.
+    Moved(String),
+    Lost(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resumed {
+    /// The namespace's frames after the client's offset, in order (stamped
+    /// with this gateway's offsets).
+    pub frames: Vec<Rc<str>>,
+    /// For `/messaging`: the rooms the parked socket had joined.
+    pub joined: Option<JoinedRooms>,
+    pub parked_session: String,
+    /// The parked socket has nothing left to recover: take it out of the index.
+    pub done: bool,
+}
+
+/// What a gateway answers another's `/recover`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecoverAnswer {
+    /// The frames without this gateway's offsets (the asking gateway stamps its own).
+    #[serde(default)]
+    pub frames: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined: Option<JoinedRooms>,
+    /// Ask this gateway instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<String>,
+    /// Why it cannot be recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<String>,
+}
+
+/// The body of `/recover`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoverAsk {
+    pub pid: String,
+    pub user: String,
+    pub namespace: String,
+    #[serde(default)]
+    pub offset: Option<String>,
+    /// The gateway asking, where the session lives from now on.
+    pub to: String,
+}
+
+impl RecoverAnswer {
+    pub fn of(resume: &Resume) -> Self {
+        match resume {
+            Resume::Frames(r) => Self {
+                frames: r.frames.iter().map(|f| unstamp(f)).collect(),
+                joined: r.joined.clone(),
+                ..Self::default()
+            },
+            Resume::Moved(to) => Self {
+                moved: Some(to.clone()),
+                ..Self::default()
+            },
+            Resume::Lost(why) => Self {
+                lost: Some((*why).to_owned()),
+                ..Self::default()
+            },
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Recovery {
+    pub config: RecoveryConfig,
+    /// Names this object's life: offsets of another life are foreign.
+    instance: String,
+    buffer: Buffer,
+    logs: FxHashMap<String, Log>,
+    parked: FxHashMap<String, Parked>,
+    /// pid → the gateway it recovered on, until the window ends.
+    moved: FxHashMap<String, (String, u64)>,
+}
+
+impl Recovery {
+    pub fn new(instance: impl Into<String>, config: RecoveryConfig) -> Self {
+        Self {
+            config,
+            instance: instance.into(),
+            buffer: Buffer {
+                first: 1,
+                ..Buffer::default()
+            },
+            ..Self::default()
+        }
+    }
+
+    /// A socket with `pid` from now on: frames to it are stamped and logged.
+    pub fn track(&mut self, session_id: &str, pid: &str) {
+        if self.config.enabled() {
+            // it lives here (again): no forwarding for it
+            self.moved.remove(pid);
+            let log = Log {
+                pid: pid.to_owned(),
+                ..Log::default()
+            };
+            self.logs.insert(session_id.to_owned(), log);
+        }
+    }
+
+    pub fn is_tracked(&self, session_id: &str) -> bool {
+        self.logs.contains_key(session_id)
+    }
+
+    pub fn pid_of(&self, session_id: &str) -> Option<&str> {
+        self.logs.get(session_id).map(|l| l.pid.as_str())
+    }
+
+    /// Forgets a socket (closed for good, or its parked time is over).
+    pub fn forget(&mut self, session_id: &str) {
+        if let Some(log) = self.logs.remove(session_id) {
+            if self.parked.get(&log.pid).is_some_and(|p| p.session_id == session_id) {
+                self.parked.remove(&log.pid);
+            }
+        }
+    }
+
+    /// Stamps a frame for tracked sockets: its offset and the stamped frame,
+    /// kept in the buffer. `None` when the frame is not a plain event.
+    pub fn stamp(&mut self, frame: &str) -> Option<(u64, Rc<str>)> {
+        let offset = self.buffer.next();
+        let stamped: Rc<str> = stamp(frame, &format!("{}-{offset}", self.instance))?.into();
+        let at = self.buffer.push(stamped.clone(), &self.config);
+        Some((at, stamped))
+    }
+
+    /// The stamped frame `offset` was written to a tracked socket (or would
+    /// have been, to a parked one).
+    pub fn record(&mut self, session_id: &str, offset: u64) {
+        let first = self.buffer.first;
+        if let Some(log) = self.logs.get_mut(session_id) {
+            while log.offsets.front().is_some_and(|o| *o < first) {
+                log.pruned_through = log.offsets.pop_front().unwrap_or_default();
+            }
+            // replayed frames may be older than live ones logged meanwhile
+            match log.offsets.back() {
+                Some(last) if *last > offset => {
+                    let at = log.offsets.partition_point(|o| *o < offset);
+                    if log.offsets.get(at) != Some(&offset) {
+                        log.offsets.insert(at, offset);
+                    }
+                }
+                Some(last) if *last == offset => {}
+                _ => log.offsets.push_back(offset),
+            }
+        }
+    }
+
+    /// A socket went without a DISCONNECT: parked under its pid when it has
+    /// one and namespaces left. Returns the sessions dropped to stay within
+    /// `max_parked` (the oldest first), which the glue takes out of the index.
+    pub fn park(&mut self, state: &SessionState, now_ms: u64) -> Option<Vec<String>> {
+        let log = self.logs.get(&state.session_id)?;
+        let user = state.tms_user_id.clone()?;
+        if state.namespaces.is_empty() || !self.config.enabled() {
+            return None;
+        }
+        let parked = Parked {
+            session_id: state.session_id.clone(),
+            user,
+            namespaces: state.namespaces,
+            joined: state.joined.clone(),
+            expires_at_ms: now_ms.saturating_add(self.config.window_ms),
+        };
+        let mut dropped = Vec::new();
+        if let Some(before) = self.parked.insert(log.pid.clone(), parked) {
+            // parked again before its other namespaces came back
+            if before.session_id != state.session_id {
+                self.logs.remove(&before.session_id);
+                dropped.push(before.session_id);
+            }
+        }
+        while self.parked.len() > self.config.max_parked {
+            let oldest = self.parked.iter().min_by_key(|(_, p)| p.expires_at_ms);
+            let Some(pid) = oldest.map(|(pid, _)| pid.clone()) else {
+                break;
+            };
+            if let Some(p) = self.parked.remove(&pid) {
+                self.logs.remove(&p.session_id);
+                dropped.push(p.session_id);
+            }
+        }
+        Some(dropped)
+    }
+
+    pub fn parked_count(&self) -> usize {
+        self.parked.len()
+    }
+
+    pub fn is_parked(&self, session_id: &str) -> bool {
+        self.pid_of(session_id)
+            .is_some_and(|pid| self.parked.get(pid).is_some_and(|p| p.session_id == session_id))
+    }
+
+    /// Parked sessions whose window is over, forgotten; the glue takes them
+    /// out of the index.
+    pub fn expire(&mut self, now_ms: u64) -> Vec<String> {
+        self.moved.retain(|_, (_, until)| *until > now_ms);
+        let over: Vec<String> = (self.parked.iter())
+            .filter(|(_, p)| p.expires_at_ms <= now_ms)
+            .map(|(pid, _)| pid.clone())
+            .collect();
+        let mut sessions = Vec::new();
+        for pid in over {
+            if let Some(p) = self.parked.remove(&pid) {
+                self.logs.remove(&p.session_id);
+                sessions.push(p.session_id);
+            }
+        }
+        sessions
+    }
+
+    /// When the alarm must come next, while sessions are parked.
+    pub fn next_alarm(&self, now_ms: u64) -> Option<u64> {
+        let expiry = self.parked.values().map(|p| p.expires_at_ms).min()?;
+        Some(expiry.min(now_ms.saturating_add(KEEP_AWAKE_MS)))
+    }
+
+    /// A CONNECT to `namespace` with `{pid, offset}` by `user`. On success the
+    /// namespace leaves the parked session; `moved_to` names the gateway the
+    /// session lives on from now on when it is not this one.
+    pub fn resume(
+        &mut self,
+        pid: &str,
+        user: &str,
+        namespace: &str,
+        offset: Option<&str>,
+        now_ms: u64,
+        moved_to: Option<&str>,
+    ) -> Resume {
+        let Some(parked) = self.parked.get(pid) else {
+            return match self.moved.get(pid) {
+                Some((to, _)) => Resume::Moved(to.clone()),
+                None => Resume::Lost("unknown session"),
+            };
+        };
+        if parked.expires_at_ms <= now_ms {
+            return Resume::Lost("window passed");
+        }
+        if parked.user != user {
+            return Resume::Lost("another user");
+        }
+        if !parked.namespaces.contains(namespace) {
+            return Resume::Lost("namespace not parked");
+        }
+        let Some(log) = self.logs.get(&parked.session_id) else {
+            return Resume::Lost("log lost");
+        };
+        let own = format!("{}-", self.instance);
+        let after = match offset.map(|o| o.strip_prefix(&own).map(str::parse::<u64>)) {
+            Some(Some(Ok(n))) => n,
+            Some(Some(Err(_))) => return Resume::Lost("bad offset"),
+            // no event received yet, or only another gateway's: all of the log
+            None | Some(None) => 0,
+        };
+        if log.pruned_through > after {
+            return Resume::Lost("frames evicted from the buffer");
+        }
+        let mut frames = Vec::new();
+        for offset in log.offsets.iter().filter(|o| **o > after) {
+            let Some(frame) = self.buffer.get(*offset) else {
+                return Resume::Lost("frames evicted from the buffer");
+            };
+            if namespace_of(frame) == namespace {
+                frames.push(frame.clone());
+            }
+        }
+        let Some(parked) = self.parked.get_mut(pid) else {
+            return Resume::Lost("unknown session");
+        };
+        parked.namespaces.remove(namespace);
+        let joined = (namespace == NS_MESSAGING).then(|| parked.joined.clone());
+        let done = parked.namespaces.is_empty();
+        let parked_session = parked.session_id.clone();
+        let expires = parked.expires_at_ms;
+        if done {
+            self.parked.remove(pid);
+            self.logs.remove(&parked_session);
+        }
+        if let Some(to) = moved_to {
+            if done {
+                self.moved.insert(pid.to_owned(), (to.to_owned(), expires));
+            }
+        }
+        Resume::Frames(Resumed {
+            frames,
+            joined,
+            parked_session,
+            done,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
