@@ -283,17 +283,13 @@ pub fn connect_ok(nsp: &str, sid: &str) -> String {
 /// The same with the private session id of connection-state recovery:
 /// `40/messaging,{"sid":"…","pid":"…"}` (`gateway::recovery`).
 pub fn connect_ok_with_pid(nsp: &str, sid: &str, pid: Option<&str>) -> String {
-    let mut data = Map::new();
-    data.insert("sid".to_owned(), Value::String(sid.to_owned()));
+    // `sid` first, as the reference server writes it (a map would sort the keys)
+    let mut data = format!("{{\"sid\":{}", to_json(sid));
     if let Some(pid) = pid {
-        data.insert("pid".to_owned(), Value::String(pid.to_owned()));
+        data.push_str(&format!(",\"pid\":{}", to_json(pid)));
     }
-    message_frame(&encode_parts(
-        Kind::Connect,
-        nsp,
-        None,
-        Some(to_json(&data)),
-    ))
+    data.push('}');
+    message_frame(&encode_parts(Kind::Connect, nsp, None, Some(data)))
 }
 
 /// `44/messaging,{"message":…,"data":{"code":…}}`

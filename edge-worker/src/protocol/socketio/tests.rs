@@ -305,7 +305,7 @@ fn connect_ok_advertises_pid_only_with_recovery() {
     assert_eq!(connect_ok("/", "abc"), r#"40{"sid":"abc"}"#);
     assert_eq!(
         connect_ok_with_pid("/messaging", "abc", Some("gw.1.p")),
-        r#"40/messaging,{"pid":"gw.1.p","sid":"abc"}"#
+        r#"40/messaging,{"sid":"abc","pid":"gw.1.p"}"#
     );
 }
 
