@@ -132,10 +132,18 @@ pub struct ConnectAuth {
     pub token: Option<String>,
     /// Connection-state recovery: the private session id of the CONNECT
     /// answer this client had (socket.io-client sends it back on reconnect).
-    #[serde(default, deserialize_with = "string_or_none", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "string_or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pid: Option<String>,
     /// The offset (last argument) of the last event the client received.
-    #[serde(default, deserialize_with = "string_or_none", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "string_or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub offset: Option<String>,
     /// `false`: no `pid` and no offsets for this connection (clients whose
     /// event handlers take a fixed number of arguments, e.g. python-socketio).

@@ -182,11 +182,13 @@ impl EdgeConfig {
                 use crate::gateway::recovery as r;
                 r::RecoveryConfig {
                     window_ms: b.number("MAX_DISCONNECTION_DURATION_MS", r::DEFAULT_WINDOW_MS),
-                    buffer_frames: b.number("RECOVERY_BUFFER_FRAMES", r::DEFAULT_BUFFER_FRAMES as u64)
+                    buffer_frames: b
+                        .number("RECOVERY_BUFFER_FRAMES", r::DEFAULT_BUFFER_FRAMES as u64)
                         as usize,
                     buffer_bytes: b.number("RECOVERY_BUFFER_BYTES", r::DEFAULT_BUFFER_BYTES as u64)
                         as usize,
-                    max_parked: b.number("RECOVERY_MAX_PARKED", r::DEFAULT_MAX_PARKED as u64) as usize,
+                    max_parked: b.number("RECOVERY_MAX_PARKED", r::DEFAULT_MAX_PARKED as u64)
+                        as usize,
                 }
             },
         };
@@ -205,7 +207,8 @@ impl EdgeConfig {
         }
         let recovery = &config.recovery;
         if recovery.window_ms > 600_000 {
-            problems.push("MAX_DISCONNECTION_DURATION_MS: must be between 0 (off) and 600000".into());
+            problems
+                .push("MAX_DISCONNECTION_DURATION_MS: must be between 0 (off) and 600000".into());
         }
         if !(1..=100_000).contains(&recovery.buffer_frames) {
             problems.push("RECOVERY_BUFFER_FRAMES: must be between 1 and 100000".into());

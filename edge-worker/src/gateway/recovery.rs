@@ -287,7 +287,11 @@ impl Recovery {
     /// Forgets a socket (closed for good, or its parked time is over).
     pub fn forget(&mut self, session_id: &str) {
         if let Some(log) = self.logs.remove(session_id) {
-            if self.parked.get(&log.pid).is_some_and(|p| p.session_id == session_id) {
+            if self
+                .parked
+                .get(&log.pid)
+                .is_some_and(|p| p.session_id == session_id)
+            {
                 self.parked.remove(&log.pid);
             }
         }
@@ -366,8 +370,11 @@ impl Recovery {
     }
 
     pub fn is_parked(&self, session_id: &str) -> bool {
-        self.pid_of(session_id)
-            .is_some_and(|pid| self.parked.get(pid).is_some_and(|p| p.session_id == session_id))
+        self.pid_of(session_id).is_some_and(|pid| {
+            self.parked
+                .get(pid)
+                .is_some_and(|p| p.session_id == session_id)
+        })
     }
 
     /// Parked sessions whose window is over, forgotten; the glue takes them

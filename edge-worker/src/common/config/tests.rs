@@ -128,11 +128,17 @@ fn the_polling_hold_has_a_default_and_bounds() {
 #[test]
 fn recovery_settings_have_defaults_and_bounds() {
     let config = read(&dev()).unwrap();
-    assert_eq!(config.recovery, crate::gateway::recovery::RecoveryConfig::default());
+    assert_eq!(
+        config.recovery,
+        crate::gateway::recovery::RecoveryConfig::default()
+    );
     assert_eq!(config.recovery.window_ms, 120_000);
     let mut vars = dev();
     vars.insert("MAX_DISCONNECTION_DURATION_MS", "0".into());
-    assert!(!read(&vars).unwrap().recovery.enabled(), "0 disables recovery");
+    assert!(
+        !read(&vars).unwrap().recovery.enabled(),
+        "0 disables recovery"
+    );
     for (name, bad) in [
         ("MAX_DISCONNECTION_DURATION_MS", "600001"),
         ("RECOVERY_BUFFER_FRAMES", "0"),

@@ -77,7 +77,11 @@ impl SessionState {
         };
         self.mark_connected(nsp);
         Authenticated {
-            frames: vec![socketio::connect_ok_with_pid(nsp, &self.socket_id(nsp), pid)],
+            frames: vec![socketio::connect_ok_with_pid(
+                nsp,
+                &self.socket_id(nsp),
+                pid,
+            )],
             newly_authenticated,
         }
     }

@@ -8,7 +8,7 @@ use shared_types::internal::{MemberCheck, MemberCheckAnswer, MAX_MEMBER_CHECK_US
 use uuid::Uuid;
 use worker::{Method, Response};
 
-use super::recovery::FrameCache;
+use super::frames::FrameCache;
 use super::{now_ms, Gateway};
 use crate::gateway::delivery::{Delivery, DeliveryItem, DeliveryRun};
 use crate::runtime::core_client;

@@ -8,6 +8,7 @@
 
 mod calls;
 mod delivery;
+mod frames;
 mod heartbeat;
 mod join;
 mod polling;
@@ -198,7 +199,8 @@ impl DurableObject for Gateway {
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
-        self.close_or_park(&Conn::Ws(ws), 1011, "socket error").await
+        self.close_or_park(&Conn::Ws(ws), 1011, "socket error")
+            .await
     }
 
     async fn alarm(&self) -> worker::Result<Response> {

@@ -1,5 +1,5 @@
-//! Runs `gateway::recovery`: stamping and logging the frames written to
-//! sockets with a pid, parking a socket that went without a DISCONNECT,
+//! Runs `gateway::recovery` (stamping frames is `glue::frames`): parking a
+//! socket that went without a DISCONNECT,
 //! resuming it on a CONNECT with `{pid, offset}` (here, or by asking the
 //! gateway that holds it: `/recover`), and ending parked sessions when
 //! their window is over.
@@ -7,7 +7,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap;
 use wasm_bindgen::JsValue;
 use worker::Response;
 
@@ -16,88 +15,19 @@ use super::{now_ms, Gateway};
 use crate::gateway::dispatch::ResumeAsk;
 use crate::gateway::joined::JoinedRooms;
 use crate::gateway::names;
-use crate::gateway::recovery::{RecoverAnswer, RecoverAsk, Recovery, Resume, MAX_HOPS};
+use crate::gateway::recovery::{RecoverAnswer, RecoverAsk, Resume, MAX_HOPS};
 use crate::gateway::session::MAX_JOINED_CONVERSATIONS;
 use crate::runtime::{http, objects};
 
-/// One delivery item's frames, converted to JS once each: plain for
-/// sockets without a pid, stamped (one offset per frame) for the others.
-#[derive(Default)]
-pub(super) struct FrameCache {
-    entries: Vec<CachedFrame>,
-}
-
-struct CachedFrame {
-    /// Where the frame it was made from lives (borrowed from the delivery).
-    ptr: *const u8,
-    plain: String,
-    plain_js: Option<JsValue>,
-    /// The offset and stamped frame; `None` inside when it is not an event.
-    stamped: Option<Option<(u64, Rc<str>, JsValue)>>,
-}
-
-impl FrameCache {
-    fn entry(&mut self, frame: &str) -> &mut CachedFrame {
-        // the same frame is mostly the same pointer: compared by content only otherwise
-        let same = |e: &CachedFrame| {
-            (e.ptr == frame.as_ptr() && e.plain.len() == frame.len()) || e.plain == frame
-        };
-        let at = match self.entries.iter().position(same) {
-            Some(at) => at,
-            None => {
-                self.entries.push(CachedFrame {
-                    ptr: frame.as_ptr(),
-                    plain: frame.to_owned(),
-                    plain_js: None,
-                    stamped: None,
-                });
-                self.entries.len() - 1
-            }
-        };
-        &mut self.entries[at]
-    }
-
-    /// Writes `frame` to the session `sid`: stamped and logged when it has a
-    /// pid (only logged when it is parked). Whether a frame was written.
-    pub(super) fn write(
-        &mut self,
-        recovery: &mut Recovery,
-        sockets: &FxHashMap<String, Conn>,
-        sid: &str,
-        frame: &str,
-    ) -> bool {
-        let Some(conn) = sockets.get(sid) else {
-            return false;
-        };
-        let entry = self.entry(frame);
-        if recovery.is_tracked(sid) {
-            let stamped = entry.stamped.get_or_insert_with(|| {
-                (recovery.stamp(frame)).map(|(o, f)| (o, f.clone(), JsValue::from_str(&f)))
-            });
-            if let Some((offset, text, js)) = stamped {
-                recovery.record(sid, *offset);
-                return send_js(conn, js, text);
-            }
-        }
-        let js = entry
-            .plain_js
-            .get_or_insert_with(|| JsValue::from_str(frame));
-        send_js(conn, js, frame)
-    }
-}
-
 impl Gateway {
-    /// Writes one frame to a session (stamped when it has a pid), outside a
-    /// delivery's loop.
-    pub(super) fn write_frame(&self, sid: &str, frame: &str) -> bool {
-        let sockets = self.inner.sockets.borrow();
-        let mut recovery = self.inner.recovery.borrow_mut();
-        FrameCache::default().write(&mut recovery, &sockets, sid, frame)
-    }
-
     /// A WebSocket closed or failed without the server closing it: parked
     /// when it has a pid and namespaces it never disconnected, else shut.
-    pub(super) async fn close_or_park(&self, conn: &Conn, code: u16, reason: &str) -> worker::Result<()> {
+    pub(super) async fn close_or_park(
+        &self,
+        conn: &Conn,
+        code: u16,
+        reason: &str,
+    ) -> worker::Result<()> {
         // a polling session's state moves with its GETs: only WebSockets park
         let session = match conn {
             Conn::Ws(_) => read_session(conn)?.filter(|s| !s.probing && !s.closed),
@@ -116,14 +46,21 @@ impl Gateway {
         };
         let sid = session.session_id.clone();
         let state = Rc::new(RefCell::new(session));
-        self.inner.parked.borrow_mut().insert(sid.clone(), state.clone());
+        self.inner
+            .parked
+            .borrow_mut()
+            .insert(sid.clone(), state.clone());
         self.inner.polls.borrow_mut().remove(&sid);
-        self.inner.sockets.borrow_mut().insert(sid.clone(), Conn::Parked(state));
+        self.inner
+            .sockets
+            .borrow_mut()
+            .insert(sid.clone(), Conn::Parked(state));
         self.inner.sends.borrow_mut().discard(&sid);
         self.inner.calls.borrow_mut().discard(&sid);
         conn.close(code, reason);
         for sid in dropped {
-            self.unpark(&sid, "recovery: too many parked sessions").await?;
+            self.unpark(&sid, "recovery: too many parked sessions")
+                .await?;
         }
         self.keep_awake(now).await
     }
@@ -190,8 +127,14 @@ impl Gateway {
         };
         let now = now_ms();
         let here = self.name();
-        let local = (self.inner.recovery.borrow_mut())
-            .resume(&ask.pid, user, nsp, ask.offset.as_deref(), now, None);
+        let local = (self.inner.recovery.borrow_mut()).resume(
+            &ask.pid,
+            user,
+            nsp,
+            ask.offset.as_deref(),
+            now,
+            None,
+        );
         let (frames, joined, done_parked) = match local {
             Resume::Frames(r) => {
                 // this namespace leaves the parked socket, before any await
@@ -256,17 +199,20 @@ impl Gateway {
                 return None;
             }
             let stub = objects::gateway(&self.inner.env, &target).ok()?;
-            let answer: RecoverAnswer = match http::post_json(&stub, "/recover", &body, timeout).await {
-                Ok(mut resp) if resp.status_code() == 200 => http::response_json(&mut resp).await.ok()?,
-                Ok(resp) => {
-                    worker::console_warn!("recover at {target}: {}", resp.status_code());
-                    return None;
-                }
-                Err(e) => {
-                    worker::console_warn!("recover at {target} failed: {e}");
-                    return None;
-                }
-            };
+            let answer: RecoverAnswer =
+                match http::post_json(&stub, "/recover", &body, timeout).await {
+                    Ok(mut resp) if resp.status_code() == 200 => {
+                        http::response_json(&mut resp).await.ok()?
+                    }
+                    Ok(resp) => {
+                        worker::console_warn!("recover at {target}: {}", resp.status_code());
+                        return None;
+                    }
+                    Err(e) => {
+                        worker::console_warn!("recover at {target} failed: {e}");
+                        return None;
+                    }
+                };
             if let Some(to) = answer.moved {
                 target = to;
                 continue;
@@ -299,7 +245,8 @@ impl Gateway {
                 })?;
             }
             if r.done {
-                self.unpark(&r.parked_session, "recovered on another gateway").await?;
+                self.unpark(&r.parked_session, "recovered on another gateway")
+                    .await?;
             }
         }
         Response::from_json(&answer)

@@ -48,9 +48,16 @@ fn only_plain_events_are_stamped_and_the_offset_is_the_last_argument() {
         stamp("42/messaging,[\"new_message\",{}]", "a-7").as_deref(),
         Some("42/messaging,[\"new_message\",{},\"a-7\"]")
     );
-    assert_eq!(stamp("42[\"x\"]", "a-1").as_deref(), Some("42[\"x\",\"a-1\"]"));
+    assert_eq!(
+        stamp("42[\"x\"]", "a-1").as_deref(),
+        Some("42[\"x\",\"a-1\"]")
+    );
     assert_eq!(stamp("43/messaging,3[{}]", "a-1"), None, "an ack");
-    assert_eq!(stamp("42/messaging,5[\"x\"]", "a-1"), None, "an event asking for an ack");
+    assert_eq!(
+        stamp("42/messaging,5[\"x\"]", "a-1"),
+        None,
+        "an event asking for an ack"
+    );
     assert_eq!(stamp("41/messaging,", "a-1"), None);
     assert_eq!(stamp("40/messaging,{\"sid\":\"s\"}", "a-1"), None);
     let stamped = stamp(&event(MSG, 1), "a-12").unwrap();
@@ -66,7 +73,10 @@ fn a_parked_socket_gets_what_it_missed_of_each_namespace_once_in_order() {
     r.track("s2", "Q");
     let first = deliver(&mut r, &event(MSG, 1), &["s1", "s2"]);
     deliver(&mut r, &event(MSG, 2), &["s1"]); // in flight when the socket died
-    assert!(r.park(&session("s1", "alice", &[MSG, NOTE]), 0).unwrap().is_empty());
+    assert!(r
+        .park(&session("s1", "alice", &[MSG, NOTE]), 0)
+        .unwrap()
+        .is_empty());
     assert!(r.is_parked("s1"));
     deliver(&mut r, &event(NOTE, 3), &["s1"]);
     deliver(&mut r, &event(MSG, 4), &["s2"]); // not addressed to s1
@@ -94,19 +104,37 @@ fn another_user_a_passed_window_or_an_unknown_pid_is_not_recovered() {
     let mut r = Recovery::new("i", config());
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG]), 0);
-    assert_eq!(r.resume("P", "bob", MSG, None, 10, None), Resume::Lost("another user"));
-    assert_eq!(r.resume("X", "alice", MSG, None, 10, None), Resume::Lost("unknown session"));
-    assert_eq!(r.resume("P", "alice", MSG, None, 1_000, None), Resume::Lost("window passed"));
+    assert_eq!(
+        r.resume("P", "bob", MSG, None, 10, None),
+        Resume::Lost("another user")
+    );
+    assert_eq!(
+        r.resume("X", "alice", MSG, None, 10, None),
+        Resume::Lost("unknown session")
+    );
+    assert_eq!(
+        r.resume("P", "alice", MSG, None, 1_000, None),
+        Resume::Lost("window passed")
+    );
     assert_eq!(r.next_alarm(0), Some(1_000));
     assert_eq!(r.next_alarm(900), Some(1_000));
     assert_eq!(r.expire(1_000), ["s1"]);
     assert_eq!(r.next_alarm(1_000), None);
-    assert_eq!(r.resume("P", "alice", MSG, None, 10, None), Resume::Lost("unknown session"));
+    assert_eq!(
+        r.resume("P", "alice", MSG, None, 10, None),
+        Resume::Lost("unknown session")
+    );
 }
 
 #[test]
 fn the_alarm_keeps_a_gateway_with_parked_sessions_awake() {
-    let mut r = Recovery::new("i", RecoveryConfig { window_ms: 120_000, ..config() });
+    let mut r = Recovery::new(
+        "i",
+        RecoveryConfig {
+            window_ms: 120_000,
+            ..config()
+        },
+    );
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG]), 0);
     assert_eq!(r.next_alarm(0), Some(KEEP_AWAKE_MS));
@@ -115,17 +143,35 @@ fn the_alarm_keeps_a_gateway_with_parked_sessions_awake() {
 #[test]
 fn a_socket_without_namespaces_or_pid_is_not_parked() {
     let mut r = Recovery::new("i", config());
-    assert!(r.park(&session("s1", "alice", &[MSG]), 0).is_none(), "no pid");
+    assert!(
+        r.park(&session("s1", "alice", &[MSG]), 0).is_none(),
+        "no pid"
+    );
     r.track("s1", "P");
-    assert!(r.park(&session("s1", "alice", &[]), 0).is_none(), "disconnected explicitly");
-    let mut off = Recovery::new("i", RecoveryConfig { window_ms: 0, ..config() });
+    assert!(
+        r.park(&session("s1", "alice", &[]), 0).is_none(),
+        "disconnected explicitly"
+    );
+    let mut off = Recovery::new(
+        "i",
+        RecoveryConfig {
+            window_ms: 0,
+            ..config()
+        },
+    );
     off.track("s1", "P");
     assert!(!off.is_tracked("s1"), "0 disables recovery");
 }
 
 #[test]
 fn frames_evicted_from_the_buffer_make_the_session_lost() {
-    let mut r = Recovery::new("i", RecoveryConfig { buffer_frames: 3, ..config() });
+    let mut r = Recovery::new(
+        "i",
+        RecoveryConfig {
+            buffer_frames: 3,
+            ..config()
+        },
+    );
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG]), 0);
     for n in 1..=5 {
@@ -136,18 +182,30 @@ fn frames_evicted_from_the_buffer_make_the_session_lost() {
         Resume::Lost("frames evicted from the buffer")
     );
     // a client that had everything up to what is still held recovers
-    assert_eq!(frames(r.resume("P", "alice", MSG, Some("i-2"), 10, None)), [3, 4, 5].map(|n| event(MSG, n)));
+    assert_eq!(
+        frames(r.resume("P", "alice", MSG, Some("i-2"), 10, None)),
+        [3, 4, 5].map(|n| event(MSG, n))
+    );
 }
 
 #[test]
 fn the_byte_bound_evicts_the_oldest_frames() {
-    let mut r = Recovery::new("i", RecoveryConfig { buffer_bytes: 60, ..config() });
+    let mut r = Recovery::new(
+        "i",
+        RecoveryConfig {
+            buffer_bytes: 60,
+            ..config()
+        },
+    );
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG]), 0);
     for n in 1..=4 {
         deliver(&mut r, &event(MSG, n), &["s1"]);
     }
-    assert_eq!(r.resume("P", "alice", MSG, None, 10, None), Resume::Lost("frames evicted from the buffer"));
+    assert_eq!(
+        r.resume("P", "alice", MSG, None, 10, None),
+        Resume::Lost("frames evicted from the buffer")
+    );
 }
 
 #[test]
@@ -156,7 +214,10 @@ fn an_offset_of_another_life_of_the_gateway_means_nothing_of_this_one_was_receiv
     r.track("s1", "P");
     deliver(&mut r, &event(MSG, 1), &["s1"]);
     r.park(&session("s1", "alice", &[MSG]), 0);
-    assert_eq!(frames(r.resume("P", "alice", MSG, Some("old-99"), 10, None)), [event(MSG, 1)]);
+    assert_eq!(
+        frames(r.resume("P", "alice", MSG, Some("old-99"), 10, None)),
+        [event(MSG, 1)]
+    );
 }
 
 #[test]
@@ -165,7 +226,14 @@ fn parked_sessions_are_bounded_the_soonest_to_expire_dropped_first() {
     for (n, sid) in ["s1", "s2", "s3"].iter().enumerate() {
         r.track(sid, &format!("P{n}"));
         let dropped = r.park(&session(sid, "alice", &[MSG]), n as u64).unwrap();
-        assert_eq!(dropped, if n == 2 { vec!["s1".to_owned()] } else { vec![] });
+        assert_eq!(
+            dropped,
+            if n == 2 {
+                vec!["s1".to_owned()]
+            } else {
+                vec![]
+            }
+        );
     }
     assert_eq!(r.parked_count(), 2);
     assert!(!r.is_tracked("s1"));
@@ -181,11 +249,21 @@ fn a_session_recovered_elsewhere_is_forwarded_there() {
     deliver(&mut r, &event(MSG, 1), &["s1"]);
     let resume = r.resume("P", "alice", MSG, None, 10, Some("gw.b"));
     let answer = RecoverAnswer::of(&resume);
-    assert_eq!(answer.frames, [event(MSG, 1)], "sent without this gateway's offsets");
+    assert_eq!(
+        answer.frames,
+        [event(MSG, 1)],
+        "sent without this gateway's offsets"
+    );
     assert!(answer.joined.unwrap().contains(&Uuid::from_u128(1)));
-    assert_eq!(r.resume("P", "alice", MSG, None, 20, None), Resume::Moved("gw.b".into()));
+    assert_eq!(
+        r.resume("P", "alice", MSG, None, 20, None),
+        Resume::Moved("gw.b".into())
+    );
     r.expire(1_000);
-    assert_eq!(r.resume("P", "alice", MSG, None, 20, None), Resume::Lost("unknown session"));
+    assert_eq!(
+        r.resume("P", "alice", MSG, None, 20, None),
+        Resume::Lost("unknown session")
+    );
 }
 
 #[test]
@@ -200,7 +278,10 @@ fn a_stamped_frame_names_its_offset_and_logs_stay_in_order() {
     r.record("s1", offset); // a replayed frame, logged after a live one
     r.record("s1", offset);
     r.park(&session("s1", "alice", &[MSG]), 0);
-    assert_eq!(frames(r.resume("P", "alice", MSG, None, 1, None)), [event(MSG, 1), event(MSG, 2)]);
+    assert_eq!(
+        frames(r.resume("P", "alice", MSG, None, 1, None)),
+        [event(MSG, 1), event(MSG, 2)]
+    );
 }
 
 #[test]
@@ -208,7 +289,10 @@ fn closing_the_recovered_socket_leaves_another_parked_one_alone() {
     let mut r = Recovery::new("i", config());
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG, NOTE]), 0);
-    assert!(matches!(r.resume("P", "alice", MSG, None, 1, None), Resume::Frames(_)));
+    assert!(matches!(
+        r.resume("P", "alice", MSG, None, 1, None),
+        Resume::Frames(_)
+    ));
     r.track("s2", "P");
     r.forget("s2");
     assert!(r.is_parked("s1"), "its /notifications may still come back");
@@ -219,9 +303,15 @@ fn a_session_that_comes_back_to_a_gateway_it_left_is_not_forwarded_away() {
     let mut r = Recovery::new("i", config());
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG]), 0);
-    assert!(matches!(r.resume("P", "alice", MSG, None, 1, Some("gw.b")), Resume::Frames(_)));
+    assert!(matches!(
+        r.resume("P", "alice", MSG, None, 1, Some("gw.b")),
+        Resume::Frames(_)
+    ));
     // later it recovers from gw.b onto this gateway again, and drops here
     r.track("s9", "P");
     r.park(&session("s9", "alice", &[MSG]), 2);
-    assert!(matches!(r.resume("P", "alice", MSG, None, 3, None), Resume::Frames(_)));
+    assert!(matches!(
+        r.resume("P", "alice", MSG, None, 3, None),
+        Resume::Frames(_)
+    ));
 }
