@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use shared_types::socket::NS_MESSAGING;
 
 use crate::gateway::joined::JoinedRooms;
-use crate::gateway::session::{NamespaceSet, SessionState};
+use crate::gateway::session::{NamespaceSet, SessionState, MAX_JOINED_CONVERSATIONS};
 
 /// `maxDisconnectionDuration` of the reference server (2 minutes).
 pub const DEFAULT_WINDOW_MS: u64 = 120_000;
@@ -473,6 +473,19 @@ impl Recovery {
             parked_session,
             done,
         })
+    }
+}
+
+/// The rooms a parked socket had joined, with their verified removal
+/// epochs, added to the recovering session's (within its cap).
+pub fn adopt_rooms(joined: &JoinedRooms, into: &mut JoinedRooms) {
+    for id in joined.iter() {
+        if into.len() >= MAX_JOINED_CONVERSATIONS {
+            break;
+        }
+        if into.insert(*id) {
+            into.verify(id, joined.epoch(id));
+        }
     }
 }
 

@@ -16,7 +16,6 @@ use crate::gateway::dispatch::ResumeAsk;
 use crate::gateway::joined::JoinedRooms;
 use crate::gateway::names;
 use crate::gateway::recovery::{RecoverAnswer, RecoverAsk, Resume, MAX_HOPS};
-use crate::gateway::session::MAX_JOINED_CONVERSATIONS;
 use crate::runtime::{http, objects};
 
 impl Gateway {
@@ -321,18 +320,6 @@ impl ResumeOutcome {
         Self {
             pid: tracked.then_some(pid),
             ..Self::default()
-        }
-    }
-
-    /// The rooms the parked socket had joined, added to the session's (within its cap).
-    pub fn adopt(joined: &JoinedRooms, into: &mut JoinedRooms) {
-        for id in joined.iter() {
-            if into.len() >= MAX_JOINED_CONVERSATIONS {
-                break;
-            }
-            if into.insert(*id) {
-                into.verify(id, joined.epoch(id));
-            }
         }
     }
 }

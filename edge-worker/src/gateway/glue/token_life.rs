@@ -55,7 +55,7 @@ impl Gateway {
                     if s.tms_user_id.as_deref() == Some(verified.tms_user_id.as_str()) {
                         s.set_token_valid_until(until);
                         if let Some(joined) = &recovering.joined {
-                            ResumeOutcome::adopt(joined, &mut s.joined);
+                            crate::gateway::recovery::adopt_rooms(joined, &mut s.joined);
                         }
                     }
                     let connected = s.namespaces.contains(nsp) && !s.closed;

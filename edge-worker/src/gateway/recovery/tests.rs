@@ -315,3 +315,18 @@ fn a_session_that_comes_back_to_a_gateway_it_left_is_not_forwarded_away() {
         Resume::Frames(_)
     ));
 }
+
+#[test]
+fn a_recovered_session_takes_over_the_rooms_with_their_epochs_within_the_cap() {
+    let mut parked = JoinedRooms::default();
+    for n in 0..(MAX_JOINED_CONVERSATIONS as u128 + 2) {
+        parked.insert(Uuid::from_u128(n));
+        parked.verify(&Uuid::from_u128(n), 7);
+    }
+    let mut mine = JoinedRooms::default();
+    mine.insert(Uuid::from_u128(1));
+    adopt_rooms(&parked, &mut mine);
+    assert_eq!(mine.len(), MAX_JOINED_CONVERSATIONS);
+    assert_eq!(mine.epoch(&Uuid::from_u128(0)), 7, "verified where it was");
+    assert_eq!(mine.epoch(&Uuid::from_u128(1)), 0, "its own join stands");
+}
