@@ -24,7 +24,6 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
 use shared_types::socket::NS_MESSAGING;
 
 use crate::gateway::joined::JoinedRooms;
@@ -67,50 +66,6 @@ impl Default for RecoveryConfig {
 impl RecoveryConfig {
     pub fn enabled(&self) -> bool {
         self.window_ms > 0
-    }
-}
-
-/// Appends `offset` as the last argument of a plain EVENT frame
-/// (`42[/nsp,]["name",…]`); `None` for anything else (acks, CONNECT,
-/// DISCONNECT, an event asking for an ack), which is never stamped.
-pub fn stamp(frame: &str, offset: &str) -> Option<String> {
-    let body = frame.strip_prefix("42")?;
-    let args = match body.strip_prefix('/') {
-        Some(rest) => &rest[rest.find(',')? + 1..],
-        None => body,
-    };
-    if !args.starts_with('[') || !frame.ends_with(']') {
-        return None;
-    }
-    let mut out = String::with_capacity(frame.len() + offset.len() + 3);
-    out.push_str(&frame[..frame.len() - 1]);
-    out.push_str(",\"");
-    out.push_str(offset);
-    out.push_str("\"]");
-    Some(out)
-}
-
-/// The frame `stamp` was given (its offset argument taken off).
-pub fn unstamp(stamped: &str) -> String {
-    match stamped.rfind(",\"") {
-        Some(at) => format!("{}]", &stamped[..at]),
-        None => stamped.to_owned(),
-    }
-}
-
-/// The offset number a frame stamped here carries (`{instance}-{n}`).
-pub fn offset_in(stamped: &str) -> Option<u64> {
-    let last = stamped.strip_suffix("\"]")?;
-    let text = &last[last.rfind(",\"")? + 2..];
-    text.rsplit('-').next()?.parse().ok()
-}
-
-/// The namespace of a Socket.IO frame (`/` when it names none).
-pub fn namespace_of(frame: &str) -> &str {
-    let body = frame.get(2..).unwrap_or_default();
-    match body.strip_prefix('/') {
-        Some(_) => body.split(',').next().unwrap_or("/"),
-        None => "/",
     }
 }
 
@@ -188,54 +143,9 @@ pub struct Resumed {
     pub parked_session: String,
     /// The parked socket has nothing left to recover: take it out of the index.
     pub done: bool,
-}
-
-/// What a gateway answers another's `/recover`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RecoverAnswer {
-    /// The frames without this gateway's offsets (the asking gateway stamps its own).
-    #[serde(default)]
-    pub frames: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub joined: Option<JoinedRooms>,
-    /// Ask this gateway instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub moved: Option<String>,
-    /// Why it cannot be recovered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lost: Option<String>,
-}
-
-/// The body of `/recover`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecoverAsk {
-    pub pid: String,
-    pub user: String,
-    pub namespace: String,
-    #[serde(default)]
-    pub offset: Option<String>,
-    /// The gateway asking, where the session lives from now on.
-    pub to: String,
-}
-
-impl RecoverAnswer {
-    pub fn of(resume: &Resume) -> Self {
-        match resume {
-            Resume::Frames(r) => Self {
-                frames: r.frames.iter().map(|f| unstamp(f)).collect(),
-                joined: r.joined.clone(),
-                ..Self::default()
-            },
-            Resume::Moved(to) => Self {
-                moved: Some(to.clone()),
-                ..Self::default()
-            },
-            Resume::Lost(why) => Self {
-                lost: Some((*why).to_owned()),
-                ..Self::default()
-            },
-        }
-    }
+    /// The offset of the last frame logged for the parked socket (any
+    /// namespace): where a second look from another gateway starts.
+    pub through: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -248,6 +158,8 @@ pub struct Recovery {
     parked: FxHashMap<String, Parked>,
     /// pid → the gateway it recovered on, until the window ends.
     moved: FxHashMap<String, (String, u64)>,
+    /// Recovering sessions' frames, held until the other gateway's last ones are in.
+    holds: FxHashMap<(String, String), Vec<String>>,
 }
 
 impl Recovery {
@@ -286,6 +198,7 @@ impl Recovery {
 
     /// Forgets a socket (closed for good, or its parked time is over).
     pub fn forget(&mut self, session_id: &str) {
+        self.holds.retain(|(sid, _), _| sid != session_id);
         if let Some(log) = self.logs.remove(session_id) {
             if self
                 .parked
@@ -401,18 +314,14 @@ impl Recovery {
         Some(expiry.min(now_ms.saturating_add(KEEP_AWAKE_MS)))
     }
 
-    /// A CONNECT to `namespace` with `{pid, offset}` by `user`. On success the
-    /// namespace leaves the parked session; `moved_to` names the gateway the
-    /// session lives on from now on when it is not this one.
-    pub fn resume(
-        &mut self,
-        pid: &str,
-        user: &str,
-        namespace: &str,
-        offset: Option<&str>,
-        now_ms: u64,
-        moved_to: Option<&str>,
-    ) -> Resume {
+    /// A CONNECT to `ask.namespace` with `{pid, offset}` by `ask.user`, here
+    /// or (`remote`) on the gateway `ask.to`. On success the namespace leaves
+    /// the parked session (not on a first look, `ask.keep`); a session taken
+    /// to another gateway is forwarded there for the rest of its window.
+    pub fn resume(&mut self, ask: &RecoverAsk, now_ms: u64, remote: bool) -> Resume {
+        let (pid, user, namespace) = (ask.pid.as_str(), ask.user.as_str(), ask.namespace.as_str());
+        let (offset, keep) = (ask.offset.as_deref(), ask.keep);
+        let moved_to = remote.then_some(ask.to.as_str());
         let Some(parked) = self.parked.get(pid) else {
             return match self.moved.get(pid) {
                 Some((to, _)) => Resume::Moved(to.clone()),
@@ -450,9 +359,20 @@ impl Recovery {
                 frames.push(frame.clone());
             }
         }
+        let through = log.offsets.back().map(|o| format!("{own}{o}"));
         let Some(parked) = self.parked.get_mut(pid) else {
             return Resume::Lost("unknown session");
         };
+        if keep {
+            // a first look from another gateway: nothing is taken yet
+            return Resume::Frames(Resumed {
+                frames,
+                joined: (namespace == NS_MESSAGING).then(|| parked.joined.clone()),
+                parked_session: parked.session_id.clone(),
+                done: false,
+                through,
+            });
+        }
         parked.namespaces.remove(namespace);
         let joined = (namespace == NS_MESSAGING).then(|| parked.joined.clone());
         let done = parked.namespaces.is_empty();
@@ -472,7 +392,45 @@ impl Recovery {
             joined,
             parked_session,
             done,
+            through,
         })
+    }
+
+    /// A namespace of a recovering session whose frames wait (`hold_push`)
+    /// until the gateway that held it has given the last of its own (`release`).
+    pub fn hold(&mut self, session_id: &str, namespace: &str) {
+        let key = (session_id.to_owned(), namespace.to_owned());
+        self.holds.insert(key, Vec::new());
+    }
+
+    /// Keeps a frame for a holding session; false if it is not holding.
+    pub fn hold_push(&mut self, session_id: &str, frame: &str) -> bool {
+        if self.holds.is_empty() {
+            return false;
+        }
+        let cap = self.config.buffer_frames;
+        let key = (session_id.to_owned(), namespace_of(frame).to_owned());
+        match self.holds.get_mut(&key) {
+            Some(held) if held.len() < cap => {
+                held.push(frame.to_owned());
+                true
+            }
+            Some(_) => true, // over the cap: dropped (the feed covers it)
+            None => false,
+        }
+    }
+
+    /// The frames held, in order, without those the other gateway gave
+    /// (`replayed`): an event that reached both is written once.
+    pub fn release(
+        &mut self,
+        session_id: &str,
+        namespace: &str,
+        replayed: &[String],
+    ) -> Vec<String> {
+        let key = (session_id.to_owned(), namespace.to_owned());
+        let held = self.holds.remove(&key).unwrap_or_default();
+        held.into_iter().filter(|f| !replayed.contains(f)).collect()
     }
 }
 
@@ -488,6 +446,9 @@ pub fn adopt_rooms(joined: &JoinedRooms, into: &mut JoinedRooms) {
         }
     }
 }
+
+mod wire;
+pub use wire::{namespace_of, offset_in, stamp, unstamp, RecoverAnswer, RecoverAsk};
 
 #[cfg(test)]
 mod tests;

@@ -60,6 +60,10 @@ impl FrameCache {
         let Some(conn) = sockets.get(sid) else {
             return false;
         };
+        // a session taking over from another gateway: written once it has all
+        if recovery.hold_push(sid, frame) {
+            return false;
+        }
         let entry = self.entry(frame);
         if recovery.is_tracked(sid) {
             let stamped = entry.stamped.get_or_insert_with(|| {

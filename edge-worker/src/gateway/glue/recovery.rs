@@ -126,15 +126,20 @@ impl Gateway {
         };
         let now = now_ms();
         let here = self.name();
-        let local = (self.inner.recovery.borrow_mut()).resume(
-            &ask.pid,
-            user,
-            nsp,
-            ask.offset.as_deref(),
-            now,
-            None,
-        );
-        let (frames, joined, done_parked) = match local {
+        let here_ask = RecoverAsk {
+            pid: ask.pid.clone(),
+            user: user.to_owned(),
+            namespace: nsp.to_owned(),
+            offset: ask.offset.clone(),
+            to: here.clone(),
+            keep: false,
+        };
+        let local = self
+            .inner
+            .recovery
+            .borrow_mut()
+            .resume(&here_ask, now, false);
+        let (frames, joined, done_parked, handover) = match local {
             Resume::Frames(r) => {
                 // this namespace leaves the parked socket, before any await
                 if let Some(Conn::Parked(state)) = self.socket(&r.parked_session) {
@@ -144,17 +149,17 @@ impl Gateway {
                     })?;
                 }
                 let done = r.done.then_some(r.parked_session);
-                (Replay::Stamped(r.frames), r.joined, done)
+                (Replay::Stamped(r.frames), r.joined, done, None)
             }
-            Resume::Moved(to) => match self.ask_remote(&to, &ask, user, nsp, &here).await {
-                Some((frames, joined)) => (frames, joined, None),
+            Resume::Moved(to) => match self.look_remote(&to, &ask, user, nsp).await {
+                Some((frames, joined, handover)) => (frames, joined, None, handover),
                 None => return Ok(ResumeOutcome::fresh(self, own, &sid)),
             },
             Resume::Lost(why) => {
                 let holder = names::gateway_of_session(&ask.pid).map(str::to_owned);
                 match holder.filter(|g| *g != here) {
-                    Some(holder) => match self.ask_remote(&holder, &ask, user, nsp, &here).await {
-                        Some((frames, joined)) => (frames, joined, None),
+                    Some(holder) => match self.look_remote(&holder, &ask, user, nsp).await {
+                        Some((frames, joined, handover)) => (frames, joined, None, handover),
                         None => return Ok(ResumeOutcome::fresh(self, own, &sid)),
                     },
                     None => {
@@ -172,26 +177,14 @@ impl Gateway {
             replay: Some(frames),
             joined,
             done_parked,
+            handover,
         })
     }
 
     /// Asks the gateway holding a parked session (following moves).
-    async fn ask_remote(
-        &self,
-        first: &str,
-        ask: &ResumeAsk,
-        user: &str,
-        nsp: &str,
-        here: &str,
-    ) -> Option<(Replay, Option<JoinedRooms>)> {
+    async fn ask_remote(&self, first: &str, body: &RecoverAsk) -> Option<(RecoverAnswer, String)> {
         let timeout = self.config().ok()?.object_timeout_ms;
-        let body = RecoverAsk {
-            pid: ask.pid.clone(),
-            user: user.to_owned(),
-            namespace: nsp.to_owned(),
-            offset: ask.offset.clone(),
-            to: here.to_owned(),
-        };
+        let here = body.to.as_str();
         let mut target = first.to_owned();
         for _ in 0..MAX_HOPS {
             if target == here {
@@ -199,7 +192,7 @@ impl Gateway {
             }
             let stub = objects::gateway(&self.inner.env, &target).ok()?;
             let answer: RecoverAnswer =
-                match http::post_json(&stub, "/recover", &body, timeout).await {
+                match http::post_json(&stub, "/recover", body, timeout).await {
                     Ok(mut resp) if resp.status_code() == 200 => {
                         http::response_json(&mut resp).await.ok()?
                     }
@@ -220,24 +213,59 @@ impl Gateway {
                 worker::console_log!("recovery refused by {target}: {why}");
                 return None;
             }
-            return Some((Replay::Plain(answer.frames), answer.joined));
+            return Some((answer, target));
         }
         None
+    }
+
+    /// A first look at another gateway's parked session: its frames, its
+    /// rooms, and where the second look (`complete_handover`) starts.
+    async fn look_remote(
+        &self,
+        first: &str,
+        ask: &ResumeAsk,
+        user: &str,
+        nsp: &str,
+    ) -> Option<(Replay, Option<JoinedRooms>, Option<Handover>)> {
+        let body = RecoverAsk {
+            pid: ask.pid.clone(),
+            user: user.to_owned(),
+            namespace: nsp.to_owned(),
+            offset: ask.offset.clone(),
+            to: self.name(),
+            keep: true,
+        };
+        let (answer, holder) = self.ask_remote(first, &body).await?;
+        let handover = Handover {
+            holder,
+            body: RecoverAsk {
+                offset: answer.through.or(body.offset.clone()),
+                keep: false,
+                ..body
+            },
+        };
+        Some((Replay::Plain(answer.frames), answer.joined, Some(handover)))
+    }
+
+    /// Once this gateway's subscriptions for a session recovered from another
+    /// are in place: the other's frames since the first look (the session
+    /// leaves it), then what arrived here meanwhile, each event once.
+    pub(super) async fn complete_handover(&self, sid: &str, handover: Handover) {
+        let answer = self.ask_remote(&handover.holder, &handover.body).await;
+        let frames = answer.map(|(a, _)| a.frames).unwrap_or_default();
+        let nsp = &handover.body.namespace;
+        let held = (self.inner.recovery.borrow_mut()).release(sid, nsp, &frames);
+        for frame in frames.iter().chain(held.iter()) {
+            self.write_frame(sid, frame);
+        }
     }
 
     /// `/recover` from another gateway: this one's parked session, for it.
     pub(super) async fn recover_for(&self, ask: RecoverAsk) -> worker::Result<Response> {
         let now = now_ms();
-        let resume = self.inner.recovery.borrow_mut().resume(
-            &ask.pid,
-            &ask.user,
-            &ask.namespace,
-            ask.offset.as_deref(),
-            now,
-            Some(&ask.to),
-        );
+        let resume = self.inner.recovery.borrow_mut().resume(&ask, now, true);
         let answer = RecoverAnswer::of(&resume);
-        if let Resume::Frames(r) = &resume {
+        if let (Resume::Frames(r), false) = (&resume, ask.keep) {
             if let Some(conn) = self.socket(&r.parked_session) {
                 self.update(&conn, |s| {
                     s.namespaces.remove(&ask.namespace);
@@ -305,6 +333,20 @@ pub(super) struct ResumeOutcome {
     pub joined: Option<JoinedRooms>,
     /// The parked session this CONNECT took the last namespace of.
     pub done_parked: Option<String>,
+    /// Recovered from another gateway: the second look, once subscribed.
+    pub handover: Option<Handover>,
+}
+
+/// Where and how to take the rest of a session recovered from another gateway.
+pub(super) struct Handover {
+    holder: String,
+    body: RecoverAsk,
+}
+
+impl Handover {
+    pub fn namespace(&self) -> &str {
+        &self.body.namespace
+    }
 }
 
 impl ResumeOutcome {

@@ -70,7 +70,14 @@ impl Gateway {
                     Some(replay) => {
                         self.send(ws, &outcome.frames);
                         self.finish_resume(&sid, Some(replay), done).await?;
+                        let handover = recovering.handover;
+                        if let Some(h) = &handover {
+                            self.inner.recovery.borrow_mut().hold(&sid, h.namespace());
+                        }
                         self.apply(t).await;
+                        if let Some(handover) = handover {
+                            self.complete_handover(&sid, handover).await;
+                        }
                     }
                     None => {
                         self.apply(t).await;

@@ -35,6 +35,28 @@ fn deliver(r: &mut Recovery, frame: &str, to: &[&str]) -> Rc<str> {
     stamped
 }
 
+#[allow(clippy::too_many_arguments)]
+fn resume(
+    r: &mut Recovery,
+    pid: &str,
+    user: &str,
+    namespace: &str,
+    offset: Option<&str>,
+    now: u64,
+    to: Option<&str>,
+    keep: bool,
+) -> Resume {
+    let ask = RecoverAsk {
+        pid: pid.into(),
+        user: user.into(),
+        namespace: namespace.into(),
+        offset: offset.map(str::to_owned),
+        to: to.unwrap_or("here").into(),
+        keep,
+    };
+    r.resume(&ask, now, to.is_some())
+}
+
 fn frames(resume: Resume) -> Vec<String> {
     match resume {
         Resume::Frames(r) => r.frames.iter().map(|f| unstamp(f)).collect(),
@@ -84,16 +106,16 @@ fn a_parked_socket_gets_what_it_missed_of_each_namespace_once_in_order() {
 
     let last_seen = first.rsplit('"').nth(1).unwrap().to_owned();
     assert_eq!(last_seen, "i-1");
-    let msg = r.resume("P", "alice", MSG, Some(&last_seen), 10, None);
+    let msg = resume(&mut r, "P", "alice", MSG, Some(&last_seen), 10, None, false);
     assert!(matches!(&msg, Resume::Frames(m) if !m.done && m.joined.is_some()));
     assert_eq!(frames(msg), [event(MSG, 2), event(MSG, 5)]);
     assert_eq!(
-        r.resume("P", "alice", MSG, Some(&last_seen), 10, None),
+        resume(&mut r, "P", "alice", MSG, Some(&last_seen), 10, None, false),
         Resume::Lost("namespace not parked"),
         "once"
     );
     // the other namespace had received nothing: all of its frames
-    let note = r.resume("P", "alice", NOTE, None, 10, None);
+    let note = resume(&mut r, "P", "alice", NOTE, None, 10, None, false);
     assert!(matches!(&note, Resume::Frames(m) if m.done && m.joined.is_none()));
     assert_eq!(frames(note), [event(NOTE, 3)]);
     assert!(!r.is_tracked("s1") && r.parked_count() == 0);
@@ -105,15 +127,15 @@ fn another_user_a_passed_window_or_an_unknown_pid_is_not_recovered() {
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG]), 0);
     assert_eq!(
-        r.resume("P", "bob", MSG, None, 10, None),
+        resume(&mut r, "P", "bob", MSG, None, 10, None, false),
         Resume::Lost("another user")
     );
     assert_eq!(
-        r.resume("X", "alice", MSG, None, 10, None),
+        resume(&mut r, "X", "alice", MSG, None, 10, None, false),
         Resume::Lost("unknown session")
     );
     assert_eq!(
-        r.resume("P", "alice", MSG, None, 1_000, None),
+        resume(&mut r, "P", "alice", MSG, None, 1_000, None, false),
         Resume::Lost("window passed")
     );
     assert_eq!(r.next_alarm(0), Some(1_000));
@@ -121,7 +143,7 @@ fn another_user_a_passed_window_or_an_unknown_pid_is_not_recovered() {
     assert_eq!(r.expire(1_000), ["s1"]);
     assert_eq!(r.next_alarm(1_000), None);
     assert_eq!(
-        r.resume("P", "alice", MSG, None, 10, None),
+        resume(&mut r, "P", "alice", MSG, None, 10, None, false),
         Resume::Lost("unknown session")
     );
 }
@@ -178,12 +200,21 @@ fn frames_evicted_from_the_buffer_make_the_session_lost() {
         deliver(&mut r, &event(MSG, n), &["s1"]);
     }
     assert_eq!(
-        r.resume("P", "alice", MSG, Some("i-1"), 10, None),
+        resume(&mut r, "P", "alice", MSG, Some("i-1"), 10, None, false),
         Resume::Lost("frames evicted from the buffer")
     );
     // a client that had everything up to what is still held recovers
     assert_eq!(
-        frames(r.resume("P", "alice", MSG, Some("i-2"), 10, None)),
+        frames(resume(
+            &mut r,
+            "P",
+            "alice",
+            MSG,
+            Some("i-2"),
+            10,
+            None,
+            false
+        )),
         [3, 4, 5].map(|n| event(MSG, n))
     );
 }
@@ -203,7 +234,7 @@ fn the_byte_bound_evicts_the_oldest_frames() {
         deliver(&mut r, &event(MSG, n), &["s1"]);
     }
     assert_eq!(
-        r.resume("P", "alice", MSG, None, 10, None),
+        resume(&mut r, "P", "alice", MSG, None, 10, None, false),
         Resume::Lost("frames evicted from the buffer")
     );
 }
@@ -215,7 +246,16 @@ fn an_offset_of_another_life_of_the_gateway_means_nothing_of_this_one_was_receiv
     deliver(&mut r, &event(MSG, 1), &["s1"]);
     r.park(&session("s1", "alice", &[MSG]), 0);
     assert_eq!(
-        frames(r.resume("P", "alice", MSG, Some("old-99"), 10, None)),
+        frames(resume(
+            &mut r,
+            "P",
+            "alice",
+            MSG,
+            Some("old-99"),
+            10,
+            None,
+            false
+        )),
         [event(MSG, 1)]
     );
 }
@@ -247,8 +287,8 @@ fn a_session_recovered_elsewhere_is_forwarded_there() {
     s.joined.insert(Uuid::from_u128(1));
     r.park(&s, 0);
     deliver(&mut r, &event(MSG, 1), &["s1"]);
-    let resume = r.resume("P", "alice", MSG, None, 10, Some("gw.b"));
-    let answer = RecoverAnswer::of(&resume);
+    let taken = resume(&mut r, "P", "alice", MSG, None, 10, Some("gw.b"), false);
+    let answer = RecoverAnswer::of(&taken);
     assert_eq!(
         answer.frames,
         [event(MSG, 1)],
@@ -256,12 +296,12 @@ fn a_session_recovered_elsewhere_is_forwarded_there() {
     );
     assert!(answer.joined.unwrap().contains(&Uuid::from_u128(1)));
     assert_eq!(
-        r.resume("P", "alice", MSG, None, 20, None),
+        resume(&mut r, "P", "alice", MSG, None, 20, None, false),
         Resume::Moved("gw.b".into())
     );
     r.expire(1_000);
     assert_eq!(
-        r.resume("P", "alice", MSG, None, 20, None),
+        resume(&mut r, "P", "alice", MSG, None, 20, None, false),
         Resume::Lost("unknown session")
     );
 }
@@ -279,7 +319,7 @@ fn a_stamped_frame_names_its_offset_and_logs_stay_in_order() {
     r.record("s1", offset);
     r.park(&session("s1", "alice", &[MSG]), 0);
     assert_eq!(
-        frames(r.resume("P", "alice", MSG, None, 1, None)),
+        frames(resume(&mut r, "P", "alice", MSG, None, 1, None, false)),
         [event(MSG, 1), event(MSG, 2)]
     );
 }
@@ -290,7 +330,7 @@ fn closing_the_recovered_socket_leaves_another_parked_one_alone() {
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG, NOTE]), 0);
     assert!(matches!(
-        r.resume("P", "alice", MSG, None, 1, None),
+        resume(&mut r, "P", "alice", MSG, None, 1, None, false),
         Resume::Frames(_)
     ));
     r.track("s2", "P");
@@ -304,14 +344,14 @@ fn a_session_that_comes_back_to_a_gateway_it_left_is_not_forwarded_away() {
     r.track("s1", "P");
     r.park(&session("s1", "alice", &[MSG]), 0);
     assert!(matches!(
-        r.resume("P", "alice", MSG, None, 1, Some("gw.b")),
+        resume(&mut r, "P", "alice", MSG, None, 1, Some("gw.b"), false),
         Resume::Frames(_)
     ));
     // later it recovers from gw.b onto this gateway again, and drops here
     r.track("s9", "P");
     r.park(&session("s9", "alice", &[MSG]), 2);
     assert!(matches!(
-        r.resume("P", "alice", MSG, None, 3, None),
+        resume(&mut r, "P", "alice", MSG, None, 3, None, false),
         Resume::Frames(_)
     ));
 }
@@ -329,4 +369,63 @@ fn a_recovered_session_takes_over_the_rooms_with_their_epochs_within_the_cap() {
     assert_eq!(mine.len(), MAX_JOINED_CONVERSATIONS);
     assert_eq!(mine.epoch(&Uuid::from_u128(0)), 7, "verified where it was");
     assert_eq!(mine.epoch(&Uuid::from_u128(1)), 0, "its own join stands");
+}
+
+#[test]
+fn another_gateway_looks_first_then_takes_from_where_it_looked() {
+    let mut a = Recovery::new("a", config());
+    a.track("s1", "P");
+    deliver(&mut a, &event(MSG, 1), &["s1"]);
+    a.park(&session("s1", "alice", &[MSG]), 0);
+    deliver(&mut a, &event(MSG, 2), &["s1"]);
+    // the first look takes nothing: the session stays parked and recording
+    let first = RecoverAnswer::of(&resume(
+        &mut a,
+        "P",
+        "alice",
+        MSG,
+        Some("a-1"),
+        1,
+        Some("gw.b"),
+        true,
+    ));
+    assert_eq!(first.frames, [event(MSG, 2)]);
+    assert_eq!(first.through.as_deref(), Some("a-2"));
+    assert!(a.is_parked("s1"));
+    // meanwhile the new gateway subscribed; both see 3, only the old one saw it before
+    deliver(&mut a, &event(MSG, 3), &["s1"]);
+    let mut b = Recovery::new("b", config());
+    b.track("t1", "P");
+    b.hold("t1", MSG);
+    b.hold("t1", NOTE);
+    assert!(b.hold_push("t1", &event(MSG, 3)));
+    assert!(b.hold_push("t1", &event(MSG, 4)));
+    assert!(!b.hold_push("t9", &event(MSG, 4)), "not holding");
+    assert!(b.hold_push("t1", &event(NOTE, 9)), "each namespace its own");
+    let last = RecoverAnswer::of(&resume(
+        &mut a,
+        "P",
+        "alice",
+        MSG,
+        first.through.as_deref(),
+        2,
+        Some("gw.b"),
+        false,
+    ));
+    assert_eq!(last.frames, [event(MSG, 3)]);
+    assert!(!a.is_parked("s1"));
+    assert_eq!(
+        b.release("t1", MSG, &last.frames),
+        [event(MSG, 4)],
+        "3 once, then 4"
+    );
+    assert!(!b.hold_push("t1", &event(MSG, 5)), "released");
+    assert!(
+        b.hold_push("t1", &event(NOTE, 10)),
+        "the other namespace still holds"
+    );
+    assert_eq!(
+        b.release("t1", NOTE, &[]),
+        [event(NOTE, 9), event(NOTE, 10)]
+    );
 }
