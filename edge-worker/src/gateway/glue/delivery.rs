@@ -37,7 +37,7 @@ impl Gateway {
             }
             let plan = self.index().plan(item);
             // the frames of one item are mostly the same one: converted (and,
-            // for sockets with a recovery pid, stamped) once (`glue::recovery`)
+            // for sockets with a recovery pid, stamped) once (`glue::frames`)
             {
                 let mut cache = FrameCache::default();
                 let sockets = self.inner.sockets.borrow();
