@@ -130,6 +130,33 @@ pub mod server_events {
 pub struct ConnectAuth {
     #[serde(default)]
     pub token: Option<String>,
+    /// Connection-state recovery: the private session id of the CONNECT
+    /// answer this client had (socket.io-client sends it back on reconnect).
+    #[serde(
+        default,
+        deserialize_with = "string_or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pid: Option<String>,
+    /// The offset (last argument) of the last event the client received.
+    #[serde(
+        default,
+        deserialize_with = "string_or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub offset: Option<String>,
+    /// `false`: no `pid` and no offsets for this connection (clients whose
+    /// event handlers take a fixed number of arguments, e.g. python-socketio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<bool>,
+}
+
+/// A string, or `None` for anything else (recovery fields are advisory).
+fn string_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// CONNECT_ERROR payload: `{message, data:{code}}`.

@@ -40,6 +40,8 @@ export OSS_ENDPOINT="http://127.0.0.1:$OSS_PORT"
 export GATEWAY_MAX_SOCKETS=5 PRESENCE_GRACE_MS=1500
 # below the ping interval on purpose: polling.test.mjs sees holds end with a noop
 export POLLING_HOLD_MS=1500
+# short on purpose: recovery.test.mjs waits for the window to pass
+export MAX_DISCONNECTION_DURATION_MS=4000
 # short on purpose: the missed-call test waits for the ring to time out
 export CALL_RING_TIMEOUT_SECS=3 CALL_SWEEP_INTERVAL_MS=200
 
@@ -99,7 +101,7 @@ spawn "wrangler dev" "$RUN_DIR/wrangler.log" env WRANGLER_SEND_METRICS=false CLO
   --var "GATEWAY_MAX_SOCKETS:$GATEWAY_MAX_SOCKETS" --var CORE_TIMEOUT_MS:3000 \
   --var "ALLOWED_ORIGINS:$ALLOWED_ORIGIN" --var "JWT_ISSUER:$JWT_ISSUER" --var "JWT_AUDIENCE:$JWT_AUDIENCE" \
   --var JWT_LEEWAY_SECS:1 --var TOKEN_REFRESH_GRACE_SECS:3 --var DENY_LIST_TTL_SECS:2 \
-  --var "POLLING_HOLD_MS:$POLLING_HOLD_MS"
+  --var "POLLING_HOLD_MS:$POLLING_HOLD_MS" --var "MAX_DISCONNECTION_DURATION_MS:$MAX_DISCONNECTION_DURATION_MS"
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "wrangler dev" "$SPAWNED_PID" 60
 log "stack up: tms :$TMS_PORT, oss :$OSS_PORT, core :$CORE_PORT, edge :$EDGE_PORT"
 

@@ -24,7 +24,14 @@ share one connection and one identity: the TMS JWT goes in the CONNECT packet's 
 Every client event takes an ack callback, answered `{ok: true, data?}` or \
 `{ok: false, error: {code, message}}`; the codes are the REST API's `ErrorCode` \
 (for example `FORBIDDEN` for a non-member, `VALIDATION_ERROR` for a bad payload, \
-`RATE_LIMITED` over 10 packets/s, `CORE_UNAVAILABLE` when the edge cannot reach core).";
+`RATE_LIMITED` over 10 packets/s, `CORE_UNAVAILABLE` when the edge cannot reach core).
+
+Connection-state recovery (Socket.IO's `connectionStateRecovery`): a CONNECT is answered \
+`{sid, pid}` and every server event carries an offset (a string) as its last argument; \
+the official client sends `{pid, offset}` back in its auth when it reconnects and, within \
+`MAX_DISCONNECTION_DURATION_MS` (2 minutes) of a drop without DISCONNECT, gets every event \
+it missed, once and in order, with `socket.recovered === true`. A client that does not \
+want offsets connects with `auth: {token, recovery: false}`.";
 
 fn name(payload: &Payload) -> String {
     (payload.name)().into_owned()

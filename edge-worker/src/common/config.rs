@@ -43,6 +43,8 @@ pub struct EdgeConfig {
     pub polling_hold_ms: u64,
     /// How old the isolate's copy of core's deny list (deleted users) may get.
     pub deny_list_ttl_ms: u64,
+    /// Connection-state recovery (`MAX_DISCONNECTION_DURATION_MS`, `RECOVERY_*`).
+    pub recovery: crate::gateway::recovery::RecoveryConfig,
 }
 
 /// Reads bindings through `lookup` (trimmed, empty counted as unset).
@@ -176,6 +178,19 @@ impl EdgeConfig {
                 .saturating_mul(1_000),
             deny_list_ttl_ms: b.number("DENY_LIST_TTL_SECS", 10).saturating_mul(1_000),
             polling_hold_ms: b.number("POLLING_HOLD_MS", crate::gateway::polling::DEFAULT_HOLD_MS),
+            recovery: {
+                use crate::gateway::recovery as r;
+                r::RecoveryConfig {
+                    window_ms: b.number("MAX_DISCONNECTION_DURATION_MS", r::DEFAULT_WINDOW_MS),
+                    buffer_frames: b
+                        .number("RECOVERY_BUFFER_FRAMES", r::DEFAULT_BUFFER_FRAMES as u64)
+                        as usize,
+                    buffer_bytes: b.number("RECOVERY_BUFFER_BYTES", r::DEFAULT_BUFFER_BYTES as u64)
+                        as usize,
+                    max_parked: b.number("RECOVERY_MAX_PARKED", r::DEFAULT_MAX_PARKED as u64)
+                        as usize,
+                }
+            },
         };
         let mut problems = b.problems;
         if !(1_000..=300_000).contains(&config.deny_list_ttl_ms) {
@@ -189,6 +204,20 @@ impl EdgeConfig {
                 "POLLING_HOLD_MS: must be between 1000 and {}",
                 crate::gateway::polling::MAX_HOLD_MS
             ));
+        }
+        let recovery = &config.recovery;
+        if recovery.window_ms > 600_000 {
+            problems
+                .push("MAX_DISCONNECTION_DURATION_MS: must be between 0 (off) and 600000".into());
+        }
+        if !(1..=100_000).contains(&recovery.buffer_frames) {
+            problems.push("RECOVERY_BUFFER_FRAMES: must be between 1 and 100000".into());
+        }
+        if !(65_536..=67_108_864).contains(&recovery.buffer_bytes) {
+            problems.push("RECOVERY_BUFFER_BYTES: must be between 65536 and 67108864".into());
+        }
+        if !(1..=32_768).contains(&recovery.max_parked) {
+            problems.push("RECOVERY_MAX_PARKED: must be between 1 and 32768".into());
         }
         if config.max_sockets_per_user == 0 {
             problems.push("MAX_SOCKETS_PER_USER: must be at least 1".into());

@@ -19,7 +19,7 @@ use shared_types::ErrorCode;
 
 pub use action::{
     ack_frames, core_unavailable, not_a_member, AckHandle, Action, Authenticated, Cleanup, Opened,
-    CORE_UNAVAILABLE,
+    ResumeAsk, CORE_UNAVAILABLE,
 };
 use callbacks::joined_ack;
 
@@ -136,8 +136,17 @@ impl SessionState {
             .token
             .filter(|t| !t.is_empty())
             .or_else(|| self.query_token.clone());
+        let resume = auth.pid.filter(|p| !p.is_empty()).map(|pid| ResumeAsk {
+            pid,
+            offset: auth.offset,
+        });
         match token {
-            Some(token) => Action::Authenticate { nsp, token },
+            Some(token) => Action::Authenticate {
+                nsp,
+                token,
+                resume,
+                no_recovery: auth.recovery == Some(false),
+            },
             // one identity per socket: further namespaces need no new token
             None if self.is_authenticated() => {
                 self.mark_connected(&nsp);

@@ -26,6 +26,7 @@ pub mod names;
 pub mod polling;
 pub mod presence;
 pub mod rate_guard;
+pub mod recovery;
 pub mod sends;
 pub mod session;
 pub mod subscriptions;

@@ -276,16 +276,20 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 }
 
 /// The reply to a successful namespace CONNECT: `40/messaging,{"sid":"…"}`.
-/// Never carries `pid`: connection-state recovery is not implemented.
 pub fn connect_ok(nsp: &str, sid: &str) -> String {
-    let mut data = Map::new();
-    data.insert("sid".to_owned(), Value::String(sid.to_owned()));
-    message_frame(&encode_parts(
-        Kind::Connect,
-        nsp,
-        None,
-        Some(to_json(&data)),
-    ))
+    connect_ok_with_pid(nsp, sid, None)
+}
+
+/// The same with the private session id of connection-state recovery:
+/// `40/messaging,{"sid":"…","pid":"…"}` (`gateway::recovery`).
+pub fn connect_ok_with_pid(nsp: &str, sid: &str, pid: Option<&str>) -> String {
+    // `sid` first, as the reference server writes it (a map would sort the keys)
+    let mut data = format!("{{\"sid\":{}", to_json(sid));
+    if let Some(pid) = pid {
+        data.push_str(&format!(",\"pid\":{}", to_json(pid)));
+    }
+    data.push('}');
+    message_frame(&encode_parts(Kind::Connect, nsp, None, Some(data)))
 }
 
 /// `44/messaging,{"message":…,"data":{"code":…}}`

@@ -45,7 +45,10 @@ def client(tok, transports=None):
 
     sio.heard = heard
     # transports=None: the client's default, polling then the WebSocket
-    sio.connect(EDGE, namespaces=[NSP], auth={"token": tok}, transports=transports, wait_timeout=10)
+    # python-socketio does not do connection-state recovery, and its handlers
+    # take a fixed number of arguments: it declines the offsets
+    auth = {"token": tok, "recovery": False}
+    sio.connect(EDGE, namespaces=[NSP], auth=auth, transports=transports, wait_timeout=10)
     return sio
 
 

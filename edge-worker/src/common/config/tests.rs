@@ -124,3 +124,31 @@ fn the_polling_hold_has_a_default_and_bounds() {
         assert!(err.contains("POLLING_HOLD_MS"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn recovery_settings_have_defaults_and_bounds() {
+    let config = read(&dev()).unwrap();
+    assert_eq!(
+        config.recovery,
+        crate::gateway::recovery::RecoveryConfig::default()
+    );
+    assert_eq!(config.recovery.window_ms, 120_000);
+    let mut vars = dev();
+    vars.insert("MAX_DISCONNECTION_DURATION_MS", "0".into());
+    assert!(
+        !read(&vars).unwrap().recovery.enabled(),
+        "0 disables recovery"
+    );
+    for (name, bad) in [
+        ("MAX_DISCONNECTION_DURATION_MS", "600001"),
+        ("RECOVERY_BUFFER_FRAMES", "0"),
+        ("RECOVERY_BUFFER_BYTES", "1000"),
+        ("RECOVERY_MAX_PARKED", "0"),
+        ("RECOVERY_MAX_PARKED", "many"),
+    ] {
+        let mut vars = dev();
+        vars.insert(name, bad.into());
+        let err = read(&vars).err().unwrap();
+        assert!(err.contains(name), "{name}={bad}: {err}");
+    }
+}

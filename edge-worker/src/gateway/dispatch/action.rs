@@ -53,6 +53,10 @@ pub enum Action {
     Authenticate {
         nsp: String,
         token: String,
+        /// Connection-state recovery asked for (`{pid, offset}` in the auth).
+        resume: Option<ResumeAsk>,
+        /// The client declined recovery (`auth.recovery === false`).
+        no_recovery: bool,
     },
     /// Run `gateway::join`: core is asked whether `user_id` is a member
     /// (core caches the answer; the edge does not, so a removed member
@@ -145,4 +149,11 @@ pub fn core_unavailable() -> Ack {
 /// The ack for a send (or join) to a conversation the user is not a member of.
 pub fn not_a_member() -> Ack {
     Ack::err(ErrorCode::Forbidden, "not a member of this conversation")
+}
+
+/// A CONNECT's `{pid, offset}` (`gateway::recovery`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeAsk {
+    pub pid: String,
+    pub offset: Option<String>,
 }

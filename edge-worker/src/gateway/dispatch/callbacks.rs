@@ -28,6 +28,16 @@ impl SessionState {
 
     /// The token verified as `tms_user_id`. Returns the CONNECT reply.
     pub fn on_authenticated(&mut self, nsp: &str, tms_user_id: &str) -> Authenticated {
+        self.on_authenticated_with_pid(nsp, tms_user_id, None)
+    }
+
+    /// `on_authenticated` for a connection with a recovery `pid` (`gateway::recovery`).
+    pub fn on_authenticated_with_pid(
+        &mut self,
+        nsp: &str,
+        tms_user_id: &str,
+        pid: Option<&str>,
+    ) -> Authenticated {
         if self.closed {
             // closed while the token was being verified: nothing to answer or register
             return Authenticated {
@@ -67,7 +77,11 @@ impl SessionState {
         };
         self.mark_connected(nsp);
         Authenticated {
-            frames: vec![socketio::connect_ok(nsp, &self.socket_id(nsp))],
+            frames: vec![socketio::connect_ok_with_pid(
+                nsp,
+                &self.socket_id(nsp),
+                pid,
+            )],
             newly_authenticated,
         }
     }

@@ -6,10 +6,9 @@ use std::collections::BTreeSet;
 
 use shared_types::internal::{MemberCheck, MemberCheckAnswer, MAX_MEMBER_CHECK_USERS};
 use uuid::Uuid;
-use wasm_bindgen::JsValue;
 use worker::{Method, Response};
 
-use super::sockets::send_js;
+use super::frames::FrameCache;
 use super::{now_ms, Gateway};
 use crate::gateway::delivery::{Delivery, DeliveryItem, DeliveryRun};
 use crate::runtime::core_client;
@@ -37,20 +36,14 @@ impl Gateway {
                     .record(*conversation_id, user, now);
             }
             let plan = self.index().plan(item);
-            // the frames of one item are mostly the same one: convert it once
+            // the frames of one item are mostly the same one: converted (and,
+            // for sockets with a recovery pid, stamped) once (`glue::frames`)
             {
-                let mut last: Option<(*const u8, JsValue)> = None;
+                let mut cache = FrameCache::default();
                 let sockets = self.inner.sockets.borrow();
+                let mut recovery = self.inner.recovery.borrow_mut();
                 for (sid, frame) in &plan.sends {
-                    // borrowed, not cloned: a clone and its drop are two calls into JS
-                    let Some(conn) = sockets.get(sid) else {
-                        continue;
-                    };
-                    let js = match &last {
-                        Some((at, js)) if *at == frame.as_ptr() => js,
-                        _ => &last.insert((frame.as_ptr(), JsValue::from_str(frame))).1,
-                    };
-                    if send_js(conn, js, frame) {
+                    if cache.write(&mut recovery, &sockets, sid, frame) {
                         run.frame_sent();
                     }
                 }
@@ -123,7 +116,7 @@ impl Gateway {
                     continue;
                 };
                 if answer.members.contains(user) {
-                    if ws.send_frame(frame) {
+                    if self.write_frame(sid, frame) {
                         run.frame_sent();
                     }
                     let epoch = answer.removal_epoch;

@@ -67,8 +67,13 @@ impl Gateway {
             self.inner.rounds.borrow_mut().sent(now);
         }
         for (ws, reason) in dead.iter() {
-            self.shut(ws, 1000, reason).await?;
+            match *reason {
+                // recoverable, as in the reference server (the client may come back)
+                "ping timeout" => self.close_or_park(ws, 1000, reason).await?,
+                _ => self.shut(ws, 1000, reason).await?,
+            }
         }
+        self.expire_parked(now).await?;
         self.full_presence_report(now).await?;
         let mut counters = self.inner.counters.borrow().clone();
         counters.sockets = (sockets.len() - dead.len()) as u64;
@@ -80,6 +85,33 @@ impl Gateway {
         } else {
             self.inner.alarm_armed.set(false);
         }
+        self.keep_awake(now).await?;
         Response::ok("pinged")
+    }
+
+    /// Makes sure the alarm comes by a new socket's connect deadline.
+    pub(super) async fn arm_by(&self, connect_deadline: u64, now: u64) -> worker::Result<()> {
+        let config = self.config()?;
+        let armed_at = if self.inner.alarm_armed.get() {
+            Some(self.inner.alarm_at.get())
+        } else {
+            self.state
+                .storage()
+                .get_alarm()
+                .await?
+                .map(|at| at.max(0) as u64)
+        };
+        match armed_at {
+            Some(at) if at <= connect_deadline => {
+                self.inner.alarm_at.set(at);
+                self.inner.alarm_armed.set(true);
+            }
+            _ => {
+                let round =
+                    (self.inner.rounds.borrow()).next_alarm_at(config.heartbeat(), now, None);
+                self.set_alarm(round.min(connect_deadline), now).await?;
+            }
+        }
+        Ok(())
     }
 }

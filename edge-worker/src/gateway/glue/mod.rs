@@ -8,10 +8,12 @@
 
 mod calls;
 mod delivery;
+mod frames;
 mod heartbeat;
 mod join;
 mod polling;
 mod presence;
+mod recovery;
 mod sends;
 mod sockets;
 mod subscriptions;
@@ -41,6 +43,7 @@ use crate::gateway::events::Receipt;
 use crate::gateway::index::SocketIndex;
 use crate::gateway::join::RecentEvictions;
 use crate::gateway::presence::PresenceBatch;
+use crate::gateway::recovery::Recovery;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
 use crate::gateway::session::SessionState;
 use crate::gateway::subscriptions::Subscriptions;
@@ -67,6 +70,9 @@ struct Inner {
     sockets: RefCell<FxHashMap<String, Conn>>,
     /// Polling sessions not upgraded (yet), in memory only (`gateway::polling`).
     polls: RefCell<FxHashMap<String, Rc<PollSlot>>>,
+    /// Sockets parked for connection-state recovery, and their offsets (`gateway::recovery`).
+    parked: RefCell<FxHashMap<String, Rc<RefCell<SessionState>>>>,
+    recovery: RefCell<Recovery>,
     /// Socket sends on their way to core, batched across sockets.
     sends: RefCell<SendBatcher<PendingSend>>,
     /// A socket's `/calls` requests to core, one at a time in its order.
@@ -102,8 +108,12 @@ impl DurableObject for Gateway {
             instance: uuid::Uuid::new_v4().simple().to_string(),
             ..Default::default()
         };
+        let recovery = EdgeConfig::from_env(&env).map(|c| c.recovery);
+        let recovery = Recovery::new(&counters.instance[..8], recovery.unwrap_or_default());
         let inner = Rc::new(Inner {
             env,
+            parked: RefCell::new(FxHashMap::default()),
+            recovery: RefCell::new(recovery),
             name: RefCell::new(None),
             index: RefCell::new(None),
             sockets: RefCell::new(FxHashMap::default()),
@@ -142,6 +152,7 @@ impl DurableObject for Gateway {
             "/connect" => self.accept_upgrade(&req).await,
             "/poll/open" => self.open_poll(&req).await,
             "/poll" => self.poll(req).await,
+            "/recover" => self.recover_for(http::request_json(&mut req).await?).await,
             "/deliver" => {
                 let delivery: Delivery = http::request_json(&mut req).await?;
                 self.deliver(delivery).await
@@ -183,11 +194,12 @@ impl DurableObject for Gateway {
         _reason: String,
         _clean: bool,
     ) -> worker::Result<()> {
-        self.shut(&Conn::Ws(ws), 1000, "closed").await
+        self.close_or_park(&Conn::Ws(ws), 1000, "closed").await
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
-        self.shut(&Conn::Ws(ws), 1011, "socket error").await
+        self.close_or_park(&Conn::Ws(ws), 1011, "socket error")
+            .await
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
@@ -255,32 +267,6 @@ impl Gateway {
         self.state.get_websockets().len() + self.inner.polls.borrow().len()
     }
 
-    /// Makes sure the alarm comes by a new socket's connect deadline.
-    async fn arm_by(&self, connect_deadline: u64, now: u64) -> worker::Result<()> {
-        let config = self.config()?;
-        let armed_at = if self.inner.alarm_armed.get() {
-            Some(self.inner.alarm_at.get())
-        } else {
-            self.state
-                .storage()
-                .get_alarm()
-                .await?
-                .map(|at| at.max(0) as u64)
-        };
-        match armed_at {
-            Some(at) if at <= connect_deadline => {
-                self.inner.alarm_at.set(at);
-                self.inner.alarm_armed.set(true);
-            }
-            _ => {
-                let round =
-                    (self.inner.rounds.borrow()).next_alarm_at(config.heartbeat(), now, None);
-                self.set_alarm(round.min(connect_deadline), now).await?;
-            }
-        }
-        Ok(())
-    }
-
     async fn perform(&self, ws: &Conn, session_id: &str, action: Action) -> worker::Result<()> {
         match action {
             Action::None => {}
@@ -295,7 +281,12 @@ impl Gateway {
                 }
                 self.shut(ws, code, reason).await?;
             }
-            Action::Authenticate { nsp, token } => self.authenticate(ws, &nsp, &token).await?,
+            Action::Authenticate {
+                nsp,
+                token,
+                resume,
+                no_recovery,
+            } => (self.authenticate(ws, &nsp, &token, resume, no_recovery)).await?,
             Action::RefreshToken { ack, token } => self.refresh_token(ws, ack, &token).await?,
             Action::JoinConversation {
                 ack,
@@ -375,6 +366,8 @@ impl Gateway {
             self.inner.sockets.borrow_mut().remove(&session_id);
             self.inner.sends.borrow_mut().discard(&session_id);
             self.inner.calls.borrow_mut().discard(&session_id);
+            self.inner.parked.borrow_mut().remove(&session_id);
+            self.inner.recovery.borrow_mut().forget(&session_id);
             self.apply(t).await;
         }
         Ok(())

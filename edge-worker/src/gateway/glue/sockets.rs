@@ -59,11 +59,14 @@ impl PollSlot {
     }
 }
 
-/// One Engine.IO session: a WebSocket, or a polling session until it upgrades.
+/// One Engine.IO session: a WebSocket, or a polling session until it
+/// upgrades, or a socket parked for connection-state recovery (gone, its
+/// state in memory until the window ends: `gateway::recovery`).
 #[derive(Clone)]
 pub(super) enum Conn {
     Ws(WebSocket),
     Poll(Rc<PollSlot>),
+    Parked(Rc<RefCell<SessionState>>),
 }
 
 impl Conn {
@@ -72,6 +75,7 @@ impl Conn {
         match self {
             Conn::Ws(ws) => Some(f(ws)),
             Conn::Poll(slot) => slot.upgraded_to.borrow().as_ref().map(f),
+            Conn::Parked(_) => None,
         }
     }
 
@@ -114,6 +118,7 @@ pub(super) fn read_session(conn: &Conn) -> worker::Result<Option<SessionState>> 
     }
     match conn {
         Conn::Poll(slot) => Ok(Some(slot.poll.borrow().state.clone())),
+        Conn::Parked(state) => Ok(Some(state.borrow().clone())),
         Conn::Ws(_) => Ok(None),
     }
 }
@@ -122,8 +127,10 @@ fn write_session(conn: &Conn, session: &SessionState) -> worker::Result<()> {
     if let Some(written) = conn.on_ws(|ws| write_attachment(ws, session)) {
         return written;
     }
-    if let Conn::Poll(slot) = conn {
-        slot.poll.borrow_mut().state = session.clone();
+    match conn {
+        Conn::Poll(slot) => slot.poll.borrow_mut().state = session.clone(),
+        Conn::Parked(state) => *state.borrow_mut() = session.clone(),
+        Conn::Ws(_) => {}
     }
     Ok(())
 }
@@ -150,7 +157,7 @@ pub(super) fn write_attachment(ws: &WebSocket, session: &SessionState) -> worker
 pub(super) fn send_js(conn: &Conn, js: &JsValue, frame: &str) -> bool {
     let ws = match conn {
         Conn::Ws(ws) => ws,
-        Conn::Poll(_) => return conn.send_frame(frame),
+        Conn::Poll(_) | Conn::Parked(_) => return conn.send_frame(frame),
     };
     let socket: &JsValue = ws.as_ref().as_ref();
     let raw: &RawSocket = socket.unchecked_ref();
@@ -184,6 +191,10 @@ impl Gateway {
             for (sid, slot) in self.inner.polls.borrow().iter() {
                 sockets.insert(sid.clone(), Conn::Poll(slot.clone()));
                 states.push(slot.poll.borrow().state.clone());
+            }
+            for (sid, state) in self.inner.parked.borrow().iter() {
+                sockets.insert(sid.clone(), Conn::Parked(state.clone()));
+                states.push(state.borrow().clone());
             }
             if self.inner.name.borrow().is_none() {
                 *self.inner.name.borrow_mut() = states

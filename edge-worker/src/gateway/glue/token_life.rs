@@ -5,9 +5,10 @@
 use shared_types::socket::{Ack, ConnectError};
 use shared_types::ErrorCode;
 
+use super::recovery::ResumeOutcome;
 use super::sockets::{read_session, Conn};
 use super::Gateway;
-use crate::gateway::dispatch::{ack_frames, AckHandle};
+use crate::gateway::dispatch::{ack_frames, AckHandle, ResumeAsk};
 use crate::runtime::auth;
 
 /// `exp + leeway` of a verified token, in unix ms.
@@ -21,6 +22,8 @@ impl Gateway {
         ws: &Conn,
         nsp: &str,
         token: &str,
+        resume: Option<ResumeAsk>,
+        no_recovery: bool,
     ) -> worker::Result<()> {
         let config = self.config()?;
         match auth::verify(&config, token).await {
@@ -41,18 +44,47 @@ impl Gateway {
                     }
                     return self.shut(ws, 1008, "too many sockets").await;
                 }
-                let Some((outcome, t)) = self.update(ws, |s| {
-                    let outcome = s.on_authenticated(nsp, &verified.tms_user_id);
+                let recovering = if config.recovery.enabled() && !no_recovery {
+                    self.connect_recovering(ws, nsp, user, resume).await?
+                } else {
+                    ResumeOutcome::default()
+                };
+                let Some(((outcome, (sid, connected)), t)) = self.update(ws, |s| {
+                    let pid = recovering.pid.as_deref();
+                    let outcome = s.on_authenticated_with_pid(nsp, &verified.tms_user_id, pid);
                     if s.tms_user_id.as_deref() == Some(verified.tms_user_id.as_str()) {
                         s.set_token_valid_until(until);
+                        if let Some(joined) = &recovering.joined {
+                            crate::gateway::recovery::adopt_rooms(joined, &mut s.joined);
+                        }
                     }
-                    outcome
+                    let connected = s.namespaces.contains(nsp) && !s.closed;
+                    (outcome, (s.session_id.clone(), connected))
                 })?
                 else {
                     return Ok(());
                 };
-                self.apply(t).await;
-                self.send(ws, &outcome.frames);
+                let done = recovering.done_parked.clone();
+                match recovering.replay.filter(|_| connected) {
+                    // the CONNECT answer, then what was missed, before any await
+                    Some(replay) => {
+                        self.send(ws, &outcome.frames);
+                        self.finish_resume(&sid, Some(replay), done).await?;
+                        let handover = recovering.handover;
+                        if let Some(h) = &handover {
+                            self.inner.recovery.borrow_mut().hold(&sid, h.namespace());
+                        }
+                        self.apply(t).await;
+                        if let Some(handover) = handover {
+                            self.complete_handover(&sid, handover).await;
+                        }
+                    }
+                    None => {
+                        self.apply(t).await;
+                        self.send(ws, &outcome.frames);
+                        self.finish_resume(&sid, None, done).await?;
+                    }
+                }
             }
             Err(e) => {
                 let error = ConnectError::new(e.code(), e.message());

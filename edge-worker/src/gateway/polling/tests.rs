@@ -106,7 +106,9 @@ fn posted_packets_run_the_websocket_dispatch() {
         s.on_packet(&packets[0], 2_000),
         Action::Authenticate {
             nsp: "/messaging".into(),
-            token: "t".into()
+            token: "t".into(),
+            resume: None,
+            no_recovery: false
         }
     );
     assert!(matches!(

@@ -297,12 +297,16 @@ fn invalid_json_is_an_error() {
 }
 
 #[test]
-fn connect_ok_never_advertises_pid() {
+fn connect_ok_advertises_pid_only_with_recovery() {
     assert_eq!(
         connect_ok("/messaging", "abc"),
         r#"40/messaging,{"sid":"abc"}"#
     );
     assert_eq!(connect_ok("/", "abc"), r#"40{"sid":"abc"}"#);
+    assert_eq!(
+        connect_ok_with_pid("/messaging", "abc", Some("gw.1.p")),
+        r#"40/messaging,{"sid":"abc","pid":"gw.1.p"}"#
+    );
 }
 
 #[test]

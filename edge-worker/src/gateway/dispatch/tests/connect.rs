@@ -30,7 +30,9 @@ fn connect_uses_auth_token_then_query_fallback() {
         s.on_text_frame(r#"40/messaging,{"token":"from-auth"}"#, NOW),
         Action::Authenticate {
             nsp: "/messaging".into(),
-            token: "from-auth".into()
+            token: "from-auth".into(),
+            resume: None,
+            no_recovery: false
         }
     );
     for frame in [
@@ -43,7 +45,9 @@ fn connect_uses_auth_token_then_query_fallback() {
             s.on_text_frame(frame, NOW),
             Action::Authenticate {
                 nsp: "/messaging".into(),
-                token: "from-query".into()
+                token: "from-query".into(),
+                resume: None,
+                no_recovery: false
             },
             "{frame}"
         );
@@ -156,4 +160,40 @@ fn events_on_a_namespace_not_connected_are_refused() {
         r#"43/calls,3[{"ok":false,"error":{"code":"FORBIDDEN","message":"not connected to this namespace"}}]"#
     );
     assert_eq!(s.on_text_frame(r#"42["x"]"#, NOW), Action::None);
+}
+
+#[test]
+fn a_connect_carrying_pid_and_offset_asks_for_recovery() {
+    let mut s = opened();
+    assert_eq!(
+        s.on_text_frame(
+            r#"40/messaging,{"pid":"gw.1.p","offset":"i-4","token":"jwt"}"#,
+            NOW
+        ),
+        Action::Authenticate {
+            nsp: "/messaging".into(),
+            token: "jwt".into(),
+            resume: Some(ResumeAsk {
+                pid: "gw.1.p".into(),
+                offset: Some("i-4".into())
+            }),
+            no_recovery: false
+        }
+    );
+    // no offset (no event received yet), odd types ignored, recovery declined
+    assert_eq!(
+        s.on_text_frame(
+            r#"40/calls,{"pid":"gw.1.p","offset":7,"token":"jwt","recovery":false}"#,
+            NOW
+        ),
+        Action::Authenticate {
+            nsp: "/calls".into(),
+            token: "jwt".into(),
+            resume: Some(ResumeAsk {
+                pid: "gw.1.p".into(),
+                offset: None
+            }),
+            no_recovery: true
+        }
+    );
 }

@@ -29,7 +29,9 @@ fn authed() -> SessionState {
         s.on_text_frame(r#"40/messaging,{"token":"jwt"}"#, NOW),
         Action::Authenticate {
             nsp: "/messaging".into(),
-            token: "jwt".into()
+            token: "jwt".into(),
+            resume: None,
+            no_recovery: false
         }
     );
     s.on_authenticated("/messaging", "alice");
