@@ -190,6 +190,21 @@ impl PingRounds {
         self.last_round_at = Some(now_ms);
     }
 
+    /// By when the alarm must come for a socket opened at `now_ms`: its first
+    /// round of pings (or its connect deadline, if sooner). An alarm armed
+    /// later, e.g. one that only keeps the object awake, does not do: the
+    /// socket's silence is counted from its opening, so a late first ping
+    /// would leave it less than `ping_timeout_ms` to answer.
+    pub fn new_socket_alarm_by(
+        &self,
+        config: HeartbeatConfig,
+        now_ms: u64,
+        connect_deadline_ms: u64,
+    ) -> u64 {
+        self.next_alarm_at(config, now_ms, None)
+            .min(connect_deadline_ms)
+    }
+
     /// When the next alarm is due: the next round, or earlier the first
     /// moment a remaining socket turns dead (`earliest_deadline`), so it is
     /// closed on time. Never at or before `now_ms`.
@@ -237,6 +252,21 @@ mod tests {
         let mut pass = rounds.pass(cfg(), 0);
         assert_eq!(pass.judge(&rounds, s), SocketCheck::Ping);
         assert_eq!(pass.earliest_deadline, Some(10_000));
+    }
+
+    #[test]
+    fn a_new_socket_needs_the_alarm_by_its_first_round_not_by_a_later_one() {
+        let config = HeartbeatConfig::new(2_000, 2_000).unwrap();
+        let mut rounds = PingRounds::default();
+        // no round yet: the first one comes an interval after the opening
+        assert_eq!(rounds.new_socket_alarm_by(config, 1_000, 11_000), 3_000);
+        // with rounds going, the next one; the connect deadline if sooner
+        rounds.sent(2_500);
+        assert_eq!(rounds.new_socket_alarm_by(config, 3_000, 13_000), 4_500);
+        assert_eq!(rounds.new_socket_alarm_by(config, 3_000, 4_000), 4_000);
+        // so a keep-awake alarm armed 8 s away (parked sessions) is moved
+        // forward: the socket is pinged with its full timeout left
+        assert!(rounds.new_socket_alarm_by(config, 3_000, 13_000) < 3_000 + 8_000);
     }
 
     #[test]

@@ -89,9 +89,16 @@ impl Gateway {
         Response::ok("pinged")
     }
 
-    /// Makes sure the alarm comes by a new socket's connect deadline.
+    /// Makes sure the alarm comes by a new socket's first round of pings (or
+    /// its connect deadline): an alarm armed later (keeping the object awake
+    /// for parked sessions) is moved forward.
     pub(super) async fn arm_by(&self, connect_deadline: u64, now: u64) -> worker::Result<()> {
         let config = self.config()?;
+        let due_by = (self.inner.rounds.borrow()).new_socket_alarm_by(
+            config.heartbeat(),
+            now,
+            connect_deadline,
+        );
         let armed_at = if self.inner.alarm_armed.get() {
             Some(self.inner.alarm_at.get())
         } else {
@@ -102,15 +109,11 @@ impl Gateway {
                 .map(|at| at.max(0) as u64)
         };
         match armed_at {
-            Some(at) if at <= connect_deadline => {
+            Some(at) if at <= due_by => {
                 self.inner.alarm_at.set(at);
                 self.inner.alarm_armed.set(true);
             }
-            _ => {
-                let round =
-                    (self.inner.rounds.borrow()).next_alarm_at(config.heartbeat(), now, None);
-                self.set_alarm(round.min(connect_deadline), now).await?;
-            }
+            _ => self.set_alarm(due_by, now).await?,
         }
         Ok(())
     }
