@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
 use futures_util::future::BoxFuture;
-use shared_types::internal::{FanoutEvent, FanoutTarget};
+use shared_types::internal::{FanoutEvent, FanoutTarget, NotifyGateway};
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -21,7 +21,8 @@ pub struct Push {
 #[derive(Debug, Clone)]
 pub(super) enum Resolve {
     Nothing,
-    /// `notify` = the conversation's online members, by gateway.
+    /// `notify` = the gateways registered in the conversation's notify set
+    /// (never its members: one read of O(gateways) per conversation).
     NotifyMembers(Uuid),
     /// `Gateways` target = these users' gateways; dropped if none is online.
     Users(Vec<String>),
@@ -188,6 +189,11 @@ pub trait Targets: Send + Sync {
         users: &'a [String],
         now_ms: i64,
     ) -> BoxFuture<'a, AppResult<HashMap<String, Vec<String>>>>;
+    /// Each conversation's registered gateways (`FanoutTarget::Conversation::notify`).
+    fn notify_gateways<'a>(
+        &'a self,
+        conversation_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, AppResult<HashMap<Uuid, Vec<NotifyGateway>>>>;
     /// The conversations' removal epochs now (`FanoutEvent::removal_epoch`).
     fn removal_epochs<'a>(
         &'a self,

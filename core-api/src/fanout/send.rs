@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use shared_auth::internal_sig;
-use shared_types::internal::{FanoutBatch, FanoutEvent, FanoutTarget, GatewayUsers};
+use shared_types::internal::{FanoutBatch, FanoutEvent, FanoutTarget, GatewayUsers, NotifyGateway};
 use shared_types::limits::MAX_BODY_BYTES;
 use uuid::Uuid;
 
@@ -60,17 +60,19 @@ impl Sender {
         }
     }
 
-    /// Fills user targets from presence: one membership read per conversation
-    /// that notifies, one Redis pipeline for every user in the batch.
+    /// Fills user targets from presence (one membership read per
+    /// conversation with a member-wide event, one Redis pipeline for every
+    /// user in the batch) and the notify part of new messages from the
+    /// conversations' gateway sets (one pipeline: O(gateways), not O(members)).
     async fn resolve(&self, batch: Vec<Push>) -> Vec<FanoutEvent> {
         let mut members: HashMap<Uuid, Option<Vec<String>>> = HashMap::new();
         for push in &batch {
-            let id = match &push.resolve {
-                Resolve::NotifyMembers(id) => id,
-                Resolve::Members {
-                    conversation_id, ..
-                } => conversation_id,
-                _ => continue,
+            let Resolve::Members {
+                conversation_id: id,
+                ..
+            } = &push.resolve
+            else {
+                continue;
             };
             if members.contains_key(id) {
                 continue;
@@ -79,24 +81,21 @@ impl Sender {
             let list = match read {
                 Ok(Ok(list)) => Some(list),
                 Ok(Err(e)) => {
-                    tracing::error!(conversation_id = %id, error = %e, "members unavailable for notify");
+                    tracing::error!(conversation_id = %id, error = %e, "members unavailable");
                     None
                 }
                 Err(_) => {
-                    tracing::error!(conversation_id = %id, "members read timed out for notify");
+                    tracing::error!(conversation_id = %id, "members read timed out");
                     None
                 }
             };
             members.insert(*id, list);
         }
+        let notify = self.notify_sets(&batch).await;
         let mut wanted: HashSet<&str> = HashSet::new();
         for push in &batch {
             match &push.resolve {
-                Resolve::NotifyMembers(id) => {
-                    if let Some(Some(list)) = members.get(id) {
-                        wanted.extend(list.iter().map(String::as_str));
-                    }
-                }
+                Resolve::Nothing | Resolve::NotifyMembers(_) => {}
                 Resolve::Users(users) => wanted.extend(users.iter().map(String::as_str)),
                 Resolve::Members {
                     conversation_id,
@@ -107,7 +106,6 @@ impl Sender {
                     }
                     wanted.extend(also.iter().map(String::as_str));
                 }
-                Resolve::Nothing => {}
             }
         }
         let wanted: Vec<String> = wanted.into_iter().map(str::to_string).collect();
@@ -135,14 +133,14 @@ impl Sender {
             match push.resolve {
                 Resolve::Nothing => {}
                 Resolve::NotifyMembers(id) => {
-                    match (members.get(&id), &gateways) {
-                        (Some(Some(list)), Some(g)) => {
+                    match notify.as_ref().map(|sets| sets.get(&id)) {
+                        Some(set) => {
                             if let FanoutTarget::Conversation { notify, .. } = &mut event.target {
-                                *notify = by_gateway(list, g);
+                                *notify = set.cloned().unwrap_or_default();
                             }
                         }
                         // the Room still gets the event; only the notify part is lost
-                        _ => self.unresolved(),
+                        None => self.unresolved(),
                     }
                 }
                 Resolve::Members {
@@ -177,6 +175,34 @@ impl Sender {
         }
         self.stamp_removal_epochs(&mut out).await;
         out
+    }
+
+    /// The notify sets of the batch's conversations whose new messages notify
+    /// members; `None` when Redis did not answer.
+    async fn notify_sets(&self, batch: &[Push]) -> Option<HashMap<Uuid, Vec<NotifyGateway>>> {
+        let mut ids: Vec<Uuid> = batch
+            .iter()
+            .filter_map(|p| match p.resolve {
+                Resolve::NotifyMembers(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Some(HashMap::new());
+        }
+        match tokio::time::timeout(self.timeout, self.targets.notify_gateways(&ids)).await {
+            Ok(Ok(sets)) => Some(sets),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "notify sets unavailable, notify parts dropped");
+                None
+            }
+            Err(_) => {
+                tracing::error!("notify sets read timed out, notify parts dropped");
+                None
+            }
+        }
     }
 
     /// Stamps each room event that lacks one with its conversation's removal
