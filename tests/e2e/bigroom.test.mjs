@@ -89,6 +89,13 @@ test("a user online on two gateways gets one copy per socket", async () => {
     else s.close();
   }
   assert.ok(second, "bob's sockets on two gateways");
+  // barrier: the second gateway's report of bob (batched, asynchronous) reached core
+  let heard = false;
+  for (let i = 0; i < 10 && !heard; i++) {
+    const warm = await send(ta, g, `warm-up ${i}`);
+    heard = await until(() => received(second, "new_message").find((e) => e.id === warm.id), "warm-up", 1000).catch(() => false);
+  }
+  assert.ok(heard, "bob's second gateway hears the group");
   const one = await send(ta, g, "one");
   const two = await send(ta, g, "two"); // barrier: same path, later
   for (const s of [first, second]) {

@@ -151,9 +151,19 @@ pub async fn report(state: &AppState, report: PresenceReport) -> AppResult<Repor
             went_offline: 0,
         });
     }
+    let ops: Vec<(&str, &str)> = ops.into_iter().collect();
+    // arrivals register this gateway in their conversations before anyone
+    // can see them online here; a failure fails the report, which the
+    // gateway sends again (registering twice only takes a newer stamp)
+    let arrived: HashSet<&str> = report.arrived.iter().map(String::as_str).collect();
+    let arrivals: Vec<String> = ops
+        .iter()
+        .filter(|(user, op)| *op == "s" && arrived.contains(user))
+        .map(|(user, _)| user.to_string())
+        .collect();
+    register_arrivals(state, &report.gateway, &arrivals).await?;
     let now_ms = state.clock.now().timestamp_millis();
     let grace_ms = state.config.presence_grace.as_millis() as i64;
-    let ops: Vec<(&str, &str)> = ops.into_iter().collect();
     let calls: Vec<_> = ops
         .chunks(state.cache.per_call())
         .map(|chunk| {
@@ -205,16 +215,6 @@ pub async fn report(state: &AppState, report: PresenceReport) -> AppResult<Repor
             confirm_offline(&state, offline, now_ms).await;
         });
     }
-    // arrivals still here register this gateway in their conversations; a
-    // failure fails the report, which the gateway sends again (registering
-    // twice only takes a newer stamp)
-    let arrived: HashSet<&str> = report.arrived.iter().map(String::as_str).collect();
-    let arrivals: Vec<String> = ops
-        .iter()
-        .filter(|(user, op)| *op == "s" && arrived.contains(user))
-        .map(|(user, _)| user.to_string())
-        .collect();
-    register_arrivals(state, &report.gateway, &arrivals).await?;
     Ok(outcome)
 }
 
