@@ -75,7 +75,7 @@ impl LocalMembers {
         let known = self
             .conversations
             .get(conversation_id)
-            .filter(|k| !event_epoch.is_some_and(|e| e > k.epoch));
+            .filter(|k| event_epoch.is_none_or(|e| e <= k.epoch));
         let Some(known) = known else {
             let users = users_here();
             if users.is_empty() {
