@@ -28,6 +28,7 @@ const { values: o } = parseArgs({
     rate: { type: "string", default: "20" },
     duration: { type: "string", default: "10" },
     out: { type: "string" },
+    md: { type: "string" },
   },
 });
 const S = Number(o.sockets);
@@ -56,11 +57,16 @@ async function rest(tok, method, path, body) {
 }
 
 const psql = (sql) => execFileSync("psql", [o.db, "-qAt", "-c", sql], { encoding: "utf8" }).trim();
-const redisCalls = () =>
-  execFileSync("redis-cli", ["-p", o["redis-port"], "INFO", "commandstats"], { encoding: "utf8" })
-    .split("\n")
-    .map((l) => Number(l.split("calls=")[1]?.split(",")[0] ?? 0))
-    .reduce((a, b) => a + b, 0);
+/** Calls per Redis command (`cmdstat_<name>`) so far. */
+const redisStats = () =>
+  Object.fromEntries(
+    execFileSync("redis-cli", ["-p", o["redis-port"], "INFO", "commandstats"], { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.startsWith("cmdstat_"))
+      .map((l) => [l.slice(8, l.indexOf(":")), Number(l.split("calls=")[1].split(",")[0])]),
+  );
+const redisCalls = () => Object.values(redisStats()).reduce((a, b) => a + b, 0);
+const statsDiff = (a, b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] || 0)]).filter(([k, v]) => v && k !== "info"));
 const cpuMs = () => {
   const f = readFileSync(`/proc/${o["core-pid"]}/stat`, "utf8").split(") ")[1].split(" ");
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
@@ -107,8 +113,15 @@ async function runK(ownerTok, tokens, k) {
     const until = now() + 2000;
     while (now() < until && !(ready = sockets.every((s) => s.got.has(m.id)))) await sleep(50);
   }
+  // and the connects' presence work is over: Redis idle for a second (at most 20 s)
+  for (let i = 0, a = redisCalls(); i < 20; i++) {
+    await sleep(1000);
+    const b = redisCalls();
+    if (b - a <= 1) break;
+    a = b;
+  }
   log(`K=${k}: ${members} members, ${sockets.length} sockets on ${gateways.size} gateways, ready=${ready}`);
-  const before = { redis: redisCalls(), cpu: cpuMs(), bytes: await proxyBytes(), edge: await edgeStats(o.edge, o.secret, gateways, [conv]) };
+  const before = { redis: redisCalls(), byCommand: redisStats(), cpu: cpuMs(), bytes: await proxyBytes(), edge: await edgeStats(o.edge, o.secret, gateways, [conv]) };
   const sent = new Map();
   const n = Number(o.rate) * Number(o.duration);
   const start = now();
@@ -121,7 +134,7 @@ async function runK(ownerTok, tokens, k) {
   }
   const drainUntil = now() + 15000;
   while (now() < drainUntil && !sockets.every((s) => [...sent.keys()].every((id) => s.got.has(id)))) await sleep(100);
-  const after = { redis: redisCalls(), cpu: cpuMs(), bytes: await proxyBytes(), edge: await edgeStats(o.edge, o.secret, gateways, [conv]) };
+  const after = { redis: redisCalls(), byCommand: redisStats(), cpu: cpuMs(), bytes: await proxyBytes(), edge: await edgeStats(o.edge, o.secret, gateways, [conv]) };
   const lat = [];
   let copies = 0;
   for (const s of sockets) for (const [id, t] of sent) if (s.got.has(id)) (copies++, lat.push(s.got.get(id) - t));
@@ -134,7 +147,8 @@ async function runK(ownerTok, tokens, k) {
     copies_to_non_members: leaked,
     delivered_pct: (100 * copies) / (n * sockets.length),
     p50_ms: pct(lat, 50), p99_ms: pct(lat, 99),
-    redis_per_msg: (after.redis - before.redis - 1) / n,
+    redis_per_msg: (after.redis - before.redis - 2) / n,
+    redis_commands: statsDiff(before.byCommand, after.byCommand),
     core_cpu_ms_per_msg: (after.cpu - before.cpu) / n,
     bytes_core_to_edge_per_msg: (after.bytes - before.bytes) / n,
     object_requests_per_msg: objReq / n,
@@ -152,3 +166,18 @@ for (let i = 0; i < S; i++) tokens.push(await token(user(i)));
 const rows = [];
 for (const k of o.ks.split(",").map(Number)) rows.push(await runK(ownerTok, tokens, k));
 writeFileSync(o.out, JSON.stringify(rows, null, 2));
+
+const f = (x, d = 2) => Number(x).toFixed(d);
+const perMsg = (r) =>
+  Object.entries(r.redis_commands)
+    .map(([c, v]) => `${c} ${f(v / r.messages)}`)
+    .join(", ");
+const table = [
+  "| K | member sockets (of S) | gateways named | delivered | copies to non-members | p50 | p99 | Redis commands / msg (by command) | core CPU ms / msg | bytes core→edge / msg | object requests / msg |",
+  "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+  ...rows.map(
+    (r) =>
+      `| ${r.k.toLocaleString("en")} | ${r.member_sockets} of ${r.sockets} | ${r.object_requests_per_msg > 0 ? f(r.object_requests_per_msg - 1, 1) : "?"} | ${f(r.delivered_pct, 1)} % | ${r.copies_to_non_members} | ${f(r.p50_ms, 1)} ms | ${f(r.p99_ms, 1)} ms | ${f(r.redis_per_msg)} (${perMsg(r)}) | ${f(r.core_cpu_ms_per_msg)} | ${f(r.bytes_core_to_edge_per_msg, 0)} | ${f(r.object_requests_per_msg)} |`,
+  ),
+].join("\n");
+if (o.md) writeFileSync(o.md, `${table}\n`);

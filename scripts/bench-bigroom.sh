@@ -4,8 +4,9 @@
 # run's alone) and its own database, the fan-out through a byte-counting
 # proxy; then bench/bigroom.mjs: S sockets on /notifications spread over
 # gateways of at most GATEWAY_MAX_SOCKETS, groups of each K, the owner
-# sending RATE msg/s over REST for DURATION s. Prints one JSON row per K and
-# writes them to .dev/bench-bigroom/results.json; not part of `make test`.
+# sending RATE msg/s over REST for DURATION s. Prints one JSON row per K,
+# keeps them in .dev/bench-bigroom/results.json and writes its section of
+# BENCHMARKS.md (between the bench-bigroom markers); not part of `make test`.
 #
 # usage: scripts/bench-bigroom.sh
 # env:   SOCKETS=200 KS=20,1000,10000,100000 RATE=20 DURATION=10
@@ -86,9 +87,42 @@ setsid node bench/workerd-edge.mjs --port "$EDGE_PORT" --config .wrangler-bench.
 PIDS+=($!)
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "the edge in workerd serve" "${PIDS[-1]}"
 
+load_at() { cut -d' ' -f1 /proc/loadavg; }
+LOAD_BEFORE=$(load_at)
 log "S=$SOCKETS sockets (gateways of at most $GATEWAY_MAX_SOCKETS), K=$KS, $RATE msg/s for ${DURATION}s ($PROFILE core)"
 node bench/bigroom.mjs --edge "http://127.0.0.1:$EDGE_PORT" --core "http://127.0.0.1:$CORE_PORT" --tms "$TMS_URL" \
   --secret "$INTERNAL_API_SECRET" --db "${PG_ADMIN%/*}/$DB" --redis-port "$REDIS_PORT" --core-pid "$CORE_PID" \
   --proxy "http://127.0.0.1:$PROXY_PORT" --sockets "$SOCKETS" --ks "$KS" --rate "$RATE" --duration "$DURATION" \
-  --out "$RUN_DIR/results.json" 2> >(tee "$RUN_DIR/bigroom.log" >&2)
-cat "$RUN_DIR/results.json"
+  --out "$RUN_DIR/results.json" --md "$RUN_DIR/table.md" 2> >(tee "$RUN_DIR/bigroom.log" >&2)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+section="<!-- bench-bigroom:start -->
+## Large groups: a message's cost against the group's size (\`scripts/bench-bigroom.sh\`)
+
+One run, $(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$commit\`, on this machine ($(nproc) CPUs; 1-minute load $LOAD_BEFORE before,
+$(load_at) after; other work shared the CPUs). The edge in \`workerd serve\` with \`GATEWAY_MAX_SOCKETS\` $GATEWAY_MAX_SOCKETS, a $PROFILE
+core on a private Redis and its own database, the TMS stand-in. For each K: a group of K members (the owner, the socket users,
+then members inserted straight into Postgres); the same S = $SOCKETS sockets (users \`load-001\`…) connect on \`/notifications\`
+(not joined to the room: the path that used to grow with K), the first min(S, K − 1) of them members; once a warm-up message
+reached every member socket and Redis was idle for a second, the owner sends $RATE msg/s over REST for $DURATION s.
+*delivered*: copies received / (messages × member sockets); *gateways named*: object requests per message minus the Room;
+*Redis commands*: \`INFO commandstats\` of the private Redis over the window, every command of core's, including the gateways'
+periodic full presence report (every 120 s per gateway: about 3 commands per present user, \`hgetall\`/\`hset\`/\`expire\`)
+when one falls in the window; *core CPU*: utime + stime of core's process; *bytes*: bodies of core's \`POST /internal/v1/fanout\`.
+A group of K = 20 can hold only 19 of the S sockets, on fewer gateways: the effect of K alone is K = 1,000 against K = 100,000
+(the same 400 member sockets on the same number of gateways).
+
+$(cat "$RUN_DIR/table.md")
+
+Reproduce: \`SOCKETS=$SOCKETS KS=$KS RATE=$RATE DURATION=$DURATION bash scripts/bench-bigroom.sh\` (logs in \`.dev/bench-bigroom\`).
+<!-- bench-bigroom:end -->"
+printf '%s\n' "$section"
+if grep -q '<!-- bench-bigroom:start -->' BENCHMARKS.md; then
+  SECTION="$section" awk '
+    /<!-- bench-bigroom:start -->/ { print ENVIRON["SECTION"]; skip = 1; next }
+    /<!-- bench-bigroom:end -->/ { skip = 0; next }
+    !skip' BENCHMARKS.md > "$RUN_DIR/BENCHMARKS.md"
+  cp "$RUN_DIR/BENCHMARKS.md" BENCHMARKS.md
+else
+  printf '\n%s\n' "$section" >> BENCHMARKS.md
+fi
+log "written to BENCHMARKS.md"
