@@ -29,6 +29,10 @@ const { values: o } = parseArgs({
     duration: { type: "string", default: "10" },
     out: { type: "string" },
     md: { type: "string" },
+    // a connect wave: this many sockets (users load-001… in turn) into one group of wave-k members
+    wave: { type: "string", default: "0" },
+    "wave-concurrency": { type: "string", default: "40" },
+    "wave-k": { type: "string", default: "10000" },
   },
 });
 const S = Number(o.sockets);
@@ -160,12 +164,70 @@ async function runK(ownerTok, tokens, k) {
   return row;
 }
 
+/** `wave` sockets of S users connect at once into a group of `k`; then every message must reach every socket. */
+async function runWave(ownerTok, tokens, k, wave) {
+  const conv = await group(ownerTok, k);
+  const before = { redis: redisCalls(), cpu: cpuMs() };
+  const started = now();
+  const all = [];
+  let next = 0;
+  let failed = 0;
+  await Promise.all(
+    Array.from({ length: Number(o["wave-concurrency"]) }, async () => {
+      while (next < wave) {
+        const i = next++;
+        try {
+          all.push(await connect(tokens[i % S]));
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  const connectS = (now() - started) / 1000;
+  // the wave's presence reports and registrations: until Redis is idle for a second (at most 60 s)
+  for (let i = 0, a = redisCalls(); i < 60; i++) {
+    await sleep(1000);
+    const b = redisCalls();
+    if (b - a <= 1) break;
+    a = b;
+  }
+  const waveCost = { redis: redisCalls() - before.redis, cpu_ms: cpuMs() - before.cpu };
+  const gateways = new Set(all.map((s) => gatewayOf(s.io.engine.id)));
+  const sent = new Map();
+  const n = Number(o.rate) * Number(o.duration);
+  const start = now();
+  for (let i = 0; i < n; i++) {
+    const due = start + (i * 1000) / Number(o.rate);
+    if (due > now()) await sleep(due - now());
+    const t = now();
+    const m = await rest(ownerTok, "POST", "/api/v1/messages", { conversation_id: conv, type: "text", content: `w${i}` });
+    sent.set(m.id, t);
+  }
+  const drainUntil = now() + 20000;
+  while (now() < drainUntil && !all.every((s) => [...sent.keys()].every((id) => s.got.has(id)))) await sleep(200);
+  const lat = [];
+  let copies = 0;
+  for (const s of all) for (const [id, t] of sent) if (s.got.has(id)) (copies++, lat.push(s.got.get(id) - t));
+  lat.sort((a, b) => a - b);
+  const row = {
+    k, wave, connected: all.length, failed, gateways: gateways.size, connect_s: connectS, connects_per_s: all.length / connectS,
+    wave_redis_commands: waveCost.redis, wave_core_cpu_ms: waveCost.cpu_ms, messages: n,
+    delivered_pct: (100 * copies) / (n * all.length), p50_ms: pct(lat, 50), p99_ms: pct(lat, 99),
+  };
+  log(JSON.stringify(row));
+  all.forEach((s) => s.close());
+  return row;
+}
+
 const ownerTok = await token("alice");
 const tokens = [];
 for (let i = 0; i < S; i++) tokens.push(await token(user(i)));
 const rows = [];
-for (const k of o.ks.split(",").map(Number)) rows.push(await runK(ownerTok, tokens, k));
-writeFileSync(o.out, JSON.stringify(rows, null, 2));
+const ks = o.ks.split(",").map(Number).filter(Boolean);
+for (const k of ks) rows.push(await runK(ownerTok, tokens, k));
+const wave = Number(o.wave) > 0 ? await runWave(ownerTok, tokens, Number(o["wave-k"]), Number(o.wave)) : null;
+writeFileSync(o.out, JSON.stringify({ rows, wave }, null, 2));
 
 const f = (x, d = 2) => Number(x).toFixed(d);
 const perMsg = (r) =>
@@ -180,4 +242,7 @@ const table = [
       `| ${r.k.toLocaleString("en")} | ${r.member_sockets} of ${r.sockets} | ${r.object_requests_per_msg > 0 ? f(r.object_requests_per_msg - 1, 1) : "?"} | ${f(r.delivered_pct, 1)} % | ${r.copies_to_non_members} | ${f(r.p50_ms, 1)} ms | ${f(r.p99_ms, 1)} ms | ${f(r.redis_per_msg)} (${perMsg(r)}) | ${f(r.core_cpu_ms_per_msg)} | ${f(r.bytes_core_to_edge_per_msg, 0)} | ${f(r.object_requests_per_msg)} |`,
   ),
 ].join("\n");
-if (o.md) writeFileSync(o.md, `${table}\n`);
+const waveLine = wave
+  ? `\nConnect wave: ${wave.connected} of ${wave.wave} sockets (${S} users, ${Math.ceil(wave.wave / S)} sockets each at most) connected into one group of ${wave.k.toLocaleString("en")} members in ${f(wave.connect_s, 1)} s (${f(wave.connects_per_s, 0)} connects/s, ${wave.failed} failed, ${wave.gateways} gateways); the wave and its presence reports cost core ${f(wave.wave_redis_commands, 0)} Redis commands (${f(wave.wave_redis_commands / wave.connected, 1)} per socket) and ${f(wave.wave_core_cpu_ms, 0)} ms of CPU (${f(wave.wave_core_cpu_ms / wave.connected, 2)} per socket); then ${wave.messages} messages at ${o.rate}/s: ${f(wave.delivered_pct, 2)} % of the copies delivered to every socket, p50 ${f(wave.p50_ms, 1)} ms, p99 ${f(wave.p99_ms, 1)} ms.\n`
+  : "";
+if (o.md) writeFileSync(o.md, `${table}\n${waveLine}`);

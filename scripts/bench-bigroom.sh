@@ -11,6 +11,7 @@
 # usage: scripts/bench-bigroom.sh
 # env:   SOCKETS=200 KS=20,1000,10000,100000 RATE=20 DURATION=10
 #        GATEWAY_MAX_SOCKETS=40 (S / 5: at least 4 gateways)  PROFILE=debug|release
+#        WAVE=0 (then this many sockets connect at once into one group of the last K)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,6 +25,7 @@ KS=${KS:-20,1000,10000,100000}
 RATE=${RATE:-20}
 DURATION=${DURATION:-10}
 GATEWAY_MAX_SOCKETS=${GATEWAY_MAX_SOCKETS:-$((SOCKETS / 5))}
+WAVE=${WAVE:-0}
 PROFILE=${PROFILE:-debug}
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 RUN_DIR="$ROOT/.dev/bench-bigroom"
@@ -93,7 +95,7 @@ log "S=$SOCKETS sockets (gateways of at most $GATEWAY_MAX_SOCKETS), K=$KS, $RATE
 node bench/bigroom.mjs --edge "http://127.0.0.1:$EDGE_PORT" --core "http://127.0.0.1:$CORE_PORT" --tms "$TMS_URL" \
   --secret "$INTERNAL_API_SECRET" --db "${PG_ADMIN%/*}/$DB" --redis-port "$REDIS_PORT" --core-pid "$CORE_PID" \
   --proxy "http://127.0.0.1:$PROXY_PORT" --sockets "$SOCKETS" --ks "$KS" --rate "$RATE" --duration "$DURATION" \
-  --out "$RUN_DIR/results.json" --md "$RUN_DIR/table.md" 2> >(tee "$RUN_DIR/bigroom.log" >&2)
+  --wave "$WAVE" --out "$RUN_DIR/results.json" --md "$RUN_DIR/table.md" 2> >(tee "$RUN_DIR/bigroom.log" >&2)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 section="<!-- bench-bigroom:start -->
 ## Large groups: a message's cost against the group's size (\`scripts/bench-bigroom.sh\`)
@@ -113,7 +115,7 @@ A group of K = 20 can hold only 19 of the S sockets, on fewer gateways: the effe
 
 $(cat "$RUN_DIR/table.md")
 
-Reproduce: \`SOCKETS=$SOCKETS KS=$KS RATE=$RATE DURATION=$DURATION bash scripts/bench-bigroom.sh\` (logs in \`.dev/bench-bigroom\`).
+Reproduce: \`SOCKETS=$SOCKETS KS=$KS RATE=$RATE DURATION=$DURATION WAVE=$WAVE GATEWAY_MAX_SOCKETS=$GATEWAY_MAX_SOCKETS bash scripts/bench-bigroom.sh\` (logs in \`.dev/bench-bigroom\`).
 <!-- bench-bigroom:end -->"
 printf '%s\n' "$section"
 if grep -q '<!-- bench-bigroom:start -->' BENCHMARKS.md; then
