@@ -190,6 +190,18 @@ pub enum FanoutTarget {
     /// resolved the gateways from presence. The cost is one object request
     /// per gateway, whatever the number of users.
     Gateways { gateways: Vec<GatewayUsers> },
+    /// Every socket, on `namespace`, of the conversation's members on each
+    /// gateway of its notify set (each decides which of its users are
+    /// members, as for `Conversation::notify`), and of the `also` users
+    /// (resolved from presence, e.g. a member just removed). A membership
+    /// event (`member_added`, `member_removed`, `conversation_updated`)
+    /// carries no member list either: its size follows the gateways.
+    Members {
+        conversation_id: Uuid,
+        gateways: Vec<NotifyGateway>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<GatewayUsers>,
+    },
 }
 
 /// A gateway registered in a conversation's notify set, with the stamp of

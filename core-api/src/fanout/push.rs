@@ -26,9 +26,9 @@ pub(super) enum Resolve {
     NotifyMembers(Uuid),
     /// `Gateways` target = these users' gateways; dropped if none is online.
     Users(Vec<String>),
-    /// `Gateways` target = the gateways of the conversation's members as they
-    /// are when the lane sends (read from the membership cache then, never
-    /// carried through the queue), and of `also`.
+    /// `Members` target = the conversation's notify set as it is when the
+    /// lane sends (each gateway decides which of its users are members),
+    /// and the gateways of `also` from presence.
     Members {
         conversation_id: Uuid,
         also: Vec<String>,
@@ -181,8 +181,6 @@ pub struct Stats {
 /// Who hears an event, asked by a lane just before it sends. The services
 /// answer it (membership and presence); the lanes only carry events.
 pub trait Targets: Send + Sync {
-    /// The conversation's members (TMS ids).
-    fn members(&self, conversation_id: Uuid) -> BoxFuture<'_, AppResult<Vec<String>>>;
     /// The gateways holding each of `users` now (users with none are absent).
     fn gateways_of<'a>(
         &'a self,

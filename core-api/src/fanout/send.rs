@@ -60,52 +60,18 @@ impl Sender {
         }
     }
 
-    /// Fills user targets from presence (one membership read per
-    /// conversation with a member-wide event, one Redis pipeline for every
-    /// user in the batch) and the notify part of new messages from the
-    /// conversations' gateway sets (one pipeline: O(gateways), not O(members)).
+    /// Fills user targets from presence (one Redis pipeline for every user in
+    /// the batch), and the notify part of new messages and the gateways of
+    /// member-wide events from the conversations' gateway sets (one
+    /// pipeline: O(gateways), never O(members)).
     async fn resolve(&self, batch: Vec<Push>) -> Vec<FanoutEvent> {
-        let mut members: HashMap<Uuid, Option<Vec<String>>> = HashMap::new();
-        for push in &batch {
-            let Resolve::Members {
-                conversation_id: id,
-                ..
-            } = &push.resolve
-            else {
-                continue;
-            };
-            if members.contains_key(id) {
-                continue;
-            }
-            let read = tokio::time::timeout(self.timeout, self.targets.members(*id)).await;
-            let list = match read {
-                Ok(Ok(list)) => Some(list),
-                Ok(Err(e)) => {
-                    tracing::error!(conversation_id = %id, error = %e, "members unavailable");
-                    None
-                }
-                Err(_) => {
-                    tracing::error!(conversation_id = %id, "members read timed out");
-                    None
-                }
-            };
-            members.insert(*id, list);
-        }
         let notify = self.notify_sets(&batch).await;
         let mut wanted: HashSet<&str> = HashSet::new();
         for push in &batch {
             match &push.resolve {
                 Resolve::Nothing | Resolve::NotifyMembers(_) => {}
                 Resolve::Users(users) => wanted.extend(users.iter().map(String::as_str)),
-                Resolve::Members {
-                    conversation_id,
-                    also,
-                } => {
-                    if let Some(Some(list)) = members.get(conversation_id) {
-                        wanted.extend(list.iter().map(String::as_str));
-                    }
-                    wanted.extend(also.iter().map(String::as_str));
-                }
+                Resolve::Members { also, .. } => wanted.extend(also.iter().map(String::as_str)),
             }
         }
         let wanted: Vec<String> = wanted.into_iter().map(str::to_string).collect();
@@ -147,17 +113,20 @@ impl Sender {
                     conversation_id,
                     also,
                 } => {
-                    let (Some(Some(list)), Some(g)) = (members.get(&conversation_id), &gateways)
-                    else {
+                    let (Some(sets), Some(g)) = (&notify, &gateways) else {
                         self.unresolved();
                         continue;
                     };
-                    let users: Vec<String> = list.iter().cloned().chain(also).collect();
-                    let grouped = by_gateway(&users, g);
-                    if grouped.is_empty() {
-                        continue;
+                    let set = sets.get(&conversation_id).cloned().unwrap_or_default();
+                    let also = by_gateway(&also, g);
+                    if set.is_empty() && also.is_empty() {
+                        continue; // nobody online: they catch up over REST
                     }
-                    event.target = FanoutTarget::Gateways { gateways: grouped };
+                    event.target = FanoutTarget::Members {
+                        conversation_id,
+                        gateways: set,
+                        also,
+                    };
                 }
                 Resolve::Users(users) => {
                     let Some(g) = &gateways else {
@@ -178,12 +147,16 @@ impl Sender {
     }
 
     /// The notify sets of the batch's conversations whose new messages notify
-    /// members; `None` when Redis did not answer.
+    /// members or whose membership events go to every member; `None` when
+    /// Redis did not answer.
     async fn notify_sets(&self, batch: &[Push]) -> Option<HashMap<Uuid, Vec<NotifyGateway>>> {
         let mut ids: Vec<Uuid> = batch
             .iter()
             .filter_map(|p| match p.resolve {
                 Resolve::NotifyMembers(id) => Some(id),
+                Resolve::Members {
+                    conversation_id, ..
+                } => Some(conversation_id),
                 _ => None,
             })
             .collect();
@@ -216,6 +189,9 @@ impl Sender {
             .filter_map(|e| match &e.target {
                 FanoutTarget::Conversation {
                     conversation_id, ..
+                }
+                | FanoutTarget::Members {
+                    conversation_id, ..
                 } => Some(*conversation_id),
                 FanoutTarget::Gateways { .. } => None,
             })
@@ -241,6 +217,9 @@ impl Sender {
         };
         for event in events.iter_mut().filter(|e| e.removal_epoch.is_none()) {
             if let FanoutTarget::Conversation {
+                conversation_id, ..
+            }
+            | FanoutTarget::Members {
                 conversation_id, ..
             } = &event.target
             {

@@ -1,6 +1,6 @@
 //! Who hears a pushed event, as the push lanes ask it (`fanout::Targets`):
-//! a conversation's members from the membership cache, the gateways of
-//! users from presence, and a conversation's notify set of gateways.
+//! the gateways of users from presence, and a conversation's notify set of
+//! gateways (never its members).
 
 use std::collections::HashMap;
 
@@ -14,7 +14,7 @@ use crate::cache::Cache;
 use crate::error::AppResult;
 use crate::fanout::Targets;
 use crate::repositories::removals;
-use crate::services::{membership, notify_gateways, presence};
+use crate::services::{notify_gateways, presence};
 
 pub struct MembersAndPresence {
     pub cache: Cache,
@@ -22,10 +22,6 @@ pub struct MembersAndPresence {
 }
 
 impl Targets for MembersAndPresence {
-    fn members(&self, conversation_id: Uuid) -> BoxFuture<'_, AppResult<Vec<String>>> {
-        membership::members(&self.cache, &self.db, conversation_id).boxed()
-    }
-
     fn gateways_of<'a>(
         &'a self,
         users: &'a [String],

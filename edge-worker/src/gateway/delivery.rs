@@ -44,6 +44,18 @@ pub enum DeliveryItem {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         removal_epoch: Option<i64>,
     },
+    /// Every socket connected to `namespace` of this gateway's users who
+    /// are members of the conversation (`local_members`): a membership
+    /// event for a conversation whose notify set names this gateway.
+    Members {
+        conversation_id: Uuid,
+        /// This gateway's registration stamp, as for `Notify::stamp`.
+        stamp: u64,
+        namespace: String,
+        frame: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        removal_epoch: Option<i64>,
+    },
     /// Every socket of these users that is connected to `namespace`.
     Users {
         user_ids: Vec<String>,

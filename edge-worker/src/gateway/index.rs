@@ -185,8 +185,9 @@ impl SocketIndex {
         self.plan_with(item, &[])
     }
 
-    /// Where the frames of one delivery go; a room item's `notify` reaches
-    /// `members` (this gateway's users who are members, `local_members`).
+    /// Where the frames of one delivery go; a room item's `notify` and a
+    /// members item reach `members` (this gateway's users who are members,
+    /// `local_members`).
     pub fn plan_with<'a>(&self, item: &'a DeliveryItem, members: &[String]) -> Plan<'a> {
         let mut plan = Plan::default();
         match item {
@@ -210,6 +211,18 @@ impl SocketIndex {
                                 }
                             }
                             plan.close.push(sid.clone());
+                        }
+                    }
+                }
+            }
+            DeliveryItem::Members {
+                namespace, frame, ..
+            } => {
+                for user in members {
+                    for sid in self.sockets_of(user) {
+                        if self.connected(sid, namespace) {
+                            plan.sends
+                                .push((sid.clone(), Cow::Borrowed(frame.as_str())));
                         }
                     }
                 }

@@ -60,6 +60,15 @@ impl Gateway {
                     self.notify_members(*conversation_id, notify.stamp, *removal_epoch)
                         .await
                 }
+                DeliveryItem::Members {
+                    conversation_id,
+                    stamp,
+                    removal_epoch,
+                    ..
+                } => {
+                    self.notify_members(*conversation_id, *stamp, *removal_epoch)
+                        .await
+                }
                 _ => Vec::new(),
             };
             let plan = self.index().plan_with(item, &members);

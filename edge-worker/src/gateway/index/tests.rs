@@ -345,3 +345,25 @@ fn the_eviction_that_made_an_epoch_advances_the_sockets_one_behind_it() {
     assert_eq!(plan.held.len(), 1, "carol missed epoch 4: core is asked");
     assert_eq!(plan.held[0].0, "c");
 }
+
+#[test]
+fn a_members_item_reaches_every_connected_socket_of_the_members_here() {
+    let mut index = SocketIndex::default();
+    index.upsert("a1", &socket("a1", Some("alice"), &["/notifications"], &[1]));
+    index.upsert("a2", &socket("a2", Some("alice"), &["/messaging"], &[]));
+    index.upsert("c", &socket("c", Some("carol"), &["/notifications"], &[]));
+    let item = DeliveryItem::Members {
+        conversation_id: conv(1),
+        stamp: 1,
+        namespace: "/notifications".into(),
+        frame: "U".into(),
+        removal_epoch: None,
+    };
+    let members: Vec<String> = ["alice", "nobody"].map(String::from).to_vec();
+    assert_eq!(
+        sends(&index.plan_with(&item, &members)),
+        [("a1".to_string(), "U".to_string())],
+        "joined or not; carol is no member"
+    );
+    assert!(index.plan(&item).sends.is_empty(), "nothing known: nobody");
+}
