@@ -349,7 +349,10 @@ fn the_eviction_that_made_an_epoch_advances_the_sockets_one_behind_it() {
 #[test]
 fn a_members_item_reaches_every_connected_socket_of_the_members_here() {
     let mut index = SocketIndex::default();
-    index.upsert("a1", &socket("a1", Some("alice"), &["/notifications"], &[1]));
+    index.upsert(
+        "a1",
+        &socket("a1", Some("alice"), &["/notifications"], &[1]),
+    );
     index.upsert("a2", &socket("a2", Some("alice"), &["/messaging"], &[]));
     index.upsert("c", &socket("c", Some("carol"), &["/notifications"], &[]));
     let item = DeliveryItem::Members {
