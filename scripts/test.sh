@@ -42,7 +42,7 @@ export TEST_REDIS_CLUSTER_URL
 log "cargo test --workspace (DATABASE_URL=${DATABASE_URL%%://*}://…@${DATABASE_URL##*@}, REDIS_URL=$REDIS_URL, TEST_REDIS_CLUSTER_URL=$TEST_REDIS_CLUSTER_URL)"
 cargo test --workspace || die "cargo test --workspace failed"
 
-cluster_tests=(--test presence --test rate_limits --test membership_cache --test tms_cache --test webhooks)
+cluster_tests=(--test presence --test notify_sets --test rate_limits --test membership_cache --test tms_cache --test webhooks)
 log "the Redis tests again on the Redis Cluster: cargo test -p core-api ${cluster_tests[*]} (REDIS_URL=$TEST_REDIS_CLUSTER_URL)"
 REDIS_URL="$TEST_REDIS_CLUSTER_URL" cargo test -p core-api "${cluster_tests[@]}" \
   || die "core's Redis tests failed on the Redis Cluster (REDIS_URL=$TEST_REDIS_CLUSTER_URL)"

@@ -19,8 +19,18 @@ fn gateways(pairs: &[(&str, &[&str])]) -> Value {
         .collect::<Vec<_>>())
 }
 
+/// The gateways a `members` target names, in order.
+fn named_gateways(target: &Value) -> Vec<&str> {
+    target["gateways"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["gateway"].as_str().unwrap())
+        .collect()
+}
+
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
-async fn new_message_goes_to_the_room_and_notifies_online_members_by_gateway(pool: PgPool) {
+async fn new_message_goes_to_the_room_and_names_the_gateways_of_online_members(pool: PgPool) {
     let (app, edge) = TestApp::spawn_with_edge(pool, |_| {}).await;
     let group = app.conversation("alice", "group", &["bob", "carol"]).await;
     // alice on two devices in two places, bob next to her, carol offline
@@ -36,11 +46,15 @@ async fn new_message_goes_to_the_room_and_notifies_online_members_by_gateway(poo
     assert_eq!(e["data"]["id"], sent["id"]);
     assert_eq!(e["target"]["kind"], "conversation");
     assert_eq!(e["target"]["conversation_id"], group.as_str());
-    // the sender's other devices included; carol has no socket anywhere
-    assert_eq!(
-        e["target"]["notify"],
-        gateways(&[("AMS.1", &["alice"]), ("DFW.0", &["alice", "bob"])])
-    );
+    // the gateways holding online members (the sender's other devices
+    // included), never the members: carol has no socket anywhere
+    let named: Vec<&str> = e["target"]["notify"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["gateway"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["AMS.1", "DFW.0"]);
     assert!(e.get("evict_user_id").is_none());
 }
 
@@ -278,10 +292,13 @@ async fn user_events_follow_presence_and_skip_the_offline(pool: PgPool) {
         json!(["carol"]),
         "bob was already in"
     );
-    assert_eq!(
-        added[0]["target"],
-        json!({"kind": "gateways", "gateways": gateways(&[("AMS.1", &["carol"]), ("DFW.0", &["alice"])])})
-    );
+    // the conversation's notify set (carol's gateway registered by the
+    // addition), never its members: each gateway decides for its users
+    let target = &added[0]["target"];
+    assert_eq!(target["kind"], "members");
+    assert_eq!(target["conversation_id"], group.as_str());
+    assert_eq!(named_gateways(target), ["AMS.1", "DFW.0"]);
+    assert!(target.get("also").is_none());
     assert!(
         edge.named("conversation_updated").is_empty(),
         "the creation happened while nobody was online"
@@ -311,19 +328,24 @@ async fn a_removal_evicts_the_user_from_the_room(pool: PgPool) {
     assert_eq!(room[0]["namespace"], "/messaging");
     let notified = removed
         .iter()
-        .find(|e| e["target"]["kind"] == "gateways")
+        .find(|e| e["target"]["kind"] == "members")
         .expect("members told on /notifications");
+    assert_eq!(named_gateways(&notified["target"]), ["DFW.0"]);
     assert_eq!(
-        notified["target"]["gateways"],
-        gateways(&[("DFW.0", &["alice", "bob"])]),
+        notified["target"]["also"],
+        gateways(&[("DFW.0", &["bob"])]),
         "the removed user hears it too"
     );
-    // the user part comes first, on the same lane
+    assert!(
+        notified["removal_epoch"].as_i64().unwrap() >= 1,
+        "stamped: a gateway asks again who is a member"
+    );
+    // the members' part comes first, on the same lane
     let order: Vec<&str> = removed
         .iter()
         .map(|e| e["target"]["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(order, vec!["gateways", "conversation"]);
+    assert_eq!(order, vec!["members", "conversation"]);
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]
@@ -373,9 +395,8 @@ async fn unreadable_presence_drops_only_the_user_part(pool: PgPool) {
     app.post(&path, "bob", json!({})).await.expect(200);
     let pushed = edge.wait_for("new_message", 2).await;
     assert_eq!(
-        pushed[1]["target"],
-        json!({"kind": "conversation", "conversation_id": dm}),
-        "the Room part goes, without notify"
+        pushed[1]["target"]["notify"][0]["gateway"], "DFW.0",
+        "a new message's notify part reads the gateway set, not presence"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
@@ -383,8 +404,8 @@ async fn unreadable_presence_drops_only_the_user_part(pool: PgPool) {
         "a user-only event has nothing left to send"
     );
     let stats = app.state.fanout.stats().unwrap();
-    // the message's notify part, message_status to alice, conversation_read to bob
-    assert_eq!(stats.unresolved.load(Ordering::Relaxed), 3);
+    // message_status to alice, conversation_read to bob
+    assert_eq!(stats.unresolved.load(Ordering::Relaxed), 2);
 }
 
 #[sqlx::test(migrator = "core_api::startup::MIGRATOR")]

@@ -174,19 +174,61 @@ pub struct FanoutEvent<D = serde_json::Value> {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FanoutTarget {
     /// The conversation's Room object: every socket joined to
-    /// `conversation:{id}` gets the event on `namespace`. `notify` lists the
-    /// online members by gateway (from presence); their sockets that have not
-    /// joined the room get the same event on `/notifications` instead. Core
-    /// fills `notify` for `new_message` only.
+    /// `conversation:{id}` gets the event on `namespace`. `notify` names the
+    /// gateways registered as holding online members of the conversation
+    /// (core's `{conv:<id>}:gateways`, kept up when presence or membership
+    /// changes, never per message); each decides which of its own users are
+    /// members, and their sockets that have not joined the room get the same
+    /// event on `/notifications` instead. Never a member list: its size
+    /// follows the gateways, not the members. Core fills it for `new_message` only.
     Conversation {
         conversation_id: Uuid,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        notify: Vec<GatewayUsers>,
+        notify: Vec<NotifyGateway>,
     },
     /// Every socket of these users on these gateways, on `namespace`; core
     /// resolved the gateways from presence. The cost is one object request
     /// per gateway, whatever the number of users.
     Gateways { gateways: Vec<GatewayUsers> },
+    /// Every socket, on `namespace`, of the conversation's members on each
+    /// gateway of its notify set (each decides which of its users are
+    /// members, as for `Conversation::notify`), and of the `also` users
+    /// (resolved from presence, e.g. a member just removed). A membership
+    /// event (`member_added`, `member_removed`, `conversation_updated`)
+    /// carries no member list either: its size follows the gateways.
+    Members {
+        conversation_id: Uuid,
+        gateways: Vec<NotifyGateway>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<GatewayUsers>,
+    },
+}
+
+/// A gateway registered in a conversation's notify set, with the stamp of
+/// its registration (a per-conversation counter: every registration takes a
+/// new one). A gateway that finds none of its users a member names the
+/// stamp back (`NotifyPrune`); core removes the entry only if no
+/// registration came since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyGateway {
+    pub gateway: String,
+    pub stamp: u64,
+}
+
+/// `POST /internal/v1/conversations/{id}/gateways/prune` (a system call): a
+/// gateway holds no member of the conversation, as of the registration
+/// `stamp` its notify carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyPrune {
+    pub gateway: String,
+    pub stamp: u64,
+}
+
+/// The answer: whether the entry was removed (false: a newer registration
+/// stands, or there was none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyPruned {
+    pub removed: bool,
 }
 
 /// Users with at least one socket on one gateway.
@@ -214,7 +256,9 @@ pub const MAX_PRESENCE_REPORT_USERS: usize = 5_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceReport {
     pub gateway: String,
-    /// Users whose first socket on this gateway arrived since the last report.
+    /// Users whose first socket on this gateway arrived since the last
+    /// report (or who came back after a departure core may have heard of):
+    /// core registers the gateway in each of their conversations' notify sets.
     #[serde(default)]
     pub arrived: Vec<String>,
     /// Users whose last socket on this gateway left since the last report.

@@ -4,7 +4,7 @@
 // gateway and namespace, which the same delivery reaches, got a later message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CORE, api, clientId, closeAll, connect, conversation, gatewayOf, received, token, until } from "./helpers.mjs";
+import { CORE, api, clientId, closeAll, connect, conversation, edgeStats, gatewayOf, received, token, until } from "./helpers.mjs";
 
 /** A socket of `tok` on `gateway` (connects until one lands there; the others are closed). */
 async function socketOn(gateway, tok, nsp) {
@@ -89,12 +89,27 @@ test("a user online on two gateways gets one copy per socket", async () => {
     else s.close();
   }
   assert.ok(second, "bob's sockets on two gateways");
+  // barrier: the second gateway's report of bob (batched, asynchronous) reached core
+  let heard = false;
+  for (let i = 0; i < 10 && !heard; i++) {
+    const warm = await send(ta, g, `warm-up ${i}`);
+    heard = await until(() => received(second, "new_message").find((e) => e.id === warm.id), "warm-up", 1000).catch(() => false);
+  }
+  assert.ok(heard, "bob's second gateway hears the group");
   const one = await send(ta, g, "one");
   const two = await send(ta, g, "two"); // barrier: same path, later
   for (const s of [first, second]) {
     await until(() => received(s, "new_message").find((e) => e.id === two.id), `the later message on ${gatewayOf(s)}`);
     assert.equal(received(s, "new_message").filter((e) => e.id === one.id).length, 1, "exactly one copy");
   }
+  // each gateway learnt who of its users is a member at the first message: later ones ask core nothing
+  const gateways = [gatewayOf(first), gatewayOf(second)];
+  const checks = async () => Object.values((await edgeStats({ gateways })).gateways).reduce((n, c) => n + c.notify_checks, 0);
+  const before = await checks();
+  assert.ok(before >= 2, `one members/check per gateway at the first message (${before})`);
+  const three = await send(ta, g, "three");
+  for (const s of [first, second]) await until(() => received(s, "new_message").find((e) => e.id === three.id), "the third message");
+  assert.equal(await checks(), before, "no members/check per message");
   closeAll();
 });
 

@@ -53,6 +53,18 @@ pub fn members_version(conversation_id: Uuid) -> String {
     format!("{{conv:{conversation_id}}}:members-version")
 }
 
+/// Hash gateway → registration stamp: the gateways registered as holding
+/// online members of the conversation (`services::notify_gateways`).
+pub fn notify_gateways(conversation_id: Uuid) -> String {
+    format!("{{conv:{conversation_id}}}:gateways")
+}
+
+/// The counter the registrations' stamps come from (never reset, so a stamp
+/// is never reused).
+pub fn notify_gateways_seq(conversation_id: Uuid) -> String {
+    format!("{{conv:{conversation_id}}}:gateways-seq")
+}
+
 /// Slots of a Redis Cluster.
 pub const SLOTS: u16 = 16_384;
 
@@ -102,6 +114,8 @@ mod tests {
         }
         let c = Uuid::new_v4();
         assert_eq!(hash_tag(&members(c)), hash_tag(&members_version(c)));
+        assert_eq!(hash_tag(&members(c)), hash_tag(&notify_gateways(c)));
+        assert_eq!(hash_tag(&members(c)), hash_tag(&notify_gateways_seq(c)));
         assert_eq!(hash_tag(&members(c)), format!("conv:{c}"));
         assert_ne!(hash_tag(&presence("alice")), hash_tag(&presence("bob")));
     }

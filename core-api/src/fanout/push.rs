@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
 use futures_util::future::BoxFuture;
-use shared_types::internal::{FanoutEvent, FanoutTarget};
+use shared_types::internal::{FanoutEvent, FanoutTarget, NotifyGateway};
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -21,13 +21,14 @@ pub struct Push {
 #[derive(Debug, Clone)]
 pub(super) enum Resolve {
     Nothing,
-    /// `notify` = the conversation's online members, by gateway.
+    /// `notify` = the gateways registered in the conversation's notify set
+    /// (never its members: one read of O(gateways) per conversation).
     NotifyMembers(Uuid),
     /// `Gateways` target = these users' gateways; dropped if none is online.
     Users(Vec<String>),
-    /// `Gateways` target = the gateways of the conversation's members as they
-    /// are when the lane sends (read from the membership cache then, never
-    /// carried through the queue), and of `also`.
+    /// `Members` target = the conversation's notify set as it is when the
+    /// lane sends (each gateway decides which of its users are members),
+    /// and the gateways of `also` from presence.
     Members {
         conversation_id: Uuid,
         also: Vec<String>,
@@ -180,14 +181,17 @@ pub struct Stats {
 /// Who hears an event, asked by a lane just before it sends. The services
 /// answer it (membership and presence); the lanes only carry events.
 pub trait Targets: Send + Sync {
-    /// The conversation's members (TMS ids).
-    fn members(&self, conversation_id: Uuid) -> BoxFuture<'_, AppResult<Vec<String>>>;
     /// The gateways holding each of `users` now (users with none are absent).
     fn gateways_of<'a>(
         &'a self,
         users: &'a [String],
         now_ms: i64,
     ) -> BoxFuture<'a, AppResult<HashMap<String, Vec<String>>>>;
+    /// Each conversation's registered gateways (`FanoutTarget::Conversation::notify`).
+    fn notify_gateways<'a>(
+        &'a self,
+        conversation_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, AppResult<HashMap<Uuid, Vec<NotifyGateway>>>>;
     /// The conversations' removal epochs now (`FanoutEvent::removal_epoch`).
     fn removal_epochs<'a>(
         &'a self,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use shared_auth::internal_sig;
-use shared_types::internal::{FanoutBatch, FanoutEvent, FanoutTarget, GatewayUsers};
+use shared_types::internal::{FanoutBatch, FanoutEvent, FanoutTarget, GatewayUsers, NotifyGateway};
 use shared_types::limits::MAX_BODY_BYTES;
 use uuid::Uuid;
 
@@ -60,54 +60,18 @@ impl Sender {
         }
     }
 
-    /// Fills user targets from presence: one membership read per conversation
-    /// that notifies, one Redis pipeline for every user in the batch.
+    /// Fills user targets from presence (one Redis pipeline for every user in
+    /// the batch), and the notify part of new messages and the gateways of
+    /// member-wide events from the conversations' gateway sets (one
+    /// pipeline: O(gateways), never O(members)).
     async fn resolve(&self, batch: Vec<Push>) -> Vec<FanoutEvent> {
-        let mut members: HashMap<Uuid, Option<Vec<String>>> = HashMap::new();
-        for push in &batch {
-            let id = match &push.resolve {
-                Resolve::NotifyMembers(id) => id,
-                Resolve::Members {
-                    conversation_id, ..
-                } => conversation_id,
-                _ => continue,
-            };
-            if members.contains_key(id) {
-                continue;
-            }
-            let read = tokio::time::timeout(self.timeout, self.targets.members(*id)).await;
-            let list = match read {
-                Ok(Ok(list)) => Some(list),
-                Ok(Err(e)) => {
-                    tracing::error!(conversation_id = %id, error = %e, "members unavailable for notify");
-                    None
-                }
-                Err(_) => {
-                    tracing::error!(conversation_id = %id, "members read timed out for notify");
-                    None
-                }
-            };
-            members.insert(*id, list);
-        }
+        let notify = self.notify_sets(&batch).await;
         let mut wanted: HashSet<&str> = HashSet::new();
         for push in &batch {
             match &push.resolve {
-                Resolve::NotifyMembers(id) => {
-                    if let Some(Some(list)) = members.get(id) {
-                        wanted.extend(list.iter().map(String::as_str));
-                    }
-                }
+                Resolve::Nothing | Resolve::NotifyMembers(_) => {}
                 Resolve::Users(users) => wanted.extend(users.iter().map(String::as_str)),
-                Resolve::Members {
-                    conversation_id,
-                    also,
-                } => {
-                    if let Some(Some(list)) = members.get(conversation_id) {
-                        wanted.extend(list.iter().map(String::as_str));
-                    }
-                    wanted.extend(also.iter().map(String::as_str));
-                }
-                Resolve::Nothing => {}
+                Resolve::Members { also, .. } => wanted.extend(also.iter().map(String::as_str)),
             }
         }
         let wanted: Vec<String> = wanted.into_iter().map(str::to_string).collect();
@@ -135,31 +99,34 @@ impl Sender {
             match push.resolve {
                 Resolve::Nothing => {}
                 Resolve::NotifyMembers(id) => {
-                    match (members.get(&id), &gateways) {
-                        (Some(Some(list)), Some(g)) => {
+                    match notify.as_ref().map(|sets| sets.get(&id)) {
+                        Some(set) => {
                             if let FanoutTarget::Conversation { notify, .. } = &mut event.target {
-                                *notify = by_gateway(list, g);
+                                *notify = set.cloned().unwrap_or_default();
                             }
                         }
                         // the Room still gets the event; only the notify part is lost
-                        _ => self.unresolved(),
+                        None => self.unresolved(),
                     }
                 }
                 Resolve::Members {
                     conversation_id,
                     also,
                 } => {
-                    let (Some(Some(list)), Some(g)) = (members.get(&conversation_id), &gateways)
-                    else {
+                    let (Some(sets), Some(g)) = (&notify, &gateways) else {
                         self.unresolved();
                         continue;
                     };
-                    let users: Vec<String> = list.iter().cloned().chain(also).collect();
-                    let grouped = by_gateway(&users, g);
-                    if grouped.is_empty() {
-                        continue;
+                    let set = sets.get(&conversation_id).cloned().unwrap_or_default();
+                    let also = by_gateway(&also, g);
+                    if set.is_empty() && also.is_empty() {
+                        continue; // nobody online: they catch up over REST
                     }
-                    event.target = FanoutTarget::Gateways { gateways: grouped };
+                    event.target = FanoutTarget::Members {
+                        conversation_id,
+                        gateways: set,
+                        also,
+                    };
                 }
                 Resolve::Users(users) => {
                     let Some(g) = &gateways else {
@@ -179,6 +146,38 @@ impl Sender {
         out
     }
 
+    /// The notify sets of the batch's conversations whose new messages notify
+    /// members or whose membership events go to every member; `None` when
+    /// Redis did not answer.
+    async fn notify_sets(&self, batch: &[Push]) -> Option<HashMap<Uuid, Vec<NotifyGateway>>> {
+        let mut ids: Vec<Uuid> = batch
+            .iter()
+            .filter_map(|p| match p.resolve {
+                Resolve::NotifyMembers(id) => Some(id),
+                Resolve::Members {
+                    conversation_id, ..
+                } => Some(conversation_id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Some(HashMap::new());
+        }
+        match tokio::time::timeout(self.timeout, self.targets.notify_gateways(&ids)).await {
+            Ok(Ok(sets)) => Some(sets),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "notify sets unavailable, notify parts dropped");
+                None
+            }
+            Err(_) => {
+                tracing::error!("notify sets read timed out, notify parts dropped");
+                None
+            }
+        }
+    }
+
     /// Stamps each room event that lacks one with its conversation's removal
     /// epoch as it is now (one query per batch): at least the epoch the event
     /// was made under, so a gateway re-checks any socket verified before a
@@ -189,6 +188,9 @@ impl Sender {
             .filter(|e| e.removal_epoch.is_none())
             .filter_map(|e| match &e.target {
                 FanoutTarget::Conversation {
+                    conversation_id, ..
+                }
+                | FanoutTarget::Members {
                     conversation_id, ..
                 } => Some(*conversation_id),
                 FanoutTarget::Gateways { .. } => None,
@@ -215,6 +217,9 @@ impl Sender {
         };
         for event in events.iter_mut().filter(|e| e.removal_epoch.is_none()) {
             if let FanoutTarget::Conversation {
+                conversation_id, ..
+            }
+            | FanoutTarget::Members {
                 conversation_id, ..
             } = &event.target
             {

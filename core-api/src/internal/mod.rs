@@ -10,8 +10,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use shared_types::internal::{
-    MarkReceipt, MemberCheck, Membership, PersistBatch, PersistMessage, PersistedBatch,
-    PersistedMessage, PresenceReport, MAX_BATCHED_SENDS,
+    MarkReceipt, MemberCheck, Membership, NotifyPrune, NotifyPruned, PersistBatch, PersistMessage,
+    PersistedBatch, PersistedMessage, PresenceReport, MAX_BATCHED_SENDS, MAX_GATEWAY_NAME_BYTES,
 };
 use shared_types::socket::ReceiptKind;
 use shared_types::{Envelope, ErrorCode};
@@ -24,7 +24,9 @@ use crate::extract::{Json, Path};
 use crate::models::AuthUser;
 use crate::rate_limit::LimitKind;
 use crate::services::receipts;
-use crate::services::{deny_list, membership, presence, removal_epochs, socket_sends, users};
+use crate::services::{
+    deny_list, membership, notify_gateways, presence, removal_epochs, socket_sends, users,
+};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -33,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/messages/batch", post(persist_batch))
         .route("/conversations/{id}/membership", get(check_membership))
         .route("/conversations/{id}/members/check", post(check_members))
+        .route("/conversations/{id}/gateways/prune", post(prune_gateway))
         .route("/receipts/{kind}", post(mark_receipt))
         .route("/presence", post(report_presence))
         .route("/denied-users", get(denied_users))
@@ -164,6 +167,24 @@ async fn check_members(
     Json(input): Json<MemberCheck>,
 ) -> AppResult<Response> {
     Ok(api::ok(removal_epochs::check(&state, id, input).await?))
+}
+
+/// POST /internal/v1/conversations/{id}/gateways/prune: a gateway holds no
+/// member of the conversation as of the registration stamp it names (a
+/// system call; see `notify_gateways`).
+async fn prune_gateway(
+    State(state): State<AppState>,
+    _: SystemCall,
+    Path(id): Path<Uuid>,
+    Json(input): Json<NotifyPrune>,
+) -> AppResult<Response> {
+    if input.gateway.is_empty() || input.gateway.len() > MAX_GATEWAY_NAME_BYTES {
+        return Err(AppError::validation(format!(
+            "gateway must be 1 to {MAX_GATEWAY_NAME_BYTES} bytes"
+        )));
+    }
+    let removed = notify_gateways::prune(&state.cache, id, &input.gateway, input.stamp).await?;
+    Ok(api::ok(NotifyPruned { removed }))
 }
 
 /// POST /internal/v1/receipts/{read|delivered}: a socket's `message_read` / `message_delivered`.

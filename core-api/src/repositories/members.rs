@@ -70,3 +70,22 @@ pub async fn presence_audience(
     .fetch_all(db)
     .await
 }
+
+/// Every conversation of any of `users` (TMS ids), once each: where users
+/// who arrived on a gateway register it (`services::notify_gateways`). One
+/// index range per user (`idx_conversation_members_user`).
+pub async fn conversations_of(
+    db: impl PgExecutor<'_>,
+    users: &[String],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT DISTINCT m.conversation_id
+         FROM users u
+         JOIN conversation_members m ON m.user_id = u.id
+         WHERE u.tms_user_id = ANY($1)",
+    )
+    .bind(users)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

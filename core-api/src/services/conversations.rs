@@ -17,7 +17,7 @@ use crate::models::conversation::{ConversationRow, DbMemberRole, MemberRow};
 use crate::models::AuthUser;
 use crate::repositories::{conversations as repo, members as members_repo, users as users_repo};
 use crate::services::pagination::{self, PageQuery};
-use crate::services::{files, membership, users};
+use crate::services::{files, membership, presence, users};
 use crate::state::AppState;
 
 pub struct Created {
@@ -81,6 +81,7 @@ async fn create_direct(state: &AppState, me: &AuthUser, other: &str) -> AppResul
     };
     repo::add_members(&mut tx, id, &ids, DbMemberRole::Member).await?;
     tx.commit().await?;
+    register_online(state, id, &[me.tms_user_id.clone(), other.to_string()]).await;
     let conversation = load(state, id).await?;
     notify(state, &conversation, server_events::CONVERSATION_UPDATED);
     Ok(Created {
@@ -103,6 +104,9 @@ async fn create_group(
     let other_ids = users_repo::ensure_many(&mut tx, others).await?;
     repo::add_members(&mut tx, id, &other_ids, DbMemberRole::Member).await?;
     tx.commit().await?;
+    let mut members = others.to_vec();
+    members.push(me.tms_user_id.clone());
+    register_online(state, id, &members).await;
     let conversation = load(state, id).await?;
     notify(state, &conversation, server_events::CONVERSATION_UPDATED);
     Ok(Created {
@@ -271,6 +275,20 @@ pub async fn members_page(
             has_more,
         },
     ))
+}
+
+/// After members joined (a creation, an addition), before any event about
+/// it is published: the gateways holding them now join the conversation's
+/// notify set, so its next message reaches them on `/notifications` without
+/// a reconnect. A failure is logged: they hear of messages again once they
+/// reconnect (or another registration of their gateway happens).
+pub(super) async fn register_online(state: &AppState, id: Uuid, users: &[String]) {
+    if !state.fanout.is_enabled() {
+        return;
+    }
+    if let Err(e) = presence::register_members_online(state, id, users).await {
+        tracing::error!(conversation_id = %id, error = %e, "notify set not updated for new members");
+    }
 }
 
 pub(super) fn notify(state: &AppState, conversation: &Conversation, event: &str) {

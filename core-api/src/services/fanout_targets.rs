@@ -1,11 +1,12 @@
 //! Who hears a pushed event, as the push lanes ask it (`fanout::Targets`):
-//! a conversation's members from the membership cache, and the gateways of
-//! users from presence.
+//! the gateways of users from presence, and a conversation's notify set of
+//! gateways (never its members).
 
 use std::collections::HashMap;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use shared_types::internal::NotifyGateway;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -13,7 +14,7 @@ use crate::cache::Cache;
 use crate::error::AppResult;
 use crate::fanout::Targets;
 use crate::repositories::removals;
-use crate::services::{membership, presence};
+use crate::services::{notify_gateways, presence};
 
 pub struct MembersAndPresence {
     pub cache: Cache,
@@ -21,16 +22,19 @@ pub struct MembersAndPresence {
 }
 
 impl Targets for MembersAndPresence {
-    fn members(&self, conversation_id: Uuid) -> BoxFuture<'_, AppResult<Vec<String>>> {
-        membership::members(&self.cache, &self.db, conversation_id).boxed()
-    }
-
     fn gateways_of<'a>(
         &'a self,
         users: &'a [String],
         now_ms: i64,
     ) -> BoxFuture<'a, AppResult<HashMap<String, Vec<String>>>> {
         presence::gateways_of(&self.cache, users, now_ms).boxed()
+    }
+
+    fn notify_gateways<'a>(
+        &'a self,
+        conversation_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, AppResult<HashMap<Uuid, Vec<NotifyGateway>>>> {
+        notify_gateways::read(&self.cache, conversation_ids).boxed()
     }
 
     fn removal_epochs<'a>(

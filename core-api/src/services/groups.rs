@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::conversations::{
     check_group_size, evict_from_room, load, normalize_member_ids, notify, publish, read_in,
-    with_profiles,
+    register_online, with_profiles,
 };
 use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
@@ -92,6 +92,8 @@ pub async fn add_members(
     };
     tx.commit().await?;
     membership::invalidate(state, id).await;
+    let added_ids: Vec<String> = added_tms.iter().map(|s| s.to_string()).collect();
+    register_online(state, id, &added_ids).await;
     let conversation = load(state, id).await?;
     if !added_tms.is_empty() {
         publish(

@@ -10,6 +10,7 @@ pub mod files;
 pub mod groups;
 pub mod membership;
 pub mod messages;
+pub mod notify_gateways;
 pub mod pagination;
 pub mod polls;
 pub mod presence;

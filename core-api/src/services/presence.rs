@@ -25,6 +25,7 @@ use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::fanout::Push;
 use crate::repositories::members as members_repo;
+use crate::services::notify_gateways;
 use crate::state::AppState;
 
 /// TTL of the presence hash, refreshed on every report that sets an entry.
@@ -150,9 +151,19 @@ pub async fn report(state: &AppState, report: PresenceReport) -> AppResult<Repor
             went_offline: 0,
         });
     }
+    let ops: Vec<(&str, &str)> = ops.into_iter().collect();
+    // arrivals register this gateway in their conversations before anyone
+    // can see them online here; a failure fails the report, which the
+    // gateway sends again (registering twice only takes a newer stamp)
+    let arrived: HashSet<&str> = report.arrived.iter().map(String::as_str).collect();
+    let arrivals: Vec<String> = ops
+        .iter()
+        .filter(|(user, op)| *op == "s" && arrived.contains(user))
+        .map(|(user, _)| user.to_string())
+        .collect();
+    register_arrivals(state, &report.gateway, &arrivals).await?;
     let now_ms = state.clock.now().timestamp_millis();
     let grace_ms = state.config.presence_grace.as_millis() as i64;
-    let ops: Vec<(&str, &str)> = ops.into_iter().collect();
     let calls: Vec<_> = ops
         .chunks(state.cache.per_call())
         .map(|chunk| {
@@ -205,6 +216,43 @@ pub async fn report(state: &AppState, report: PresenceReport) -> AppResult<Repor
         });
     }
     Ok(outcome)
+}
+
+/// Registers `gateway` in every conversation of each of `users`: one indexed
+/// query, then one script call (per conversation on a cluster). The cost of
+/// a connect: O(the user's conversations), once per arrival on a gateway.
+async fn register_arrivals(state: &AppState, gateway: &str, users: &[String]) -> AppResult<()> {
+    // without the edge nobody reads the sets
+    if users.is_empty() || !state.fanout.is_enabled() {
+        return Ok(());
+    }
+    let conversations = members_repo::conversations_of(&state.db, users).await?;
+    let pairs: Vec<(uuid::Uuid, String)> = conversations
+        .into_iter()
+        .map(|id| (id, gateway.to_owned()))
+        .collect();
+    notify_gateways::register(&state.cache, &pairs).await
+}
+
+/// Registers the gateways holding `users` now in the conversation's notify
+/// set: after they became members (a creation, an addition) while online.
+/// O(those users), once per membership change.
+pub async fn register_members_online(
+    state: &AppState,
+    conversation_id: uuid::Uuid,
+    users: &[String],
+) -> AppResult<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let now_ms = state.clock.now().timestamp_millis();
+    let online = gateways_of(&state.cache, users, now_ms).await?;
+    let mut gateways: Vec<String> = online.into_values().flatten().collect();
+    gateways.sort_unstable();
+    gateways.dedup();
+    let pairs: Vec<(uuid::Uuid, String)> =
+        gateways.into_iter().map(|g| (conversation_id, g)).collect();
+    notify_gateways::register(&state.cache, &pairs).await
 }
 
 fn validate(report: &PresenceReport) -> AppResult<()> {

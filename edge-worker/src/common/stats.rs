@@ -39,6 +39,16 @@ pub struct ObjectCounters {
     pub member_checks: u64,
     #[serde(default)]
     pub member_checks_failed: u64,
+    /// Calls to core asking which users here are members of a conversation
+    /// whose new message notifies (gateways; `local_members`), those that
+    /// failed (nobody here was notified of that message), and the prunes
+    /// asked of core (no member here any more).
+    #[serde(default)]
+    pub notify_checks: u64,
+    #[serde(default)]
+    pub notify_checks_failed: u64,
+    #[serde(default)]
+    pub notify_prunes: u64,
 }
 
 /// Body of `POST /internal/v1/stats`.
@@ -122,7 +132,8 @@ mod tests {
                 "instance": "i1", "requests": 7, "alarms": 0, "storage_writes": 0,
                 "ws_messages": 0, "sockets": 3, "frames_sent": 12, "events": 0,
                 "send_batches": 2, "sends": 9, "holds": 0, "member_checks": 0,
-                "member_checks_failed": 0
+                "member_checks_failed": 0, "notify_checks": 0,
+                "notify_checks_failed": 0, "notify_prunes": 0
             })
         );
     }

@@ -1,11 +1,11 @@
 //! Core's fan-out batch (`POST /internal/v1/fanout`): conversation events
-//! go to their Room in one request per Room, user-addressed ones to their
-//! gateways in one request per gateway, each keeping the batch's order; the
-//! answer to core follows from the targets' answers.
+//! go to their Room in one request per Room, user-addressed and member-wide
+//! ones to their gateways in one request per gateway, each keeping the
+//! batch's order; the answer to core follows from the targets' answers.
 
 use std::collections::BTreeMap;
 
-use shared_types::internal::FanoutTarget;
+use shared_types::internal::{FanoutTarget, GatewayUsers};
 use uuid::Uuid;
 
 use crate::gateway::delivery::DeliveryItem;
@@ -29,20 +29,44 @@ pub fn route(events: Vec<EdgeEvent>) -> (RoomEvents, GatewayItems) {
             } => rooms.entry(*conversation_id).or_default().push(event),
             FanoutTarget::Gateways { gateways: targets } => {
                 let frame = socketio::event_raw(&event.namespace, &event.event, event.data.get());
-                for target in targets {
+                users(&mut gateways, targets, &event, &frame);
+            }
+            FanoutTarget::Members {
+                conversation_id,
+                gateways: set,
+                also,
+            } => {
+                let frame = socketio::event_raw(&event.namespace, &event.event, event.data.get());
+                for target in set {
                     let entry = gateways.entry(target.gateway.clone()).or_default();
-                    entry.0.push(DeliveryItem::Users {
-                        user_ids: target.user_ids.clone(),
+                    entry.0.push(DeliveryItem::Members {
+                        conversation_id: *conversation_id,
+                        stamp: target.stamp,
                         namespace: event.namespace.clone(),
                         frame: frame.clone(),
-                        close: event.close_sessions,
+                        removal_epoch: event.removal_epoch,
                     });
                     entry.1 += 1;
                 }
+                users(&mut gateways, also, &event, &frame);
             }
         }
     }
     (rooms, gateways)
+}
+
+/// A user-addressed event's items, one per gateway.
+fn users(gateways: &mut GatewayItems, targets: &[GatewayUsers], event: &EdgeEvent, frame: &str) {
+    for target in targets {
+        let entry = gateways.entry(target.gateway.clone()).or_default();
+        entry.0.push(DeliveryItem::Users {
+            user_ids: target.user_ids.clone(),
+            namespace: event.namespace.clone(),
+            frame: frame.to_owned(),
+            close: event.close_sessions,
+        });
+        entry.1 += 1;
+    }
 }
 
 /// What the Worker answers core.
@@ -132,6 +156,31 @@ mod tests {
         assert_eq!(*b_count, 1);
         assert!(
             matches!(&b_items[0], DeliveryItem::Users { user_ids, .. } if user_ids == &["carol", "dave"])
+        );
+    }
+
+    #[test]
+    fn a_member_wide_event_goes_to_its_notify_set_as_members_items_and_to_also_as_users() {
+        let events = vec![event(&format!(
+            r#"{{"target":{{"kind":"members","conversation_id":"{C1}","gateways":[{{"gateway":"A.0","stamp":3}},{{"gateway":"B.0","stamp":7}}],"also":[{{"gateway":"B.0","user_ids":["bob"]}}]}},"namespace":"/notifications","event":"member_removed","data":{{"user_id":"bob"}},"removal_epoch":2}}"#
+        ))];
+        let (rooms, gateways) = route(events);
+        assert!(rooms.is_empty(), "not through the Room");
+        let frame = r#"42/notifications,["member_removed",{"user_id":"bob"}]"#;
+        let c1 = Uuid::parse_str(C1).unwrap();
+        assert_eq!(
+            gateways["A.0"].0,
+            [DeliveryItem::Members {
+                conversation_id: c1,
+                stamp: 3,
+                namespace: "/notifications".into(),
+                frame: frame.into(),
+                removal_epoch: Some(2),
+            }]
+        );
+        assert_eq!(gateways["B.0"].0.len(), 2, "its members, then bob");
+        assert!(
+            matches!(&gateways["B.0"].0[1], DeliveryItem::Users { user_ids, .. } if user_ids == &["bob"])
         );
     }
 

@@ -34,12 +34,25 @@ pub enum DeliveryItem {
         /// Once delivered, this user's sockets leave the room.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         evict_user: Option<String>,
-        /// Online members on this gateway whose sockets have not joined the
-        /// room get `frame` of `notify` instead (on `/notifications`).
+        /// This gateway is in the conversation's notify set: its users who
+        /// are members (`gateway::local_members`) get `frame` of `notify` on
+        /// their sockets that have not joined the room (on `/notifications`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         notify: Option<Notify>,
         /// The conversation's removal epoch (`FanoutEvent::removal_epoch`):
         /// joined sockets verified at an older one are checked first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        removal_epoch: Option<i64>,
+    },
+    /// Every socket connected to `namespace` of this gateway's users who
+    /// are members of the conversation (`local_members`): a membership
+    /// event for a conversation whose notify set names this gateway.
+    Members {
+        conversation_id: Uuid,
+        /// This gateway's registration stamp, as for `Notify::stamp`.
+        stamp: u64,
+        namespace: String,
+        frame: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         removal_epoch: Option<i64>,
     },
@@ -56,7 +69,9 @@ pub enum DeliveryItem {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notify {
-    pub user_ids: Vec<String>,
+    /// This gateway's registration stamp in the notify set, as core read it
+    /// for the event (`NotifyGateway::stamp`).
+    pub stamp: u64,
     pub namespace: String,
     /// `None` on a gateway that also gets the room `frame`: the notification
     /// is that frame in `namespace` (the gateway swaps the namespace), so the
@@ -110,6 +125,11 @@ pub struct Delivery {
     /// the replay check; `None` from a Room (objects are not reachable from outside).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// The addressed gateway's name, from a Room: a gateway woken by a
+    /// delivery with no socket left knows its name only from it (to prune
+    /// itself from a notify set, `local_members`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
     pub items: Vec<DeliveryItem>,
 }
 
@@ -232,6 +252,7 @@ mod tests {
         let mut index = SocketIndex::rebuild(&sessions);
         let removal = Delivery {
             signature: None,
+            gateway: None,
             items: vec![room_item("R", Some("bob"))],
         };
         let (written, acted, answer) = run(&removal, &mut sessions, &mut index);
@@ -254,6 +275,7 @@ mod tests {
 
         let alice_leaves = Delivery {
             signature: None,
+            gateway: None,
             items: vec![room_item("S", Some("alice")), room_item("T", None)],
         };
         let (written, acted, answer) = run(&alice_leaves, &mut sessions, &mut index);
@@ -294,6 +316,7 @@ mod tests {
         let mut replays = ReplayGuard::default();
         let signed = Delivery {
             signature: Some("sig".into()),
+            gateway: None,
             items: vec![],
         };
         assert!(DeliveryRun::admit(&signed, &mut replays, 0).is_some());
@@ -303,6 +326,7 @@ mod tests {
         );
         let from_room = Delivery {
             signature: None,
+            gateway: None,
             items: vec![],
         };
         assert!(DeliveryRun::admit(&from_room, &mut replays, 1).is_some());

@@ -163,6 +163,11 @@ impl SocketIndex {
         users
     }
 
+    /// Whether `user` has an authenticated socket here.
+    pub fn has_user(&self, user: &str) -> bool {
+        self.by_user.contains_key(user)
+    }
+
     /// Whether one more socket of `user` may authenticate here: fewer than
     /// `max` of theirs are already authenticated on this gateway.
     pub fn admits(&self, user: &str, max: usize) -> bool {
@@ -175,8 +180,15 @@ impl SocketIndex {
             .map_or(0, BTreeSet::len)
     }
 
-    /// Where the frames of one delivery go.
+    /// Where the frames of one delivery go, with nobody to notify.
     pub fn plan<'a>(&self, item: &'a DeliveryItem) -> Plan<'a> {
+        self.plan_with(item, &[])
+    }
+
+    /// Where the frames of one delivery go; a room item's `notify` and a
+    /// members item reach `members` (this gateway's users who are members,
+    /// `local_members`).
+    pub fn plan_with<'a>(&self, item: &'a DeliveryItem, members: &[String]) -> Plan<'a> {
         let mut plan = Plan::default();
         match item {
             DeliveryItem::Users {
@@ -199,6 +211,18 @@ impl SocketIndex {
                                 }
                             }
                             plan.close.push(sid.clone());
+                        }
+                    }
+                }
+            }
+            DeliveryItem::Members {
+                namespace, frame, ..
+            } => {
+                for user in members {
+                    for sid in self.sockets_of(user) {
+                        if self.connected(sid, namespace) {
+                            plan.sends
+                                .push((sid.clone(), Cow::Borrowed(frame.as_str())));
                         }
                     }
                 }
@@ -249,7 +273,7 @@ impl SocketIndex {
                     // its own frame, or the room frame in its namespace (made once)
                     let mut notify_frame: Option<Cow<'a, str>> =
                         notify.frame.as_deref().map(Cow::Borrowed);
-                    for user in &notify.user_ids {
+                    for user in members {
                         for sid in self.sockets_of(user) {
                             let in_room = joined.is_some_and(|j| j.contains(sid));
                             if in_room || !self.connected(sid, &notify.namespace) {

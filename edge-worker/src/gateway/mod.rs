@@ -10,7 +10,9 @@
 //!   wait for the next GET until it upgrades to a WebSocket.
 //! - The gateway as a whole: indexes over its sockets (`index`), the Rooms
 //!   it is subscribed at (`subscriptions`), presence reports (`presence`),
-//!   deliveries from Rooms and core (`delivery`), names and shards (`names`).
+//!   deliveries from Rooms and core (`delivery`), which of its users are
+//!   members of a conversation that notifies (`local_members`), names and
+//!   shards (`names`).
 //!
 //! Everything here is plain Rust tested natively; `glue` (wasm32 only) is
 //! the Durable Object that runs it, one file per module it runs.
@@ -22,6 +24,7 @@ pub mod events;
 pub mod index;
 pub mod join;
 pub mod joined;
+pub mod local_members;
 pub mod names;
 pub mod polling;
 pub mod presence;

@@ -46,11 +46,14 @@ impl PresenceBatch {
     }
 
     fn note(&mut self, user: &str, change: Change) {
-        match self.pending.get(user) {
-            // the opposite change is still unsent: core never needs to hear either
-            Some(previous) if *previous != change => {
+        match (self.pending.get(user), change) {
+            // arrived and left again before core heard: it needs to hear neither
+            (Some(Change::Arrived), Change::Departed) => {
                 self.pending.remove(user);
             }
+            // left and came back: core hears the arrival again, so the user's
+            // conversations register this gateway again (a message meanwhile
+            // may have pruned it from their notify sets, `local_members`)
             _ => {
                 self.pending.insert(user.to_owned(), change);
             }
@@ -140,13 +143,21 @@ mod tests {
     }
 
     #[test]
-    fn unsent_opposite_changes_cancel_out() {
+    fn an_unsent_arrival_and_departure_cancel_out_a_return_is_reported() {
         let mut b = PresenceBatch::default();
         b.arrived("alice");
         b.departed("alice");
+        assert_eq!(b.take(), None, "core needs to hear neither");
         b.departed("bob");
         b.arrived("bob");
-        assert_eq!(b.take(), None, "core needs to hear neither");
+        assert_eq!(
+            b.take(),
+            Some(Report {
+                arrived: vec!["bob".into()],
+                departed: vec![]
+            }),
+            "bob's conversations register this gateway again"
+        );
     }
 
     #[test]

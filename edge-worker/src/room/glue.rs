@@ -312,6 +312,7 @@ impl Shared {
             let version_sent = self.with_book(|b| b.version_of(&gateway)).flatten();
             let delivery = Delivery {
                 signature: None,
+                gateway: Some(gateway.clone()),
                 items,
             };
             let answer = match objects::gateway(&self.env, &gateway) {

@@ -14,7 +14,7 @@ mod seq_buffer;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use shared_types::internal::GatewayUsers;
+use shared_types::internal::NotifyGateway;
 use shared_types::socket::NS_NOTIFICATIONS;
 use uuid::Uuid;
 
@@ -32,8 +32,9 @@ pub struct RoomEvent {
     /// The namespace `frame` is on (joined sockets must be connected to it).
     pub namespace: String,
     pub frame: String,
-    /// Online members by gateway whose sockets outside the room hear of it.
-    pub notify: Vec<GatewayUsers>,
+    /// The gateways of the conversation's notify set (with their stamps):
+    /// their users who are members hear of it outside the room.
+    pub notify: Vec<NotifyGateway>,
     /// The `/notifications` frame for them (set when `notify` is not empty).
     pub notify_frame: Option<String>,
     /// Once delivered, this user's sockets leave the room.
@@ -44,9 +45,9 @@ pub struct RoomEvent {
 
 impl RoomEvent {
     /// Core's event for this Room, its frames serialised once for every
-    /// gateway (and the `/notifications` one only when there are members to
+    /// gateway (and the `/notifications` one only when there are gateways to
     /// notify); `notify` is the event target's.
-    pub fn of(event: EdgeEvent, notify: Vec<GatewayUsers>) -> Self {
+    pub fn of(event: EdgeEvent, notify: Vec<NotifyGateway>) -> Self {
         let data = event.data.get();
         let frame = socketio::event_raw(&event.namespace, &event.event, data);
         let notify_frame =
@@ -233,19 +234,17 @@ impl RoomState {
         self.order.holds()
     }
 
-    /// One delivery item per gateway that holds joined sockets or members to
-    /// notify: the frame is shared, never copied per socket.
+    /// One delivery item per gateway that holds joined sockets or is in the
+    /// notify set: the frame is shared, never copied per socket.
     pub fn deliveries(
         &self,
         conversation_id: Uuid,
         event: &RoomEvent,
     ) -> Vec<(String, DeliveryItem)> {
-        let mut notify_by_gateway: BTreeMap<&str, &Vec<String>> = BTreeMap::new();
+        let mut notify_by_gateway: BTreeMap<&str, u64> = BTreeMap::new();
         if event.notify_frame.is_some() {
             for entry in &event.notify {
-                if !entry.user_ids.is_empty() {
-                    notify_by_gateway.insert(&entry.gateway, &entry.user_ids);
-                }
+                notify_by_gateway.insert(&entry.gateway, entry.stamp);
             }
         }
         let targets: BTreeSet<&str> = self
@@ -259,8 +258,8 @@ impl RoomState {
             .map(|gateway| {
                 let joined = self.gateways.contains_key(gateway);
                 let notify = match (notify_by_gateway.get(gateway), &event.notify_frame) {
-                    (Some(users), Some(frame)) => Some(Notify {
-                        user_ids: (*users).clone(),
+                    (Some(stamp), Some(frame)) => Some(Notify {
+                        stamp: *stamp,
                         namespace: NS_NOTIFICATIONS.to_owned(),
                         // a gateway that gets the room frame derives it
                         frame: (!joined).then(|| frame.clone()),

@@ -238,33 +238,29 @@ fn publish_orders_seq_events_and_passes_others_through() {
 }
 
 #[test]
-fn one_delivery_per_gateway_with_the_notified_members_of_each() {
+fn one_delivery_per_gateway_joined_or_in_the_notify_set_with_its_stamp() {
     let conversation = Uuid::from_u128(1);
     let room = RoomState::new(gateways(&["A.0", "B.0"]), 300);
     let mut e = event("M");
     e.notify_frame = Some("N".into());
     e.notify = vec![
-        GatewayUsers {
+        NotifyGateway {
             gateway: "B.0".into(),
-            user_ids: vec!["bob".into()],
+            stamp: 4,
         },
-        GatewayUsers {
+        NotifyGateway {
             gateway: "C.0".into(),
-            user_ids: vec!["carol".into(), "dave".into()],
-        },
-        GatewayUsers {
-            gateway: "D.0".into(),
-            user_ids: vec![],
+            stamp: 9,
         },
     ];
     let out = room.deliveries(conversation, &e);
     let names: Vec<&str> = out.iter().map(|(g, _)| g.as_str()).collect();
-    assert_eq!(names, ["A.0", "B.0", "C.0"], "D.0 has nobody to tell");
+    assert_eq!(names, ["A.0", "B.0", "C.0"]);
     match &out[2].1 {
         DeliveryItem::Room { frame, notify, .. } => {
             assert_eq!(frame, &None, "C.0 holds no joined socket");
             let notify = notify.as_ref().unwrap();
-            assert_eq!(notify.user_ids, ["carol", "dave"]);
+            assert_eq!(notify.stamp, 9, "no member list: C.0 decides for its users");
             assert_eq!(notify.namespace, "/notifications");
         }
         other => panic!("{other:?}"),
@@ -279,7 +275,7 @@ fn one_delivery_per_gateway_with_the_notified_members_of_each() {
         DeliveryItem::Room { frame, notify, .. } => {
             assert_eq!(frame.as_deref(), Some("M"));
             let notify = notify.as_ref().unwrap();
-            assert_eq!(notify.user_ids, ["bob"]);
+            assert_eq!(notify.stamp, 4);
             assert_eq!(notify.frame, None, "B.0 derives it from the room frame");
         }
         other => panic!("{other:?}"),
@@ -435,9 +431,9 @@ fn core_s_event_is_framed_once_and_for_notifications_only_when_someone_is_notifi
             "namespace":"/messaging","event":"new_message","data":{"id":"m2"}}"#,
     )
     .unwrap();
-    let notify = vec![GatewayUsers {
+    let notify = vec![NotifyGateway {
         gateway: "A.0".into(),
-        user_ids: vec!["carol".into()],
+        stamp: 1,
     }];
     let loud = RoomEvent::of(event, notify.clone());
     assert_eq!(

@@ -123,6 +123,7 @@ pub async fn receive(req: Request, env: &Env, config: &EdgeConfig) -> worker::Re
     let gateway_calls = gateways.into_iter().map(|(gateway, (items, count))| {
         let body = Delivery {
             signature: Some(signature.clone()),
+            gateway: None,
             items,
         };
         async move {

@@ -1,16 +1,21 @@
-//! Runs a `/deliver` (`gateway::delivery`): per item, the index's plan of
-//! frames, evictions and closes, then the answer the Room reads.
+//! Runs a `/deliver` (`gateway::delivery`): per item, the members here to
+//! notify (`gateway::local_members`, asking core when the cache cannot
+//! answer), the index's plan of frames, evictions and closes, then the
+//! answer the Room reads.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use shared_types::internal::{MemberCheck, MemberCheckAnswer, MAX_MEMBER_CHECK_USERS};
+use shared_types::internal::{
+    MemberCheck, MemberCheckAnswer, NotifyPrune, NotifyPruned, MAX_MEMBER_CHECK_USERS,
+};
 use uuid::Uuid;
 use worker::{Method, Response};
 
 use super::frames::FrameCache;
 use super::{now_ms, Gateway};
 use crate::gateway::delivery::{Delivery, DeliveryItem, DeliveryRun};
+use crate::gateway::local_members::Need;
 use crate::runtime::core_client;
 
 impl Gateway {
@@ -21,6 +26,11 @@ impl Gateway {
         let Some(mut run) = admitted else {
             return Response::error("replayed", 401);
         };
+        if let Some(gateway) = &delivery.gateway {
+            if self.name().is_empty() {
+                *self.inner.name.borrow_mut() = Some(gateway.clone());
+            }
+        }
         for item in &delivery.items {
             if let DeliveryItem::Room {
                 conversation_id,
@@ -34,8 +44,33 @@ impl Gateway {
                     .evictions
                     .borrow_mut()
                     .record(*conversation_id, user, now);
+                self.inner
+                    .local_members
+                    .borrow_mut()
+                    .removed(conversation_id, user);
             }
-            let plan = self.index().plan(item);
+            let members = match item {
+                DeliveryItem::Room {
+                    conversation_id,
+                    notify: Some(notify),
+                    removal_epoch,
+                    ..
+                } => {
+                    self.notify_members(*conversation_id, notify.stamp, *removal_epoch)
+                        .await
+                }
+                DeliveryItem::Members {
+                    conversation_id,
+                    stamp,
+                    removal_epoch,
+                    ..
+                } => {
+                    self.notify_members(*conversation_id, *stamp, *removal_epoch)
+                        .await
+                }
+                _ => Vec::new(),
+            };
+            let plan = self.index().plan_with(item, &members);
             // the frames of one item are mostly the same one: converted (and,
             // for sockets with a recovery pid, stamped) once (`glue::frames`)
             {
@@ -79,6 +114,104 @@ impl Gateway {
         let answer = run.answer();
         self.inner.counters.borrow_mut().frames_sent += u64::from(answer.frames);
         Response::from_json(&answer)
+    }
+
+    /// This gateway's users who are members of the conversation, for the
+    /// notify of an event registered here at `stamp`: from the cache, else
+    /// from core (one `members/check` per chunk of users). Empty when core
+    /// does not answer (fail closed, counted). With no member here, core is
+    /// asked once per stamp to drop this gateway from the notify set.
+    async fn notify_members(
+        &self,
+        conversation_id: Uuid,
+        stamp: u64,
+        epoch: Option<i64>,
+    ) -> Vec<String> {
+        let need = self
+            .inner
+            .local_members
+            .borrow()
+            .need(&conversation_id, stamp, epoch, || self.index().users());
+        if let Need::Check { users, full } = need {
+            let Some(answer) = self.check_members(conversation_id, &users).await else {
+                self.inner.counters.borrow_mut().notify_checks_failed += 1;
+                return Vec::new();
+            };
+            self.inner
+                .local_members
+                .borrow_mut()
+                .learn(conversation_id, stamp, full, answer);
+        }
+        let members = {
+            let index = self.index();
+            self.inner
+                .local_members
+                .borrow_mut()
+                .members_here(&conversation_id, |u| index.has_user(u))
+        };
+        if members.is_empty()
+            && self
+                .inner
+                .local_members
+                .borrow_mut()
+                .prune_once(conversation_id, stamp)
+        {
+            self.prune(conversation_id, stamp).await;
+        }
+        members
+    }
+
+    /// Which of `users` are members, asked in chunks; `None` if a chunk failed.
+    async fn check_members(
+        &self,
+        conversation_id: Uuid,
+        users: &[String],
+    ) -> Option<MemberCheckAnswer> {
+        let config = self.config().ok()?;
+        let path = format!("/internal/v1/conversations/{conversation_id}/members/check");
+        let mut merged: Option<MemberCheckAnswer> = None;
+        for chunk in users.chunks(MAX_MEMBER_CHECK_USERS) {
+            self.inner.counters.borrow_mut().notify_checks += 1;
+            let body = MemberCheck {
+                user_ids: chunk.to_vec(),
+            };
+            let answer: MemberCheckAnswer =
+                match core_client::call(&config, Method::Post, &path, "", Some(&body)).await {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        worker::console_warn!("notify member check failed: {}", e.message);
+                        return None;
+                    }
+                };
+            merged = Some(match merged {
+                None => answer,
+                Some(mut m) => {
+                    m.removal_epoch = m.removal_epoch.min(answer.removal_epoch);
+                    m.members.extend(answer.members);
+                    m
+                }
+            });
+        }
+        merged
+    }
+
+    /// No member of the conversation here as of `stamp`: core drops this
+    /// gateway from its notify set unless a newer registration came since.
+    async fn prune(&self, conversation_id: Uuid, stamp: u64) {
+        let Ok(config) = self.config() else {
+            return;
+        };
+        let Some(gateway) = self.inner.name.borrow().clone() else {
+            return;
+        };
+        self.inner.counters.borrow_mut().notify_prunes += 1;
+        let path = format!("/internal/v1/conversations/{conversation_id}/gateways/prune");
+        let body = NotifyPrune { gateway, stamp };
+        let pruned: Result<NotifyPruned, _> =
+            core_client::call(&config, Method::Post, &path, "", Some(&body)).await;
+        if let Err(e) = pruned {
+            worker::console_warn!("notify prune failed: {}", e.message);
+        }
     }
 
     /// Removed means removed: the frame of a socket verified before the

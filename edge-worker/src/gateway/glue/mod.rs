@@ -42,6 +42,7 @@ use crate::gateway::dispatch::{ack_frames, Action};
 use crate::gateway::events::Receipt;
 use crate::gateway::index::SocketIndex;
 use crate::gateway::join::RecentEvictions;
+use crate::gateway::local_members::LocalMembers;
 use crate::gateway::presence::PresenceBatch;
 use crate::gateway::recovery::Recovery;
 use crate::gateway::sends::{PendingSend, SendBatcher, BATCH_BODY_MARGIN, SEND_BATCHES_IN_FLIGHT};
@@ -85,6 +86,8 @@ struct Inner {
     subscriptions: RefCell<Subscriptions>,
     /// Evictions delivered lately, which a join in progress checks.
     evictions: RefCell<RecentEvictions>,
+    /// Which users here are members of conversations that notify (memory only).
+    local_members: RefCell<LocalMembers>,
     alarm_armed: Cell<bool>,
     /// When the armed alarm fires (unix ms), while `alarm_armed`.
     alarm_at: Cell<u64>,
@@ -130,6 +133,7 @@ impl DurableObject for Gateway {
             replays: RefCell::new(ReplayGuard::default()),
             subscriptions: RefCell::new(Subscriptions::new(now_ms())),
             evictions: RefCell::new(RecentEvictions::default()),
+            local_members: RefCell::new(LocalMembers::default()),
             alarm_armed: Cell::new(false),
             alarm_at: Cell::new(0),
         });

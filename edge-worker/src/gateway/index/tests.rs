@@ -152,13 +152,14 @@ fn notified_members_get_the_notification_only_on_sockets_outside_the_room() {
         exclude_user: None,
         evict_user: None,
         notify: Some(Notify {
-            user_ids: vec!["alice".into(), "bob".into(), "nobody".into()],
+            stamp: 1,
             namespace: "/notifications".into(),
             frame: Some("N".into()),
         }),
         removal_epoch: None,
     };
-    let plan = index.plan(&item);
+    let members: Vec<String> = ["alice", "bob", "nobody"].map(String::from).to_vec();
+    let plan = index.plan_with(&item, &members);
     assert_eq!(
         sends(&plan),
         [
@@ -244,14 +245,15 @@ fn a_notification_without_its_own_frame_is_the_room_frame_in_its_namespace() {
         exclude_user: None,
         evict_user: None,
         notify: Some(Notify {
-            user_ids: vec!["alice".into(), "bob".into()],
+            stamp: 1,
             namespace: "/notifications".into(),
             frame: None,
         }),
         removal_epoch: None,
     };
+    let members: Vec<String> = ["alice", "bob"].map(String::from).to_vec();
     assert_eq!(
-        sends(&index.plan(&item)),
+        sends(&index.plan_with(&item, &members)),
         [
             (
                 "a".to_string(),
@@ -342,4 +344,29 @@ fn the_eviction_that_made_an_epoch_advances_the_sockets_one_behind_it() {
     assert_eq!(plan.evict, [("b".to_string(), conv(1))]);
     assert_eq!(plan.held.len(), 1, "carol missed epoch 4: core is asked");
     assert_eq!(plan.held[0].0, "c");
+}
+
+#[test]
+fn a_members_item_reaches_every_connected_socket_of_the_members_here() {
+    let mut index = SocketIndex::default();
+    index.upsert(
+        "a1",
+        &socket("a1", Some("alice"), &["/notifications"], &[1]),
+    );
+    index.upsert("a2", &socket("a2", Some("alice"), &["/messaging"], &[]));
+    index.upsert("c", &socket("c", Some("carol"), &["/notifications"], &[]));
+    let item = DeliveryItem::Members {
+        conversation_id: conv(1),
+        stamp: 1,
+        namespace: "/notifications".into(),
+        frame: "U".into(),
+        removal_epoch: None,
+    };
+    let members: Vec<String> = ["alice", "nobody"].map(String::from).to_vec();
+    assert_eq!(
+        sends(&index.plan_with(&item, &members)),
+        [("a1".to_string(), "U".to_string())],
+        "joined or not; carol is no member"
+    );
+    assert!(index.plan(&item).sends.is_empty(), "nothing known: nobody");
 }
