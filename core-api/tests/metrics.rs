@@ -44,12 +44,17 @@ async fn requests_messages_pushes_tms_cache_limits_and_pools_are_exposed(pool: P
         .expect(201);
     let path = format!("/api/v1/conversations/{group}/messages");
     app.get(&path, "bob").await.expect(200);
+    // the member set is cached by a first membership check (no push lane
+    // reads it any more: messages name gateways, not members)
+    let membership = format!("/internal/v1/conversations/{group}/membership");
+    app.internal(Method::GET, &membership, "bob", &serde_json::Value::Null)
+        .await
+        .expect(200);
     // a profile nobody asked for yet: from TMS first, then from the cache
     let before = scrape(&app, None).await.text().await.unwrap();
     app.get("/api/v1/users/dave", "bob").await.expect(200);
     app.get("/api/v1/users/dave", "bob").await.expect(200);
     // the edge's membership checks, from the cached member set
-    let membership = format!("/internal/v1/conversations/{group}/membership");
     for _ in 0..3 {
         app.internal(Method::GET, &membership, "bob", &serde_json::Value::Null)
             .await
