@@ -49,6 +49,50 @@ pub struct ObjectCounters {
     pub notify_checks_failed: u64,
     #[serde(default)]
     pub notify_prunes: u64,
+    /// Wall-clock ms during which the object had work in progress (a request,
+    /// a WebSocket event, an alarm or a task it keeps alive), overlaps counted
+    /// once (`ActiveClock`): what Cloudflare bills as duration for an object
+    /// that may hibernate when idle. × 128 MB gives GB-s.
+    #[serde(default)]
+    pub active_ms: u64,
+}
+
+/// Wall-clock time with work in progress: `enter` when a piece of work
+/// starts, `leave` when it ends; time is counted while at least one runs,
+/// so concurrent requests are not counted twice.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveClock {
+    in_flight: u32,
+    since_ms: u64,
+    total_ms: u64,
+}
+
+impl ActiveClock {
+    pub fn enter(&mut self, now_ms: u64) {
+        if self.in_flight == 0 {
+            self.since_ms = now_ms;
+        }
+        self.in_flight += 1;
+    }
+
+    pub fn leave(&mut self, now_ms: u64) {
+        if self.in_flight == 0 {
+            return;
+        }
+        self.in_flight -= 1;
+        if self.in_flight == 0 {
+            self.total_ms += now_ms.saturating_sub(self.since_ms);
+        }
+    }
+
+    /// Active ms so far, the running stretch included.
+    pub fn total_ms(&self, now_ms: u64) -> u64 {
+        if self.in_flight == 0 {
+            self.total_ms
+        } else {
+            self.total_ms + now_ms.saturating_sub(self.since_ms)
+        }
+    }
 }
 
 /// Body of `POST /internal/v1/stats`.
@@ -133,9 +177,26 @@ mod tests {
                 "ws_messages": 0, "sockets": 3, "frames_sent": 12, "events": 0,
                 "send_batches": 2, "sends": 9, "holds": 0, "member_checks": 0,
                 "member_checks_failed": 0, "notify_checks": 0,
-                "notify_checks_failed": 0, "notify_prunes": 0
+                "notify_checks_failed": 0, "notify_prunes": 0, "active_ms": 0
             })
         );
+    }
+
+    #[test]
+    fn active_time_counts_overlapping_work_once() {
+        let mut clock = ActiveClock::default();
+        clock.enter(1_000);
+        clock.enter(1_005); // a second request while the first runs
+        clock.leave(1_010);
+        assert_eq!(clock.total_ms(1_012), 12, "the running stretch counts");
+        clock.leave(1_020);
+        // idle between 1,020 and 5,000: not counted
+        clock.enter(5_000);
+        clock.leave(5_003);
+        assert_eq!(clock.total_ms(9_999), 23);
+        // a stray leave does not underflow
+        clock.leave(10_000);
+        assert_eq!(clock.total_ms(10_000), 23);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::api::{Publish, Relay, SubscribeAnswer, Subscription};
 use super::{GatewaySet, RoomEvent, RoomState};
 use crate::common::queues::OrderedQueues;
 use crate::common::replay_guard::ReplayGuard;
-use crate::common::stats::{self, LogThrottle, ObjectCounters};
+use crate::common::stats::{self, ActiveClock, LogThrottle, ObjectCounters};
 use crate::gateway::delivery::{Delivered, Delivery, DeliveryItem};
 use crate::runtime::config::EdgeConfig;
 use crate::runtime::{http, objects};
@@ -44,6 +44,7 @@ struct Shared {
     book: RefCell<Option<RoomState>>,
     queues: RefCell<OrderedQueues<DeliveryItem>>,
     counters: RefCell<ObjectCounters>,
+    active: Rc<RefCell<ActiveClock>>,
     log: Cell<LogThrottle>,
     /// A flush task is waiting for held events' hold to end.
     flush_armed: Cell<bool>,
@@ -66,6 +67,7 @@ impl DurableObject for Room {
             book: RefCell::new(None),
             queues: RefCell::new(OrderedQueues::new()),
             counters: RefCell::new(counters),
+            active: Rc::default(),
             log: Cell::new(LogThrottle::default()),
             flush_armed: Cell::new(false),
         });
@@ -79,8 +81,11 @@ impl DurableObject for Room {
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let path = req.path();
         if path == "/stats" {
-            return Response::from_json(&*self.shared.counters.borrow());
+            let mut counters = self.shared.counters.borrow().clone();
+            counters.active_ms = self.shared.active.borrow().total_ms(now_ms());
+            return Response::from_json(&counters);
         }
+        let _active = objects::Active::enter(&self.shared.active);
         self.shared.counters.borrow_mut().requests += 1;
         self.load().await?;
         match path.as_str() {
@@ -129,6 +134,7 @@ impl DurableObject for Room {
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
+        let _active = objects::Active::enter(&self.shared.active);
         self.shared.counters.borrow_mut().alarms += 1;
         self.load().await?;
         let now = now_ms();
@@ -217,7 +223,9 @@ impl Room {
             return;
         }
         let shared = Rc::clone(&self.shared);
+        let active = objects::Active::enter(&self.shared.active);
         self.state.wait_until(async move {
+            let _active = active;
             let (mut at, mut now) = (first, now);
             loop {
                 Delay::from(Duration::from_millis(at.saturating_sub(now))).await;
@@ -258,8 +266,11 @@ impl Room {
             let start = self.shared.queues.borrow_mut().push(&gateway, item);
             if start {
                 let shared = Rc::clone(&self.shared);
-                self.state
-                    .wait_until(async move { shared.drain(gateway).await });
+                let active = objects::Active::enter(&self.shared.active);
+                self.state.wait_until(async move {
+                    shared.drain(gateway).await;
+                    drop(active);
+                });
             }
         }
     }

@@ -35,7 +35,7 @@ use worker::{
 
 use crate::common::queues::OrderedQueues;
 use crate::common::replay_guard::ReplayGuard;
-use crate::common::stats::ObjectCounters;
+use crate::common::stats::{ActiveClock, ObjectCounters};
 use crate::gateway::calls::PendingCall;
 use crate::gateway::delivery::Delivery;
 use crate::gateway::dispatch::{ack_frames, Action};
@@ -81,6 +81,7 @@ struct Inner {
     presence: RefCell<PresenceBatch>,
     rounds: RefCell<PingRounds>,
     counters: RefCell<ObjectCounters>,
+    active: Rc<RefCell<ActiveClock>>,
     replays: RefCell<ReplayGuard>,
     /// Numbers the subscription changes sent to Rooms.
     subscriptions: RefCell<Subscriptions>,
@@ -130,6 +131,7 @@ impl DurableObject for Gateway {
             presence: RefCell::new(PresenceBatch::default()),
             rounds: RefCell::new(PingRounds::default()),
             counters: RefCell::new(counters),
+            active: Rc::default(),
             replays: RefCell::new(ReplayGuard::default()),
             subscriptions: RefCell::new(Subscriptions::new(now_ms())),
             evictions: RefCell::new(RecentEvictions::default()),
@@ -149,8 +151,10 @@ impl DurableObject for Gateway {
         if path == "/stats" {
             let mut counters = self.inner.counters.borrow().clone();
             counters.sockets = self.session_count() as u64;
+            counters.active_ms = self.inner.active.borrow().total_ms(now_ms());
             return Response::from_json(&counters);
         }
+        let _active = objects::Active::enter(&self.inner.active);
         self.inner.counters.borrow_mut().requests += 1;
         match path.as_str() {
             "/connect" => self.accept_upgrade(&req).await,
@@ -170,6 +174,7 @@ impl DurableObject for Gateway {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> worker::Result<()> {
+        let _active = objects::Active::enter(&self.inner.active);
         self.inner.counters.borrow_mut().ws_messages += 1;
         let Some(mut session) = read_attachment(&ws)? else {
             let _ = ws.close(Some(1011), Some("session state lost"));
@@ -198,15 +203,18 @@ impl DurableObject for Gateway {
         _reason: String,
         _clean: bool,
     ) -> worker::Result<()> {
+        let _active = objects::Active::enter(&self.inner.active);
         self.close_or_park(&Conn::Ws(ws), 1000, "closed").await
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        let _active = objects::Active::enter(&self.inner.active);
         self.close_or_park(&Conn::Ws(ws), 1011, "socket error")
             .await
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
+        let _active = objects::Active::enter(&self.inner.active);
         self.ping_round().await
     }
 }

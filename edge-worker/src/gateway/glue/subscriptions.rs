@@ -54,8 +54,11 @@ impl Gateway {
         if t.arrived.is_some() || t.departed.is_some() {
             let inner = Rc::clone(&self.inner);
             let gateway = self.name();
-            self.state
-                .wait_until(async move { inner.flush_presence(gateway).await });
+            let active = objects::Active::enter(&self.inner.active);
+            self.state.wait_until(async move {
+                inner.flush_presence(gateway).await;
+                drop(active);
+            });
         }
     }
 
