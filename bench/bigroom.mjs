@@ -160,6 +160,8 @@ async function runK(ownerTok, tokens, k) {
     bytes_core_to_edge_per_msg: (after.bytes - before.bytes) / n,
     object_requests_per_msg: objReq / n,
     object_active_ms_per_msg: objActive / n,
+    room_active_ms_per_msg: (act(after, "rooms") - act(before, "rooms")) / n,
+    gateway_active_ms_per_msg: (act(after, "gateways") - act(before, "gateways")) / n,
   };
   log(JSON.stringify(row));
   all.forEach((s) => s.close());
