@@ -16,7 +16,8 @@ use super::frames::FrameCache;
 use super::{now_ms, Gateway};
 use crate::gateway::delivery::{Delivery, DeliveryItem, DeliveryRun};
 use crate::gateway::local_members::Need;
-use crate::runtime::core_client;
+use crate::runtime::config::EdgeConfig;
+use crate::runtime::core_client::{self, CoreError};
 
 impl Gateway {
     /// Frames from a Room or from core (through the Worker) for local sockets.
@@ -168,21 +169,16 @@ impl Gateway {
         users: &[String],
     ) -> Option<MemberCheckAnswer> {
         let config = self.config().ok()?;
-        let path = format!("/internal/v1/conversations/{conversation_id}/members/check");
         let mut merged: Option<MemberCheckAnswer> = None;
         for chunk in users.chunks(MAX_MEMBER_CHECK_USERS) {
             self.inner.counters.borrow_mut().notify_checks += 1;
-            let body = MemberCheck {
-                user_ids: chunk.to_vec(),
+            let answer = match ask_members(&config, conversation_id, chunk).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    worker::console_warn!("notify member check failed: {}", e.message);
+                    return None;
+                }
             };
-            let answer: MemberCheckAnswer =
-                match core_client::call(&config, Method::Post, &path, "", Some(&body)).await {
-                    Ok(answer) => answer,
-                    Err(e) => {
-                        worker::console_warn!("notify member check failed: {}", e.message);
-                        return None;
-                    }
-                };
             merged = Some(match merged {
                 None => answer,
                 Some(mut m) => {
@@ -229,21 +225,16 @@ impl Gateway {
         let config = self.config()?;
         let users: BTreeSet<&str> = held.iter().map(|(_, user, _)| user.as_str()).collect();
         let users: Vec<String> = users.into_iter().map(str::to_owned).collect();
-        let path = format!("/internal/v1/conversations/{conversation_id}/members/check");
         for chunk in users.chunks(MAX_MEMBER_CHECK_USERS) {
             self.inner.counters.borrow_mut().member_checks += 1;
-            let body = MemberCheck {
-                user_ids: chunk.to_vec(),
+            let answer = match ask_members(&config, conversation_id, chunk).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    self.inner.counters.borrow_mut().member_checks_failed += 1;
+                    worker::console_warn!("member check failed: {}", e.message);
+                    continue;
+                }
             };
-            let answer: MemberCheckAnswer =
-                match core_client::call(&config, Method::Post, &path, "", Some(&body)).await {
-                    Ok(answer) => answer,
-                    Err(e) => {
-                        self.inner.counters.borrow_mut().member_checks_failed += 1;
-                        worker::console_warn!("member check failed: {}", e.message);
-                        continue;
-                    }
-                };
             for (sid, user, frame) in held.iter().filter(|(_, u, _)| chunk.contains(u)) {
                 let Some(ws) = self.socket(sid) else {
                     continue;
@@ -268,4 +259,18 @@ impl Gateway {
         }
         Ok(())
     }
+}
+
+/// One `members/check` call: which of `users` (at most
+/// `MAX_MEMBER_CHECK_USERS`) are members, and the conversation's removal epoch.
+async fn ask_members(
+    config: &EdgeConfig,
+    conversation_id: Uuid,
+    users: &[String],
+) -> Result<MemberCheckAnswer, CoreError> {
+    let path = format!("/internal/v1/conversations/{conversation_id}/members/check");
+    let body = MemberCheck {
+        user_ids: users.to_vec(),
+    };
+    core_client::call(config, Method::Post, &path, "", Some(&body)).await
 }

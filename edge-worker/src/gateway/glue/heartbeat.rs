@@ -99,6 +99,12 @@ impl Gateway {
             now,
             connect_deadline,
         );
+        self.arm_no_later_than(due_by, now).await
+    }
+
+    /// Makes sure the alarm comes by `by`: an alarm already armed at or
+    /// before it stays (no storage write), a later one or none is set to `by`.
+    pub(super) async fn arm_no_later_than(&self, by: u64, now: u64) -> worker::Result<()> {
         let armed_at = if self.inner.alarm_armed.get() {
             Some(self.inner.alarm_at.get())
         } else {
@@ -109,11 +115,11 @@ impl Gateway {
                 .map(|at| at.max(0) as u64)
         };
         match armed_at {
-            Some(at) if at <= due_by => {
+            Some(at) if at <= by => {
                 self.inner.alarm_at.set(at);
                 self.inner.alarm_armed.set(true);
             }
-            _ => self.set_alarm(due_by, now).await?,
+            _ => self.set_alarm(by, now).await?,
         }
         Ok(())
     }

@@ -89,20 +89,7 @@ impl Gateway {
         let Some(at) = self.inner.recovery.borrow().next_alarm(now) else {
             return Ok(());
         };
-        let armed_at = if self.inner.alarm_armed.get() {
-            Some(self.inner.alarm_at.get())
-        } else {
-            let stored = self.state.storage().get_alarm().await?;
-            stored.map(|at| at.max(0) as u64)
-        };
-        match armed_at {
-            Some(armed) if armed <= at => {
-                self.inner.alarm_at.set(armed);
-                self.inner.alarm_armed.set(true);
-            }
-            _ => self.set_alarm(at, now).await?,
-        }
-        Ok(())
+        self.arm_no_later_than(at, now).await
     }
 
     /// The pid this CONNECT answers with, after resuming what `ask` names
