@@ -9,9 +9,10 @@
 # BENCHMARKS.md (between the bench-bigroom markers); not part of `make test`.
 #
 # usage: scripts/bench-bigroom.sh
-# env:   SOCKETS=200 KS=20,1000,10000,100000 RATE=20 DURATION=10
-#        GATEWAY_MAX_SOCKETS=40 (S / 5: at least 4 gateways)  PROFILE=debug|release
-#        WAVE=0 (then this many sockets connect at once into one group of the last K)
+# env:   SOCKETS=200 (at most 1,000: the stand-in's load users) KS=20,1000,10000,100000 RATE=20 DURATION=10
+#        GATEWAY_MAX_SOCKETS=40 (S / 5: at least 4 gateways)  GATEWAY_SPREAD_SHARDS (the edge's, default 4)
+#        PROFILE=debug|release
+#        WAVE=0 (then this many sockets connect at once into one group of 10,000)  WAVE_RATE=RATE (msg/s then)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,6 +27,8 @@ RATE=${RATE:-20}
 DURATION=${DURATION:-10}
 GATEWAY_MAX_SOCKETS=${GATEWAY_MAX_SOCKETS:-$((SOCKETS / 5))}
 WAVE=${WAVE:-0}
+WAVE_RATE=${WAVE_RATE:-$RATE}
+GATEWAY_SPREAD_SHARDS=${GATEWAY_SPREAD_SHARDS:-4}
 PROFILE=${PROFILE:-debug}
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 RUN_DIR="$ROOT/.dev/bench-bigroom"
@@ -85,37 +88,42 @@ setsid node bench/workerd-edge.mjs --port "$EDGE_PORT" --config .wrangler-bench.
   --var "CORE_API_URL:http://127.0.0.1:$CORE_PORT" --var "JWT_SECRET:$JWT_SECRET" \
   --var "INTERNAL_API_SECRET:$INTERNAL_API_SECRET" --var "TMS_JWKS_URL:$TMS_URL/.well-known/jwks.json" \
   --var JWKS_MIN_REFRESH_SECS:1 --var "GATEWAY_MAX_SOCKETS:$GATEWAY_MAX_SOCKETS" \
+  --var "GATEWAY_SPREAD_SHARDS:$GATEWAY_SPREAD_SHARDS" \
   >"$RUN_DIR/workerd.log" 2>&1 </dev/null &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$EDGE_PORT/health" "the edge in workerd serve" "${PIDS[-1]}"
 
 load_at() { cut -d' ' -f1 /proc/loadavg; }
 LOAD_BEFORE=$(load_at)
-log "S=$SOCKETS sockets (gateways of at most $GATEWAY_MAX_SOCKETS), K=$KS, $RATE msg/s for ${DURATION}s ($PROFILE core)"
+log "S=$SOCKETS sockets (gateways of at most $GATEWAY_MAX_SOCKETS, connects spread over $GATEWAY_SPREAD_SHARDS), K=$KS, $RATE msg/s for ${DURATION}s ($PROFILE core)"
 node bench/bigroom.mjs --edge "http://127.0.0.1:$EDGE_PORT" --core "http://127.0.0.1:$CORE_PORT" --tms "$TMS_URL" \
   --secret "$INTERNAL_API_SECRET" --db "${PG_ADMIN%/*}/$DB" --redis-port "$REDIS_PORT" --core-pid "$CORE_PID" \
   --proxy "http://127.0.0.1:$PROXY_PORT" --sockets "$SOCKETS" --ks "$KS" --rate "$RATE" --duration "$DURATION" \
-  --wave "$WAVE" --out "$RUN_DIR/results.json" --md "$RUN_DIR/table.md" 2> >(tee "$RUN_DIR/bigroom.log" >&2)
+  --wave "$WAVE" --wave-rate "$WAVE_RATE" --out "$RUN_DIR/results.json" --md "$RUN_DIR/table.md" 2> >(tee "$RUN_DIR/bigroom.log" >&2)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 section="<!-- bench-bigroom:start -->
 ## Large groups: a message's cost against the group's size (\`scripts/bench-bigroom.sh\`)
 
 One run, $(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$commit\`, on this machine ($(nproc) CPUs; 1-minute load $LOAD_BEFORE before,
-$(load_at) after; other work shared the CPUs). The edge in \`workerd serve\` with \`GATEWAY_MAX_SOCKETS\` $GATEWAY_MAX_SOCKETS, a $PROFILE
-core on a private Redis and its own database, the TMS stand-in. For each K: a group of K members (the owner, the socket users,
-then members inserted straight into Postgres); the same S = $SOCKETS sockets (users \`load-001\`…) connect on \`/notifications\`
-(not joined to the room: the path that used to grow with K), the first min(S, K − 1) of them members; once a warm-up message
-reached every member socket and Redis was idle for a second, the owner sends $RATE msg/s over REST for $DURATION s.
+$(load_at) after; other work shared the CPUs). The edge in \`workerd serve\` with \`GATEWAY_MAX_SOCKETS\` $GATEWAY_MAX_SOCKETS and
+\`GATEWAY_SPREAD_SHARDS\` $GATEWAY_SPREAD_SHARDS, a $PROFILE core on a private Redis and its own database, the TMS stand-in. For each K:
+the same S = $SOCKETS sockets (users \`load-001\`…, one socket each) connect on \`/notifications\` (not joined to the room: the
+path that used to grow with K) and a group of K members is made. When K − 1 ≥ S, every socket's user is a member: the group
+(the owner, the socket users, then members inserted straight into Postgres) is made before the connects, which register them.
+When K − 1 < S, the sockets connect first and K − 1 of them, taken round-robin over the gateways they landed on, become the
+members (added over REST, which registers their gateways): a small group's members sit on as many gateways as a large
+one's, so K = 20 is compared with K = 100,000 at the same gateways named. Once a warm-up message reached every member socket
+and Redis was idle for a second, the owner sends $RATE msg/s over REST for $DURATION s.
 *delivered*: copies received / (messages × member sockets); *gateways named*: object requests per message minus the Room;
 *Redis commands*: \`INFO commandstats\` of the private Redis over the window, every command of core's, including the gateways'
-periodic full presence report (every 120 s per gateway: about 3 commands per present user, \`hgetall\`/\`hset\`/\`expire\`)
-when one falls in the window; *core CPU*: utime + stime of core's process; *bytes*: bodies of core's \`POST /internal/v1/fanout\`.
-A group of K = 20 can hold only 19 of the S sockets, on fewer gateways: the effect of K alone is K = 1,000 against K = 100,000
-(the same 400 member sockets on the same number of gateways).
+periodic full presence report (every 120 s per gateway, not a per-message cost) when one falls in the window; *of them, the
+periodic presence report*: its share, 3 commands (\`hgetall\`, \`hset\`, \`expire\`) per reported user, counted as 3 × the window's
+\`hset\` calls (the report is the only writer of \`hset\` between connects; its one script call per report is not subtracted);
+*core CPU*: utime + stime of core's process; *bytes*: bodies of core's \`POST /internal/v1/fanout\`.
 
 $(cat "$RUN_DIR/table.md")
 
-Reproduce: \`SOCKETS=$SOCKETS KS=$KS RATE=$RATE DURATION=$DURATION WAVE=$WAVE GATEWAY_MAX_SOCKETS=$GATEWAY_MAX_SOCKETS bash scripts/bench-bigroom.sh\` (logs in \`.dev/bench-bigroom\`).
+Reproduce: \`SOCKETS=$SOCKETS KS=$KS RATE=$RATE DURATION=$DURATION WAVE=$WAVE WAVE_RATE=$WAVE_RATE GATEWAY_MAX_SOCKETS=$GATEWAY_MAX_SOCKETS GATEWAY_SPREAD_SHARDS=$GATEWAY_SPREAD_SHARDS PROFILE=$PROFILE bash scripts/bench-bigroom.sh\` (logs in \`.dev/bench-bigroom\`).
 <!-- bench-bigroom:end -->"
 printf '%s\n' "$section"
 if grep -q '<!-- bench-bigroom:start -->' BENCHMARKS.md; then

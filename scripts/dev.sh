@@ -228,7 +228,7 @@ if [ "$run_edge" = 1 ]; then
 fi
 cat <<EOF
 
-  Get a dev token (HS256, 1 h; users alice bob carol dave erin frank, load-001..load-500):
+  Get a dev token (HS256, 1 h; users alice bob carol dave erin frank, load-001..load-1000):
     curl -s $TMS/dev/token/alice
 
   Change a profile in the stand-in: TMS's signed webhook tells core at once

@@ -19,8 +19,9 @@ pub const SEEDED_USERS: [(&str, &str); 6] = [
     ("frank", "Frank Foster"),
 ];
 
-/// Number of `load-NNN` users seeded for load tests (`load-001` ..= `load-500`).
-pub const LOAD_USERS: usize = 500;
+/// Number of `load-NNN` users seeded for load tests (`load-001` ..= `load-1000`):
+/// enough for `scripts/bench-bigroom.sh`'s 1,000 online users, one socket each.
+pub const LOAD_USERS: usize = 1_000;
 
 /// The profile the stand-in serves for a seeded-style user.
 pub fn profile(id: &str, display_name: &str) -> UserProfile {
@@ -32,7 +33,7 @@ pub fn profile(id: &str, display_name: &str) -> UserProfile {
     }
 }
 
-/// The full seed: the six named users and `load-001`..`load-500`.
+/// The full seed: the six named users and `load-001`..`load-1000`.
 pub fn seed_users() -> Vec<UserProfile> {
     let named = SEEDED_USERS.iter().map(|(id, name)| profile(id, name));
     let load =
@@ -216,7 +217,8 @@ mod tests {
         assert!(controls.user_exists("frank"));
         assert!(controls.user_exists("load-001"));
         assert!(controls.user_exists("load-500"));
-        assert!(!controls.user_exists("load-501"));
+        assert!(controls.user_exists("load-1000"));
+        assert!(!controls.user_exists("load-1001"));
         assert_eq!(controls.stats().users_known, 6 + LOAD_USERS);
     }
 
