@@ -168,7 +168,7 @@ async fn a_gateway_without_members_is_pruned_unless_a_registration_came_since(po
             &json!({"gateway": "DFW.0", "stamp": 1}),
         )
         .await;
-    assert_ne!(by_user.status.as_u16(), 200);
+    by_user.expect_error(401, "INTERNAL_AUTH_FAILED");
     let long = app
         .internal(
             Method::POST,
@@ -178,6 +178,12 @@ async fn a_gateway_without_members_is_pruned_unless_a_registration_came_since(po
         )
         .await;
     long.expect_error(422, "VALIDATION_ERROR");
+    // and the refused calls changed nothing: DFW.0 is still notified
+    let fourth = app.send("alice", &group, "four").await;
+    assert_eq!(
+        names(&notified(&pushed_for(&edge, &fourth).await)),
+        ["DFW.0"]
+    );
 }
 
 /// Redis commands (from `INFO commandstats` of a private server) over `n`

@@ -143,7 +143,10 @@ impl Gateway {
                 None => return Ok(ResumeOutcome::fresh(self, own, &sid)),
             },
             Resume::Lost(why) => {
-                let holder = names::gateway_of_session(&ask.pid).map(str::to_owned);
+                // only a gateway this edge could have named: a forged pid
+                // wakes no other object (as the Worker routes polling sids)
+                let max_shards = self.config()?.gateway_max_shards;
+                let holder = names::routable_gateway(&ask.pid, max_shards).map(str::to_owned);
                 match holder.filter(|g| *g != here) {
                     Some(holder) => match self.look_remote(&holder, &ask, user, nsp).await {
                         Some((frames, joined, handover)) => (frames, joined, None, handover),
